@@ -1,0 +1,188 @@
+//! Settings: built-in defaults, then an optional TOML file (`OPENRAILS_CONFIG`), then
+//! environment variables. `config.example.toml` and the README table document every option.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use crate::domain::payment_route::{PaymentRoute, default_routes};
+
+/// How the process presents itself: readable logs in development, JSON logs in production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address to listen on.
+    pub bind: String,
+    /// Base of `checkoutUrl`; empty means `http://` + the bound address.
+    pub public_url: String,
+    /// `sqlite://path` or `postgres://…`.
+    pub database_url: String,
+    /// Connections per pool (reads on SQLite; everything on PostgreSQL).
+    pub database_max_connections: u32,
+    pub mode: Mode,
+    /// Largest session amount in dollars.
+    pub max_amount: u32,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Lifetime of a session when the request gives no `expiresInSeconds`.
+    pub default_expires_in_seconds: i64,
+    /// How often the sweeper looks for sessions past `expiresAt`.
+    pub sweep_interval_seconds: u64,
+    /// How long in-flight requests get to finish after SIGTERM.
+    pub shutdown_timeout_seconds: u64,
+    /// Name of the merchant created on first start.
+    pub first_merchant_name: String,
+    /// Payment routes offered to buyers (`[[routes]]` tables).
+    pub routes: Vec<PaymentRoute>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: "127.0.0.1:8080".into(),
+            public_url: String::new(),
+            database_url: "sqlite://data/openrails.db".into(),
+            database_max_connections: 8,
+            mode: Mode::Development,
+            max_amount: 10_000,
+            max_body_bytes: 64 * 1024,
+            default_expires_in_seconds: 86_400,
+            sweep_interval_seconds: 15,
+            shutdown_timeout_seconds: 30,
+            first_merchant_name: "Demo Store".into(),
+            routes: default_routes(),
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then the file named by `OPENRAILS_CONFIG`, then environment variables.
+    pub fn load() -> anyhow::Result<Settings> {
+        let mut settings = match std::env::var("OPENRAILS_CONFIG") {
+            Ok(path) if !path.is_empty() => Self::from_file(Path::new(&path))?,
+            _ => Settings::default(),
+        };
+        settings.apply_env(|name| std::env::var(name).ok())?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn from_file(path: &Path) -> anyhow::Result<Settings> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("in the config file {}", path.display()))
+    }
+
+    /// Overrides from environment variables; `get` is `std::env::var` outside tests.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        fn parse<T: std::str::FromStr>(name: &str, value: &str) -> anyhow::Result<T> {
+            value
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("{name}={value:?} is not a valid value"))
+        }
+        if let Some(v) = get("OPENRAILS_BIND") {
+            self.bind = v;
+        }
+        if let Some(v) = get("OPENRAILS_PUBLIC_URL") {
+            self.public_url = v;
+        }
+        if let Some(v) = get("DATABASE_URL") {
+            self.database_url = v;
+        }
+        if let Some(v) = get("OPENRAILS_DATABASE_MAX_CONNECTIONS") {
+            self.database_max_connections = parse("OPENRAILS_DATABASE_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = get("OPENRAILS_MODE") {
+            self.mode = match v.trim() {
+                "development" => Mode::Development,
+                "production" => Mode::Production,
+                other => bail!("OPENRAILS_MODE={other:?}: use development or production"),
+            };
+        }
+        if let Some(v) = get("OPENRAILS_MAX_AMOUNT") {
+            self.max_amount = parse("OPENRAILS_MAX_AMOUNT", &v)?;
+        }
+        if let Some(v) = get("OPENRAILS_MAX_BODY_BYTES") {
+            self.max_body_bytes = parse("OPENRAILS_MAX_BODY_BYTES", &v)?;
+        }
+        if let Some(v) = get("OPENRAILS_DEFAULT_EXPIRES_IN_SECONDS") {
+            self.default_expires_in_seconds = parse("OPENRAILS_DEFAULT_EXPIRES_IN_SECONDS", &v)?;
+        }
+        if let Some(v) = get("OPENRAILS_SWEEP_INTERVAL_SECONDS") {
+            self.sweep_interval_seconds = parse("OPENRAILS_SWEEP_INTERVAL_SECONDS", &v)?;
+        }
+        if let Some(v) = get("OPENRAILS_SHUTDOWN_TIMEOUT_SECONDS") {
+            self.shutdown_timeout_seconds = parse("OPENRAILS_SHUTDOWN_TIMEOUT_SECONDS", &v)?;
+        }
+        Ok(())
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.max_amount == 0 {
+            bail!("max_amount must be at least 1");
+        }
+        if !(300..=604_800).contains(&self.default_expires_in_seconds) {
+            bail!("default_expires_in_seconds must be between 300 and 604800");
+        }
+        if self.max_body_bytes < 1024 {
+            bail!("max_body_bytes must be at least 1024");
+        }
+        if self.sweep_interval_seconds == 0 {
+            bail!("sweep_interval_seconds must be at least 1");
+        }
+        for route in &self.routes {
+            if route.route_kind().is_none() {
+                bail!("route {}: kind must be card, wallet or local", route.id);
+            }
+            for rate in [route.buyer_fee_rate, route.gateway_fee_rate] {
+                if !(0.0..0.5).contains(&rate) {
+                    bail!("route {}: fee rates must be between 0 and 0.5", route.id);
+                }
+            }
+        }
+        let public_url_ok = self.public_url.is_empty()
+            || self.public_url.starts_with("http://")
+            || self.public_url.starts_with("https://");
+        if !public_url_ok {
+            bail!("public_url must start with http:// or https://");
+        }
+        Ok(())
+    }
+
+    /// Largest amount in cents.
+    pub fn max_amount_cents(&self) -> i64 {
+        i64::from(self.max_amount) * 100
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut s: Settings =
+            toml::from_str("bind = \"0.0.0.0:9000\"\nmax_amount = 50").expect("valid toml");
+        assert_eq!(s.bind, "0.0.0.0:9000");
+        s.apply_env(|name| (name == "OPENRAILS_MAX_AMOUNT").then(|| "70".to_owned()))
+            .expect("valid env");
+        assert_eq!(s.max_amount, 70);
+        assert_eq!(s.database_url, "sqlite://data/openrails.db");
+    }
+
+    #[test]
+    fn unknown_file_keys_and_bad_values_are_refused() {
+        assert!(toml::from_str::<Settings>("bnid = \"x\"").is_err());
+        let mut s = Settings::default();
+        assert!(s.apply_env(|_| Some("nope".into())).is_err());
+    }
+}

@@ -1,0 +1,202 @@
+//! Storage. Every statement is written once, in SQL that both SQLite and PostgreSQL accept, and
+//! run through sqlx's `Any` driver; the schema keeps to TEXT and BIGINT columns so rows decode
+//! the same way from both. Timestamps are BIGINT Unix milliseconds, money BIGINT cents.
+//!
+//! SQLite allows one writer at a time, so on SQLite writes go through a pool of exactly one
+//! connection (no lock contention inside a process) and transactions start with
+//! `BEGIN IMMEDIATE` (no deadlock between processes sharing the file).
+
+pub mod api_keys;
+pub mod customers;
+pub mod merchants;
+pub mod sessions;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+/// Which database the pools talk to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The connection pools. On PostgreSQL `read` and `write` are the same pool.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pub read: AnyPool,
+    pub write: AnyPool,
+    pub backend: Backend,
+}
+
+pub type Tx = Transaction<'static, Any>;
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+impl Db {
+    /// Opens the database named by `url` (`sqlite://…` or `postgres://…`). A SQLite file and
+    /// its folder are created when missing.
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+        sqlx::any::install_default_drivers();
+        if url.starts_with("sqlite:") {
+            Self::connect_sqlite(url, max_connections).await
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = AnyConnectOptions::from_str(url).context("parsing DATABASE_URL")?;
+            let pool = AnyPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .context("connecting to PostgreSQL")?;
+            Ok(Db {
+                read: pool.clone(),
+                write: pool,
+                backend: Backend::Postgres,
+            })
+        } else {
+            anyhow::bail!("DATABASE_URL must start with sqlite:// or postgres://")
+        }
+    }
+
+    async fn connect_sqlite(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+        let path = url
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:");
+        let path = path.split('?').next().unwrap_or_default();
+        if path.is_empty() || path == ":memory:" {
+            anyhow::bail!("SQLite needs a file path, e.g. sqlite://data/openrails.db");
+        }
+        if let Some(dir) = Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the database folder {}", dir.display()))?;
+        }
+        let full = if url.contains('?') {
+            url.to_owned()
+        } else {
+            format!("{url}?mode=rwc")
+        };
+        let options = AnyConnectOptions::from_str(&full).context("parsing DATABASE_URL")?;
+        // WAL with synchronous=NORMAL: a commit is durable once it is in the WAL, which
+        // survives a crash of this process (not of the machine before the next checkpoint).
+        let pool_options = || {
+            AnyPoolOptions::new().after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    Ok(())
+                })
+            })
+        };
+        let write = pool_options()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await
+            .context("opening the SQLite database")?;
+        let read = pool_options()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .context("opening the SQLite database")?;
+        Ok(Db {
+            read,
+            write,
+            backend: Backend::Sqlite,
+        })
+    }
+
+    /// Applies pending migrations for this backend.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        };
+        migrator
+            .run(&self.write)
+            .await
+            .context("applying database migrations")
+    }
+
+    /// Whether every migration this build knows has been applied.
+    pub async fn migrations_applied(&self) -> anyhow::Result<bool> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        };
+        let latest = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_one(&self.read)
+                .await
+                .context("reading applied migrations")?;
+        Ok(applied.unwrap_or(0) >= latest)
+    }
+
+    /// Starts a write transaction.
+    pub async fn begin(&self) -> anyhow::Result<Tx> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.write.begin().await,
+        };
+        tx.context("starting a database transaction")
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// Whether an error is a unique-constraint violation (both backends).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+/// Builds the list queries: a fixed head whose two first parameters are the merchant and the
+/// environment, optional `AND column op $n` filters, newest first, and a limit.
+pub(crate) struct ListQuery {
+    sql: String,
+    values: Vec<String>,
+}
+
+impl ListQuery {
+    pub(crate) fn new(head: &str) -> ListQuery {
+        ListQuery {
+            sql: head.to_owned(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Adds `AND <column_and_op> $n` when `value` is present.
+    pub(crate) fn filter(&mut self, column_and_op: &str, value: Option<String>) {
+        if let Some(value) = value {
+            self.values.push(value);
+            let n = self.values.len() + 2;
+            self.sql.push_str(&format!(" AND {column_and_op} ${n}"));
+        }
+    }
+
+    pub(crate) fn finish(mut self, limit: i64) -> (String, Vec<String>) {
+        self.sql
+            .push_str(&format!(" ORDER BY id DESC LIMIT {}", limit.clamp(1, 1000)));
+        (self.sql, self.values)
+    }
+}

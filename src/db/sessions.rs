@@ -1,0 +1,156 @@
+//! Checkout sessions.
+
+use anyhow::Context;
+use sqlx::{Any, Executor, FromRow};
+
+use crate::domain::{Environment, MerchantId, SessionId};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct SessionRow {
+    pub id: String,
+    pub merchant_id: String,
+    pub environment: String,
+    pub customer_id: String,
+    pub customer_email: String,
+    pub product: String,
+    pub amount_cents: i64,
+    pub currency: String,
+    pub status: String,
+    pub preferred_route: Option<String>,
+    pub route_id: Option<String>,
+    pub redirect_url: Option<String>,
+    pub metadata: String,
+    pub client_reference_id: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub request_hash: Option<String>,
+    pub payment_id: Option<String>,
+    pub expires_at: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, merchant_id, environment, customer_id, customer_email, product, \
+    amount_cents, currency, status, preferred_route, route_id, redirect_url, metadata, \
+    client_reference_id, idempotency_key, request_hash, payment_id, expires_at, created_at, \
+    updated_at";
+
+/// Inserts a new session. Returns `false`, writing nothing, when the merchant already has a
+/// session with this idempotency key in this environment.
+pub async fn insert_session<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    row: &SessionRow,
+) -> anyhow::Result<bool> {
+    let inserted: Option<String> = sqlx::query_scalar(&format!(
+        "INSERT INTO checkout_sessions ({COLUMNS})
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+         ON CONFLICT (merchant_id, environment, idempotency_key) DO NOTHING
+         RETURNING id"
+    ))
+    .bind(&row.id)
+    .bind(&row.merchant_id)
+    .bind(&row.environment)
+    .bind(&row.customer_id)
+    .bind(&row.customer_email)
+    .bind(&row.product)
+    .bind(row.amount_cents)
+    .bind(&row.currency)
+    .bind(&row.status)
+    .bind(&row.preferred_route)
+    .bind(&row.route_id)
+    .bind(&row.redirect_url)
+    .bind(&row.metadata)
+    .bind(&row.client_reference_id)
+    .bind(&row.idempotency_key)
+    .bind(&row.request_hash)
+    .bind(&row.payment_id)
+    .bind(row.expires_at)
+    .bind(row.created_at)
+    .bind(row.updated_at)
+    .fetch_optional(executor)
+    .await
+    .context("inserting a checkout session")?;
+    Ok(inserted.is_some())
+}
+
+/// The session created earlier with this idempotency key.
+pub async fn get_session_by_idempotency_key<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    merchant_id: &MerchantId,
+    environment: Environment,
+    key: &str,
+) -> anyhow::Result<Option<SessionRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM checkout_sessions
+         WHERE merchant_id = $1 AND environment = $2 AND idempotency_key = $3"
+    ))
+    .bind(merchant_id.as_str())
+    .bind(environment.as_str())
+    .bind(key)
+    .fetch_optional(executor)
+    .await
+    .context("reading a session by idempotency key")
+}
+
+/// One of the merchant's sessions in this environment.
+pub async fn get_session<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    merchant_id: &MerchantId,
+    environment: Environment,
+    id: &SessionId,
+) -> anyhow::Result<Option<SessionRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM checkout_sessions
+         WHERE merchant_id = $1 AND environment = $2 AND id = $3"
+    ))
+    .bind(merchant_id.as_str())
+    .bind(environment.as_str())
+    .bind(id.as_str())
+    .fetch_optional(executor)
+    .await
+    .context("reading a session")
+}
+
+/// Expires the session if no buyer has started paying: a compare-and-set, so it is safe
+/// against a buyer starting at the same moment. `None` when the session was not `routed`.
+pub async fn expire_session<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    merchant_id: &MerchantId,
+    environment: Environment,
+    id: &SessionId,
+    now_ms: i64,
+) -> anyhow::Result<Option<SessionRow>> {
+    sqlx::query_as(&format!(
+        "UPDATE checkout_sessions SET status = 'expired', updated_at = $1
+         WHERE merchant_id = $2 AND environment = $3 AND id = $4 AND status = 'routed'
+         RETURNING {COLUMNS}"
+    ))
+    .bind(now_ms)
+    .bind(merchant_id.as_str())
+    .bind(environment.as_str())
+    .bind(id.as_str())
+    .fetch_optional(executor)
+    .await
+    .context("expiring a session")
+}
+
+/// Expires up to `batch` sessions whose deadline has passed and that nobody started paying.
+/// Guarded by the status, so several instances sweeping at once never expire one twice.
+pub async fn expire_due_sessions<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    now_ms: i64,
+    batch: i64,
+) -> anyhow::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "UPDATE checkout_sessions SET status = 'expired', updated_at = $1
+         WHERE status = 'routed' AND id IN (
+             SELECT id FROM checkout_sessions
+             WHERE status = 'routed' AND expires_at <= $1
+             ORDER BY expires_at LIMIT $2)
+         RETURNING id",
+    )
+    .bind(now_ms)
+    .bind(batch)
+    .fetch_all(executor)
+    .await
+    .context("expiring due sessions")
+}

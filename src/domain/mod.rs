@@ -1,0 +1,21 @@
+//! Pure types that handlers work with once input has been parsed. Nothing here touches the
+//! database, the network or the clock (callers pass `now` in).
+
+pub mod email;
+pub mod ids;
+pub mod metadata;
+pub mod money;
+pub mod payment_route;
+pub mod product;
+pub mod session;
+pub mod suggest;
+pub mod time;
+pub mod url;
+
+pub use email::Email;
+pub use ids::{ApiKeyId, CustomerId, MerchantId, SessionId};
+pub use metadata::Metadata;
+pub use money::Amount;
+pub use product::ProductName;
+pub use session::{Environment, RouteKind, SessionStatus};
+pub use url::RedirectUrl;

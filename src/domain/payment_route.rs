@@ -1,0 +1,105 @@
+//! Payment routes: how a buyer can pay (card, wallet, local), through which provider, and at
+//! which fee rates. Configured in the config file; these are the sandbox defaults.
+
+use serde::Deserialize;
+
+use super::RouteKind;
+
+/// A route as configured. Rates are fractions (`0.032` is 3.2 %).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentRoute {
+    pub id: String,
+    pub kind: String,
+    pub label: String,
+    pub provider: String,
+    #[serde(default = "default_asset")]
+    pub asset: String,
+    #[serde(default = "default_network")]
+    pub network: String,
+    pub buyer_fee_rate: f64,
+    pub gateway_fee_rate: f64,
+    #[serde(default)]
+    pub eta: String,
+    /// Environments this route is offered in.
+    #[serde(default = "sandbox_only")]
+    pub environments: Vec<String>,
+}
+
+fn default_asset() -> String {
+    "USDC".into()
+}
+fn default_network() -> String {
+    "Base".into()
+}
+fn sandbox_only() -> Vec<String> {
+    vec!["sandbox".into()]
+}
+
+impl PaymentRoute {
+    pub fn route_kind(&self) -> Option<RouteKind> {
+        RouteKind::parse(&self.kind)
+    }
+
+    pub fn offered_in(&self, environment: &str) -> bool {
+        self.environments.iter().any(|e| e == environment)
+    }
+}
+
+/// One sandbox route of each kind.
+pub fn default_routes() -> Vec<PaymentRoute> {
+    let route = |id: &str, kind: &str, label: &str, provider: &str, buyer, gateway, eta: &str| {
+        PaymentRoute {
+            id: id.into(),
+            kind: kind.into(),
+            label: label.into(),
+            provider: provider.into(),
+            asset: default_asset(),
+            network: default_network(),
+            buyer_fee_rate: buyer,
+            gateway_fee_rate: gateway,
+            eta: eta.into(),
+            environments: sandbox_only(),
+        }
+    };
+    vec![
+        route(
+            "card-bridge-a",
+            "card",
+            "Credit card",
+            "Sandbox Card",
+            0.032,
+            0.03,
+            "instant",
+        ),
+        route(
+            "wallet-usdc-base",
+            "wallet",
+            "USDC wallet",
+            "Sandbox Wallet",
+            0.005,
+            0.01,
+            "about 1 minute",
+        ),
+        route(
+            "local-bank-transfer",
+            "local",
+            "Bank transfer",
+            "Sandbox Bank",
+            0.0,
+            0.01,
+            "1–2 business days",
+        ),
+    ]
+}
+
+/// The first route of `kind` offered in `environment`.
+pub fn pick<'a>(
+    routes: &'a [PaymentRoute],
+    kind: RouteKind,
+    environment: &str,
+) -> Option<&'a PaymentRoute> {
+    routes
+        .iter()
+        .find(|r| r.route_kind() == Some(kind) && r.offered_in(environment))
+}

@@ -1,0 +1,195 @@
+//! Reading a JSON request body ourselves, so that every way a body can be wrong (not JSON, too
+//! large, not an object, a repeated key) gets the API's error envelope instead of actix's
+//! plain-text answers, and so that numbers keep the exact text they were written with.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::{HttpRequest, web};
+use futures_util::StreamExt;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::error::ApiError;
+
+/// A JSON object's members in order, each value still as its JSON text.
+pub struct RawObject(pub Vec<(String, Box<RawValue>)>);
+
+/// Checks the content type and size, then parses a JSON object.
+pub async fn read_json_object(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<RawObject, ApiError> {
+    check_content_type(req)?;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the request body is larger than {limit} bytes"),
+        )
+        .with_suggestion("Send a smaller body; metadata is limited to 10 short string values.")
+    };
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request(
+                "body_unreadable",
+                format!("the request body could not be read: {e}"),
+            )
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    parse_object(&body)
+}
+
+fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
+        Ok(())
+    } else {
+        let got = if content_type.is_empty() {
+            "no Content-Type".to_owned()
+        } else {
+            format!("Content-Type {content_type:?}")
+        };
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("the body must be JSON, but the request has {got}"),
+        )
+        .with_suggestion("Send the body as JSON with the header Content-Type: application/json."))
+    }
+}
+
+/// Parses `bytes` as one JSON object.
+pub fn parse_object(bytes: &[u8]) -> Result<RawObject, ApiError> {
+    let invalid = |message: String| {
+        ApiError::bad_request("invalid_json", message).with_suggestion(
+            "Send one JSON object, e.g. {\"product\": \"Creator plan\", \"amount\": 116, \"customer\": \"buyer@example.com\"}.",
+        )
+    };
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| invalid("the request body is not valid UTF-8".to_owned()))?;
+    if text.trim().is_empty() {
+        return Err(invalid(
+            "the request body is empty; it must be a JSON object".to_owned(),
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = de
+        .deserialize_any(ObjectVisitor)
+        .and_then(|o| de.end().map(|_| o));
+    match parsed {
+        Ok(Some(object)) => Ok(object),
+        Ok(None) => Err(invalid("the request body must be a JSON object".to_owned())),
+        Err(e) if e.is_data() => Err(invalid(e.to_string())),
+        Err(e) => Err(invalid(format!("the request body is not valid JSON: {e}"))),
+    }
+}
+
+/// Accepts an object (`Some`) or any other JSON value (`None`), refusing repeated keys.
+struct ObjectVisitor;
+
+impl<'de> Visitor<'de> for ObjectVisitor {
+    type Value = Option<RawObject>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members: Vec<(String, Box<RawValue>)> = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if members.iter().any(|(k, _)| *k == key) {
+                return Err(serde::de::Error::custom(format!(
+                    "the field {key:?} appears more than once"
+                )));
+            }
+            let value: Box<RawValue> = map.next_value()?;
+            members.push((key, value));
+        }
+        Ok(Some(RawObject(members)))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_members_and_their_raw_text() {
+        let o = parse_object(br#"{"amount": 19.99, "a": {"b": 1}}"#).expect("object");
+        assert_eq!(o.0.len(), 2);
+        assert_eq!(o.0[0].1.get(), "19.99");
+    }
+
+    #[test]
+    fn refuses_everything_but_one_object() {
+        for bad in [
+            &b"[1]"[..],
+            b"1",
+            b"\"x\"",
+            b"null",
+            b"",
+            b"{",
+            b"{} {}",
+            b"{\"a\":1,\"a\":2}",
+            b"\xff",
+        ] {
+            assert!(
+                parse_object(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! `POST /api/gateway/sessions`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::CheckoutSession;
+use super::request::CreateSession;
+use crate::auth::Authenticated;
+use crate::db::customers::upsert_customer;
+use crate::db::sessions::{SessionRow, get_session_by_idempotency_key, insert_session};
+use crate::domain::SessionId;
+use crate::domain::payment_route::pick;
+use crate::domain::time::now_ms;
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::routes::api::body::read_json_object;
+use crate::startup::AppState;
+
+/// Create a checkout session.
+///
+/// Returns a `checkoutUrl` to send the buyer to. With `idempotencyKey`, a retry with the same
+/// body returns the same session (header `Idempotent-Replayed: true`).
+#[utoipa::path(
+    post,
+    path = "/api/gateway/sessions",
+    tag = "Checkout sessions",
+    request_body(content = serde_json::Value, description = "product, amount, customer and the optional fields of the README", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The session", body = CheckoutSession),
+        (status = 400, description = "Invalid body or field", body = ErrorEnvelope),
+        (status = 401, description = "Missing or invalid API key", body = ErrorEnvelope),
+        (status = 403, description = "The key's environment does not match the session's", body = ErrorEnvelope),
+        (status = 409, description = "idempotencyKey reused with a different body", body = ErrorEnvelope),
+        (status = 413, description = "Body too large", body = ErrorEnvelope),
+        (status = 415, description = "Body is not JSON", body = ErrorEnvelope),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn create_session(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let owner = auth.0;
+    let body = read_json_object(&req, payload, state.settings.max_body_bytes).await?;
+    let input = CreateSession::parse(body, owner.environment, state.settings.max_amount_cents())?;
+    let environment = input.environment.unwrap_or(owner.environment);
+    if environment != owner.environment {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "environment_mismatch",
+            format!(
+                "a {} key cannot create a {} session",
+                owner.environment, environment
+            ),
+        )
+        .with_suggestion(match environment {
+            crate::domain::Environment::Production => {
+                "Use a live key (sk_live_…) for production sessions, or send environment \"sandbox\"."
+            }
+            crate::domain::Environment::Sandbox => {
+                "Use a test key (sk_test_…) for sandbox sessions, or send environment \"production\"."
+            }
+        }));
+    }
+
+    let route = match input.preferred_route {
+        Some(kind) => Some(
+            pick(&state.settings.routes, kind, environment.as_str()).ok_or_else(|| {
+                ApiError::bad_request(
+                    "route_unavailable",
+                    format!("no {} route is configured for {environment}", kind.as_str()),
+                )
+                .with_suggestion(
+                    "Choose another preferredRoute, or configure a route of that kind.",
+                )
+            })?,
+        ),
+        None => None,
+    };
+
+    let now = now_ms();
+    let fingerprint = input.fingerprint(environment);
+    let expires_in = input
+        .expires_in_seconds
+        .unwrap_or(state.settings.default_expires_in_seconds);
+
+    let mut tx = state.db.begin().await?;
+    let customer_id = upsert_customer(
+        &mut *tx,
+        &owner.merchant_id,
+        environment,
+        &input.customer,
+        now,
+    )
+    .await?;
+    let row = SessionRow {
+        id: SessionId::generate().into_string(),
+        merchant_id: owner.merchant_id.to_string(),
+        environment: environment.as_str().to_owned(),
+        customer_id: customer_id.into_string(),
+        customer_email: input.customer.as_str().to_owned(),
+        product: input.product.as_str().to_owned(),
+        amount_cents: input.amount.cents(),
+        currency: "USD".to_owned(),
+        status: "routed".to_owned(),
+        preferred_route: input.preferred_route.map(|k| k.as_str().to_owned()),
+        route_id: route.map(|r| r.id.clone()),
+        redirect_url: input.redirect_url.map(|u| u.as_str().to_owned()),
+        metadata: input.metadata.to_db(),
+        client_reference_id: input.client_reference_id,
+        idempotency_key: input.idempotency_key.clone(),
+        request_hash: Some(fingerprint.clone()),
+        payment_id: None,
+        expires_at: now + expires_in * 1000,
+        created_at: now,
+        updated_at: now,
+    };
+    if insert_session(&mut *tx, &row).await? {
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        tracing::info!(session.id = %row.id, "session created");
+        return Ok(HttpResponse::Ok().json(CheckoutSession::from_row(row, &state, now)));
+    }
+    // The idempotency key is taken: nothing of this attempt is kept.
+    tx.rollback().await.map_err(anyhow::Error::from)?;
+    let key = input.idempotency_key.unwrap_or_default();
+    let existing =
+        get_session_by_idempotency_key(&state.db.write, &owner.merchant_id, environment, &key)
+            .await?
+            .ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!("idempotency conflict without a row"))
+            })?;
+    if existing.request_hash.as_deref() != Some(fingerprint.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotency_key_reused",
+            format!(
+                "idempotencyKey {key:?} was already used with a different request (session {})",
+                existing.id
+            ),
+        )
+        .with_suggestion("Send the same body as the first request, or use a new idempotencyKey for a different checkout."));
+    }
+    tracing::info!(session.id = %existing.id, "idempotent replay");
+    Ok(HttpResponse::Ok()
+        .insert_header(("Idempotent-Replayed", "true"))
+        .json(CheckoutSession::from_row(existing, &state, now)))
+}

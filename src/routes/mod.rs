@@ -1,0 +1,62 @@
+//! The whole URL map.
+
+pub mod api;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+
+use crate::error::ApiError;
+
+/// Declares the JSON API: each path with its methods and handlers. Expands to the actix
+/// resources (a wrong method on a known path gets a 405 naming the allowed ones) and to
+/// `API_ROUTES`, the list the OpenAPI document is checked against.
+macro_rules! api_routes {
+    ($( $path:literal => { $( $method:ident : $handler:path ),+ $(,)? } ),* $(,)?) => {
+        /// Every API route as (method, path).
+        pub const API_ROUTES: &[(&str, &str)] = &[ $( $( (stringify!($method), $path), )+ )* ];
+
+        fn configure_api(cfg: &mut web::ServiceConfig) {
+            $(
+                cfg.service(
+                    web::resource($path)
+                        $( .route(web::method(actix_web::http::Method::$method).to($handler)) )+
+                        .default_service(web::to(|| method_not_allowed(&[$( stringify!($method) ),+]))),
+                );
+            )*
+        }
+    };
+}
+
+api_routes! {
+    "/api/gateway/sessions" => { POST: api::sessions::create_session },
+    "/api/gateway/sessions/{id}" => { GET: api::sessions::get_session_handler },
+    "/api/gateway/sessions/{id}/expire" => { POST: api::sessions::expire_session_handler },
+    "/api/gateway/customers" => { GET: api::customers::list_customers_handler },
+    "/api/gateway/customers/{id}" => { GET: api::customers::get_customer_handler },
+    "/api/openapi.json" => { GET: api::openapi::openapi_json },
+    "/healthz" => { GET: api::health::healthz },
+    "/readyz" => { GET: api::health::readyz },
+}
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    configure_api(cfg);
+}
+
+async fn method_not_allowed(allowed: &'static [&'static str]) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("this path accepts {}", allowed.join(", ")),
+    ))
+}
+
+/// Anything no route matched.
+pub async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        format!("there is no {} {}", req.method(), req.path()),
+    )
+    .with_suggestion("See /api/openapi.json for every route of the merchant API."))
+}

@@ -1,0 +1,126 @@
+//! Building and running the server: pools, migrations, the App factory, background tasks.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+
+use crate::config::Settings;
+use crate::db::Db;
+use crate::db::sessions::expire_due_sessions;
+use crate::domain::time::now_ms;
+use crate::routes;
+use crate::telemetry::request_context;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: Db,
+    pub settings: Settings,
+    /// Base of `checkoutUrl`, without a trailing slash.
+    pub public_url: String,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Connects to the database, applies migrations and binds the listener (port 0 picks a
+    /// free port, which tests use).
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let db = Db::connect(&settings.database_url, settings.database_max_connections).await?;
+        db.migrate().await?;
+        Self::build_with_db(settings, db)
+    }
+
+    pub fn build_with_db(settings: Settings, db: Db) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("binding {}", settings.bind))?;
+        let address = listener.local_addr().context("reading the bound address")?;
+        let public_url = if settings.public_url.is_empty() {
+            format!("http://{address}")
+        } else {
+            settings.public_url.trim_end_matches('/').to_owned()
+        };
+        let shutdown_timeout = settings.shutdown_timeout_seconds;
+        let state = web::Data::new(AppState {
+            db,
+            settings,
+            public_url,
+        });
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .wrap(from_fn(request_context))
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+        })
+        .listen(listener)
+        .context("listening")?
+        .shutdown_timeout(shutdown_timeout)
+        .run();
+        Ok(Application {
+            port: address.port(),
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.state.public_url
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.state.db
+    }
+
+    /// Serves until SIGINT/SIGTERM; in-flight requests get `shutdown_timeout_seconds` to
+    /// finish, then background tasks stop and the pools close.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let sweeper = tokio::spawn(run_expiry_sweeper(self.state.clone()));
+        let result = self.server.await.context("running the HTTP server");
+        sweeper.abort();
+        self.state.db.close().await;
+        result
+    }
+}
+
+/// Moves sessions past `expiresAt` to `expired`. Every instance may run one: the update is
+/// guarded by the status, so no session is expired twice.
+async fn run_expiry_sweeper(state: web::Data<AppState>) {
+    let mut tick =
+        tokio::time::interval(Duration::from_secs(state.settings.sweep_interval_seconds));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = sweep_expired_sessions(&state.db).await {
+            tracing::warn!(error = format!("{e:#}"), "expiry sweep failed; will retry");
+        }
+    }
+}
+
+/// One sweep: expires due sessions in batches until none is left. Returns how many.
+pub async fn sweep_expired_sessions(db: &Db) -> anyhow::Result<usize> {
+    const BATCH: i64 = 500;
+    let mut total = 0;
+    loop {
+        let expired = expire_due_sessions(&db.write, now_ms(), BATCH).await?;
+        total += expired.len();
+        for id in &expired {
+            tracing::info!(session.id = %id, "session expired");
+        }
+        if (expired.len() as i64) < BATCH {
+            return Ok(total);
+        }
+    }
+}
