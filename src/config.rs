@@ -16,7 +16,7 @@ pub enum Mode {
     Production,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// Address to listen on.
@@ -177,6 +177,13 @@ mod tests {
             .expect("valid env");
         assert_eq!(s.max_amount, 70);
         assert_eq!(s.database_url, "sqlite://data/openrails.db");
+    }
+
+    #[test]
+    fn the_example_file_documents_exactly_the_defaults() {
+        let example: Settings =
+            toml::from_str(include_str!("../config.example.toml")).expect("example parses");
+        assert_eq!(example, Settings::default());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use anyhow::Context;
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::db::session_writer::SessionWriter;
 use crate::db::sessions::expire_due_sessions;
 use crate::domain::time::now_ms;
 use crate::routes;
@@ -21,6 +22,8 @@ pub struct AppState {
     pub settings: Settings,
     /// Base of `checkoutUrl`, without a trailing slash.
     pub public_url: String,
+    /// Group-commit writer for new sessions.
+    pub session_writer: SessionWriter,
 }
 
 pub struct Application {
@@ -49,6 +52,7 @@ impl Application {
         };
         let shutdown_timeout = settings.shutdown_timeout_seconds;
         let state = web::Data::new(AppState {
+            session_writer: SessionWriter::start(db.clone()),
             db,
             settings,
             public_url,

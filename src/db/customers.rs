@@ -1,5 +1,7 @@
 //! Customers: one per merchant, environment and e-mail (case-insensitive).
 
+use std::collections::HashMap;
+
 use anyhow::Context;
 use sqlx::{Any, Executor, FromRow};
 
@@ -50,6 +52,74 @@ pub async fn upsert_customer<'e, E: Executor<'e, Database = Any>>(
     .await
     .context("looking up or creating a customer")?;
     Ok(CustomerId::from_trusted(id))
+}
+
+/// Who a customer is: merchant, environment and normalized e-mail.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CustomerKey {
+    pub merchant_id: String,
+    pub environment: String,
+    pub email_normalized: String,
+}
+
+/// Finds or creates many customers in one statement. `emails` must hold each key once, and
+/// should be sorted so that concurrent batches on PostgreSQL lock rows in one order.
+pub async fn upsert_customers<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    emails: &[(CustomerKey, &str)],
+    now_ms: i64,
+) -> anyhow::Result<HashMap<CustomerKey, CustomerId>> {
+    if emails.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut sql = String::from(
+        "INSERT INTO customers (id, merchant_id, environment, email, email_normalized, status, created_at) VALUES ",
+    );
+    for i in 0..emails.len() {
+        let b = i * 5;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "(${}, ${}, ${}, ${}, ${}, 'active', $1)",
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5,
+            b + 6
+        ));
+    }
+    sql.push_str(
+        " ON CONFLICT (merchant_id, environment, email_normalized)
+          DO UPDATE SET status = customers.status
+          RETURNING id, merchant_id, environment, email_normalized",
+    );
+    let mut query = sqlx::query_as::<_, (String, String, String, String)>(&sql).bind(now_ms);
+    for (key, email) in emails {
+        query = query
+            .bind(CustomerId::generate().into_string())
+            .bind(key.merchant_id.as_str())
+            .bind(key.environment.as_str())
+            .bind(*email)
+            .bind(key.email_normalized.as_str());
+    }
+    let rows = query
+        .fetch_all(executor)
+        .await
+        .context("looking up or creating customers")?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, merchant_id, environment, email_normalized)| {
+            (
+                CustomerKey {
+                    merchant_id,
+                    environment,
+                    email_normalized,
+                },
+                CustomerId::from_trusted(id),
+            )
+        })
+        .collect())
 }
 
 const COLUMNS: &str = "id, environment, email, status, created_at";

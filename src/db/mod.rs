@@ -9,6 +9,7 @@
 pub mod api_keys;
 pub mod customers;
 pub mod merchants;
+pub mod session_writer;
 pub mod sessions;
 
 use std::path::Path;

@@ -72,6 +72,90 @@ pub async fn insert_session<'e, E: Executor<'e, Database = Any>>(
     Ok(inserted.is_some())
 }
 
+/// Inserts many sessions in one statement, skipping those whose idempotency key is taken.
+/// Returns the ids actually inserted. Rows should come sorted by idempotency key so that
+/// concurrent batches on PostgreSQL take their index locks in one order.
+pub async fn insert_sessions<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    rows: &[&SessionRow],
+) -> anyhow::Result<Vec<String>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = format!("INSERT INTO checkout_sessions ({COLUMNS}) VALUES ");
+    for i in 0..rows.len() {
+        let base = i * 20;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 1..=20 {
+            if c > 1 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", base + c));
+        }
+        sql.push(')');
+    }
+    sql.push_str(
+        " ON CONFLICT (merchant_id, environment, idempotency_key) DO NOTHING RETURNING id",
+    );
+    let mut query = sqlx::query_scalar(&sql);
+    for row in rows {
+        query = query
+            .bind(&row.id)
+            .bind(&row.merchant_id)
+            .bind(&row.environment)
+            .bind(&row.customer_id)
+            .bind(&row.customer_email)
+            .bind(&row.product)
+            .bind(row.amount_cents)
+            .bind(&row.currency)
+            .bind(&row.status)
+            .bind(&row.preferred_route)
+            .bind(&row.route_id)
+            .bind(&row.redirect_url)
+            .bind(&row.metadata)
+            .bind(&row.client_reference_id)
+            .bind(&row.idempotency_key)
+            .bind(&row.request_hash)
+            .bind(&row.payment_id)
+            .bind(row.expires_at)
+            .bind(row.created_at)
+            .bind(row.updated_at);
+    }
+    query
+        .fetch_all(executor)
+        .await
+        .context("inserting checkout sessions")
+}
+
+/// Which of these idempotency keys the merchant has already used in this environment.
+pub async fn taken_idempotency_keys<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    merchant_id: &str,
+    environment: &str,
+    keys: &[&str],
+) -> anyhow::Result<Vec<String>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (0..keys.len()).map(|i| format!("${}", i + 3)).collect();
+    let sql = format!(
+        "SELECT idempotency_key FROM checkout_sessions
+         WHERE merchant_id = $1 AND environment = $2 AND idempotency_key IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_scalar(&sql).bind(merchant_id).bind(environment);
+    for key in keys {
+        query = query.bind(*key);
+    }
+    query
+        .fetch_all(executor)
+        .await
+        .context("reading taken idempotency keys")
+}
+
 /// The session created earlier with this idempotency key.
 pub async fn get_session_by_idempotency_key<'e, E: Executor<'e, Database = Any>>(
     executor: E,

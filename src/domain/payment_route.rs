@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::RouteKind;
 
 /// A route as configured. Rates are fractions (`0.032` is 3.2 %).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentRoute {
     pub id: String,

@@ -6,8 +6,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::CheckoutSession;
 use super::request::CreateSession;
 use crate::auth::Authenticated;
-use crate::db::customers::upsert_customer;
-use crate::db::sessions::{SessionRow, get_session_by_idempotency_key, insert_session};
+use crate::db::session_writer::Inserted;
+use crate::db::sessions::{SessionRow, get_session_by_idempotency_key};
 use crate::domain::SessionId;
 use crate::domain::payment_route::pick;
 use crate::domain::time::now_ms;
@@ -85,20 +85,11 @@ pub async fn create_session(
         .expires_in_seconds
         .unwrap_or(state.settings.default_expires_in_seconds);
 
-    let mut tx = state.db.begin().await?;
-    let customer_id = upsert_customer(
-        &mut *tx,
-        &owner.merchant_id,
-        environment,
-        &input.customer,
-        now,
-    )
-    .await?;
     let row = SessionRow {
         id: SessionId::generate().into_string(),
         merchant_id: owner.merchant_id.to_string(),
         environment: environment.as_str().to_owned(),
-        customer_id: customer_id.into_string(),
+        customer_id: String::new(),
         customer_email: input.customer.as_str().to_owned(),
         product: input.product.as_str().to_owned(),
         amount_cents: input.amount.cents(),
@@ -116,13 +107,12 @@ pub async fn create_session(
         created_at: now,
         updated_at: now,
     };
-    if insert_session(&mut *tx, &row).await? {
-        tx.commit().await.map_err(anyhow::Error::from)?;
+    let email_normalized = input.customer.normalized().to_owned();
+    if let Inserted::Created(row) = state.session_writer.insert(row, email_normalized).await? {
         tracing::info!(session.id = %row.id, "session created");
-        return Ok(HttpResponse::Ok().json(CheckoutSession::from_row(row, &state, now)));
+        return Ok(HttpResponse::Ok().json(CheckoutSession::from_row(*row, &state, now)));
     }
-    // The idempotency key is taken: nothing of this attempt is kept.
-    tx.rollback().await.map_err(anyhow::Error::from)?;
+    // The idempotency key is taken: nothing of this attempt was written.
     let key = input.idempotency_key.unwrap_or_default();
     let existing =
         get_session_by_idempotency_key(&state.db.write, &owner.merchant_id, environment, &key)
