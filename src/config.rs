@@ -40,6 +40,8 @@ pub struct Settings {
     pub shutdown_timeout_seconds: u64,
     /// Name of the merchant created on first start.
     pub first_merchant_name: String,
+    /// Folder of the pages' CSS and scripts, served under `/static`.
+    pub static_dir: String,
     /// Payment routes offered to buyers (`[[routes]]` tables).
     pub routes: Vec<PaymentRoute>,
 }
@@ -58,6 +60,7 @@ impl Default for Settings {
             sweep_interval_seconds: 15,
             shutdown_timeout_seconds: 30,
             first_merchant_name: "Demo Store".into(),
+            static_dir: "static".into(),
             routes: default_routes(),
         }
     }
@@ -100,6 +103,9 @@ impl Settings {
         }
         if let Some(v) = get("OPENRAILS_DATABASE_MAX_CONNECTIONS") {
             self.database_max_connections = parse("OPENRAILS_DATABASE_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = get("OPENRAILS_STATIC_DIR") {
+            self.static_dir = v;
         }
         if let Some(v) = get("OPENRAILS_MODE") {
             self.mode = match v.trim() {

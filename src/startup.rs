@@ -7,6 +7,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
+use sha2::Digest;
 
 use crate::config::Settings;
 use crate::db::Db;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub public_url: String,
     /// Group-commit writer for new sessions.
     pub session_writer: SessionWriter,
+    /// The stylesheet's URL, versioned by its content so browsers never keep a stale copy.
+    pub css_href: String,
 }
 
 pub struct Application {
@@ -51,8 +54,11 @@ impl Application {
             settings.public_url.trim_end_matches('/').to_owned()
         };
         let shutdown_timeout = settings.shutdown_timeout_seconds;
+        let css_href = versioned_asset(&settings.static_dir, "checkout.css");
+        let static_dir = settings.static_dir.clone();
         let state = web::Data::new(AppState {
             session_writer: SessionWriter::start(db.clone()),
+            css_href,
             db,
             settings,
             public_url,
@@ -62,7 +68,7 @@ impl Application {
             App::new()
                 .app_data(app_state.clone())
                 .wrap(from_fn(request_context))
-                .configure(routes::configure)
+                .configure(|cfg| routes::configure(cfg, &static_dir))
                 .default_service(web::to(routes::not_found))
         })
         .listen(listener)
@@ -93,9 +99,26 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let sweeper = tokio::spawn(run_expiry_sweeper(self.state.clone()));
         let result = self.server.await.context("running the HTTP server");
+        tracing::info!("HTTP server stopped; closing the database");
         sweeper.abort();
         self.state.db.close().await;
+        tracing::info!("shut down");
         result
+    }
+}
+
+/// `/static/<name>?v=<content hash>`; without the file, the bare path (and a warning).
+fn versioned_asset(static_dir: &str, name: &str) -> String {
+    match std::fs::read(std::path::Path::new(static_dir).join(name)) {
+        Ok(bytes) => {
+            let digest = sha2::Sha256::digest(&bytes);
+            let version: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+            format!("/static/{name}?v={version}")
+        }
+        Err(e) => {
+            tracing::warn!(static_dir, name, error = %e, "asset not found; pages will be unstyled");
+            format!("/static/{name}")
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //!
 //! Never log card numbers, CVCs, API keys, webhook secrets or raw bodies: log ids instead.
 
+use std::io::IsTerminal;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -33,7 +34,10 @@ pub fn init_tracing(mode: Mode) {
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,actix_server=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _ = match mode {
-        Mode::Development => builder.with_target(false).try_init(),
+        Mode::Development => builder
+            .with_target(false)
+            .with_ansi(std::io::stdout().is_terminal())
+            .try_init(),
         Mode::Production => builder.json().flatten_event(true).try_init(),
     };
 }

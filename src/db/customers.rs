@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use anyhow::Context;
 use sqlx::{Any, Executor, FromRow};
 
-use crate::domain::{CustomerId, Email, Environment, MerchantId};
+use crate::domain::{CustomerId, Environment, MerchantId};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct CustomerRow {
@@ -24,34 +24,6 @@ pub struct CustomerFilter {
     pub status: Option<String>,
     pub starting_after: Option<String>,
     pub limit: i64,
-}
-
-/// The customer with this e-mail, created when new. Safe under concurrency on both backends:
-/// the upsert either inserts or touches the existing row, and returns its id either way.
-pub async fn upsert_customer<'e, E: Executor<'e, Database = Any>>(
-    executor: E,
-    merchant_id: &MerchantId,
-    environment: Environment,
-    email: &Email,
-    now_ms: i64,
-) -> anyhow::Result<CustomerId> {
-    let id: String = sqlx::query_scalar(
-        "INSERT INTO customers (id, merchant_id, environment, email, email_normalized, status, created_at)
-         VALUES ($1, $2, $3, $4, $5, 'active', $6)
-         ON CONFLICT (merchant_id, environment, email_normalized)
-         DO UPDATE SET status = customers.status
-         RETURNING id",
-    )
-    .bind(CustomerId::generate().as_str())
-    .bind(merchant_id.as_str())
-    .bind(environment.as_str())
-    .bind(email.as_str())
-    .bind(email.normalized())
-    .bind(now_ms)
-    .fetch_one(executor)
-    .await
-    .context("looking up or creating a customer")?;
-    Ok(CustomerId::from_trusted(id))
 }
 
 /// Who a customer is: merchant, environment and normalized e-mail.
@@ -158,12 +130,12 @@ pub async fn list_customers<'e, E: Executor<'e, Database = Any>>(
     sql.filter("id =", filter.customer_id.clone());
     sql.filter("status =", filter.status.clone());
     sql.filter("id <", filter.starting_after.clone());
-    let (text, values) = sql.finish(filter.limit + 1);
-    let mut query = sqlx::query_as(&text)
-        .bind(merchant_id.as_str())
-        .bind(environment.as_str());
-    for v in values {
-        query = query.bind(v);
-    }
-    query.fetch_all(executor).await.context("listing customers")
+    sql.fetch(
+        executor,
+        merchant_id.as_str(),
+        environment.as_str(),
+        filter.limit + 1,
+    )
+    .await
+    .context("listing customers")
 }

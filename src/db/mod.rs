@@ -8,7 +8,10 @@
 
 pub mod api_keys;
 pub mod customers;
+pub mod events;
+pub mod invoices;
 pub mod merchants;
+pub mod payments;
 pub mod session_writer;
 pub mod sessions;
 
@@ -33,6 +36,20 @@ pub struct Db {
     pub read: AnyPool,
     pub write: AnyPool,
     pub backend: Backend,
+    /// The SQLite file, when on SQLite.
+    sqlite_path: Option<String>,
+}
+
+/// Opens (creating) and exclusively locks `path` until the returned file is dropped.
+fn lock_file(path: &str) -> anyhow::Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening the lock file {path}"))?;
+    file.lock().with_context(|| format!("locking {path}"))?;
+    Ok(file)
 }
 
 pub type Tx = Transaction<'static, Any>;
@@ -59,6 +76,7 @@ impl Db {
                 read: pool.clone(),
                 write: pool,
                 backend: Backend::Postgres,
+                sqlite_path: None,
             })
         } else {
             anyhow::bail!("DATABASE_URL must start with sqlite:// or postgres://")
@@ -115,6 +133,7 @@ impl Db {
             read,
             write,
             backend: Backend::Sqlite,
+            sqlite_path: Some(path.to_owned()),
         })
     }
 
@@ -123,6 +142,12 @@ impl Db {
         let migrator = match self.backend {
             Backend::Sqlite => &SQLITE_MIGRATOR,
             Backend::Postgres => &POSTGRES_MIGRATOR,
+        };
+        // sqlx locks PostgreSQL while migrating, but not SQLite: processes starting together
+        // on a new file would race to create the same tables. A lock file serialises them.
+        let _lock = match &self.sqlite_path {
+            Some(path) => Some(lock_file(&format!("{path}.migrate-lock"))?),
+            None => None,
         };
         migrator
             .run(&self.write)
@@ -195,9 +220,26 @@ impl ListQuery {
         }
     }
 
-    pub(crate) fn finish(mut self, limit: i64) -> (String, Vec<String>) {
+    /// Runs the query for one merchant and environment: newest first, at most `limit` rows.
+    pub(crate) async fn fetch<'e, E, R>(
+        mut self,
+        executor: E,
+        merchant_id: &str,
+        environment: &str,
+        limit: i64,
+    ) -> Result<Vec<R>, sqlx::Error>
+    where
+        E: Executor<'e, Database = Any>,
+        R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
         self.sql
             .push_str(&format!(" ORDER BY id DESC LIMIT {}", limit.clamp(1, 1000)));
-        (self.sql, self.values)
+        let mut query = sqlx::query_as(&self.sql)
+            .bind(merchant_id)
+            .bind(environment);
+        for value in self.values {
+            query = query.bind(value);
+        }
+        query.fetch_all(executor).await
     }
 }

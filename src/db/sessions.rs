@@ -34,44 +34,6 @@ const COLUMNS: &str = "id, merchant_id, environment, customer_id, customer_email
     client_reference_id, idempotency_key, request_hash, payment_id, expires_at, created_at, \
     updated_at";
 
-/// Inserts a new session. Returns `false`, writing nothing, when the merchant already has a
-/// session with this idempotency key in this environment.
-pub async fn insert_session<'e, E: Executor<'e, Database = Any>>(
-    executor: E,
-    row: &SessionRow,
-) -> anyhow::Result<bool> {
-    let inserted: Option<String> = sqlx::query_scalar(&format!(
-        "INSERT INTO checkout_sessions ({COLUMNS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-         ON CONFLICT (merchant_id, environment, idempotency_key) DO NOTHING
-         RETURNING id"
-    ))
-    .bind(&row.id)
-    .bind(&row.merchant_id)
-    .bind(&row.environment)
-    .bind(&row.customer_id)
-    .bind(&row.customer_email)
-    .bind(&row.product)
-    .bind(row.amount_cents)
-    .bind(&row.currency)
-    .bind(&row.status)
-    .bind(&row.preferred_route)
-    .bind(&row.route_id)
-    .bind(&row.redirect_url)
-    .bind(&row.metadata)
-    .bind(&row.client_reference_id)
-    .bind(&row.idempotency_key)
-    .bind(&row.request_hash)
-    .bind(&row.payment_id)
-    .bind(row.expires_at)
-    .bind(row.created_at)
-    .bind(row.updated_at)
-    .fetch_optional(executor)
-    .await
-    .context("inserting a checkout session")?;
-    Ok(inserted.is_some())
-}
-
 /// Inserts many sessions in one statement, skipping those whose idempotency key is taken.
 /// Returns the ids actually inserted. Rows should come sorted by idempotency key so that
 /// concurrent batches on PostgreSQL take their index locks in one order.
@@ -194,6 +156,20 @@ pub async fn get_session<'e, E: Executor<'e, Database = Any>>(
     .context("reading a session")
 }
 
+/// A session by id alone, for the checkout pages: the unguessable id is the buyer's access.
+pub async fn get_session_by_id<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: &SessionId,
+) -> anyhow::Result<Option<SessionRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM checkout_sessions WHERE id = $1"
+    ))
+    .bind(id.as_str())
+    .fetch_optional(executor)
+    .await
+    .context("reading a session")
+}
+
 /// Expires the session if no buyer has started paying: a compare-and-set, so it is safe
 /// against a buyer starting at the same moment. `None` when the session was not `routed`.
 pub async fn expire_session<'e, E: Executor<'e, Database = Any>>(
@@ -237,4 +213,87 @@ pub async fn expire_due_sessions<'e, E: Executor<'e, Database = Any>>(
     .fetch_all(executor)
     .await
     .context("expiring due sessions")
+}
+
+/// `routed` → `pending` when the buyer starts paying, unless the session has expired
+/// meanwhile. `false` when another request (or the deadline) got there first.
+pub async fn start_session<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: &str,
+    payment_id: &str,
+    route_id: &str,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE checkout_sessions SET status = 'pending', payment_id = $1, route_id = $2,
+             updated_at = $3
+         WHERE id = $4 AND status = 'routed' AND expires_at > $3",
+    )
+    .bind(payment_id)
+    .bind(route_id)
+    .bind(now_ms)
+    .bind(id)
+    .execute(executor)
+    .await
+    .context("starting a session")?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// `pending` (or `expired`, for a confirmation that arrives late) → `paid` | `failed`.
+pub async fn finish_session<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: &str,
+    status: &str,
+    now_ms: i64,
+) -> anyhow::Result<Option<SessionRow>> {
+    sqlx::query_as(&format!(
+        "UPDATE checkout_sessions SET status = $1, updated_at = $2
+         WHERE id = $3 AND status IN ('pending', 'expired')
+         RETURNING {COLUMNS}"
+    ))
+    .bind(status)
+    .bind(now_ms)
+    .bind(id)
+    .fetch_optional(executor)
+    .await
+    .context("finishing a session")
+}
+
+/// Pending sessions past their deadline whose payment never reached a provider.
+pub async fn due_pending_sessions<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    now_ms: i64,
+    batch: i64,
+) -> anyhow::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT s.id FROM checkout_sessions s JOIN payments p ON p.session_id = s.id
+         WHERE s.status = 'pending' AND s.expires_at <= $1 AND p.provider_state = 'awaiting_buyer'
+         ORDER BY s.expires_at LIMIT $2",
+    )
+    .bind(now_ms)
+    .bind(batch)
+    .fetch_all(executor)
+    .await
+    .context("finding pending sessions to expire")
+}
+
+/// `pending` → `expired` for a session whose payment is still waiting for the buyer.
+pub async fn expire_pending_session<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: &str,
+    now_ms: i64,
+) -> anyhow::Result<Option<SessionRow>> {
+    sqlx::query_as(&format!(
+        "UPDATE checkout_sessions SET status = 'expired', updated_at = $1
+         WHERE id = $2 AND status = 'pending'
+           AND NOT EXISTS (SELECT 1 FROM payments p
+                           WHERE p.session_id = checkout_sessions.id
+                             AND p.provider_state <> 'awaiting_buyer')
+         RETURNING {COLUMNS}"
+    ))
+    .bind(now_ms)
+    .bind(id)
+    .fetch_optional(executor)
+    .await
+    .context("expiring a pending session")
 }

@@ -108,6 +108,14 @@ prefixed_id!(
     /// An API key's public identifier (never the secret).
     ApiKeyId, "key_"
 );
+prefixed_id!(
+    /// A payment: the buyer's attempt to pay a session through one route.
+    PaymentId, "pay_"
+);
+prefixed_id!(
+    /// The billing record of a session.
+    InvoiceId, "inv_"
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,9 @@
 //! Pure types that handlers work with once input has been parsed. Nothing here touches the
 //! database, the network or the clock (callers pass `now` in).
 
+pub mod card;
 pub mod email;
+pub mod fees;
 pub mod ids;
 pub mod metadata;
 pub mod money;
@@ -13,7 +15,7 @@ pub mod time;
 pub mod url;
 
 pub use email::Email;
-pub use ids::{ApiKeyId, CustomerId, MerchantId, SessionId};
+pub use ids::{ApiKeyId, CustomerId, InvoiceId, MerchantId, PaymentId, SessionId};
 pub use metadata::Metadata;
 pub use money::Amount;
 pub use product::ProductName;

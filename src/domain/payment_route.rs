@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use super::RouteKind;
+use super::fees::{Fees, Rate};
 
 /// A route as configured. Rates are fractions (`0.032` is 3.2 %).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -39,6 +40,15 @@ fn sandbox_only() -> Vec<String> {
 impl PaymentRoute {
     pub fn route_kind(&self) -> Option<RouteKind> {
         RouteKind::parse(&self.kind)
+    }
+
+    /// What paying `amount_cents` through this route costs and yields.
+    pub fn fees(&self, amount_cents: i64) -> Fees {
+        Fees::compute(
+            amount_cents,
+            Rate::from_fraction(self.buyer_fee_rate),
+            Rate::from_fraction(self.gateway_fee_rate),
+        )
     }
 
     pub fn offered_in(&self, environment: &str) -> bool {

@@ -121,9 +121,54 @@ impl RedirectUrl {
     }
 }
 
+/// Where the buyer goes back to: the merchant's `redirectUrl` with `{CHECKOUT_SESSION_ID}`
+/// replaced and `checkout_session_id` and `status` added to its query (its own query and
+/// fragment kept).
+pub fn return_url(redirect_url: &str, session_id: &str, status: &str) -> String {
+    let url = redirect_url.replace(SESSION_ID_PLACEHOLDER, session_id);
+    let (base, fragment) = match url.split_once('#') {
+        Some((b, f)) => (b.to_owned(), Some(f.to_owned())),
+        None => (url, None),
+    };
+    let added =
+        serde_urlencoded::to_string([("checkout_session_id", session_id), ("status", status)])
+            .unwrap_or_default();
+    let separator = if !base.contains('?') {
+        "?"
+    } else if base.ends_with('?') || base.ends_with('&') {
+        ""
+    } else {
+        "&"
+    };
+    match fragment {
+        Some(f) => format!("{base}{separator}{added}#{f}"),
+        None => format!("{base}{separator}{added}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn return_url_keeps_the_merchants_query_and_adds_ours() {
+        assert_eq!(
+            return_url("https://m.example/success?order=ord_284", "chk_1", "paid"),
+            "https://m.example/success?order=ord_284&checkout_session_id=chk_1&status=paid"
+        );
+        assert_eq!(
+            return_url(
+                "https://m.example/r/{CHECKOUT_SESSION_ID}#top",
+                "chk_1",
+                "failed"
+            ),
+            "https://m.example/r/chk_1?checkout_session_id=chk_1&status=failed#top"
+        );
+        assert_eq!(
+            return_url("https://m.example/?", "chk_1", "expired"),
+            "https://m.example/?checkout_session_id=chk_1&status=expired"
+        );
+    }
 
     #[test]
     fn accepts_ordinary_return_urls() {

@@ -1,6 +1,7 @@
 //! The whole URL map.
 
 pub mod api;
+pub mod pages;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -38,9 +39,15 @@ api_routes! {
     "/readyz" => { GET: api::health::readyz },
 }
 
-/// Registers every route.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Registers every route. `static_dir` holds the pages' CSS and scripts.
+pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &str) {
     configure_api(cfg);
+    cfg.service(
+        web::resource("/checkout/{id}")
+            .route(web::get().to(pages::checkout_page))
+            .route(web::head().to(pages::checkout_page)),
+    );
+    cfg.service(actix_files::Files::new("/static", static_dir));
 }
 
 async fn method_not_allowed(allowed: &'static [&'static str]) -> Result<HttpResponse, ApiError> {
@@ -51,8 +58,16 @@ async fn method_not_allowed(allowed: &'static [&'static str]) -> Result<HttpResp
     ))
 }
 
-/// Anything no route matched.
-pub async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+/// Anything no route matched: the HTML 404 page for a browser's paths, JSON for the API.
+pub async fn not_found(
+    req: actix_web::HttpRequest,
+    state: web::Data<crate::startup::AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let path = req.path();
+    let is_api = path.starts_with("/api/") || path == "/api" || path.ends_with(".json");
+    if !is_api && req.method() == actix_web::http::Method::GET {
+        return Ok(pages::not_found_page(&state.css_href));
+    }
     Err(ApiError::new(
         StatusCode::NOT_FOUND,
         "route_not_found",

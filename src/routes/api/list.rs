@@ -46,7 +46,9 @@ impl ListParams {
         let mut issues = Vec::new();
         let mut values = HashMap::new();
         for (name, value) in pairs {
-            if !known.contains(&name.as_str()) {
+            if value.chars().any(char::is_control) {
+                issues.push(FieldIssue::new(name, "must not contain control characters"));
+            } else if !known.contains(&name.as_str()) {
                 let message = match closest(&name, &known) {
                     Some(hit) => format!("is not a known parameter; did you mean {hit}?"),
                     None => format!("is not a known parameter; use {}", known.join(", ")),

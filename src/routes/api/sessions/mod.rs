@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Authenticated;
 use crate::db::sessions::{SessionRow, expire_session, get_session};
+use crate::domain::fees::FeesJson;
 use crate::domain::metadata::Metadata;
 use crate::domain::payment_route::PaymentRoute;
 use crate::domain::time::{iso_seconds, now_ms};
@@ -54,6 +55,8 @@ pub struct CheckoutSession {
     pub preferred_route: Option<String>,
     /// The route picked for the preferred kind.
     pub route: Option<RouteSummary>,
+    /// What the buyer pays and the merchant receives through `route`, once a route is known.
+    pub fees: Option<FeesJson>,
     /// ISO 8601 UTC.
     pub expires_at: String,
     /// ISO 8601 UTC.
@@ -88,14 +91,12 @@ impl CheckoutSession {
         let status = SessionStatus::parse(&row.status)
             .unwrap_or(SessionStatus::Failed)
             .effective(row.expires_at, now_ms);
-        let route = row.route_id.as_deref().and_then(|id| {
-            state
-                .settings
-                .routes
-                .iter()
-                .find(|r| r.id == id)
-                .map(RouteSummary::of)
-        });
+        let route = row
+            .route_id
+            .as_deref()
+            .and_then(|id| state.settings.routes.iter().find(|r| r.id == id));
+        let fees = route.map(|r| r.fees(row.amount_cents).to_json());
+        let route = route.map(RouteSummary::of);
         CheckoutSession {
             checkout_url: format!("{}/checkout/{}", state.public_url, row.id),
             id: row.id,
@@ -113,6 +114,7 @@ impl CheckoutSession {
             environment: row.environment,
             preferred_route: row.preferred_route,
             route,
+            fees,
             expires_at: iso_seconds(row.expires_at),
             created: iso_seconds(row.created_at),
             payment_id: row.payment_id,

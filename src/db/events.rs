@@ -1,0 +1,55 @@
+//! The event outbox: each row is written in the transaction of the state change it reports,
+//! so an event exists if and only if its change was committed.
+
+use anyhow::Context;
+use sqlx::{Any, Executor, FromRow};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct EventRow {
+    pub id: String,
+    pub merchant_id: String,
+    pub environment: String,
+    pub session_id: String,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub payload: String,
+    pub created_at: i64,
+}
+
+/// Writes an event. Its id is derived from the session and the step (`evt_chk_…_paid`), so a
+/// step that somehow ran twice could not produce a second event: the insert is skipped.
+pub async fn insert_event<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    e: &EventRow,
+) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO events (id, merchant_id, environment, session_id, type, payload, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&e.id)
+    .bind(&e.merchant_id)
+    .bind(&e.environment)
+    .bind(&e.session_id)
+    .bind(&e.kind)
+    .bind(&e.payload)
+    .bind(e.created_at)
+    .execute(executor)
+    .await
+    .context("writing an event")?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A session's events, oldest first.
+pub async fn list_session_events<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    session_id: &str,
+) -> anyhow::Result<Vec<EventRow>> {
+    sqlx::query_as(
+        "SELECT id, merchant_id, environment, session_id, type, payload, created_at
+         FROM events WHERE session_id = $1 ORDER BY created_at, id",
+    )
+    .bind(session_id)
+    .fetch_all(executor)
+    .await
+    .context("listing a session's events")
+}

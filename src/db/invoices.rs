@@ -1,0 +1,121 @@
+//! Invoices: the billing record of a session, opened when the buyer starts paying.
+
+use anyhow::Context;
+use sqlx::{Any, Executor, FromRow};
+
+use crate::domain::{Environment, MerchantId};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct InvoiceRow {
+    pub id: String,
+    pub session_id: String,
+    pub payment_id: String,
+    pub merchant_id: String,
+    pub environment: String,
+    pub customer_id: String,
+    pub amount_cents: i64,
+    pub currency: String,
+    pub status: String,
+    pub metadata: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, session_id, payment_id, merchant_id, environment, customer_id, \
+    amount_cents, currency, status, metadata, created_at, updated_at";
+
+pub async fn insert_invoice<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    i: &InvoiceRow,
+) -> anyhow::Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO invoices ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    ))
+    .bind(&i.id)
+    .bind(&i.session_id)
+    .bind(&i.payment_id)
+    .bind(&i.merchant_id)
+    .bind(&i.environment)
+    .bind(&i.customer_id)
+    .bind(i.amount_cents)
+    .bind(&i.currency)
+    .bind(&i.status)
+    .bind(&i.metadata)
+    .bind(i.created_at)
+    .bind(i.updated_at)
+    .execute(executor)
+    .await
+    .context("inserting an invoice")?;
+    Ok(())
+}
+
+/// Closes an open invoice as `paid` or `void`; `false` when it was not open.
+pub async fn close_invoice<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: &str,
+    status: &str,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE invoices SET status = $1, updated_at = $2 WHERE id = $3 AND status = 'open'",
+    )
+    .bind(status)
+    .bind(now_ms)
+    .bind(id)
+    .execute(executor)
+    .await
+    .context("closing an invoice")?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Filters of `GET /api/gateway/invoices`.
+#[derive(Debug, Default)]
+pub struct InvoiceFilter {
+    pub customer_id: Option<String>,
+    pub payment_id: Option<String>,
+    pub invoice_id: Option<String>,
+    pub status: Option<String>,
+    pub starting_after: Option<String>,
+    pub limit: i64,
+}
+
+pub async fn list_invoices<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    merchant_id: &MerchantId,
+    environment: Environment,
+    filter: &InvoiceFilter,
+) -> anyhow::Result<Vec<InvoiceRow>> {
+    let mut sql = super::ListQuery::new(&format!(
+        "SELECT {COLUMNS} FROM invoices WHERE merchant_id = $1 AND environment = $2"
+    ));
+    sql.filter("customer_id =", filter.customer_id.clone());
+    sql.filter("payment_id =", filter.payment_id.clone());
+    sql.filter("id =", filter.invoice_id.clone());
+    sql.filter("status =", filter.status.clone());
+    sql.filter("id <", filter.starting_after.clone());
+    sql.fetch(
+        executor,
+        merchant_id.as_str(),
+        environment.as_str(),
+        filter.limit + 1,
+    )
+    .await
+    .context("listing invoices")
+}
+
+pub async fn get_invoice<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    merchant_id: &MerchantId,
+    environment: Environment,
+    id: &str,
+) -> anyhow::Result<Option<InvoiceRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM invoices WHERE merchant_id = $1 AND environment = $2 AND id = $3"
+    ))
+    .bind(merchant_id.as_str())
+    .bind(environment.as_str())
+    .bind(id)
+    .fetch_optional(executor)
+    .await
+    .context("reading an invoice")
+}

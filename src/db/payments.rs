@@ -1,0 +1,306 @@
+//! Payments. Every change is a compare-and-set on the current state, so concurrent requests,
+//! callbacks and instances can never apply one step twice.
+
+use anyhow::Context;
+use sqlx::{Any, Executor, FromRow};
+
+use crate::domain::{Environment, MerchantId};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PaymentRow {
+    pub id: String,
+    pub session_id: String,
+    pub merchant_id: String,
+    pub environment: String,
+    pub customer_id: String,
+    pub invoice_id: String,
+    pub route_id: String,
+    pub route_kind: String,
+    pub provider: String,
+    pub amount_cents: i64,
+    pub buyer_fee_cents: i64,
+    pub gateway_fee_cents: i64,
+    pub merchant_net_cents: i64,
+    pub total_cents: i64,
+    pub currency: String,
+    pub status: String,
+    pub ledger_status: String,
+    pub provider_state: String,
+    pub provider_ref: Option<String>,
+    pub provider_data: String,
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
+    pub tx_hash: Option<String>,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+    pub provider_deadline: Option<i64>,
+    pub next_poll_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub const COLUMNS: &str = "id, session_id, merchant_id, environment, customer_id, invoice_id, \
+    route_id, route_kind, provider, amount_cents, buyer_fee_cents, gateway_fee_cents, \
+    merchant_net_cents, total_cents, currency, status, ledger_status, provider_state, \
+    provider_ref, provider_data, card_brand, card_last4, tx_hash, failure_code, \
+    failure_message, provider_deadline, next_poll_at, created_at, updated_at";
+
+/// Inserts a payment; `false` when the session already has one.
+pub async fn insert_payment<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    p: &PaymentRow,
+) -> anyhow::Result<bool> {
+    let placeholders: Vec<String> = (1..=29).map(|i| format!("${i}")).collect();
+    let done = sqlx::query(&format!(
+        "INSERT INTO payments ({COLUMNS}) VALUES ({}) ON CONFLICT (session_id) DO NOTHING",
+        placeholders.join(", ")
+    ))
+    .bind(&p.id)
+    .bind(&p.session_id)
+    .bind(&p.merchant_id)
+    .bind(&p.environment)
+    .bind(&p.customer_id)
+    .bind(&p.invoice_id)
+    .bind(&p.route_id)
+    .bind(&p.route_kind)
+    .bind(&p.provider)
+    .bind(p.amount_cents)
+    .bind(p.buyer_fee_cents)
+    .bind(p.gateway_fee_cents)
+    .bind(p.merchant_net_cents)
+    .bind(p.total_cents)
+    .bind(&p.currency)
+    .bind(&p.status)
+    .bind(&p.ledger_status)
+    .bind(&p.provider_state)
+    .bind(&p.provider_ref)
+    .bind(&p.provider_data)
+    .bind(&p.card_brand)
+    .bind(&p.card_last4)
+    .bind(&p.tx_hash)
+    .bind(&p.failure_code)
+    .bind(&p.failure_message)
+    .bind(p.provider_deadline)
+    .bind(p.next_poll_at)
+    .bind(p.created_at)
+    .bind(p.updated_at)
+    .execute(executor)
+    .await
+    .context("inserting a payment")?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The payment of a session, if the buyer has started paying.
+pub async fn get_payment_by_session<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    session_id: &str,
+) -> anyhow::Result<Option<PaymentRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM payments WHERE session_id = $1"
+    ))
+    .bind(session_id)
+    .fetch_optional(executor)
+    .await
+    .context("reading a session's payment")
+}
+
+/// A payment by id alone (provider callbacks name it).
+pub async fn get_payment_by_id<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: &str,
+) -> anyhow::Result<Option<PaymentRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM payments WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(executor)
+        .await
+        .context("reading a payment")
+}
+
+/// What a hand-off to the provider records.
+pub struct HandOff<'a> {
+    pub to_state: &'a str,
+    pub provider_ref: Option<&'a str>,
+    pub provider_data: &'a str,
+    pub card_brand: Option<&'a str>,
+    pub card_last4: Option<&'a str>,
+    pub provider_deadline: Option<i64>,
+    pub next_poll_at: Option<i64>,
+}
+
+/// Moves a pending payment from `from_state` on; `false` when it was not in that state (a
+/// double click, a replayed form, another instance first).
+pub async fn advance_provider_state<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    payment_id: &str,
+    from_state: &str,
+    step: &HandOff<'_>,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE payments SET provider_state = $1, provider_ref = COALESCE($2, provider_ref),
+             provider_data = $3, card_brand = COALESCE($4, card_brand),
+             card_last4 = COALESCE($5, card_last4), provider_deadline = $6, next_poll_at = $7,
+             updated_at = $8
+         WHERE id = $9 AND provider_state = $10 AND status = 'pending'",
+    )
+    .bind(step.to_state)
+    .bind(step.provider_ref)
+    .bind(step.provider_data)
+    .bind(step.card_brand)
+    .bind(step.card_last4)
+    .bind(step.provider_deadline)
+    .bind(step.next_poll_at)
+    .bind(now_ms)
+    .bind(payment_id)
+    .bind(from_state)
+    .execute(executor)
+    .await
+    .context("advancing a payment")?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Settles a pending payment as `paid` or `failed`; `None` when it was already final.
+pub async fn finish_payment<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    payment_id: &str,
+    outcome: &Outcome,
+    now_ms: i64,
+) -> anyhow::Result<Option<PaymentRow>> {
+    let (status, ledger, tx_hash, code, message) = match outcome {
+        Outcome::Paid { tx_hash } => ("paid", "settled", tx_hash.as_deref(), None, None),
+        Outcome::Failed { code, message } => (
+            "failed",
+            "pending",
+            None,
+            Some(code.as_str()),
+            Some(message.as_str()),
+        ),
+    };
+    sqlx::query_as(&format!(
+        "UPDATE payments SET status = $1, ledger_status = $2, provider_state = 'done',
+             tx_hash = COALESCE($3, tx_hash), failure_code = $4, failure_message = $5,
+             next_poll_at = NULL, updated_at = $6
+         WHERE id = $7 AND status = 'pending'
+         RETURNING {COLUMNS}"
+    ))
+    .bind(status)
+    .bind(ledger)
+    .bind(tx_hash)
+    .bind(code)
+    .bind(message)
+    .bind(now_ms)
+    .bind(payment_id)
+    .fetch_optional(executor)
+    .await
+    .context("finishing a payment")
+}
+
+/// A provider's final word on a payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Paid { tx_hash: Option<String> },
+    Failed { code: String, message: String },
+}
+
+/// Claims up to `batch` in-flight payments due for a provider poll, pushing their next poll
+/// `lease_ms` ahead so another instance does not poll them at the same time.
+pub async fn claim_payments_to_poll<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    now_ms: i64,
+    lease_ms: i64,
+    batch: i64,
+) -> anyhow::Result<Vec<PaymentRow>> {
+    sqlx::query_as(&format!(
+        "UPDATE payments SET next_poll_at = $1
+         WHERE id IN (SELECT id FROM payments
+                      WHERE provider_state = 'in_flight' AND next_poll_at <= $2
+                      ORDER BY next_poll_at LIMIT $3)
+           AND provider_state = 'in_flight' AND next_poll_at <= $2
+         RETURNING {COLUMNS}"
+    ))
+    .bind(now_ms + lease_ms)
+    .bind(now_ms)
+    .bind(batch)
+    .fetch_all(executor)
+    .await
+    .context("claiming payments to poll")
+}
+
+/// Filters of `GET /api/gateway/payments`.
+#[derive(Debug, Default)]
+pub struct PaymentFilter {
+    pub customer_id: Option<String>,
+    pub invoice_id: Option<String>,
+    pub payment_id: Option<String>,
+    pub session_id: Option<String>,
+    pub status: Option<String>,
+    pub starting_after: Option<String>,
+    pub limit: i64,
+}
+
+/// Newest first, up to `limit + 1` rows.
+pub async fn list_payments<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    merchant_id: &MerchantId,
+    environment: Environment,
+    filter: &PaymentFilter,
+) -> anyhow::Result<Vec<PaymentRow>> {
+    let mut sql = super::ListQuery::new(&format!(
+        "SELECT {COLUMNS} FROM payments WHERE merchant_id = $1 AND environment = $2"
+    ));
+    sql.filter("customer_id =", filter.customer_id.clone());
+    sql.filter("invoice_id =", filter.invoice_id.clone());
+    sql.filter("id =", filter.payment_id.clone());
+    sql.filter("session_id =", filter.session_id.clone());
+    sql.filter("status =", filter.status.clone());
+    sql.filter("id <", filter.starting_after.clone());
+    sql.fetch(
+        executor,
+        merchant_id.as_str(),
+        environment.as_str(),
+        filter.limit + 1,
+    )
+    .await
+    .context("listing payments")
+}
+
+/// One of the merchant's payments, by `pay_…` or by its session's `chk_…`.
+pub async fn get_payment<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    merchant_id: &MerchantId,
+    environment: Environment,
+    id: &str,
+) -> anyhow::Result<Option<PaymentRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM payments
+         WHERE merchant_id = $1 AND environment = $2 AND (id = $3 OR session_id = $3)"
+    ))
+    .bind(merchant_id.as_str())
+    .bind(environment.as_str())
+    .bind(id)
+    .fetch_optional(executor)
+    .await
+    .context("reading a payment")
+}
+
+/// Records a provider callback's id; `false` when it was seen before (a replay).
+pub async fn record_callback<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    provider: &str,
+    callback_id: &str,
+    payment_id: &str,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO provider_callbacks (provider, callback_id, payment_id, received_at)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (provider, callback_id) DO NOTHING",
+    )
+    .bind(provider)
+    .bind(callback_id)
+    .bind(payment_id)
+    .bind(now_ms)
+    .execute(executor)
+    .await
+    .context("recording a provider callback")?;
+    Ok(done.rows_affected() == 1)
+}

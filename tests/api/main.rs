@@ -1,0 +1,15 @@
+//! Black-box tests of the merchant API: one server per test on port 0, each on its own database
+//! (SQLite by default, PostgreSQL when `TEST_DATABASE_URL` is set).
+#![allow(clippy::unwrap_used)]
+
+mod auth;
+mod cli;
+mod create_session;
+mod customers;
+mod errors;
+mod expiry;
+mod helpers;
+mod idempotency;
+mod operations;
+mod sessions;
+mod validation;
