@@ -5,7 +5,8 @@ use anyhow::Context;
 
 use crate::db::Db;
 use crate::db::api_keys::create_api_key;
-use crate::db::merchants::{claim_app_state, insert_merchant};
+use crate::db::app_state::claim_app_state;
+use crate::db::merchants::insert_merchant;
 use crate::domain::time::now_ms;
 use crate::domain::{Environment, MerchantId};
 

@@ -44,6 +44,12 @@ pub struct Settings {
     pub static_dir: String,
     /// Payment routes offered to buyers (`[[routes]]` tables).
     pub routes: Vec<PaymentRoute>,
+    /// How long a payment may stay pending at its provider before reconciliation fails it.
+    pub provider_timeout_seconds: i64,
+    /// How often in-flight payments are checked with their provider.
+    pub reconcile_interval_seconds: i64,
+    /// How long the sandbox's delayed test card stays pending before it pays.
+    pub sandbox_delay_seconds: i64,
 }
 
 impl Default for Settings {
@@ -62,6 +68,9 @@ impl Default for Settings {
             first_merchant_name: "Demo Store".into(),
             static_dir: "static".into(),
             routes: default_routes(),
+            provider_timeout_seconds: 1_800,
+            reconcile_interval_seconds: 5,
+            sandbox_delay_seconds: 5,
         }
     }
 }
@@ -126,6 +135,15 @@ impl Settings {
         if let Some(v) = get("OPENRAILS_SWEEP_INTERVAL_SECONDS") {
             self.sweep_interval_seconds = parse("OPENRAILS_SWEEP_INTERVAL_SECONDS", &v)?;
         }
+        if let Some(v) = get("OPENRAILS_PROVIDER_TIMEOUT_SECONDS") {
+            self.provider_timeout_seconds = parse("OPENRAILS_PROVIDER_TIMEOUT_SECONDS", &v)?;
+        }
+        if let Some(v) = get("OPENRAILS_RECONCILE_INTERVAL_SECONDS") {
+            self.reconcile_interval_seconds = parse("OPENRAILS_RECONCILE_INTERVAL_SECONDS", &v)?;
+        }
+        if let Some(v) = get("OPENRAILS_SANDBOX_DELAY_SECONDS") {
+            self.sandbox_delay_seconds = parse("OPENRAILS_SANDBOX_DELAY_SECONDS", &v)?;
+        }
         if let Some(v) = get("OPENRAILS_SHUTDOWN_TIMEOUT_SECONDS") {
             self.shutdown_timeout_seconds = parse("OPENRAILS_SHUTDOWN_TIMEOUT_SECONDS", &v)?;
         }
@@ -142,10 +160,23 @@ impl Settings {
         if self.max_body_bytes < 1024 {
             bail!("max_body_bytes must be at least 1024");
         }
+        if self.provider_timeout_seconds < 1 || self.reconcile_interval_seconds < 1 {
+            bail!("provider_timeout_seconds and reconcile_interval_seconds must be at least 1");
+        }
+        if self.sandbox_delay_seconds < 0 {
+            bail!("sandbox_delay_seconds must not be negative");
+        }
         if self.sweep_interval_seconds == 0 {
             bail!("sweep_interval_seconds must be at least 1");
         }
         for route in &self.routes {
+            if route.integration != crate::providers::sandbox::ID {
+                bail!(
+                    "route {}: integration {:?} is not a configured provider (available: sandbox)",
+                    route.id,
+                    route.integration
+                );
+            }
             if route.route_kind().is_none() {
                 bail!("route {}: kind must be card, wallet or local", route.id);
             }

@@ -4,6 +4,8 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod lifecycle;
+pub mod providers;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

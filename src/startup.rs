@@ -11,9 +11,11 @@ use sha2::Digest;
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::db::app_state::shared_secret;
 use crate::db::session_writer::SessionWriter;
-use crate::db::sessions::expire_due_sessions;
-use crate::domain::time::now_ms;
+use crate::lifecycle;
+use crate::providers::Providers;
+use crate::providers::sandbox::SandboxProvider;
 use crate::routes;
 use crate::telemetry::request_context;
 
@@ -27,6 +29,12 @@ pub struct AppState {
     pub session_writer: SessionWriter,
     /// The stylesheet's URL, versioned by its content so browsers never keep a stale copy.
     pub css_href: String,
+    /// The script's URL, versioned likewise.
+    pub js_href: String,
+    /// The payment providers the routes use.
+    pub providers: Providers,
+    /// Signs the checkout pages' form tokens; shared by all instances.
+    pub form_secret: Vec<u8>,
 }
 
 pub struct Application {
@@ -41,10 +49,18 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let db = Db::connect(&settings.database_url, settings.database_max_connections).await?;
         db.migrate().await?;
-        Self::build_with_db(settings, db)
+        Self::build_with_db(settings, db).await
     }
 
-    pub fn build_with_db(settings: Settings, db: Db) -> anyhow::Result<Application> {
+    /// Builds on a database that is already migrated.
+    pub async fn build_with_db(settings: Settings, db: Db) -> anyhow::Result<Application> {
+        let form_secret = shared_secret(&db, "forms").await?;
+        let sandbox_secret = shared_secret(&db, "sandbox_callbacks").await?;
+        let providers = Providers::with_sandbox(SandboxProvider::new(
+            sandbox_secret,
+            settings.sandbox_delay_seconds * 1000,
+            settings.reconcile_interval_seconds * 1000,
+        ));
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let address = listener.local_addr().context("reading the bound address")?;
@@ -55,10 +71,14 @@ impl Application {
         };
         let shutdown_timeout = settings.shutdown_timeout_seconds;
         let css_href = versioned_asset(&settings.static_dir, "checkout.css");
+        let js_href = versioned_asset(&settings.static_dir, "checkout.js");
         let static_dir = settings.static_dir.clone();
         let state = web::Data::new(AppState {
             session_writer: SessionWriter::start(db.clone()),
             css_href,
+            js_href,
+            providers,
+            form_secret,
             db,
             settings,
             public_url,
@@ -94,13 +114,20 @@ impl Application {
         &self.state.db
     }
 
+    /// What handlers see; tests use it to drive background steps directly.
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
     /// Serves until SIGINT/SIGTERM; in-flight requests get `shutdown_timeout_seconds` to
     /// finish, then background tasks stop and the pools close.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let sweeper = tokio::spawn(run_expiry_sweeper(self.state.clone()));
+        let reconciler = tokio::spawn(run_reconciler(self.state.clone()));
         let result = self.server.await.context("running the HTTP server");
         tracing::info!("HTTP server stopped; closing the database");
         sweeper.abort();
+        reconciler.abort();
         self.state.db.close().await;
         tracing::info!("shut down");
         result
@@ -122,7 +149,7 @@ fn versioned_asset(static_dir: &str, name: &str) -> String {
     }
 }
 
-/// Moves sessions past `expiresAt` to `expired`. Every instance may run one: the update is
+/// Moves sessions past `expiresAt` to `expired`. Every instance may run one: each change is
 /// guarded by the status, so no session is expired twice.
 async fn run_expiry_sweeper(state: web::Data<AppState>) {
     let mut tick =
@@ -130,24 +157,24 @@ async fn run_expiry_sweeper(state: web::Data<AppState>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = sweep_expired_sessions(&state.db).await {
+        if let Err(e) = lifecycle::expire_due(&state).await {
             tracing::warn!(error = format!("{e:#}"), "expiry sweep failed; will retry");
         }
     }
 }
 
-/// One sweep: expires due sessions in batches until none is left. Returns how many.
-pub async fn sweep_expired_sessions(db: &Db) -> anyhow::Result<usize> {
-    const BATCH: i64 = 500;
-    let mut total = 0;
+/// Asks providers about payments pending with them, and fails those past the time-out.
+async fn run_reconciler(state: web::Data<AppState>) {
+    let every = Duration::from_secs(state.settings.reconcile_interval_seconds.max(1) as u64);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let expired = expire_due_sessions(&db.write, now_ms(), BATCH).await?;
-        total += expired.len();
-        for id in &expired {
-            tracing::info!(session.id = %id, "session expired");
-        }
-        if (expired.len() as i64) < BATCH {
-            return Ok(total);
+        tick.tick().await;
+        if let Err(e) = lifecycle::reconcile_once(&state).await {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "reconciliation failed; will retry"
+            );
         }
     }
 }

@@ -49,19 +49,23 @@ pub async fn insert_invoice<'e, E: Executor<'e, Database = Any>>(
     Ok(())
 }
 
-/// Closes an open invoice as `paid` or `void`; `false` when it was not open.
+/// Closes an open invoice as `paid` or `void`; `false` when it was not open. With `late`, a
+/// voided invoice may still become paid (a confirmation after a provider time-out).
 pub async fn close_invoice<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     id: &str,
     status: &str,
+    late: bool,
     now_ms: i64,
 ) -> anyhow::Result<bool> {
     let done = sqlx::query(
-        "UPDATE invoices SET status = $1, updated_at = $2 WHERE id = $3 AND status = 'open'",
+        "UPDATE invoices SET status = $1, updated_at = $2
+         WHERE id = $3 AND (status = 'open' OR ($4 = 1 AND status = 'void'))",
     )
     .bind(status)
     .bind(now_ms)
     .bind(id)
+    .bind(i64::from(late))
     .execute(executor)
     .await
     .context("closing an invoice")?;

@@ -44,20 +44,3 @@ pub async fn first_merchant<'e, E: Executor<'e, Database = Any>>(
         .context("reading the first merchant")?;
     Ok(id.map(MerchantId::from_trusted))
 }
-
-/// Records a one-off fact; `false` when it was already recorded (by this or another instance).
-pub async fn claim_app_state<'e, E: Executor<'e, Database = Any>>(
-    executor: E,
-    key: &str,
-    value: &str,
-) -> anyhow::Result<bool> {
-    let done = sqlx::query(
-        "INSERT INTO app_state (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-    )
-    .bind(key)
-    .bind(value)
-    .execute(executor)
-    .await
-    .context("recording installation state")?;
-    Ok(done.rows_affected() == 1)
-}

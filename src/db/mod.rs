@@ -7,6 +7,7 @@
 //! `BEGIN IMMEDIATE` (no deadlock between processes sharing the file).
 
 pub mod api_keys;
+pub mod app_state;
 pub mod customers;
 pub mod events;
 pub mod invoices;

@@ -159,11 +159,24 @@ pub async fn advance_provider_state<'e, E: Executor<'e, Database = Any>>(
     Ok(done.rows_affected() == 1)
 }
 
-/// Settles a pending payment as `paid` or `failed`; `None` when it was already final.
+/// Settles a pending payment as `paid` or `failed`; `None` when it was already final. A
+/// confirmation also overrides a `provider_timeout` failure: money taken is never ignored.
 pub async fn finish_payment<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     payment_id: &str,
     outcome: &Outcome,
+    now_ms: i64,
+) -> anyhow::Result<Option<PaymentRow>> {
+    finish_payment_from(executor, payment_id, outcome, None, now_ms).await
+}
+
+/// As `finish_payment`, but only while the payment is in `provider_state` (when given): the
+/// expiry of a session must not fail a payment a provider has just been handed.
+pub async fn finish_payment_from<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    payment_id: &str,
+    outcome: &Outcome,
+    provider_state: Option<&str>,
     now_ms: i64,
 ) -> anyhow::Result<Option<PaymentRow>> {
     let (status, ledger, tx_hash, code, message) = match outcome {
@@ -180,7 +193,9 @@ pub async fn finish_payment<'e, E: Executor<'e, Database = Any>>(
         "UPDATE payments SET status = $1, ledger_status = $2, provider_state = 'done',
              tx_hash = COALESCE($3, tx_hash), failure_code = $4, failure_message = $5,
              next_poll_at = NULL, updated_at = $6
-         WHERE id = $7 AND status = 'pending'
+         WHERE id = $7 AND (status = 'pending'
+             OR ($1 = 'paid' AND status = 'failed' AND failure_code = 'provider_timeout'))
+           AND ($8 = '' OR provider_state = $8)
          RETURNING {COLUMNS}"
     ))
     .bind(status)
@@ -190,6 +205,7 @@ pub async fn finish_payment<'e, E: Executor<'e, Database = Any>>(
     .bind(message)
     .bind(now_ms)
     .bind(payment_id)
+    .bind(provider_state.unwrap_or(""))
     .fetch_optional(executor)
     .await
     .context("finishing a payment")

@@ -170,6 +170,33 @@ pub async fn get_session_by_id<'e, E: Executor<'e, Database = Any>>(
     .context("reading a session")
 }
 
+/// A session with its merchant's display name: everything a checkout page needs, one query.
+#[derive(Debug, Clone, FromRow)]
+pub struct SessionView {
+    #[sqlx(flatten)]
+    pub session: SessionRow,
+    pub merchant_name: String,
+}
+
+pub async fn get_session_view<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: &SessionId,
+) -> anyhow::Result<Option<SessionView>> {
+    let columns: Vec<String> = COLUMNS
+        .split(',')
+        .map(|c| format!("s.{}", c.trim()))
+        .collect();
+    sqlx::query_as(&format!(
+        "SELECT {}, m.name AS merchant_name FROM checkout_sessions s
+         JOIN merchants m ON m.id = s.merchant_id WHERE s.id = $1",
+        columns.join(", ")
+    ))
+    .bind(id.as_str())
+    .fetch_optional(executor)
+    .await
+    .context("reading a session for its page")
+}
+
 /// Expires the session if no buyer has started paying: a compare-and-set, so it is safe
 /// against a buyer starting at the same moment. `None` when the session was not `routed`.
 pub async fn expire_session<'e, E: Executor<'e, Database = Any>>(
@@ -199,15 +226,15 @@ pub async fn expire_due_sessions<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     now_ms: i64,
     batch: i64,
-) -> anyhow::Result<Vec<String>> {
-    sqlx::query_scalar(
+) -> anyhow::Result<Vec<SessionRow>> {
+    sqlx::query_as(&format!(
         "UPDATE checkout_sessions SET status = 'expired', updated_at = $1
          WHERE status = 'routed' AND id IN (
              SELECT id FROM checkout_sessions
              WHERE status = 'routed' AND expires_at <= $1
              ORDER BY expires_at LIMIT $2)
-         RETURNING id",
-    )
+         RETURNING {COLUMNS}"
+    ))
     .bind(now_ms)
     .bind(batch)
     .fetch_all(executor)
@@ -239,21 +266,24 @@ pub async fn start_session<'e, E: Executor<'e, Database = Any>>(
     Ok(done.rows_affected() == 1)
 }
 
-/// `pending` (or `expired`, for a confirmation that arrives late) → `paid` | `failed`.
+/// `pending` → `paid` | `failed`. With `late`, a session that expired or failed meanwhile
+/// may still become paid: a confirmation for money already taken is always honoured.
 pub async fn finish_session<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     id: &str,
     status: &str,
+    late: bool,
     now_ms: i64,
 ) -> anyhow::Result<Option<SessionRow>> {
     sqlx::query_as(&format!(
         "UPDATE checkout_sessions SET status = $1, updated_at = $2
-         WHERE id = $3 AND status IN ('pending', 'expired')
+         WHERE id = $3 AND (status = 'pending' OR ($4 = 1 AND status IN ('expired', 'failed')))
          RETURNING {COLUMNS}"
     ))
     .bind(status)
     .bind(now_ms)
     .bind(id)
+    .bind(i64::from(late))
     .fetch_optional(executor)
     .await
     .context("finishing a session")

@@ -13,7 +13,11 @@ pub struct PaymentRoute {
     pub id: String,
     pub kind: String,
     pub label: String,
+    /// The provider's display name, as in webhooks (`route.provider`).
     pub provider: String,
+    /// The provider that carries the route: `sandbox` in this build.
+    #[serde(default = "default_integration")]
+    pub integration: String,
     #[serde(default = "default_asset")]
     pub asset: String,
     #[serde(default = "default_network")]
@@ -27,6 +31,9 @@ pub struct PaymentRoute {
     pub environments: Vec<String>,
 }
 
+fn default_integration() -> String {
+    "sandbox".into()
+}
 fn default_asset() -> String {
     "USDC".into()
 }
@@ -64,6 +71,7 @@ pub fn default_routes() -> Vec<PaymentRoute> {
             kind: kind.into(),
             label: label.into(),
             provider: provider.into(),
+            integration: default_integration(),
             asset: default_asset(),
             network: default_network(),
             buyer_fee_rate: buyer,

@@ -34,6 +34,11 @@ api_routes! {
     "/api/gateway/sessions/{id}/expire" => { POST: api::sessions::expire_session_handler },
     "/api/gateway/customers" => { GET: api::customers::list_customers_handler },
     "/api/gateway/customers/{id}" => { GET: api::customers::get_customer_handler },
+    "/api/gateway/payments" => { GET: api::payments::list_payments_handler },
+    "/api/gateway/payments/{id}" => { GET: api::payments::get_payment_handler },
+    "/api/gateway/invoices" => { GET: api::invoices::list_invoices_handler },
+    "/api/gateway/invoices/{id}" => { GET: api::invoices::get_invoice_handler },
+    "/api/providers/{provider}/callbacks" => { POST: api::provider_callbacks::provider_callback },
     "/api/openapi.json" => { GET: api::openapi::openapi_json },
     "/healthz" => { GET: api::health::healthz },
     "/readyz" => { GET: api::health::readyz },
@@ -46,6 +51,20 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &str) {
         web::resource("/checkout/{id}")
             .route(web::get().to(pages::checkout_page))
             .route(web::head().to(pages::checkout_page)),
+    );
+    cfg.route(
+        "/checkout/{id}/status",
+        web::get().to(pages::checkout_status),
+    );
+    cfg.route("/checkout/{id}/start", web::post().to(pages::start_submit));
+    cfg.route("/checkout/{id}/card", web::post().to(pages::card_submit));
+    cfg.route(
+        "/checkout/{id}/challenge",
+        web::post().to(pages::challenge_submit),
+    );
+    cfg.route(
+        "/checkout/{id}/simulate",
+        web::post().to(pages::simulate_submit),
     );
     cfg.service(actix_files::Files::new("/static", static_dir));
 }
@@ -66,7 +85,7 @@ pub async fn not_found(
     let path = req.path();
     let is_api = path.starts_with("/api/") || path == "/api" || path.ends_with(".json");
     if !is_api && req.method() == actix_web::http::Method::GET {
-        return Ok(pages::not_found_page(&state.css_href));
+        return Ok(pages::not_found_page(&state));
     }
     Err(ApiError::new(
         StatusCode::NOT_FOUND,

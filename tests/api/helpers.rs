@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use actix_web::web;
 use openrails_checkout::bootstrap::ensure_first_merchant;
 use openrails_checkout::config::Settings;
 use openrails_checkout::db::Db;
@@ -12,7 +13,7 @@ use openrails_checkout::db::merchants::insert_merchant;
 use openrails_checkout::domain::ids::random_token;
 use openrails_checkout::domain::time::now_ms;
 use openrails_checkout::domain::{Environment, MerchantId};
-use openrails_checkout::startup::Application;
+use openrails_checkout::startup::{AppState, Application};
 use serde_json::{Value, json};
 use sqlx::Connection;
 use sqlx::Executor;
@@ -123,6 +124,8 @@ pub struct TestApp {
     pub sandbox_key: String,
     pub live_key: String,
     pub client: reqwest::Client,
+    /// The server's state, to drive background steps (expiry, reconciliation) directly.
+    pub state: web::Data<AppState>,
     /// Kept alive (and removed) with the app.
     _database: TestDatabase,
 }
@@ -150,11 +153,17 @@ pub async fn spawn_app() -> TestApp {
         database_url: database.url.clone(),
         // The sweeper runs once at start; tests drive later sweeps themselves.
         sweep_interval_seconds: 3600,
+        // Likewise reconciliation: tests call lifecycle::reconcile_once.
+        reconcile_interval_seconds: 3600,
+        sandbox_delay_seconds: 0,
         ..Default::default()
     };
     let db = Db::connect(&database.url, 8).await.unwrap();
     db.migrate().await.unwrap();
-    let app = Application::build_with_db(settings, db.clone()).unwrap();
+    let app = Application::build_with_db(settings, db.clone())
+        .await
+        .unwrap();
+    let state = app.state();
     let port = app.port();
     let public_url = app.public_url().to_owned();
     tokio::spawn(app.run_until_stopped());
@@ -182,6 +191,7 @@ pub async fn spawn_app() -> TestApp {
         sandbox_key: first.sandbox_key,
         live_key,
         client: http_client(),
+        state,
         _database: database,
     }
 }

@@ -6,7 +6,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{customers, health, sessions};
+use super::{customers, health, invoices, payments, provider_callbacks, sessions};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +20,11 @@ use super::{customers, health, sessions};
         sessions::expire_session_handler,
         customers::list_customers_handler,
         customers::get_customer_handler,
+        payments::list_payments_handler,
+        payments::get_payment_handler,
+        invoices::list_invoices_handler,
+        invoices::get_invoice_handler,
+        provider_callbacks::provider_callback,
         openapi_json,
         health::healthz,
         health::readyz,

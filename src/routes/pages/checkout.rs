@@ -1,17 +1,27 @@
-//! `GET /checkout/{id}`: the page the merchant sends the buyer to.
+//! `GET /checkout/{id}`: one URL for the whole journey. What it shows follows from the
+//! session and its payment, so the back button, a reload or a second tab always show the
+//! current state, never a stale form.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
+use serde_json::json;
 
-use super::{Layout, MessagePage, not_found_page, render};
-use crate::db::merchants::get_merchant_name;
-use crate::db::sessions::get_session_by_id;
+use super::form::issue_token;
+use super::{Layout, MessagePage, Summary, error_page, not_found_page, render};
+use crate::db::payments::{PaymentRow, get_payment_by_session};
+use crate::db::sessions::{SessionRow, SessionView, get_session_view};
 use crate::domain::time::now_ms;
 use crate::domain::url::return_url;
-use crate::domain::{Amount, MerchantId, SessionId, SessionStatus};
-use crate::error::ApiError;
+use crate::domain::{Amount, SessionId, SessionStatus};
+use crate::providers::Instructions;
+use crate::providers::sandbox::TEST_CARDS;
 use crate::startup::AppState;
+
+/// Seconds before the result page sends the buyer back to the merchant.
+const RETURN_DELAY_SECONDS: u32 = 3;
+/// Seconds between refreshes of a waiting page without JavaScript.
+const REFRESH_SECONDS: u32 = 5;
 
 /// One route as the buyer sees it: what it costs on top of the price.
 pub struct RouteChoice {
@@ -27,114 +37,369 @@ pub struct RouteChoice {
 #[derive(Template)]
 #[template(path = "checkout.html")]
 pub struct CheckoutPage {
-    pub lang: &'static str,
-    pub title: String,
-    pub merchant_name: String,
-    pub css_href: String,
-    pub product: String,
-    pub amount: String,
+    pub page: Layout,
+    pub summary: Summary,
     pub routes: Vec<RouteChoice>,
+    pub action: String,
+    pub token: String,
+}
+
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: &'static str,
+}
+
+/// What the card form sends back after an error (never the number or the security code).
+#[derive(Default)]
+pub struct CardValues {
+    pub expiry: String,
+    pub name: String,
+}
+
+#[derive(Template)]
+#[template(path = "card.html")]
+pub struct CardPage {
+    pub page: Layout,
+    pub summary: Summary,
+    pub action: String,
+    pub token: String,
+    pub errors: Vec<FieldError>,
+    pub values: CardValues,
+    pub test_cards: Vec<(&'static str, &'static str)>,
+}
+
+impl CardPage {
+    fn error_for(&self, field: &str) -> Option<&'static str> {
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "challenge.html")]
+pub struct ChallengePage {
+    pub page: Layout,
+    pub summary: Summary,
+    pub action: String,
+    pub token: String,
     pub sandbox: bool,
 }
 
+/// The sandbox's simulation form: action URL, token, and (value, label) per button.
+pub type SandboxButtons = (String, String, Vec<(&'static str, &'static str)>);
+
+#[derive(Template)]
+#[template(path = "instructions.html")]
+pub struct InstructionsPage {
+    pub page: Layout,
+    pub summary: Summary,
+    pub instructions: Instructions,
+    pub qr_svg: String,
+    pub simulate: Option<SandboxButtons>,
+}
+
+#[derive(Template)]
+#[template(path = "waiting.html")]
+pub struct WaitingPage {
+    pub page: Layout,
+    pub summary: Summary,
+}
+
+#[derive(Template)]
+#[template(path = "result.html")]
+pub struct ResultPage {
+    pub page: Layout,
+    pub summary: Summary,
+    pub paid: bool,
+    pub reason: String,
+    pub back_href: Option<String>,
+}
+
 pub async fn checkout_page(state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
-    match show(&state, &id).await {
-        Ok(response) => response,
+    match load(&state, &id).await {
+        Ok(Some((view, payment))) => show(&state, &view, payment.as_ref(), None),
+        Ok(None) => not_found_page(&state),
+        Err(e) => error_page(&state, &e),
+    }
+}
+
+/// `GET /checkout/{id}/status`: what the page's script polls to update itself.
+pub async fn checkout_status(state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
+    match load(&state, &id).await {
+        Ok(Some((view, payment))) => HttpResponse::Ok().json(json!({
+            "status": effective_status(&view.session, payment.as_ref()).as_str(),
+            "state": state_key(&view.session, payment.as_ref()),
+        })),
+        Ok(None) => HttpResponse::NotFound().json(json!({"status": "not_found"})),
         Err(e) => {
-            tracing::error!(error = format!("{e:?}"), "showing the checkout page failed");
-            let layout = Layout {
-                lang: "en",
-                title: "Something went wrong".into(),
-                merchant_name: "Open Rails Checkout".into(),
-                css_href: state.css_href.clone(),
-            };
-            render(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &MessagePage::new(
-                    layout,
-                    "Something went wrong on our side",
-                    "Please try again in a moment. No payment was taken.",
-                ),
-            )
+            tracing::error!(
+                error = format!("{e:#}"),
+                "reading a checkout's status failed"
+            );
+            HttpResponse::InternalServerError().json(json!({"status": "unknown"}))
         }
     }
 }
 
-async fn show(state: &AppState, id: &str) -> Result<HttpResponse, ApiError> {
+/// The session (with its merchant's name) and its payment.
+pub(super) async fn load(
+    state: &AppState,
+    id: &str,
+) -> anyhow::Result<Option<(SessionView, Option<PaymentRow>)>> {
     let Some(session_id) = SessionId::parse(id) else {
-        return Ok(not_found_page(&state.css_href));
+        return Ok(None);
     };
-    let Some(session) = get_session_by_id(&state.db.read, &session_id).await? else {
-        return Ok(not_found_page(&state.css_href));
+    let Some(view) = get_session_view(&state.db.read, &session_id).await? else {
+        return Ok(None);
     };
-    let merchant_name = get_merchant_name(
-        &state.db.read,
-        &MerchantId::from_trusted(session.merchant_id.clone()),
-    )
-    .await?
-    .unwrap_or_default();
-    let status = SessionStatus::parse(&session.status)
-        .unwrap_or(SessionStatus::Failed)
-        .effective(session.expires_at, now_ms());
-    let layout = |title: &str| Layout {
-        lang: "en",
-        title: title.to_owned(),
-        merchant_name: merchant_name.clone(),
-        css_href: state.css_href.clone(),
+    let payment = match &view.session.payment_id {
+        Some(_) => get_payment_by_session(&state.db.read, &view.session.id).await?,
+        None => None,
     };
-    let amount = Amount::from_cents(session.amount_cents);
+    Ok(Some((view, payment)))
+}
 
-    if status != SessionStatus::Routed {
-        let (heading, body) = match status {
-            SessionStatus::Expired => (
-                "This checkout has expired",
-                "This checkout has expired. No payment was taken.",
-            ),
-            SessionStatus::Paid => (
-                "Payment received",
-                "This checkout has been paid. Thank you.",
-            ),
-            SessionStatus::Failed => (
-                "Payment failed",
-                "This payment did not go through. No money was taken.",
-            ),
-            _ => ("Payment in progress", "This payment is being processed."),
-        };
-        let mut page = MessagePage::new(layout(heading), heading, body);
-        if let Some(redirect) = &session.redirect_url {
-            page.back_href = Some(return_url(redirect, &session.id, status.as_str()));
-            page.back_label = format!("Back to {merchant_name}");
-        }
-        return Ok(render(StatusCode::OK, &page));
+/// The status a buyer should see: past its deadline, a session nobody is paying yet (no
+/// payment, or one that never reached a provider) is expired, even before the sweeper says so.
+pub(super) fn effective_status(
+    session: &SessionRow,
+    payment: Option<&PaymentRow>,
+) -> SessionStatus {
+    let status = SessionStatus::parse(&session.status).unwrap_or(SessionStatus::Failed);
+    let unstarted = payment.is_none_or(|p| p.provider_state == "awaiting_buyer");
+    if status == SessionStatus::Pending && unstarted && now_ms() >= session.expires_at {
+        return SessionStatus::Expired;
     }
+    status.effective(session.expires_at, now_ms())
+}
 
-    let routes = state
-        .settings
-        .routes
-        .iter()
-        .filter(|r| r.offered_in(&session.environment))
-        .map(|r| {
-            let fees = r.fees(session.amount_cents);
-            RouteChoice {
-                id: r.id.clone(),
-                label: r.label.clone(),
-                provider: r.provider.clone(),
-                eta: r.eta.clone(),
-                buyer_fee: Amount::from_cents(fees.buyer_fee).display_usd(),
-                total: Amount::from_cents(fees.total).display_usd(),
-                selected: session.route_id.as_deref() == Some(r.id.as_str()),
-            }
-        })
-        .collect();
-    let page = CheckoutPage {
-        lang: "en",
-        title: session.product.clone(),
-        merchant_name: merchant_name.clone(),
-        css_href: state.css_href.clone(),
-        product: session.product,
-        amount: amount.display_usd(),
-        routes,
+/// A short name for what the page shows; when it changes, the page is out of date.
+fn state_key(session: &SessionRow, payment: Option<&PaymentRow>) -> String {
+    match payment {
+        Some(p) => format!(
+            "{}:{}",
+            effective_status(session, Some(p)).as_str(),
+            p.provider_state
+        ),
+        None => effective_status(session, None).as_str().to_owned(),
+    }
+}
+
+fn summary(state: &AppState, session: &SessionRow, payment: Option<&PaymentRow>) -> Summary {
+    let route = payment.and_then(|p| state.settings.routes.iter().find(|r| r.id == p.route_id));
+    Summary {
+        product: session.product.clone(),
+        amount: Amount::from_cents(session.amount_cents).display_usd(),
+        route_label: route.map(|r| r.label.clone()),
+        fee: payment.map(|p| Amount::from_cents(p.buyer_fee_cents).display_usd()),
+        total: payment.map(|p| Amount::from_cents(p.total_cents).display_usd()),
         sandbox: session.environment == "sandbox",
+    }
+}
+
+/// The page for the current state. `card_errors` re-renders the card form after a refusal.
+pub(super) fn show(
+    state: &AppState,
+    view: &SessionView,
+    payment: Option<&PaymentRow>,
+    card_errors: Option<(Vec<FieldError>, CardValues)>,
+) -> HttpResponse {
+    let session = &view.session;
+    let status = effective_status(session, payment);
+    let now_s = now_ms() / 1000;
+    let layout = |title: &str| Layout::new(state, title, &view.merchant_name);
+    let waiting = |title: &str| {
+        let mut page = layout(title);
+        page.status_url = Some(format!("/checkout/{}/status", session.id));
+        page.state_key = state_key(session, payment);
+        page.refresh = Some(REFRESH_SECONDS.to_string());
+        page
     };
-    Ok(render(StatusCode::OK, &page))
+    let token = |step: &str| issue_token(&state.form_secret, &session.id, step, now_s);
+    let sandbox = session.environment == "sandbox";
+
+    match (status, payment) {
+        (SessionStatus::Paid | SessionStatus::Failed, _) => {
+            let paid = status == SessionStatus::Paid;
+            let back_href = session
+                .redirect_url
+                .as_deref()
+                .map(|url| return_url(url, &session.id, status.as_str()));
+            let mut page = layout(if paid {
+                "Payment received"
+            } else {
+                "Payment failed"
+            });
+            if let Some(href) = &back_href {
+                page.refresh = Some(format!("{RETURN_DELAY_SECONDS};url={href}"));
+            }
+            render(
+                StatusCode::OK,
+                &ResultPage {
+                    page,
+                    summary: summary(state, session, payment),
+                    paid,
+                    reason: payment
+                        .and_then(|p| p.failure_message.clone())
+                        .unwrap_or_else(|| "The payment did not go through.".into()),
+                    back_href,
+                },
+            )
+        }
+        (SessionStatus::Expired, _) => render(
+            StatusCode::OK,
+            &MessagePage {
+                page: layout("Checkout expired"),
+                heading: "This checkout has expired".into(),
+                body: "This checkout has expired. No payment was taken.".into(),
+                back_href: session
+                    .redirect_url
+                    .as_deref()
+                    .map(|url| return_url(url, &session.id, "expired")),
+            },
+        ),
+        (_, None) => {
+            let routes = state
+                .settings
+                .routes
+                .iter()
+                .filter(|r| {
+                    r.offered_in(&session.environment)
+                        && state.providers.get(&r.integration).is_some()
+                })
+                .map(|r| {
+                    let fees = r.fees(session.amount_cents);
+                    RouteChoice {
+                        id: r.id.clone(),
+                        label: r.label.clone(),
+                        provider: r.provider.clone(),
+                        eta: r.eta.clone(),
+                        buyer_fee: Amount::from_cents(fees.buyer_fee).display_usd(),
+                        total: Amount::from_cents(fees.total).display_usd(),
+                        selected: session.route_id.as_deref() == Some(r.id.as_str()),
+                    }
+                })
+                .collect();
+            render(
+                StatusCode::OK,
+                &CheckoutPage {
+                    page: layout(&session.product),
+                    summary: summary(state, session, None),
+                    routes,
+                    action: format!("/checkout/{}/start", session.id),
+                    token: token("start"),
+                },
+            )
+        }
+        (_, Some(p)) if p.provider_state == "awaiting_buyer" && p.route_kind == "card" => {
+            let (errors, values) = card_errors.unwrap_or_default();
+            let status = if errors.is_empty() {
+                StatusCode::OK
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            let page = layout(if errors.is_empty() {
+                "Card details"
+            } else {
+                "Error: card details"
+            });
+            render(
+                status,
+                &CardPage {
+                    page,
+                    summary: summary(state, session, Some(p)),
+                    action: format!("/checkout/{}/card", session.id),
+                    token: token("card"),
+                    errors,
+                    values,
+                    test_cards: if sandbox {
+                        TEST_CARDS.to_vec()
+                    } else {
+                        Vec::new()
+                    },
+                },
+            )
+        }
+        (_, Some(p)) if p.provider_state == "challenge" => render(
+            StatusCode::OK,
+            &ChallengePage {
+                page: layout("Confirm the payment"),
+                summary: summary(state, session, Some(p)),
+                action: format!("/checkout/{}/challenge", session.id),
+                token: token("challenge"),
+                sandbox,
+            },
+        ),
+        (_, Some(p)) if p.route_kind != "card" && p.provider_state == "in_flight" => {
+            let instructions: Instructions =
+                serde_json::from_str(&p.provider_data).unwrap_or_default();
+            let qr_svg = instructions
+                .payment_uri
+                .as_deref()
+                .map(qr_svg)
+                .unwrap_or_default();
+            let simulate = sandbox.then(|| {
+                let buttons = if p.route_kind == "wallet" {
+                    vec![
+                        ("transfer", "Simulate the transfer"),
+                        ("transfer_fail", "Simulate a failed transfer"),
+                    ]
+                } else {
+                    vec![
+                        ("bank_confirm", "Simulate the bank confirming"),
+                        ("bank_reject", "Simulate the bank rejecting"),
+                    ]
+                };
+                (
+                    format!("/checkout/{}/simulate", session.id),
+                    token("simulate"),
+                    buttons,
+                )
+            });
+            render(
+                StatusCode::OK,
+                &InstructionsPage {
+                    page: waiting(if p.route_kind == "wallet" {
+                        "Send USDC"
+                    } else {
+                        "Bank transfer"
+                    }),
+                    summary: summary(state, session, Some(p)),
+                    instructions,
+                    qr_svg,
+                    simulate,
+                },
+            )
+        }
+        (_, Some(p)) => render(
+            StatusCode::OK,
+            &WaitingPage {
+                page: waiting("Processing your payment"),
+                summary: summary(state, session, Some(p)),
+            },
+        ),
+    }
+}
+
+/// The payment request as a QR code, drawn on the server as SVG.
+fn qr_svg(uri: &str) -> String {
+    match qrcode::QrCode::new(uri.as_bytes()) {
+        Ok(code) => {
+            let svg = code
+                .render::<qrcode::render::svg::Color<'_>>()
+                .min_dimensions(200, 200)
+                .quiet_zone(true)
+                .build();
+            // Inline in HTML: drop the XML declaration.
+            svg.find("<svg")
+                .map(|i| svg[i..].to_owned())
+                .unwrap_or_default()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the payment request does not fit a QR code");
+            String::new()
+        }
+    }
 }

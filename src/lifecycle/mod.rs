@@ -1,0 +1,496 @@
+//! Every state change of sessions, payments and invoices, each one compare-and-set in the
+//! database in the same transaction that writes its event (the outbox). Double clicks,
+//! replays, concurrent callbacks and several instances can therefore never produce two
+//! payments, two transitions or a lost event. Provider calls happen outside transactions.
+
+pub mod events;
+
+use anyhow::Context;
+
+use self::events::{EventKind, build_event};
+use crate::db::Tx;
+use crate::db::events::insert_event;
+use crate::db::invoices::{InvoiceRow, close_invoice, insert_invoice};
+use crate::db::payments::{
+    HandOff, Outcome, PaymentRow, advance_provider_state, claim_payments_to_poll, finish_payment,
+    finish_payment_from, get_payment_by_id, get_payment_by_session, insert_payment,
+    record_callback,
+};
+use crate::db::sessions::{
+    SessionRow, due_pending_sessions, expire_due_sessions, expire_pending_session, finish_session,
+    get_session_by_id, start_session,
+};
+use crate::domain::card::Card;
+use crate::domain::payment_route::PaymentRoute;
+use crate::domain::time::now_ms;
+use crate::domain::{InvoiceId, PaymentId, SessionId, SessionStatus};
+use crate::providers::{CallbackError, PollResult, StartOutcome, StartRequest};
+use crate::startup::AppState;
+
+/// The answer to "the buyer chose this route".
+#[derive(Debug)]
+pub enum Started {
+    /// A payment was created now.
+    New(Box<PaymentRow>),
+    /// The session already had one (a double click, the back button): show its state.
+    Existing(Box<PaymentRow>),
+    /// The session can no longer be paid (expired, or gone).
+    Closed,
+}
+
+/// Creates the payment (pending) and invoice (open) and moves the session to `pending`.
+pub async fn start_payment(
+    state: &AppState,
+    session_id: &SessionId,
+    route: &PaymentRoute,
+) -> anyhow::Result<Started> {
+    let now = now_ms();
+    let Some(session) = get_session_by_id(&state.db.write, session_id).await? else {
+        return Ok(Started::Closed);
+    };
+    if let Some(existing) = get_payment_by_session(&state.db.write, &session.id).await? {
+        return Ok(Started::Existing(Box::new(existing)));
+    }
+    let status = SessionStatus::parse(&session.status).unwrap_or(SessionStatus::Failed);
+    if status.effective(session.expires_at, now) != SessionStatus::Routed {
+        return Ok(Started::Closed);
+    }
+    let fees = route.fees(session.amount_cents);
+    let payment_id = PaymentId::generate().into_string();
+    let invoice_id = InvoiceId::generate().into_string();
+    let payment = PaymentRow {
+        id: payment_id.clone(),
+        session_id: session.id.clone(),
+        merchant_id: session.merchant_id.clone(),
+        environment: session.environment.clone(),
+        customer_id: session.customer_id.clone(),
+        invoice_id: invoice_id.clone(),
+        route_id: route.id.clone(),
+        route_kind: route.kind.clone(),
+        provider: route.integration.clone(),
+        amount_cents: session.amount_cents,
+        buyer_fee_cents: fees.buyer_fee,
+        gateway_fee_cents: fees.gateway_fee,
+        merchant_net_cents: fees.merchant_net,
+        total_cents: fees.total,
+        currency: session.currency.clone(),
+        status: "pending".into(),
+        ledger_status: "pending".into(),
+        provider_state: "awaiting_buyer".into(),
+        provider_ref: None,
+        provider_data: "{}".into(),
+        card_brand: None,
+        card_last4: None,
+        tx_hash: None,
+        failure_code: None,
+        failure_message: None,
+        provider_deadline: None,
+        next_poll_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let invoice = InvoiceRow {
+        id: invoice_id,
+        session_id: session.id.clone(),
+        payment_id: payment_id.clone(),
+        merchant_id: session.merchant_id.clone(),
+        environment: session.environment.clone(),
+        customer_id: session.customer_id.clone(),
+        amount_cents: session.amount_cents,
+        currency: session.currency.clone(),
+        status: "open".into(),
+        metadata: session.metadata.clone(),
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = state.db.begin().await?;
+    if !start_session(&mut *tx, &session.id, &payment_id, &route.id, now).await?
+        || !insert_payment(&mut *tx, &payment).await?
+    {
+        tx.rollback().await.context("rolling back a lost start")?;
+        return Ok(
+            match get_payment_by_session(&state.db.write, &session.id).await? {
+                Some(existing) => Started::Existing(Box::new(existing)),
+                None => Started::Closed,
+            },
+        );
+    }
+    insert_invoice(&mut *tx, &invoice).await?;
+    tx.commit().await.context("committing a started payment")?;
+    tracing::info!(session.id = %session.id, payment.id = %payment_id, route = %route.id, "payment started");
+    Ok(Started::New(Box::new(payment)))
+}
+
+/// The answer to a hand-off.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HandedOff {
+    /// The provider has it (and may already have answered).
+    Accepted,
+    /// The provider asks the buyer to confirm.
+    Challenge,
+    /// Someone else handed it off first, or it is over: show the current state.
+    AlreadyDone,
+}
+
+/// Gives the payment to its provider: claimed first (so twenty concurrent submits call the
+/// provider once), then the provider is called outside any transaction, then its answer and
+/// the `payment.provider_pending` event are written together.
+pub async fn hand_off(
+    state: &AppState,
+    payment: &PaymentRow,
+    card: Option<&Card>,
+) -> anyhow::Result<HandedOff> {
+    let provider = state
+        .providers
+        .get(&payment.provider)
+        .with_context(|| format!("provider {} is not configured", payment.provider))?
+        .clone();
+    let now = now_ms();
+    let deadline = now + state.settings.provider_timeout_seconds * 1000;
+    let claim = HandOff {
+        to_state: "in_flight",
+        provider_ref: None,
+        provider_data: &payment.provider_data,
+        card_brand: card.map(|c| c.brand),
+        card_last4: card.map(Card::last4),
+        provider_deadline: Some(deadline),
+        next_poll_at: Some(deadline.min(now + 60_000)),
+    };
+    if !advance_provider_state(&state.db.write, &payment.id, "awaiting_buyer", &claim, now).await? {
+        return Ok(HandedOff::AlreadyDone);
+    }
+    let outcome = match provider.start(StartRequest { payment, card }).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            tracing::error!(payment.id = %payment.id, error = format!("{e:#}"), "provider refused the hand-off");
+            let failed = Outcome::Failed {
+                code: "provider_unavailable".into(),
+                message: "The payment provider could not be reached.".into(),
+            };
+            apply_outcome(state, &payment.id, &failed).await?;
+            return Ok(HandedOff::Accepted);
+        }
+    };
+    let now = now_ms();
+    let (to_state, provider_ref, data, callbacks, poll_after) = match outcome {
+        StartOutcome::Accepted {
+            provider_ref,
+            provider_data,
+            callbacks,
+            poll_after_ms,
+        } => (
+            "in_flight",
+            provider_ref,
+            provider_data,
+            callbacks,
+            poll_after_ms,
+        ),
+        StartOutcome::Challenge {
+            provider_ref,
+            provider_data,
+        } => (
+            "challenge",
+            provider_ref,
+            provider_data,
+            Vec::new(),
+            state.settings.provider_timeout_seconds * 1000,
+        ),
+    };
+    let data = data.to_string();
+    let step = HandOff {
+        to_state,
+        provider_ref: Some(&provider_ref),
+        provider_data: &data,
+        card_brand: None,
+        card_last4: None,
+        provider_deadline: Some(deadline),
+        next_poll_at: Some((now + poll_after).min(deadline)),
+    };
+    let mut tx = state.db.begin().await?;
+    if advance_provider_state(&mut *tx, &payment.id, "in_flight", &step, now).await? {
+        let session = session_in(&mut tx, &payment.session_id).await?;
+        let current = get_payment_by_id(&mut *tx, &payment.id)
+            .await?
+            .context("payment vanished")?;
+        let route = route_of(state, &current);
+        let event = build_event(
+            EventKind::ProviderPending,
+            &session,
+            Some(&current),
+            route,
+            "pending",
+            now,
+        );
+        insert_event(&mut *tx, &event).await?;
+    }
+    tx.commit().await.context("committing a hand-off")?;
+    tracing::info!(payment.id = %payment.id, provider_state = to_state, "handed off to the provider");
+    for callback in callbacks {
+        let received = receive_callback(
+            state,
+            &payment.provider,
+            Some(&callback.signature),
+            callback.body.as_bytes(),
+        )
+        .await?;
+        if let Err(refusal) = received {
+            anyhow::bail!("the provider's own callback was refused: {refusal:?}");
+        }
+    }
+    Ok(if to_state == "challenge" {
+        HandedOff::Challenge
+    } else {
+        HandedOff::Accepted
+    })
+}
+
+/// What became of a callback.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CallbackResult {
+    Applied,
+    /// The payment was already final; nothing changed.
+    AlreadyFinal,
+    /// This callback id was seen before.
+    Replayed,
+    UnknownPayment,
+}
+
+/// Why a callback was refused before anything was read.
+#[derive(Debug)]
+pub enum CallbackRefusal {
+    UnknownProvider,
+    Invalid(CallbackError),
+}
+
+/// The one path by which provider outcomes reach payments and sessions.
+pub async fn receive_callback(
+    state: &AppState,
+    provider_id: &str,
+    signature: Option<&str>,
+    body: &[u8],
+) -> anyhow::Result<Result<CallbackResult, CallbackRefusal>> {
+    let Some(provider) = state.providers.get(provider_id) else {
+        return Ok(Err(CallbackRefusal::UnknownProvider));
+    };
+    let now = now_ms();
+    let event = match provider.parse_callback(signature, body, now) {
+        Ok(event) => event,
+        Err(e) => return Ok(Err(CallbackRefusal::Invalid(e))),
+    };
+    let mut tx = state.db.begin().await?;
+    if get_payment_by_id(&mut *tx, &event.payment_id)
+        .await?
+        .is_none_or(|p| p.provider != provider_id)
+    {
+        return Ok(Ok(CallbackResult::UnknownPayment));
+    }
+    if !record_callback(
+        &mut *tx,
+        provider_id,
+        &event.callback_id,
+        &event.payment_id,
+        now,
+    )
+    .await?
+    {
+        return Ok(Ok(CallbackResult::Replayed));
+    }
+    let applied = apply_in(state, &mut tx, &event.payment_id, &event.outcome, now).await?;
+    tx.commit()
+        .await
+        .context("committing a provider callback")?;
+    Ok(Ok(if applied {
+        CallbackResult::Applied
+    } else {
+        CallbackResult::AlreadyFinal
+    }))
+}
+
+/// Applies an outcome that did not come as a callback (reconciliation's poll or time-out, a
+/// provider that could not be reached).
+pub async fn apply_outcome(
+    state: &AppState,
+    payment_id: &str,
+    outcome: &Outcome,
+) -> anyhow::Result<bool> {
+    let mut tx = state.db.begin().await?;
+    let applied = apply_in(state, &mut tx, payment_id, outcome, now_ms()).await?;
+    tx.commit().await.context("committing a payment outcome")?;
+    Ok(applied)
+}
+
+/// Payment → paid | failed, session → paid | failed, invoice → paid | void, and the event.
+/// A confirmation is honoured even when late: after the session's deadline, and after a
+/// payment was failed for a provider time-out (money taken is never ignored).
+async fn apply_in(
+    state: &AppState,
+    tx: &mut Tx,
+    payment_id: &str,
+    outcome: &Outcome,
+    now: i64,
+) -> anyhow::Result<bool> {
+    let Some(payment) = finish_payment(&mut **tx, payment_id, outcome, now).await? else {
+        return Ok(false);
+    };
+    let paid = matches!(outcome, Outcome::Paid { .. });
+    let (status, invoice_status, kind) = if paid {
+        ("paid", "paid", EventKind::Paid)
+    } else {
+        ("failed", "void", EventKind::Failed)
+    };
+    let session = match finish_session(&mut **tx, &payment.session_id, status, paid, now).await? {
+        Some(session) => session,
+        None => session_in(tx, &payment.session_id).await?,
+    };
+    close_invoice(&mut **tx, &payment.invoice_id, invoice_status, paid, now).await?;
+    let event = build_event(
+        kind,
+        &session,
+        Some(&payment),
+        route_of(state, &payment),
+        status,
+        now,
+    );
+    insert_event(&mut **tx, &event).await?;
+    tracing::info!(session.id = %session.id, payment.id = %payment.id, status, "payment finished");
+    Ok(true)
+}
+
+async fn session_in(tx: &mut Tx, session_id: &str) -> anyhow::Result<SessionRow> {
+    get_session_by_id(&mut **tx, &SessionId::from_trusted(session_id.to_owned()))
+        .await?
+        .context("a payment's session is missing")
+}
+
+fn route_of<'a>(state: &'a AppState, payment: &PaymentRow) -> Option<&'a PaymentRoute> {
+    state
+        .settings
+        .routes
+        .iter()
+        .find(|r| r.id == payment.route_id)
+}
+
+/// One reconciliation pass: asks providers about in-flight payments that are due, applies
+/// what they say, and fails those past their deadline with `provider_timeout`.
+pub async fn reconcile_once(state: &AppState) -> anyhow::Result<usize> {
+    let now = now_ms();
+    let claimed = claim_payments_to_poll(&state.db.write, now, 30_000, 50).await?;
+    let mut finished = 0;
+    for payment in claimed {
+        let Some(provider) = state.providers.get(&payment.provider).cloned() else {
+            continue;
+        };
+        let result = provider.poll(&payment).await;
+        let outcome = match result {
+            Ok(PollResult::Final(outcome)) => Some(outcome),
+            Ok(PollResult::Pending) | Err(_)
+                if payment.provider_deadline.is_some_and(|d| now >= d) =>
+            {
+                Some(Outcome::Failed {
+                    code: "provider_timeout".into(),
+                    message: "The payment provider did not confirm the payment in time.".into(),
+                })
+            }
+            Ok(PollResult::Pending) => None,
+            Err(e) => {
+                tracing::warn!(payment.id = %payment.id, error = format!("{e:#}"), "polling the provider failed");
+                None
+            }
+        };
+        match outcome {
+            Some(outcome) => {
+                if apply_outcome(state, &payment.id, &outcome).await? {
+                    finished += 1;
+                }
+            }
+            None => {
+                let next = (now + state.settings.reconcile_interval_seconds * 1000)
+                    .min(payment.provider_deadline.unwrap_or(i64::MAX));
+                reschedule_poll(state, &payment.id, next).await?;
+            }
+        }
+    }
+    Ok(finished)
+}
+
+async fn reschedule_poll(state: &AppState, payment_id: &str, at: i64) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE payments SET next_poll_at = $1 WHERE id = $2 AND provider_state = 'in_flight'",
+    )
+    .bind(at)
+    .bind(payment_id)
+    .execute(&state.db.write)
+    .await
+    .context("rescheduling a provider poll")?;
+    Ok(())
+}
+
+/// Expires sessions past their deadline that nobody is paying, writing `payment.expired` for
+/// each. Guarded by status, so several instances sweeping at once never expire one twice.
+pub async fn expire_due(state: &AppState) -> anyhow::Result<usize> {
+    const BATCH: i64 = 500;
+    let mut total = 0;
+    loop {
+        let now = now_ms();
+        let mut tx = state.db.begin().await?;
+        let expired = expire_due_sessions(&mut *tx, now, BATCH).await?;
+        for session in &expired {
+            let event = build_event(EventKind::Expired, session, None, None, "expired", now);
+            insert_event(&mut *tx, &event).await?;
+        }
+        tx.commit().await.context("committing expired sessions")?;
+        total += expired.len();
+        if (expired.len() as i64) < BATCH {
+            break;
+        }
+    }
+    for id in due_pending_sessions(&state.db.write, now_ms(), BATCH).await? {
+        if expire_started_session(state, &id).await? {
+            total += 1;
+        }
+    }
+    Ok(total)
+}
+
+/// A session whose buyer chose a route but never handed anything to a provider: the session
+/// expires, its payment fails (`session_expired`) and its invoice is voided, together.
+async fn expire_started_session(state: &AppState, session_id: &str) -> anyhow::Result<bool> {
+    let now = now_ms();
+    let mut tx = state.db.begin().await?;
+    let Some(session) = expire_pending_session(&mut *tx, session_id, now).await? else {
+        return Ok(false);
+    };
+    let outcome = Outcome::Failed {
+        code: "session_expired".into(),
+        message: "The checkout expired before the payment was made.".into(),
+    };
+    let payment = match &session.payment_id {
+        Some(id) => {
+            let failed =
+                finish_payment_from(&mut *tx, id, &outcome, Some("awaiting_buyer"), now).await?;
+            if failed.is_none() {
+                // The buyer handed the payment to a provider meanwhile: it is not ours to expire.
+                tx.rollback().await.context("rolling back an expiry")?;
+                return Ok(false);
+            }
+            failed
+        }
+        None => None,
+    };
+    if let Some(payment) = &payment {
+        close_invoice(&mut *tx, &payment.invoice_id, "void", false, now).await?;
+    }
+    let route = payment.as_ref().and_then(|p| route_of(state, p));
+    let event = build_event(
+        EventKind::Expired,
+        &session,
+        payment.as_ref(),
+        route,
+        "expired",
+        now,
+    );
+    insert_event(&mut *tx, &event).await?;
+    tx.commit().await.context("committing an expired session")?;
+    tracing::info!(session.id = %session_id, "session expired");
+    Ok(true)
+}

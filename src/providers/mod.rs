@@ -1,0 +1,131 @@
+//! Payment providers, behind one trait: start a payment, verify and parse a callback, poll a
+//! payment's state. Every outcome, sandbox or real, reaches sessions through
+//! `lifecycle::receive_callback` (callbacks) or `lifecycle::apply_poll` (reconciliation).
+
+pub mod sandbox;
+pub mod signature;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+use crate::db::payments::{Outcome, PaymentRow};
+use crate::domain::card::Card;
+
+/// What the buyer handed over to start paying.
+pub struct StartRequest<'a> {
+    pub payment: &'a PaymentRow,
+    /// Present for card routes only; never stored.
+    pub card: Option<&'a Card>,
+}
+
+/// A callback as the provider would send it over HTTP: the raw body and its signature header.
+#[derive(Debug, Clone)]
+pub struct SignedCallback {
+    pub body: String,
+    pub signature: String,
+}
+
+/// What the page shows the buyer while a wallet or bank transfer is awaited.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Instructions {
+    /// `wallet` or `local`.
+    pub kind: String,
+    pub address: Option<String>,
+    pub asset_amount: Option<String>,
+    pub network: Option<String>,
+    pub payment_uri: Option<String>,
+    pub reference: Option<String>,
+    pub bank_name: Option<String>,
+    pub account_number: Option<String>,
+    pub routing_number: Option<String>,
+}
+
+/// The provider's answer to a hand-off.
+#[derive(Debug)]
+pub enum StartOutcome {
+    /// The provider has the payment. It may already have sent callbacks, which the caller
+    /// feeds through the callback path; otherwise it will call back or be polled.
+    Accepted {
+        provider_ref: String,
+        provider_data: serde_json::Value,
+        callbacks: Vec<SignedCallback>,
+        /// When to ask the provider next if no callback came.
+        poll_after_ms: i64,
+    },
+    /// The provider needs the buyer to confirm (e.g. 3-D Secure) before it decides.
+    Challenge {
+        provider_ref: String,
+        provider_data: serde_json::Value,
+    },
+}
+
+/// A verified callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderEvent {
+    /// The provider's id of this callback, for refusing replays.
+    pub callback_id: String,
+    pub payment_id: String,
+    pub outcome: Outcome,
+}
+
+/// Why a callback was refused.
+#[derive(Debug)]
+pub enum CallbackError {
+    Signature(signature::SignatureError),
+    Malformed(String),
+}
+
+/// A provider's view of a payment, when polled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PollResult {
+    Pending,
+    Final(Outcome),
+}
+
+pub trait Provider: Send + Sync {
+    /// The provider's id, as in `/api/providers/{id}/callbacks` and the routes' `integration`.
+    fn id(&self) -> &str;
+
+    /// Hands the payment to the provider. Called outside any database transaction.
+    fn start<'a>(
+        &'a self,
+        request: StartRequest<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<StartOutcome>>;
+
+    /// Verifies a callback's signature and parses it.
+    fn parse_callback(
+        &self,
+        signature: Option<&str>,
+        body: &[u8],
+        now_ms: i64,
+    ) -> Result<ProviderEvent, CallbackError>;
+
+    /// Asks the provider where a payment stands (reconciliation).
+    fn poll<'a>(&'a self, payment: &'a PaymentRow) -> BoxFuture<'a, anyhow::Result<PollResult>>;
+}
+
+/// The configured providers by id.
+#[derive(Clone, Default)]
+pub struct Providers {
+    by_id: HashMap<String, Arc<dyn Provider>>,
+    pub sandbox: Option<Arc<sandbox::SandboxProvider>>,
+}
+
+impl Providers {
+    pub fn with_sandbox(sandbox: sandbox::SandboxProvider) -> Providers {
+        let sandbox = Arc::new(sandbox);
+        let mut by_id: HashMap<String, Arc<dyn Provider>> = HashMap::new();
+        by_id.insert(sandbox.id().to_owned(), sandbox.clone());
+        Providers {
+            by_id,
+            sandbox: Some(sandbox),
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Arc<dyn Provider>> {
+        self.by_id.get(id)
+    }
+}

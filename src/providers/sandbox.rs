@@ -1,0 +1,326 @@
+//! The sandbox provider: every path of every route, driven by deterministic inputs, with no
+//! money moving. Its outcomes travel as signed callbacks through the same code that applies a
+//! real provider's callbacks.
+//!
+//! Cards: 4242 4242 4242 4242 pays; 4000 0000 0000 0002 is declined; 4000 0000 0000 9995 has
+//! insufficient funds; 4000 0027 6000 3184 asks for a challenge (approve or deny);
+//! 4000 0000 0000 0077 stays pending at the provider, then pays after `delay`.
+//! Wallet and bank transfer: the page offers buttons that simulate the transfer or its failure.
+
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::signature::{self, SignatureError};
+use super::{
+    CallbackError, Instructions, PollResult, Provider, ProviderEvent, SignedCallback, StartOutcome,
+    StartRequest,
+};
+use crate::db::payments::{Outcome, PaymentRow};
+use crate::domain::ids::random_token;
+use crate::domain::time::now_ms;
+
+pub const ID: &str = "sandbox";
+pub const SIGNATURE_HEADER: &str = "x-sandbox-signature";
+
+/// USDC's token contract on Base (chain 8453).
+pub const USDC_BASE_CONTRACT: &str = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
+pub const BASE_CHAIN_ID: u32 = 8453;
+
+/// The test cards, for the sandbox pages: (number, what it does).
+pub const TEST_CARDS: &[(&str, &str)] = &[
+    ("4242 4242 4242 4242", "pays"),
+    ("4000 0000 0000 0002", "is declined"),
+    ("4000 0000 0000 9995", "has insufficient funds"),
+    ("4000 0027 6000 3184", "asks for a confirmation step"),
+    (
+        "4000 0000 0000 0077",
+        "is pending, then pays after a few seconds",
+    ),
+];
+
+/// What a buyer can make happen on a sandbox page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Simulation {
+    ApproveChallenge,
+    DenyChallenge,
+    TransferSucceeded,
+    TransferFailed,
+    BankConfirmed,
+    BankRejected,
+}
+
+impl Simulation {
+    pub fn parse(s: &str) -> Option<Simulation> {
+        Some(match s {
+            "approve" => Simulation::ApproveChallenge,
+            "deny" => Simulation::DenyChallenge,
+            "transfer" => Simulation::TransferSucceeded,
+            "transfer_fail" => Simulation::TransferFailed,
+            "bank_confirm" => Simulation::BankConfirmed,
+            "bank_reject" => Simulation::BankRejected,
+            _ => return None,
+        })
+    }
+}
+
+pub struct SandboxProvider {
+    secret: Vec<u8>,
+    delay_ms: i64,
+    poll_interval_ms: i64,
+    settlement_address: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CallbackBody {
+    id: String,
+    payment: String,
+    #[serde(rename = "type")]
+    kind: String,
+    tx_hash: Option<String>,
+    failure_code: Option<String>,
+    failure_message: Option<String>,
+}
+
+impl SandboxProvider {
+    pub fn new(secret: Vec<u8>, delay_ms: i64, poll_interval_ms: i64) -> SandboxProvider {
+        SandboxProvider {
+            secret,
+            delay_ms,
+            poll_interval_ms,
+            settlement_address: "0x5a4d8c1f2e3b7a9c0d6e4f1a2b3c8d7e6f5a4b3c".into(),
+        }
+    }
+
+    /// A signed callback, as the sandbox "sends" it.
+    pub fn callback(&self, payment_id: &str, outcome: &Outcome) -> anyhow::Result<SignedCallback> {
+        let body = match outcome {
+            Outcome::Paid { tx_hash } => CallbackBody {
+                id: format!("cb_{}", random_token(20)?),
+                payment: payment_id.to_owned(),
+                kind: "payment.succeeded".into(),
+                tx_hash: tx_hash.clone(),
+                failure_code: None,
+                failure_message: None,
+            },
+            Outcome::Failed { code, message } => CallbackBody {
+                id: format!("cb_{}", random_token(20)?),
+                payment: payment_id.to_owned(),
+                kind: "payment.failed".into(),
+                tx_hash: None,
+                failure_code: Some(code.clone()),
+                failure_message: Some(message.clone()),
+            },
+        };
+        let body = serde_json::to_string(&body)?;
+        let signature = signature::header(&[&self.secret], now_ms() / 1000, body.as_bytes());
+        Ok(SignedCallback { body, signature })
+    }
+
+    /// The callback a sandbox button produces.
+    pub fn simulate(
+        &self,
+        payment_id: &str,
+        simulation: Simulation,
+    ) -> anyhow::Result<SignedCallback> {
+        let failed = |code: &str, message: &str| Outcome::Failed {
+            code: code.into(),
+            message: message.into(),
+        };
+        let outcome = match simulation {
+            Simulation::ApproveChallenge
+            | Simulation::TransferSucceeded
+            | Simulation::BankConfirmed => Outcome::Paid {
+                tx_hash: Some(fake_tx_hash()?),
+            },
+            Simulation::DenyChallenge => failed(
+                "authentication_failed",
+                "The card's confirmation step was not completed.",
+            ),
+            Simulation::TransferFailed => failed("transfer_failed", "The wallet transfer failed."),
+            Simulation::BankRejected => failed("bank_rejected", "The bank rejected the transfer."),
+        };
+        self.callback(payment_id, &outcome)
+    }
+
+    fn wallet_instructions(&self, payment: &PaymentRow) -> Instructions {
+        // USDC has 6 decimals: one cent is 10^4 base units.
+        let base_units = payment.total_cents * 10_000;
+        Instructions {
+            kind: "wallet".into(),
+            address: Some(self.settlement_address.clone()),
+            asset_amount: Some(format!(
+                "{}.{:02}",
+                payment.total_cents / 100,
+                payment.total_cents % 100
+            )),
+            network: Some("Base".into()),
+            payment_uri: Some(format!(
+                "ethereum:{USDC_BASE_CONTRACT}@{BASE_CHAIN_ID}/transfer?address={}&uint256={base_units}",
+                self.settlement_address
+            )),
+            ..Instructions::default()
+        }
+    }
+
+    fn bank_instructions(payment: &PaymentRow) -> Instructions {
+        let tail: String = payment
+            .id
+            .chars()
+            .rev()
+            .take(8)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        Instructions {
+            kind: "local".into(),
+            reference: Some(format!("ORC-{}", tail.to_uppercase())),
+            bank_name: Some("Sandbox Bank".into()),
+            account_number: Some("000123456789".into()),
+            routing_number: Some("110000000".into()),
+            asset_amount: Some(format!(
+                "{}.{:02}",
+                payment.total_cents / 100,
+                payment.total_cents % 100
+            )),
+            ..Instructions::default()
+        }
+    }
+}
+
+fn fake_tx_hash() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("random generator failed: {e}"))?;
+    Ok(format!(
+        "0x{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ))
+}
+
+impl Provider for SandboxProvider {
+    fn id(&self) -> &str {
+        ID
+    }
+
+    fn start<'a>(
+        &'a self,
+        request: StartRequest<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<StartOutcome>> {
+        Box::pin(async move {
+            let payment = request.payment;
+            let provider_ref = format!("sbx_{}", random_token(16)?);
+            let failed = |code: &str, message: &str| Outcome::Failed {
+                code: code.into(),
+                message: message.into(),
+            };
+            let immediate = |outcome: Outcome| -> anyhow::Result<StartOutcome> {
+                Ok(StartOutcome::Accepted {
+                    provider_ref: provider_ref.clone(),
+                    provider_data: json!({}),
+                    callbacks: vec![self.callback(&payment.id, &outcome)?],
+                    poll_after_ms: self.poll_interval_ms,
+                })
+            };
+            match payment.route_kind.as_str() {
+                "card" => {
+                    let card = request
+                        .card
+                        .ok_or_else(|| anyhow::anyhow!("a card payment needs card details"))?;
+                    match card.number() {
+                        "4242424242424242" => immediate(Outcome::Paid {
+                            tx_hash: Some(fake_tx_hash()?),
+                        }),
+                        "4000000000000002" => {
+                            immediate(failed("card_declined", "The card was declined."))
+                        }
+                        "4000000000009995" => immediate(failed(
+                            "insufficient_funds",
+                            "The card has insufficient funds.",
+                        )),
+                        "4000002760003184" => Ok(StartOutcome::Challenge {
+                            provider_ref,
+                            provider_data: json!({}),
+                        }),
+                        "4000000000000077" => Ok(StartOutcome::Accepted {
+                            provider_ref,
+                            provider_data: json!({ "settle_at": now_ms() + self.delay_ms }),
+                            callbacks: Vec::new(),
+                            poll_after_ms: self.delay_ms,
+                        }),
+                        _ => immediate(failed(
+                            "card_declined",
+                            "The sandbox only accepts its test cards.",
+                        )),
+                    }
+                }
+                "wallet" => Ok(StartOutcome::Accepted {
+                    provider_ref,
+                    provider_data: serde_json::to_value(self.wallet_instructions(payment))?,
+                    callbacks: Vec::new(),
+                    poll_after_ms: self.poll_interval_ms,
+                }),
+                _ => Ok(StartOutcome::Accepted {
+                    provider_ref,
+                    provider_data: serde_json::to_value(Self::bank_instructions(payment))?,
+                    callbacks: Vec::new(),
+                    poll_after_ms: self.poll_interval_ms,
+                }),
+            }
+        })
+    }
+
+    fn parse_callback(
+        &self,
+        signature_header: Option<&str>,
+        body: &[u8],
+        now_ms: i64,
+    ) -> Result<ProviderEvent, CallbackError> {
+        signature::verify(&self.secret, signature_header, body, now_ms / 1000)
+            .map_err(CallbackError::Signature)?;
+        let parsed: CallbackBody =
+            serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(e.to_string()))?;
+        let outcome = match parsed.kind.as_str() {
+            "payment.succeeded" => Outcome::Paid {
+                tx_hash: parsed.tx_hash,
+            },
+            "payment.failed" => Outcome::Failed {
+                code: parsed
+                    .failure_code
+                    .unwrap_or_else(|| "provider_failed".into()),
+                message: parsed
+                    .failure_message
+                    .unwrap_or_else(|| "The provider reported a failure.".into()),
+            },
+            other => {
+                return Err(CallbackError::Malformed(format!(
+                    "unknown callback type {other:?}"
+                )));
+            }
+        };
+        Ok(ProviderEvent {
+            callback_id: parsed.id,
+            payment_id: parsed.payment,
+            outcome,
+        })
+    }
+
+    fn poll<'a>(&'a self, payment: &'a PaymentRow) -> BoxFuture<'a, anyhow::Result<PollResult>> {
+        Box::pin(async move {
+            let data: serde_json::Value =
+                serde_json::from_str(&payment.provider_data).unwrap_or_default();
+            match data.get("settle_at").and_then(serde_json::Value::as_i64) {
+                Some(at) if now_ms() >= at => Ok(PollResult::Final(Outcome::Paid {
+                    tx_hash: Some(fake_tx_hash()?),
+                })),
+                _ => Ok(PollResult::Pending),
+            }
+        })
+    }
+}
+
+impl From<SignatureError> for CallbackError {
+    fn from(e: SignatureError) -> CallbackError {
+        CallbackError::Signature(e)
+    }
+}

@@ -1,0 +1,84 @@
+//! `POST /api/providers/{provider}/callbacks`: where providers report outcomes. Only signed,
+//! fresh, never-seen callbacks are applied, through the one code path for provider outcomes.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use serde_json::json;
+
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::lifecycle::{CallbackRefusal, CallbackResult, receive_callback};
+use crate::providers::CallbackError;
+use crate::startup::AppState;
+
+const MAX_CALLBACK_BYTES: usize = 64 * 1024;
+
+/// Receive a provider callback.
+#[utoipa::path(
+    post,
+    path = "/api/providers/{provider}/callbacks",
+    tag = "Providers",
+    params(("provider" = String, Path, description = "The provider's id, e.g. `sandbox`")),
+    request_body(content = serde_json::Value, description = "The provider's own payload, signed in its header", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Applied, or the payment was already final"),
+        (status = 400, description = "Malformed callback", body = ErrorEnvelope),
+        (status = 401, description = "Missing, wrong or stale signature", body = ErrorEnvelope),
+        (status = 404, description = "Unknown provider or payment", body = ErrorEnvelope),
+        (status = 409, description = "This callback was already received (a replay)", body = ErrorEnvelope),
+    )
+)]
+pub async fn provider_callback(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    provider: web::Path<String>,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request("body_unreadable", e.to_string()))?;
+        if body.len() + chunk.len() > MAX_CALLBACK_BYTES {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "the callback is too large",
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let signature = req
+        .headers()
+        .get(crate::providers::sandbox::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    match receive_callback(&state, &provider, signature, &body).await? {
+        Ok(CallbackResult::Applied) => {
+            Ok(HttpResponse::Ok().json(json!({"received": true, "applied": true})))
+        }
+        Ok(CallbackResult::AlreadyFinal) => {
+            Ok(HttpResponse::Ok().json(json!({"received": true, "applied": false})))
+        }
+        Ok(CallbackResult::Replayed) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "callback_replayed",
+            "this callback was already received",
+        )),
+        Ok(CallbackResult::UnknownPayment) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "resource_missing",
+            "the callback names a payment this provider does not carry",
+        )),
+        Err(CallbackRefusal::UnknownProvider) => Err(ApiError::not_found("provider", &provider)),
+        Err(CallbackRefusal::Invalid(CallbackError::Signature(e))) => {
+            tracing::warn!(provider = %provider, reason = %e, "refused a provider callback");
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_signature",
+                e.to_string(),
+            ))
+        }
+        Err(CallbackRefusal::Invalid(CallbackError::Malformed(m))) => Err(ApiError::bad_request(
+            "invalid_callback",
+            format!("the callback is malformed: {m}"),
+        )),
+    }
+}

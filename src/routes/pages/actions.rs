@@ -1,0 +1,255 @@
+//! The checkout's forms. Each post checks where it comes from and its token, takes at most one
+//! step (a compare-and-set that can succeed once), and answers `303 See Other` to the checkout
+//! page, which shows whatever the state now is: a double click, a replay or the back button
+//! can only ever show the current state, never pay twice.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::checkout::{CardValues, FieldError, effective_status, load, show};
+use super::form::{field, is_same_origin, read_form, verify_token};
+use super::{error_page, message, not_found_page};
+use crate::db::payments::PaymentRow;
+use crate::db::sessions::SessionView;
+use crate::domain::card::{Card, CardForm};
+use crate::domain::time::now_ms;
+use crate::domain::{SessionId, SessionStatus};
+use crate::lifecycle::{self, Started};
+use crate::providers::sandbox::Simulation;
+use crate::startup::AppState;
+
+/// What a verified post carries.
+struct Post {
+    view: SessionView,
+    payment: Option<PaymentRow>,
+    fields: Vec<(String, String)>,
+}
+
+/// Loads the session, refuses cross-site posts, reads the form and checks its token.
+/// `Err` is the response to send instead of acting.
+async fn accept(
+    state: &AppState,
+    req: &HttpRequest,
+    id: &str,
+    payload: web::Payload,
+    step: &str,
+) -> Result<Post, HttpResponse> {
+    let (view, payment) = match load(state, id).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return Err(not_found_page(state)),
+        Err(e) => return Err(error_page(state, &e)),
+    };
+    let host_origin = {
+        let conn = req.connection_info();
+        format!("{}://{}", conn.scheme(), conn.host())
+    };
+    if !is_same_origin(req.headers(), &state.public_url, &host_origin) {
+        tracing::warn!(session.id = %view.session.id, step, "refused a cross-site form post");
+        return Err(message(
+            state,
+            StatusCode::FORBIDDEN,
+            &view.merchant_name,
+            "This form came from another website",
+            "For your safety, payments can only be made from this page. Nothing was charged.",
+        ));
+    }
+    let Some(fields) = read_form(payload).await else {
+        return Err(see_current_state(&view.session.id));
+    };
+    if !verify_token(
+        &state.form_secret,
+        &view.session.id,
+        step,
+        field(&fields, "token"),
+        now_ms() / 1000,
+    ) {
+        tracing::info!(session.id = %view.session.id, step, "form token refused; showing the current state");
+        return Err(see_current_state(&view.session.id));
+    }
+    Ok(Post {
+        view,
+        payment,
+        fields,
+    })
+}
+
+fn see_current_state(session_id: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, format!("/checkout/{session_id}")))
+        .finish()
+}
+
+/// `POST /checkout/{id}/start`: the buyer chose a route.
+pub async fn start_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let post = match accept(&state, &req, &id, payload, "start").await {
+        Ok(post) => post,
+        Err(response) => return response,
+    };
+    let session = &post.view.session;
+    let route_id = field(&post.fields, "route");
+    let route = state
+        .settings
+        .routes
+        .iter()
+        .find(|r| r.id == route_id && r.offered_in(&session.environment));
+    let Some(route) = route else {
+        return see_current_state(&session.id);
+    };
+    let result = async {
+        let session_id = SessionId::from_trusted(session.id.clone());
+        if let Started::New(payment) = lifecycle::start_payment(&state, &session_id, route).await? {
+            // Wallet and bank transfers go to the provider at once, to get their instructions;
+            // a card waits for the buyer's card details.
+            if payment.route_kind != "card" {
+                lifecycle::hand_off(&state, &payment, None).await?;
+            }
+        }
+        anyhow::Ok(())
+    };
+    match result.await {
+        Ok(()) => see_current_state(&session.id),
+        Err(e) => error_page(&state, &e),
+    }
+}
+
+/// `POST /checkout/{id}/card`: the card form.
+pub async fn card_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let post = match accept(&state, &req, &id, payload, "card").await {
+        Ok(post) => post,
+        Err(response) => return response,
+    };
+    let session = &post.view.session;
+    let Some(payment) = post.payment.as_ref() else {
+        return see_current_state(&session.id);
+    };
+    let open = effective_status(session, Some(payment)) == SessionStatus::Pending
+        && payment.provider_state == "awaiting_buyer"
+        && payment.route_kind == "card";
+    if !open {
+        return see_current_state(&session.id);
+    }
+    let form = CardForm {
+        number: field(&post.fields, "number"),
+        expiry: field(&post.fields, "expiry"),
+        cvc: field(&post.fields, "cvc"),
+        name: field(&post.fields, "name"),
+    };
+    let today = time::OffsetDateTime::now_utc();
+    let card = match Card::parse(&form, today.year() as u32, u8::from(today.month()) as u32) {
+        Ok(card) => card,
+        Err(issues) => {
+            let errors = issues
+                .into_iter()
+                .map(|i| FieldError {
+                    field: i.field,
+                    message: i.message,
+                })
+                .collect();
+            let values = CardValues {
+                expiry: form.expiry.to_owned(),
+                name: form.name.to_owned(),
+            };
+            return show(&state, &post.view, Some(payment), Some((errors, values)));
+        }
+    };
+    tracing::info!(session.id = %session.id, card.brand = card.brand, card.last4 = card.last4(), "card submitted");
+    match lifecycle::hand_off(&state, payment, Some(&card)).await {
+        Ok(_) => see_current_state(&session.id),
+        Err(e) => error_page(&state, &e),
+    }
+}
+
+/// `POST /checkout/{id}/challenge`: the buyer's answer to the issuer's confirmation step.
+pub async fn challenge_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let post = match accept(&state, &req, &id, payload, "challenge").await {
+        Ok(post) => post,
+        Err(response) => return response,
+    };
+    let simulation = match field(&post.fields, "action") {
+        "approve" => Simulation::ApproveChallenge,
+        "deny" => Simulation::DenyChallenge,
+        _ => return see_current_state(&post.view.session.id),
+    };
+    simulate_step(&state, &post, "challenge", simulation).await
+}
+
+/// `POST /checkout/{id}/simulate`: the sandbox's buttons for wallet and bank transfers.
+pub async fn simulate_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let post = match accept(&state, &req, &id, payload, "simulate").await {
+        Ok(post) => post,
+        Err(response) => return response,
+    };
+    let allowed = matches!(
+        Simulation::parse(field(&post.fields, "action")),
+        Some(
+            Simulation::TransferSucceeded
+                | Simulation::TransferFailed
+                | Simulation::BankConfirmed
+                | Simulation::BankRejected
+        )
+    );
+    match Simulation::parse(field(&post.fields, "action")) {
+        Some(simulation) if allowed => simulate_step(&state, &post, "in_flight", simulation).await,
+        _ => see_current_state(&post.view.session.id),
+    }
+}
+
+/// Has the sandbox provider send the callback a real provider would, through the callback path.
+async fn simulate_step(
+    state: &AppState,
+    post: &Post,
+    provider_state: &str,
+    simulation: Simulation,
+) -> HttpResponse {
+    let session = &post.view.session;
+    let (Some(payment), Some(sandbox)) = (post.payment.as_ref(), state.providers.sandbox.as_ref())
+    else {
+        return see_current_state(&session.id);
+    };
+    let applicable = session.environment == "sandbox"
+        && payment.provider == crate::providers::sandbox::ID
+        && payment.status == "pending"
+        && payment.provider_state == provider_state;
+    if !applicable {
+        return see_current_state(&session.id);
+    }
+    let result = async {
+        let callback = sandbox.simulate(&payment.id, simulation)?;
+        let received = lifecycle::receive_callback(
+            state,
+            &payment.provider,
+            Some(&callback.signature),
+            callback.body.as_bytes(),
+        )
+        .await?;
+        if let Err(refusal) = received {
+            anyhow::bail!("the sandbox's own callback was refused: {refusal:?}");
+        }
+        anyhow::Ok(())
+    };
+    match result.await {
+        Ok(()) => see_current_state(&session.id),
+        Err(e) => error_page(state, &e),
+    }
+}

@@ -1,0 +1,153 @@
+//! What every state-changing form needs: a token bound to the session and the step, a check
+//! that the post comes from our own pages, and a small, bounded body.
+//!
+//! Tokens are stateless: `<issued at>.<HMAC of session, step and time>`. What makes a token
+//! "one-time" is the step it is bound to: each step is a compare-and-set in the database
+//! (`routed` → `pending`, `awaiting_buyer` → `in_flight`, …) that can succeed once, so a
+//! replayed or double-clicked form finds the step done and is shown the current state.
+
+use actix_web::http::header::{HeaderMap, ORIGIN, REFERER};
+use actix_web::web;
+use futures_util::StreamExt;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// How long a rendered form stays usable.
+const TOKEN_LIFETIME_SECONDS: i64 = 2 * 3600;
+const MAX_FORM_BYTES: usize = 8 * 1024;
+
+fn mac(secret: &[u8], session_id: &str, step: &str, issued_at: i64) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(format!("{session_id}|{step}|{issued_at}").as_bytes());
+    mac
+}
+
+/// A token for `step` of `session_id`.
+pub fn issue_token(secret: &[u8], session_id: &str, step: &str, now_seconds: i64) -> String {
+    let tag: String = mac(secret, session_id, step, now_seconds)
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{now_seconds}.{tag}")
+}
+
+/// Whether `token` was issued by us for this session and step, recently.
+pub fn verify_token(
+    secret: &[u8],
+    session_id: &str,
+    step: &str,
+    token: &str,
+    now_seconds: i64,
+) -> bool {
+    let Some((issued, tag)) = token.split_once('.') else {
+        return false;
+    };
+    let Ok(issued_at) = issued.parse::<i64>() else {
+        return false;
+    };
+    if now_seconds - issued_at > TOKEN_LIFETIME_SECONDS || issued_at - now_seconds > 60 {
+        return false;
+    }
+    let Some(bytes) = decode_hex(tag) else {
+        return false;
+    };
+    mac(secret, session_id, step, issued_at)
+        .verify_slice(&bytes)
+        .is_ok()
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() != 64 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Refuses posts from other sites: browsers send `Origin` (or at least `Referer`) with form
+/// posts, and `Sec-Fetch-Site` when they know it.
+pub fn is_same_origin(headers: &HeaderMap, public_url: &str, host_origin: &str) -> bool {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if get("sec-fetch-site").is_some_and(|site| site == "cross-site" || site == "same-site") {
+        return false;
+    }
+    let allowed = |origin: &str| origin == origin_of(public_url) || origin == host_origin;
+    if let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) {
+        return allowed(origin);
+    }
+    if let Some(referer) = headers.get(REFERER).and_then(|v| v.to_str().ok()) {
+        return allowed(origin_of(referer));
+    }
+    true
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| after_scheme + i);
+    &url[..end]
+}
+
+/// The fields of an `application/x-www-form-urlencoded` body, at most 8 KiB.
+pub async fn read_form(mut payload: web::Payload) -> Option<Vec<(String, String)>> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.ok()?;
+        if body.len() + chunk.len() > MAX_FORM_BYTES {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_urlencoded::from_bytes(&body).ok()
+}
+
+/// The first value of `name`.
+pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_works_for_its_session_and_step_only() {
+        let t = issue_token(b"s", "chk_1", "start", 1_000);
+        assert!(verify_token(b"s", "chk_1", "start", &t, 1_010));
+        assert!(!verify_token(b"s", "chk_2", "start", &t, 1_010));
+        assert!(!verify_token(b"s", "chk_1", "card", &t, 1_010));
+        assert!(!verify_token(b"x", "chk_1", "start", &t, 1_010));
+        assert!(!verify_token(
+            b"s",
+            "chk_1",
+            "start",
+            &t,
+            1_000 + TOKEN_LIFETIME_SECONDS + 1
+        ));
+        assert!(!verify_token(b"s", "chk_1", "start", "garbage", 1_000));
+    }
+
+    #[test]
+    fn origins_are_compared_by_scheme_host_and_port() {
+        assert_eq!(
+            origin_of("http://127.0.0.1:8080/checkout/x?y"),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(origin_of("https://pay.example"), "https://pay.example");
+        let mut headers = HeaderMap::new();
+        assert!(is_same_origin(&headers, "https://pay.example", "http://h"));
+        headers.insert(ORIGIN, "https://evil.example".parse().expect("header"));
+        assert!(!is_same_origin(&headers, "https://pay.example", "http://h"));
+        headers.insert(ORIGIN, "https://pay.example".parse().expect("header"));
+        assert!(is_same_origin(&headers, "https://pay.example", "http://h"));
+    }
+}
