@@ -6,8 +6,10 @@
 #                                    # PostgreSQL: a fresh database is created beside that one
 #
 # 1. throughput and latency of POST /api/gateway/sessions for DURATION seconds;
-# 2. durability: the same load, the server killed with SIGKILL in the middle, restarted, and
-#    every session the server acknowledged (HTTP 200) looked for in the database.
+# 2. throughput and latency of GET /checkout/{id} (the page a buyer opens), and the weight of
+#    that first view: the HTML with the CSS and script it links, and any other host it names;
+# 3. durability: the session load again, the server killed with SIGKILL in the middle,
+#    restarted, and every session the server acknowledged (HTTP 200) looked for in the database.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,6 +67,28 @@ OPENRAILS_KEY=$(grep -o 'sk_test_[a-z0-9]*' "$WORK/server.out" | head -n 1)
 echo "== $BACKEND: POST /api/gateway/sessions, $CONNECTIONS connections, ${DURATION}s, $(nproc) cores"
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s scripts/wrk/create_session.lua \
   "http://127.0.0.1:$PORT" | tee "$WORK/throughput.txt" | grep -E 'Requests/sec|Latency |Non-2xx|Socket errors|acknowledged|p50_ms|requests in'
+
+echo "== $BACKEND: GET /checkout/{id}, $CONNECTIONS connections, ${DURATION}s"
+SESSION=$(curl -sf "http://127.0.0.1:$PORT/api/gateway/sessions" -H "Authorization: Bearer $OPENRAILS_KEY" \
+  -H 'Content-Type: application/json' \
+  -d '{"product":"Creator plan","amount":116,"customer":"buyer@example.com","preferredRoute":"card"}' |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:$PORT/checkout/$SESSION" |
+  grep -E 'Requests/sec|Latency |Non-2xx|Socket errors| 50%| 99%|requests in'
+
+echo "== first view of the checkout page"
+curl -sf "http://127.0.0.1:$PORT/checkout/$SESSION" -o "$WORK/page.html"
+total=$(stat -c %s "$WORK/page.html")
+echo "html: $total bytes"
+for asset in $(grep -o '/static/[^"?]*' "$WORK/page.html" | sort -u); do
+  size=$(curl -sf "http://127.0.0.1:$PORT$asset" -o "$WORK/asset" -w '%{size_download}')
+  echo "$asset: $size bytes"
+  total=$((total + size))
+  cat "$WORK/asset" >>"$WORK/all-assets"
+done
+echo "first view, uncompressed: $total bytes ($(( (total + 1023) / 1024 )) KiB)"
+others=$(cat "$WORK/page.html" "$WORK/all-assets" | grep -oE '(src|href)="(https?:)?//[^"]+"|url\((https?:)?//[^)]+\)' | sort -u || true)
+if [ -n "$others" ]; then echo "requests to other hosts: $others"; else echo "requests to other hosts: none"; fi
 
 echo "== $BACKEND: durability under kill -9"
 before=$(count_sessions)

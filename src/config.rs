@@ -40,7 +40,8 @@ pub struct Settings {
     pub shutdown_timeout_seconds: u64,
     /// Name of the merchant created on first start.
     pub first_merchant_name: String,
-    /// Folder of the pages' CSS and scripts, served under `/static`.
+    /// Folder of the pages' CSS and script, served under `/static`; when missing, the copies
+    /// built into the binary are served.
     pub static_dir: String,
     /// Payment routes offered to buyers (`[[routes]]` tables).
     pub routes: Vec<PaymentRoute>,
@@ -58,7 +59,7 @@ impl Default for Settings {
             bind: "127.0.0.1:8080".into(),
             public_url: String::new(),
             database_url: "sqlite://data/openrails.db".into(),
-            database_max_connections: 8,
+            database_max_connections: 16,
             mode: Mode::Development,
             max_amount: 10_000,
             max_body_bytes: 64 * 1024,

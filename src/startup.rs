@@ -17,6 +17,7 @@ use crate::lifecycle;
 use crate::providers::Providers;
 use crate::providers::sandbox::SandboxProvider;
 use crate::routes;
+use crate::routes::assets::asset_bytes;
 use crate::telemetry::request_context;
 
 /// What every handler can reach.
@@ -72,7 +73,6 @@ impl Application {
         let shutdown_timeout = settings.shutdown_timeout_seconds;
         let css_href = versioned_asset(&settings.static_dir, "checkout.css");
         let js_href = versioned_asset(&settings.static_dir, "checkout.js");
-        let static_dir = settings.static_dir.clone();
         let state = web::Data::new(AppState {
             session_writer: SessionWriter::start(db.clone()),
             css_href,
@@ -88,7 +88,7 @@ impl Application {
             App::new()
                 .app_data(app_state.clone())
                 .wrap(from_fn(request_context))
-                .configure(|cfg| routes::configure(cfg, &static_dir))
+                .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         })
         .listen(listener)
@@ -134,16 +134,20 @@ impl Application {
     }
 }
 
-/// `/static/<name>?v=<content hash>`; without the file, the bare path (and a warning).
+/// `/static/<name>?v=<content hash>`, so browsers never keep a stale copy.
 fn versioned_asset(static_dir: &str, name: &str) -> String {
-    match std::fs::read(std::path::Path::new(static_dir).join(name)) {
-        Ok(bytes) => {
+    match asset_bytes(static_dir, name) {
+        Some(bytes) => {
             let digest = sha2::Sha256::digest(&bytes);
             let version: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
             format!("/static/{name}?v={version}")
         }
-        Err(e) => {
-            tracing::warn!(static_dir, name, error = %e, "asset not found; pages will be unstyled");
+        None => {
+            tracing::warn!(
+                static_dir,
+                name,
+                "asset not found in static_dir; pages will be unstyled"
+            );
             format!("/static/{name}")
         }
     }

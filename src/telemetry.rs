@@ -4,6 +4,8 @@
 //! Never log card numbers, CVCs, API keys, webhook secrets or raw bodies: log ids instead.
 
 use std::io::IsTerminal;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -27,6 +29,16 @@ pub fn current_request_id() -> String {
         .unwrap_or_else(|_| "req_unknown".to_owned())
 }
 
+/// `req_` + a random prefix drawn once per process + a counter: unique across instances and
+/// restarts without a system call per request.
+fn next_request_id() -> String {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| random_token(10).unwrap_or_else(|_| "0000000000".into()));
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("req_{prefix}{n:010x}")
+}
+
 /// Installs the global subscriber: readable in development, JSON lines in production.
 /// `RUST_LOG` overrides the default level (`info`).
 pub fn init_tracing(mode: Mode) {
@@ -47,10 +59,7 @@ pub async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let request_id = format!(
-        "req_{}",
-        random_token(20).unwrap_or_else(|_| "unknown".into())
-    );
+    let request_id = next_request_id();
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,

@@ -107,16 +107,20 @@ impl Db {
         let options = AnyConnectOptions::from_str(&full).context("parsing DATABASE_URL")?;
         // WAL with synchronous=NORMAL: a commit is durable once it is in the WAL, which
         // survives a crash of this process (not of the machine before the next checkpoint).
+        // A file on local disk needs no liveness ping before each use (sqlx's default), which
+        // would cost a round trip to the connection's thread on every query.
         let pool_options = || {
-            AnyPoolOptions::new().after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    conn.execute("PRAGMA journal_mode = WAL").await?;
-                    conn.execute("PRAGMA synchronous = NORMAL").await?;
-                    conn.execute("PRAGMA foreign_keys = ON").await?;
-                    conn.execute("PRAGMA busy_timeout = 10000").await?;
-                    Ok(())
+            AnyPoolOptions::new()
+                .test_before_acquire(false)
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        Ok(())
+                    })
                 })
-            })
         };
         let write = pool_options()
             .max_connections(1)

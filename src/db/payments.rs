@@ -45,6 +45,13 @@ pub const COLUMNS: &str = "id, session_id, merchant_id, environment, customer_id
     provider_ref, provider_data, card_brand, card_last4, tx_hash, failure_code, \
     failure_message, provider_deadline, next_poll_at, created_at, updated_at";
 
+impl PaymentRow {
+    /// Whether a provider has the payment (or had it): from then on the session cannot expire.
+    pub fn at_provider(&self) -> bool {
+        self.provider_state != "awaiting_buyer"
+    }
+}
+
 /// Inserts a payment; `false` when the session already has one.
 pub async fn insert_payment<'e, E: Executor<'e, Database = Any>>(
     executor: E,
@@ -218,7 +225,8 @@ pub enum Outcome {
     Failed { code: String, message: String },
 }
 
-/// Claims up to `batch` in-flight payments due for a provider poll, pushing their next poll
+/// Claims up to `batch` payments at a provider (in flight, or waiting on a challenge) that
+/// are due for a poll, pushing their next poll
 /// `lease_ms` ahead so another instance does not poll them at the same time.
 pub async fn claim_payments_to_poll<'e, E: Executor<'e, Database = Any>>(
     executor: E,
@@ -229,9 +237,9 @@ pub async fn claim_payments_to_poll<'e, E: Executor<'e, Database = Any>>(
     sqlx::query_as(&format!(
         "UPDATE payments SET next_poll_at = $1
          WHERE id IN (SELECT id FROM payments
-                      WHERE provider_state = 'in_flight' AND next_poll_at <= $2
+                      WHERE provider_state IN ('in_flight', 'challenge') AND next_poll_at <= $2
                       ORDER BY next_poll_at LIMIT $3)
-           AND provider_state = 'in_flight' AND next_poll_at <= $2
+           AND provider_state IN ('in_flight', 'challenge') AND next_poll_at <= $2
          RETURNING {COLUMNS}"
     ))
     .bind(now_ms + lease_ms)

@@ -97,10 +97,13 @@ impl SessionStatus {
         }
     }
 
-    /// The status a reader should see at `now_ms`: a session nobody has started paying is
-    /// expired from its `expiresAt` on, even before the sweeper has written that down.
-    pub fn effective(self, expires_at_ms: i64, now_ms: i64) -> SessionStatus {
-        if self == SessionStatus::Routed && now_ms >= expires_at_ms {
+    /// The status a reader should see at `now_ms`: past its `expiresAt`, a session nobody is
+    /// paying yet (not started, or started but never handed to a provider) is expired, even
+    /// before the sweeper has written that down. A payment at a provider keeps it open.
+    pub fn effective(self, expires_at_ms: i64, now_ms: i64, at_provider: bool) -> SessionStatus {
+        let unpaid =
+            self == SessionStatus::Routed || (self == SessionStatus::Pending && !at_provider);
+        if unpaid && now_ms >= expires_at_ms {
             SessionStatus::Expired
         } else {
             self
@@ -115,14 +118,25 @@ mod tests {
     #[test]
     fn a_routed_session_reads_as_expired_after_its_deadline() {
         assert_eq!(
-            SessionStatus::Routed.effective(100, 99),
+            SessionStatus::Routed.effective(100, 99, false),
             SessionStatus::Routed
         );
         assert_eq!(
-            SessionStatus::Routed.effective(100, 100),
+            SessionStatus::Routed.effective(100, 100, false),
             SessionStatus::Expired
         );
-        assert_eq!(SessionStatus::Paid.effective(100, 200), SessionStatus::Paid);
+        assert_eq!(
+            SessionStatus::Paid.effective(100, 200, true),
+            SessionStatus::Paid
+        );
+        assert_eq!(
+            SessionStatus::Pending.effective(100, 200, false),
+            SessionStatus::Expired
+        );
+        assert_eq!(
+            SessionStatus::Pending.effective(100, 200, true),
+            SessionStatus::Pending
+        );
     }
 
     #[test]

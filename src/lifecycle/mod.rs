@@ -52,7 +52,7 @@ pub async fn start_payment(
         return Ok(Started::Existing(Box::new(existing)));
     }
     let status = SessionStatus::parse(&session.status).unwrap_or(SessionStatus::Failed);
-    if status.effective(session.expires_at, now) != SessionStatus::Routed {
+    if status.effective(session.expires_at, now, false) != SessionStatus::Routed {
         return Ok(Started::Closed);
     }
     let fees = route.fees(session.amount_cents);

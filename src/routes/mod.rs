@@ -1,6 +1,7 @@
 //! The whole URL map.
 
 pub mod api;
+pub mod assets;
 pub mod pages;
 
 use actix_web::http::StatusCode;
@@ -44,8 +45,8 @@ api_routes! {
     "/readyz" => { GET: api::health::readyz },
 }
 
-/// Registers every route. `static_dir` holds the pages' CSS and scripts.
-pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &str) {
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
     configure_api(cfg);
     cfg.service(
         web::resource("/checkout/{id}")
@@ -66,7 +67,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &str) {
         "/checkout/{id}/simulate",
         web::post().to(pages::simulate_submit),
     );
-    cfg.service(actix_files::Files::new("/static", static_dir));
+    cfg.route("/static/{name}", web::get().to(assets::static_asset));
 }
 
 async fn method_not_allowed(allowed: &'static [&'static str]) -> Result<HttpResponse, ApiError> {

@@ -370,7 +370,7 @@ async fn create_session_returns_400_when_no_route_of_the_preferred_kind_exists_i
         "product": "Creator plan",
         "amount": 116,
         "customer": "buyer@example.com",
-        "preferredRoute": "card",
+        "preferredRoute": "wallet",
     });
 
     let response = app.post_session_with_key(&app.live_key, &request).await;

@@ -11,6 +11,7 @@ use openrails_checkout::db::Db;
 use openrails_checkout::db::api_keys::create_api_key;
 use openrails_checkout::db::merchants::insert_merchant;
 use openrails_checkout::domain::ids::random_token;
+use openrails_checkout::domain::payment_route::{PaymentRoute, default_routes};
 use openrails_checkout::domain::time::now_ms;
 use openrails_checkout::domain::{Environment, MerchantId};
 use openrails_checkout::startup::{AppState, Application};
@@ -145,6 +146,17 @@ pub fn http_client() -> reqwest::Client {
         .unwrap()
 }
 
+/// The default sandbox routes plus one production card route, so that production sessions
+/// can be created (a production session needs a route to be paid by).
+pub fn routes_with_production() -> Vec<PaymentRoute> {
+    let mut routes = default_routes();
+    let mut live = routes[0].clone();
+    live.id = "card-live".into();
+    live.environments = vec!["production".into()];
+    routes.push(live);
+    routes
+}
+
 /// A server on a fresh, migrated database with one merchant, a sandbox and a live key.
 pub async fn spawn_app() -> TestApp {
     let database = TestDatabase::create().await;
@@ -156,6 +168,7 @@ pub async fn spawn_app() -> TestApp {
         // Likewise reconciliation: tests call lifecycle::reconcile_once.
         reconcile_interval_seconds: 3600,
         sandbox_delay_seconds: 0,
+        routes: routes_with_production(),
         ..Default::default()
     };
     let db = Db::connect(&database.url, 8).await.unwrap();

@@ -3,6 +3,13 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod checkout_callbacks;
+mod checkout_expiry;
+mod checkout_fees;
+mod checkout_payments_api;
+mod checkout_routes;
+mod checkout_safety;
+mod checkout_support;
 mod cli;
 mod create_session;
 mod customers;

@@ -167,12 +167,13 @@ pub(super) fn effective_status(
     session: &SessionRow,
     payment: Option<&PaymentRow>,
 ) -> SessionStatus {
-    let status = SessionStatus::parse(&session.status).unwrap_or(SessionStatus::Failed);
-    let unstarted = payment.is_none_or(|p| p.provider_state == "awaiting_buyer");
-    if status == SessionStatus::Pending && unstarted && now_ms() >= session.expires_at {
-        return SessionStatus::Expired;
-    }
-    status.effective(session.expires_at, now_ms())
+    SessionStatus::parse(&session.status)
+        .unwrap_or(SessionStatus::Failed)
+        .effective(
+            session.expires_at,
+            now_ms(),
+            payment.is_some_and(PaymentRow::at_provider),
+        )
 }
 
 /// A short name for what the page shows; when it changes, the page is out of date.

@@ -64,6 +64,18 @@ pub async fn create_session(
         }));
     }
 
+    let payable = state.settings.routes.iter().any(|r| {
+        r.offered_in(environment.as_str()) && state.providers.get(&r.integration).is_some()
+    });
+    if !payable {
+        return Err(ApiError::bad_request(
+            "no_route_configured",
+            format!("no payment route with a provider is configured for {environment}, so a buyer could not pay this session"),
+        )
+        .with_suggestion(
+            "Add a [[routes]] entry with environments = [\"production\"] and its provider to the config file, or create the session in sandbox.",
+        ));
+    }
     let route = match input.preferred_route {
         Some(kind) => Some(
             pick(&state.settings.routes, kind, environment.as_str()).ok_or_else(|| {
@@ -110,7 +122,7 @@ pub async fn create_session(
     let email_normalized = input.customer.normalized().to_owned();
     if let Inserted::Created(row) = state.session_writer.insert(row, email_normalized).await? {
         tracing::info!(session.id = %row.id, "session created");
-        return Ok(HttpResponse::Ok().json(CheckoutSession::from_row(*row, &state, now)));
+        return Ok(HttpResponse::Ok().json(CheckoutSession::from_row(*row, &state, now, false)));
     }
     // The idempotency key is taken: nothing of this attempt was written.
     let key = input.idempotency_key.unwrap_or_default();
@@ -134,5 +146,5 @@ pub async fn create_session(
     tracing::info!(session.id = %existing.id, "idempotent replay");
     Ok(HttpResponse::Ok()
         .insert_header(("Idempotent-Replayed", "true"))
-        .json(CheckoutSession::from_row(existing, &state, now)))
+        .json(super::session_object(&state, existing).await?))
 }

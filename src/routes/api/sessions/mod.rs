@@ -10,6 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::Authenticated;
+use crate::db::payments::get_payment_by_session;
 use crate::db::sessions::{SessionRow, expire_session, get_session};
 use crate::domain::fees::FeesJson;
 use crate::domain::metadata::Metadata;
@@ -87,10 +88,17 @@ impl RouteSummary {
 }
 
 impl CheckoutSession {
-    pub fn from_row(row: SessionRow, state: &AppState, now_ms: i64) -> CheckoutSession {
+    /// `at_provider`: whether the session's payment has reached a provider (which keeps a
+    /// session past its deadline open).
+    pub fn from_row(
+        row: SessionRow,
+        state: &AppState,
+        now_ms: i64,
+        at_provider: bool,
+    ) -> CheckoutSession {
         let status = SessionStatus::parse(&row.status)
             .unwrap_or(SessionStatus::Failed)
-            .effective(row.expires_at, now_ms);
+            .effective(row.expires_at, now_ms, at_provider);
         let route = row
             .route_id
             .as_deref()
@@ -122,6 +130,17 @@ impl CheckoutSession {
     }
 }
 
+/// The session object, reading its payment when there is one.
+pub async fn session_object(state: &AppState, row: SessionRow) -> anyhow::Result<CheckoutSession> {
+    let at_provider = match &row.payment_id {
+        Some(_) => get_payment_by_session(&state.db.read, &row.id)
+            .await?
+            .is_some_and(|p| p.at_provider()),
+        None => false,
+    };
+    Ok(CheckoutSession::from_row(row, state, now_ms(), at_provider))
+}
+
 fn parse_session_id(id: &str) -> Result<SessionId, ApiError> {
     SessionId::parse(id).ok_or_else(|| ApiError::not_found("checkout session", id))
 }
@@ -149,7 +168,7 @@ pub async fn get_session_handler(
     let row = get_session(&state.db.read, &owner.merchant_id, owner.environment, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("checkout session", id.as_str()))?;
-    Ok(HttpResponse::Ok().json(CheckoutSession::from_row(row, &state, now_ms())))
+    Ok(HttpResponse::Ok().json(session_object(&state, row).await?))
 }
 
 /// Expire a session no buyer has started paying.
@@ -196,5 +215,5 @@ pub async fn expire_session_handler(
     };
     tx.commit().await.map_err(anyhow::Error::from)?;
     tracing::info!(session.id = %id, "session expired by the merchant");
-    Ok(HttpResponse::Ok().json(CheckoutSession::from_row(row, &state, now)))
+    Ok(HttpResponse::Ok().json(CheckoutSession::from_row(row, &state, now, false)))
 }
