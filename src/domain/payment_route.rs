@@ -26,6 +26,10 @@ pub struct PaymentRoute {
     pub gateway_fee_rate: f64,
     #[serde(default)]
     pub eta: String,
+    /// How long a payment may stay pending at the provider on this route; the global
+    /// `provider_timeout_seconds` when not given. A bank transfer takes days, a card seconds.
+    #[serde(default)]
+    pub provider_timeout_seconds: Option<i64>,
     /// Environments this route is offered in.
     #[serde(default = "sandbox_only")]
     pub environments: Vec<String>,
@@ -77,6 +81,7 @@ pub fn default_routes() -> Vec<PaymentRoute> {
             buyer_fee_rate: buyer,
             gateway_fee_rate: gateway,
             eta: eta.into(),
+            provider_timeout_seconds: None,
             environments: sandbox_only(),
         }
     };
@@ -99,15 +104,19 @@ pub fn default_routes() -> Vec<PaymentRoute> {
             0.01,
             "about 1 minute",
         ),
-        route(
-            "local-bank-transfer",
-            "local",
-            "Bank transfer",
-            "Sandbox Bank",
-            0.0,
-            0.01,
-            "1–2 business days",
-        ),
+        PaymentRoute {
+            // A bank transfer takes days, not minutes.
+            provider_timeout_seconds: Some(3 * 86_400),
+            ..route(
+                "local-bank-transfer",
+                "local",
+                "Bank transfer",
+                "Sandbox Bank",
+                0.0,
+                0.01,
+                "1–2 business days",
+            )
+        },
     ]
 }
 

@@ -146,7 +146,10 @@ pub async fn hand_off(
         .with_context(|| format!("provider {} is not configured", payment.provider))?
         .clone();
     let now = now_ms();
-    let deadline = now + state.settings.provider_timeout_seconds * 1000;
+    let timeout_seconds = route_of(state, payment)
+        .and_then(|r| r.provider_timeout_seconds)
+        .unwrap_or(state.settings.provider_timeout_seconds);
+    let deadline = now + timeout_seconds * 1000;
     let claim = HandOff {
         to_state: "in_flight",
         provider_ref: None,
