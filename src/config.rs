@@ -51,6 +51,21 @@ pub struct Settings {
     pub reconcile_interval_seconds: i64,
     /// How long the sandbox's delayed test card stays pending before it pays.
     pub sandbox_delay_seconds: i64,
+    /// How long a webhook endpoint has to answer.
+    pub webhook_timeout_seconds: u64,
+    /// How long a worker owns a claimed delivery; after that another worker may take it over.
+    pub webhook_lease_seconds: i64,
+    /// Deliveries claimed (and sent concurrently) per worker step.
+    pub webhook_batch_size: i64,
+    /// How often an idle worker looks for deliveries queued by other instances.
+    pub webhook_poll_interval_ms: u64,
+    /// An endpoint whose every delivery has failed for this long is disabled.
+    pub webhook_disable_after_seconds: i64,
+    /// After a secret rotation, how long the old secret keeps signing too.
+    pub webhook_secret_overlap_seconds: i64,
+    /// How long the paid page waits for the merchant to acknowledge `payment.paid` before
+    /// sending the buyer back anyway.
+    pub redirect_wait_seconds: i64,
 }
 
 impl Default for Settings {
@@ -72,6 +87,13 @@ impl Default for Settings {
             provider_timeout_seconds: 1_800,
             reconcile_interval_seconds: 5,
             sandbox_delay_seconds: 5,
+            webhook_timeout_seconds: 10,
+            webhook_lease_seconds: 60,
+            webhook_batch_size: 64,
+            webhook_poll_interval_ms: 1_000,
+            webhook_disable_after_seconds: 3 * 86_400,
+            webhook_secret_overlap_seconds: 86_400,
+            redirect_wait_seconds: 5,
         }
     }
 }
@@ -145,6 +167,29 @@ impl Settings {
         if let Some(v) = get("OPENRAILS_SANDBOX_DELAY_SECONDS") {
             self.sandbox_delay_seconds = parse("OPENRAILS_SANDBOX_DELAY_SECONDS", &v)?;
         }
+        if let Some(v) = get("OPENRAILS_WEBHOOK_TIMEOUT_SECONDS") {
+            self.webhook_timeout_seconds = parse("OPENRAILS_WEBHOOK_TIMEOUT_SECONDS", &v)?;
+        }
+        if let Some(v) = get("OPENRAILS_WEBHOOK_LEASE_SECONDS") {
+            self.webhook_lease_seconds = parse("OPENRAILS_WEBHOOK_LEASE_SECONDS", &v)?;
+        }
+        if let Some(v) = get("OPENRAILS_WEBHOOK_BATCH_SIZE") {
+            self.webhook_batch_size = parse("OPENRAILS_WEBHOOK_BATCH_SIZE", &v)?;
+        }
+        if let Some(v) = get("OPENRAILS_WEBHOOK_POLL_INTERVAL_MS") {
+            self.webhook_poll_interval_ms = parse("OPENRAILS_WEBHOOK_POLL_INTERVAL_MS", &v)?;
+        }
+        if let Some(v) = get("OPENRAILS_WEBHOOK_DISABLE_AFTER_SECONDS") {
+            self.webhook_disable_after_seconds =
+                parse("OPENRAILS_WEBHOOK_DISABLE_AFTER_SECONDS", &v)?;
+        }
+        if let Some(v) = get("OPENRAILS_WEBHOOK_SECRET_OVERLAP_SECONDS") {
+            self.webhook_secret_overlap_seconds =
+                parse("OPENRAILS_WEBHOOK_SECRET_OVERLAP_SECONDS", &v)?;
+        }
+        if let Some(v) = get("OPENRAILS_REDIRECT_WAIT_SECONDS") {
+            self.redirect_wait_seconds = parse("OPENRAILS_REDIRECT_WAIT_SECONDS", &v)?;
+        }
         if let Some(v) = get("OPENRAILS_SHUTDOWN_TIMEOUT_SECONDS") {
             self.shutdown_timeout_seconds = parse("OPENRAILS_SHUTDOWN_TIMEOUT_SECONDS", &v)?;
         }
@@ -163,6 +208,18 @@ impl Settings {
         }
         if self.provider_timeout_seconds < 1 || self.reconcile_interval_seconds < 1 {
             bail!("provider_timeout_seconds and reconcile_interval_seconds must be at least 1");
+        }
+        if self.webhook_timeout_seconds == 0 || self.webhook_lease_seconds < 1 {
+            bail!("webhook_timeout_seconds and webhook_lease_seconds must be at least 1");
+        }
+        if !(1..=500).contains(&self.webhook_batch_size) {
+            bail!("webhook_batch_size must be between 1 and 500");
+        }
+        if self.webhook_poll_interval_ms == 0 {
+            bail!("webhook_poll_interval_ms must be at least 1");
+        }
+        if self.redirect_wait_seconds < 0 || self.webhook_secret_overlap_seconds < 0 {
+            bail!("redirect_wait_seconds and webhook_secret_overlap_seconds must not be negative");
         }
         if self.sandbox_delay_seconds < 0 {
             bail!("sandbox_delay_seconds must not be negative");

@@ -1,5 +1,6 @@
 pub mod auth;
 pub mod bootstrap;
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -9,3 +10,4 @@ pub mod providers;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;
+pub mod webhooks;

@@ -19,6 +19,9 @@ use crate::providers::sandbox::SandboxProvider;
 use crate::routes;
 use crate::routes::assets::asset_bytes;
 use crate::telemetry::request_context;
+use crate::webhooks;
+use crate::webhooks::client::WebhookClients;
+use tokio::sync::Notify;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -36,6 +39,10 @@ pub struct AppState {
     pub providers: Providers,
     /// Signs the checkout pages' form tokens; shared by all instances.
     pub form_secret: Vec<u8>,
+    /// The HTTP clients that deliver webhooks.
+    pub webhook_clients: WebhookClients,
+    /// Wakes this instance's webhook worker when an event is recorded.
+    pub webhook_wakeup: Notify,
 }
 
 pub struct Application {
@@ -79,6 +86,10 @@ impl Application {
             js_href,
             providers,
             form_secret,
+            webhook_clients: WebhookClients::new(Duration::from_secs(
+                settings.webhook_timeout_seconds,
+            ))?,
+            webhook_wakeup: Notify::new(),
             db,
             settings,
             public_url,
@@ -124,10 +135,17 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let sweeper = tokio::spawn(run_expiry_sweeper(self.state.clone()));
         let reconciler = tokio::spawn(run_reconciler(self.state.clone()));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(webhooks::worker::run(self.state.clone(), stopped));
         let result = self.server.await.context("running the HTTP server");
-        tracing::info!("HTTP server stopped; closing the database");
+        tracing::info!("HTTP server stopped; finishing webhook deliveries in hand");
         sweeper.abort();
         reconciler.abort();
+        let _ = stop.send(true);
+        let grace = Duration::from_secs(self.state.settings.webhook_timeout_seconds + 5);
+        if tokio::time::timeout(grace, worker).await.is_err() {
+            tracing::warn!("webhook deliveries did not finish in time; their leases will expire");
+        }
         self.state.db.close().await;
         tracing::info!("shut down");
         result

@@ -39,6 +39,14 @@ pub async fn insert_event<'e, E: Executor<'e, Database = Any>>(
     Ok(done.rows_affected() == 1)
 }
 
+/// Writes an event and queues its webhook deliveries, in the caller's transaction.
+pub async fn record_event(tx: &mut super::Tx, e: &EventRow) -> anyhow::Result<()> {
+    if insert_event(&mut **tx, e).await? {
+        super::webhook_deliveries::fan_out_event(&mut **tx, e).await?;
+    }
+    Ok(())
+}
+
 /// A session's events, oldest first.
 pub async fn list_session_events<'e, E: Executor<'e, Database = Any>>(
     executor: E,
@@ -52,4 +60,64 @@ pub async fn list_session_events<'e, E: Executor<'e, Database = Any>>(
     .fetch_all(executor)
     .await
     .context("listing a session's events")
+}
+
+const COLUMNS: &str = "id, merchant_id, environment, session_id, type, payload, created_at";
+
+/// The merchant's events in this environment, by id descending.
+pub async fn list_events<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    merchant_id: &str,
+    environment: &str,
+    kind: Option<String>,
+    session_id: Option<String>,
+    starting_after: Option<String>,
+    limit: i64,
+) -> anyhow::Result<Vec<EventRow>> {
+    let mut sql = super::ListQuery::new(&format!(
+        "SELECT {COLUMNS} FROM events WHERE merchant_id = $1 AND environment = $2"
+    ));
+    sql.filter("type =", kind);
+    sql.filter("session_id =", session_id);
+    sql.filter("id <", starting_after);
+    sql.fetch(executor, merchant_id, environment, limit)
+        .await
+        .context("listing events")
+}
+
+pub async fn get_event<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    merchant_id: &str,
+    environment: &str,
+    id: &str,
+) -> anyhow::Result<Option<EventRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM events WHERE merchant_id = $1 AND environment = $2 AND id = $3"
+    ))
+    .bind(merchant_id)
+    .bind(environment)
+    .bind(id)
+    .fetch_optional(executor)
+    .await
+    .context("reading an event")
+}
+
+/// The merchant's events created at or after `since_ms`, oldest first.
+pub async fn events_since<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    merchant_id: &str,
+    environment: &str,
+    since_ms: i64,
+) -> anyhow::Result<Vec<EventRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM events
+         WHERE merchant_id = $1 AND environment = $2 AND created_at >= $3
+         ORDER BY created_at, id"
+    ))
+    .bind(merchant_id)
+    .bind(environment)
+    .bind(since_ms)
+    .fetch_all(executor)
+    .await
+    .context("listing events since a time")
 }

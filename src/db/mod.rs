@@ -15,6 +15,8 @@ pub mod merchants;
 pub mod payments;
 pub mod session_writer;
 pub mod sessions;
+pub mod webhook_deliveries;
+pub mod webhook_endpoints;
 
 use std::path::Path;
 use std::str::FromStr;

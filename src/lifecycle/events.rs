@@ -21,6 +21,17 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    pub fn parse(type_name: &str) -> Option<EventKind> {
+        [
+            EventKind::ProviderPending,
+            EventKind::Paid,
+            EventKind::Failed,
+            EventKind::Expired,
+        ]
+        .into_iter()
+        .find(|k| k.type_name() == type_name)
+    }
+
     pub fn type_name(self) -> &'static str {
         match self {
             EventKind::ProviderPending => "payment.provider_pending",
@@ -54,38 +65,30 @@ pub fn build_event(
     status: &str,
     now_ms: i64,
 ) -> EventRow {
-    let id = kind.event_id(&session.id);
     let fees = payment.map(|p| Fees {
         buyer_fee: p.buyer_fee_cents,
         gateway_fee: p.gateway_fee_cents,
         merchant_net: p.merchant_net_cents,
         total: p.total_cents,
     });
-    let payload = json!({
-        "id": id,
-        "type": kind.type_name(),
-        "livemode": session.environment == "production",
-        "created": iso_millis(now_ms),
-        "data": {
-            "session_id": session.id,
-            "customer_id": session.customer_id,
-            "status": status,
-            "amount": cents_to_json(session.amount_cents),
-            "currency": session.currency,
-            "asset": route.map_or("USDC", |r| r.asset.as_str()),
-            "network": route.map_or("Base", |r| r.network.as_str()),
-            "route": route.map(|r| json!({
-                "id": r.id, "kind": r.kind, "label": r.label, "provider": r.provider,
-            })),
-            "fees": fees.map(Fees::to_json),
-            "tx_hash": payment.and_then(|p| p.tx_hash.clone()),
-            "metadata": Metadata::from_db(&session.metadata).to_json(),
-            "payment_id": payment.map(|p| p.id.clone()),
-            "failure_code": payment.and_then(|p| p.failure_code.clone()),
-        }
+    let payload = payload(&PayloadParts {
+        kind,
+        session_id: &session.id,
+        customer_id: &session.customer_id,
+        livemode: session.environment == "production",
+        status,
+        amount_cents: session.amount_cents,
+        currency: &session.currency,
+        route,
+        fees,
+        tx_hash: payment.and_then(|p| p.tx_hash.as_deref()),
+        metadata: Metadata::from_db(&session.metadata),
+        payment_id: payment.map(|p| p.id.as_str()),
+        failure_code: payment.and_then(|p| p.failure_code.as_deref()),
+        now_ms,
     });
     EventRow {
-        id,
+        id: kind.event_id(&session.id),
         merchant_id: session.merchant_id.clone(),
         environment: session.environment.clone(),
         session_id: session.id.clone(),
@@ -93,4 +96,49 @@ pub fn build_event(
         payload: payload.to_string(),
         created_at: now_ms,
     }
+}
+
+/// Everything a payload is made of.
+pub struct PayloadParts<'a> {
+    pub kind: EventKind,
+    pub session_id: &'a str,
+    pub customer_id: &'a str,
+    pub livemode: bool,
+    pub status: &'a str,
+    pub amount_cents: i64,
+    pub currency: &'a str,
+    pub route: Option<&'a PaymentRoute>,
+    pub fees: Option<Fees>,
+    pub tx_hash: Option<&'a str>,
+    pub metadata: Metadata,
+    pub payment_id: Option<&'a str>,
+    pub failure_code: Option<&'a str>,
+    pub now_ms: i64,
+}
+
+/// The webhook body: `id`, `type`, `livemode`, `created`, `data{…}`.
+pub fn payload(p: &PayloadParts<'_>) -> serde_json::Value {
+    json!({
+        "id": p.kind.event_id(p.session_id),
+        "type": p.kind.type_name(),
+        "livemode": p.livemode,
+        "created": iso_millis(p.now_ms),
+        "data": {
+            "session_id": p.session_id,
+            "customer_id": p.customer_id,
+            "status": p.status,
+            "amount": cents_to_json(p.amount_cents),
+            "currency": p.currency,
+            "asset": p.route.map_or("USDC", |r| r.asset.as_str()),
+            "network": p.route.map_or("Base", |r| r.network.as_str()),
+            "route": p.route.map(|r| json!({
+                "id": r.id, "kind": r.kind, "label": r.label, "provider": r.provider,
+            })),
+            "fees": p.fees.map(Fees::to_json),
+            "tx_hash": p.tx_hash,
+            "metadata": p.metadata.to_json(),
+            "payment_id": p.payment_id,
+            "failure_code": p.failure_code,
+        }
+    })
 }

@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use self::events::{EventKind, build_event};
 use crate::db::Tx;
-use crate::db::events::insert_event;
+use crate::db::events::record_event;
 use crate::db::invoices::{InvoiceRow, close_invoice, insert_invoice};
 use crate::db::payments::{
     HandOff, Outcome, PaymentRow, advance_provider_state, claim_payments_to_poll, finish_payment,
@@ -224,9 +224,10 @@ pub async fn hand_off(
             "pending",
             now,
         );
-        insert_event(&mut *tx, &event).await?;
+        record_event(&mut tx, &event).await?;
     }
     tx.commit().await.context("committing a hand-off")?;
+    state.webhook_wakeup.notify_one();
     tracing::info!(payment.id = %payment.id, provider_state = to_state, "handed off to the provider");
     for callback in callbacks {
         let received = receive_callback(
@@ -302,6 +303,7 @@ pub async fn receive_callback(
     tx.commit()
         .await
         .context("committing a provider callback")?;
+    state.webhook_wakeup.notify_one();
     Ok(Ok(if applied {
         CallbackResult::Applied
     } else {
@@ -319,6 +321,7 @@ pub async fn apply_outcome(
     let mut tx = state.db.begin().await?;
     let applied = apply_in(state, &mut tx, payment_id, outcome, now_ms()).await?;
     tx.commit().await.context("committing a payment outcome")?;
+    state.webhook_wakeup.notify_one();
     Ok(applied)
 }
 
@@ -354,7 +357,7 @@ async fn apply_in(
         status,
         now,
     );
-    insert_event(&mut **tx, &event).await?;
+    record_event(tx, &event).await?;
     tracing::info!(session.id = %session.id, payment.id = %payment.id, status, "payment finished");
     Ok(true)
 }
@@ -439,9 +442,12 @@ pub async fn expire_due(state: &AppState) -> anyhow::Result<usize> {
         let expired = expire_due_sessions(&mut *tx, now, BATCH).await?;
         for session in &expired {
             let event = build_event(EventKind::Expired, session, None, None, "expired", now);
-            insert_event(&mut *tx, &event).await?;
+            record_event(&mut tx, &event).await?;
         }
         tx.commit().await.context("committing expired sessions")?;
+        if !expired.is_empty() {
+            state.webhook_wakeup.notify_one();
+        }
         total += expired.len();
         if (expired.len() as i64) < BATCH {
             break;
@@ -492,8 +498,9 @@ async fn expire_started_session(state: &AppState, session_id: &str) -> anyhow::R
         "expired",
         now,
     );
-    insert_event(&mut *tx, &event).await?;
+    record_event(&mut tx, &event).await?;
     tx.commit().await.context("committing an expired session")?;
+    state.webhook_wakeup.notify_one();
     tracing::info!(session.id = %session_id, "session expired");
     Ok(true)
 }

@@ -16,6 +16,32 @@ use crate::error::ApiError;
 /// A JSON object's members in order, each value still as its JSON text.
 pub struct RawObject(pub Vec<(String, Box<RawValue>)>);
 
+impl RawObject {
+    /// One issue per member not in `known`, with a suggestion for a near miss.
+    pub fn unknown_fields(&self, known: &[&str]) -> Vec<crate::error::FieldIssue> {
+        self.0
+            .iter()
+            .filter(|(name, _)| !known.contains(&name.as_str()))
+            .map(|(name, _)| {
+                let message = match crate::domain::suggest::closest(name, known) {
+                    Some(hit) => format!("is not a known field; did you mean {hit}?"),
+                    None => format!("is not a known field; the fields are {}", known.join(", ")),
+                };
+                crate::error::FieldIssue::new(name.clone(), message)
+            })
+            .collect()
+    }
+
+    /// The raw JSON of a member, `None` when absent or null.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.get())
+            .filter(|raw| *raw != "null")
+    }
+}
+
 /// Checks the content type and size, then parses a JSON object.
 pub async fn read_json_object(
     req: &HttpRequest,

@@ -1,7 +1,9 @@
 //! Merchant API handlers, one file per resource.
 
+pub mod agent;
 pub mod body;
 pub mod customers;
+pub mod events;
 pub mod health;
 pub mod invoices;
 pub mod list;
@@ -9,3 +11,4 @@ pub mod openapi;
 pub mod payments;
 pub mod provider_callbacks;
 pub mod sessions;
+pub mod webhook_endpoints;

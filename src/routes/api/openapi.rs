@@ -6,7 +6,10 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{customers, health, invoices, payments, provider_callbacks, sessions};
+use super::{
+    agent, customers, events, health, invoices, payments, provider_callbacks, sessions,
+    webhook_endpoints,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +28,17 @@ use super::{customers, health, invoices, payments, provider_callbacks, sessions}
         invoices::list_invoices_handler,
         invoices::get_invoice_handler,
         provider_callbacks::provider_callback,
+        webhook_endpoints::create_endpoint_handler,
+        webhook_endpoints::list_endpoints_handler,
+        webhook_endpoints::get_endpoint_handler,
+        webhook_endpoints::delete_endpoint_handler,
+        webhook_endpoints::rotate_secret_handler,
+        webhook_endpoints::enable_endpoint_handler,
+        events::list_events_handler,
+        events::redeliver_since_handler,
+        events::get_event_handler,
+        events::redeliver_event_handler,
+        agent::run_action,
         openapi_json,
         health::healthz,
         health::readyz,

@@ -11,9 +11,11 @@ use super::form::issue_token;
 use super::{Layout, MessagePage, Summary, error_page, not_found_page, render};
 use crate::db::payments::{PaymentRow, get_payment_by_session};
 use crate::db::sessions::{SessionRow, SessionView, get_session_view};
+use crate::db::webhook_deliveries::event_delivery_state;
 use crate::domain::time::now_ms;
 use crate::domain::url::return_url;
 use crate::domain::{Amount, SessionId, SessionStatus};
+use crate::lifecycle::events::EventKind;
 use crate::providers::Instructions;
 use crate::providers::sandbox::TEST_CARDS;
 use crate::startup::AppState;
@@ -115,14 +117,64 @@ pub struct ResultPage {
     pub paid: bool,
     pub reason: String,
     pub back_href: Option<String>,
+    /// Paid, and the merchant is being told before the buyer goes back.
+    pub confirming: bool,
 }
 
 pub async fn checkout_page(state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
-    match load(&state, &id).await {
-        Ok(Some((view, payment))) => show(&state, &view, payment.as_ref(), None),
+    let loaded = async {
+        let Some((view, payment)) = load(&state, &id).await? else {
+            return anyhow::Ok(None);
+        };
+        let confirming = merchant_still_confirming(&state, &view.session).await?;
+        Ok(Some((view, payment, confirming)))
+    };
+    match loaded.await {
+        Ok(Some((view, payment, true))) => show_confirming(&state, &view, payment.as_ref()),
+        Ok(Some((view, payment, false))) => show(&state, &view, payment.as_ref(), None),
         Ok(None) => not_found_page(&state),
         Err(e) => error_page(&state, &e),
     }
+}
+
+/// Whether the buyer of a paid session should wait a moment before going back: the merchant
+/// has an endpoint for `payment.paid` that has not acknowledged it yet, and the short wait
+/// (`redirect_wait_seconds`) since the payment is not over. Then the merchant knows of the
+/// payment before the buyer lands on its page; if it is slow, the buyer goes anyway.
+async fn merchant_still_confirming(state: &AppState, session: &SessionRow) -> anyhow::Result<bool> {
+    if session.status != "paid"
+        || session.redirect_url.is_none()
+        || now_ms() >= session.updated_at + state.settings.redirect_wait_seconds * 1000
+    {
+        return Ok(false);
+    }
+    let event_id = EventKind::Paid.event_id(&session.id);
+    let (delivered, owed) = event_delivery_state(&state.db.read, &event_id).await?;
+    Ok(delivered == 0 && owed > 0)
+}
+
+/// The paid page while the merchant confirms: no return yet, a refresh every second.
+fn show_confirming(
+    state: &AppState,
+    view: &SessionView,
+    payment: Option<&PaymentRow>,
+) -> HttpResponse {
+    let session = &view.session;
+    let mut page = Layout::new(state, "Payment received", &view.merchant_name);
+    page.refresh = Some("1".into());
+    page.status_url = Some(format!("/checkout/{}/status", session.id));
+    page.state_key = "paid:confirming".into();
+    render(
+        StatusCode::OK,
+        &ResultPage {
+            page,
+            summary: summary(state, session, payment),
+            paid: true,
+            reason: String::new(),
+            back_href: None,
+            confirming: true,
+        },
+    )
 }
 
 /// `GET /checkout/{id}/status`: what the page's script polls to update itself.
@@ -246,6 +298,7 @@ pub(super) fn show(
                         .and_then(|p| p.failure_message.clone())
                         .unwrap_or_else(|| "The payment did not go through.".into()),
                     back_href,
+                    confirming: false,
                 },
             )
         }

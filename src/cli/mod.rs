@@ -1,0 +1,163 @@
+//! The command line: `serve` (the default), `migrate`, `keys`, `webhooks`.
+
+mod webhooks;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::bootstrap::{ensure_first_merchant, welcome_text};
+use crate::config::Settings;
+use crate::db::Db;
+use crate::db::api_keys::{create_api_key, list_api_keys, revoke_api_key};
+use crate::db::merchants::first_merchant;
+use crate::domain::time::{iso_seconds, now_ms};
+use crate::domain::{ApiKeyId, Environment, MerchantId};
+use crate::startup::Application;
+use crate::telemetry::init_tracing;
+
+/// Self-hostable hosted checkout. Settings come from defaults, the TOML file named by
+/// OPENRAILS_CONFIG, then environment variables (see README).
+#[derive(Parser)]
+#[command(name = "openrails-checkout", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and checkout pages (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Manage webhook endpoints, send a test event, replay events.
+    Webhooks {
+        #[command(subcommand)]
+        action: webhooks::WebhooksAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Create a key and print it once.
+    Create {
+        /// sandbox (sk_test_…) or production (sk_live_…).
+        #[arg(long, default_value = "sandbox")]
+        environment: String,
+        /// A note to recognise the key by.
+        #[arg(long, default_value = "created from the command line")]
+        label: String,
+        /// The merchant (default: the first one).
+        #[arg(long)]
+        merchant: Option<String>,
+    },
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key by its id (key_…).
+    Revoke { id: String },
+}
+
+/// Parses the command line and runs the subcommand.
+pub async fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::load()?;
+    init_tracing(settings.mode);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            let db = Db::connect(&settings.database_url, 1).await?;
+            db.migrate().await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Keys { action } => keys(settings, action).await,
+        Command::Webhooks { action } => webhooks::run(settings, action).await,
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let merchant_name = settings.first_merchant_name.clone();
+    let app = Application::build(settings).await?;
+    if let Some(first) = ensure_first_merchant(app.db(), &merchant_name).await? {
+        println!("{}", welcome_text(&first, app.public_url()));
+    }
+    tracing::info!(
+        public_url = app.public_url(),
+        port = app.port(),
+        "listening"
+    );
+    app.run_until_stopped().await
+}
+
+async fn keys(settings: Settings, action: KeysAction) -> anyhow::Result<()> {
+    let db = Db::connect(&settings.database_url, 1).await?;
+    db.migrate().await?;
+    match action {
+        KeysAction::Create {
+            environment,
+            label,
+            merchant,
+        } => {
+            let environment = Environment::parse(&environment)
+                .context("--environment must be sandbox or production")?;
+            let merchant_id = resolve_merchant(&db, &settings, merchant).await?;
+            let (row, secret) =
+                create_api_key(&db.write, &merchant_id, environment, &label, now_ms()).await?;
+            println!(
+                "Created {} key {} for {}. It is shown only this once:\n\n    {secret}\n",
+                row.environment, row.id, row.merchant_id
+            );
+        }
+        KeysAction::List => {
+            for key in list_api_keys(&db.read).await? {
+                let state = match key.revoked_at {
+                    Some(at) => format!("revoked {}", iso_seconds(at)),
+                    None => "active".to_owned(),
+                };
+                println!(
+                    "{}  {}  {:<10}  {}  {}  created {}  \"{}\"",
+                    key.id,
+                    key.merchant_id,
+                    key.environment,
+                    key.key_hint,
+                    state,
+                    iso_seconds(key.created_at),
+                    key.label
+                );
+            }
+        }
+        KeysAction::Revoke { id } => {
+            let key_id = ApiKeyId::parse(&id).context("the id must look like key_…")?;
+            if revoke_api_key(&db.write, &key_id, now_ms()).await? {
+                println!("revoked {key_id}");
+            } else {
+                anyhow::bail!("no active key {key_id}");
+            }
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+/// `--merchant`, or the first merchant (created when the database has none).
+async fn resolve_merchant(
+    db: &Db,
+    settings: &Settings,
+    merchant: Option<String>,
+) -> anyhow::Result<MerchantId> {
+    if let Some(id) = merchant {
+        return MerchantId::parse(&id).context("--merchant must be a mer_… id");
+    }
+    if let Some(id) = first_merchant(&db.read).await? {
+        return Ok(id);
+    }
+    ensure_first_merchant(db, &settings.first_merchant_name).await?;
+    first_merchant(&db.read)
+        .await?
+        .context("no merchant could be created")
+}

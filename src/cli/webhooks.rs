@@ -1,0 +1,210 @@
+//! `openrails-checkout webhooks add|list|remove|test|replay`.
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use serde_json::json;
+
+use super::resolve_merchant;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::db::webhook_endpoints::{delete_endpoint, list_all_endpoints};
+use crate::domain::Environment;
+use crate::domain::metadata::Metadata;
+use crate::domain::time::{iso_seconds, now_ms, parse_rfc3339_ms};
+use crate::lifecycle::events::{EventKind, PayloadParts, payload};
+use crate::routes::api::events::redeliver_since;
+use crate::routes::api::webhook_endpoints::{create_endpoint, new_secret};
+use crate::webhooks::client::{WebhookClients, check_endpoint_url};
+use crate::webhooks::{DEFAULT_EVENT_TYPES, EVENT_TYPES, sign_header};
+
+#[derive(Subcommand)]
+pub enum WebhooksAction {
+    /// Register an endpoint and print its secret once.
+    Add {
+        url: String,
+        /// Comma-separated event types (default: payment.provider_pending,payment.paid,payment.failed).
+        #[arg(long)]
+        events: Option<String>,
+        #[arg(long, default_value = "sandbox")]
+        environment: String,
+        /// The merchant (default: the first one).
+        #[arg(long)]
+        merchant: Option<String>,
+    },
+    /// List endpoints (never their secrets).
+    List,
+    /// Remove an endpoint by its id (we_…).
+    Remove { id: String },
+    /// Send a signed sample payment.paid event to a URL and show the answer.
+    Test {
+        url: String,
+        /// Sign with this secret (default: a new one, printed).
+        #[arg(long)]
+        secret: Option<String>,
+    },
+    /// Queue again every event since a time (RFC 3339), for the endpoints subscribed to it.
+    Replay {
+        #[arg(long)]
+        since: String,
+        #[arg(long, default_value = "sandbox")]
+        environment: String,
+        #[arg(long)]
+        merchant: Option<String>,
+    },
+}
+
+pub async fn run(settings: Settings, action: WebhooksAction) -> anyhow::Result<()> {
+    if let WebhooksAction::Test { url, secret } = action {
+        return send_test(&settings, &url, secret).await;
+    }
+    let db = Db::connect(&settings.database_url, 1).await?;
+    db.migrate().await?;
+    match action {
+        WebhooksAction::Add {
+            url,
+            events,
+            environment,
+            merchant,
+        } => {
+            let environment = Environment::parse(&environment)
+                .context("--environment must be sandbox or production")?;
+            let events: Vec<String> = match events {
+                None => DEFAULT_EVENT_TYPES
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect(),
+                Some(list) => list
+                    .split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+            };
+            if let Some(bad) = events.iter().find(|e| !EVENT_TYPES.contains(&e.as_str())) {
+                bail!(
+                    "{bad:?} is not an event type; use {}",
+                    EVENT_TYPES.join(", ")
+                );
+            }
+            if events.is_empty() {
+                bail!("--events must name at least one event type");
+            }
+            if let Err(reason) = check_endpoint_url(&url, environment).await {
+                bail!("the URL {reason}");
+            }
+            let merchant_id = resolve_merchant(&db, &settings, merchant).await?;
+            let row =
+                create_endpoint(&db, merchant_id.as_str(), environment, &url, &events).await?;
+            println!(
+                "Registered {} ({environment}) for {} with events {}.\nIts signing secret is shown only this once:\n\n    {}\n",
+                row.id,
+                row.url,
+                events.join(", "),
+                row.secret
+            );
+        }
+        WebhooksAction::List => {
+            for e in list_all_endpoints(&db.read).await? {
+                println!(
+                    "{}  {}  {:<10}  {:<8}  {}  [{}]  created {}",
+                    e.id,
+                    e.merchant_id,
+                    e.environment,
+                    e.status,
+                    e.url,
+                    e.event_types().join(","),
+                    iso_seconds(e.created_at)
+                );
+            }
+        }
+        WebhooksAction::Remove { id } => {
+            let Some(endpoint) = list_all_endpoints(&db.read)
+                .await?
+                .into_iter()
+                .find(|e| e.id == id)
+            else {
+                bail!("no endpoint {id}");
+            };
+            let mut tx = db.begin().await?;
+            delete_endpoint(&mut tx, &endpoint.merchant_id, &endpoint.id).await?;
+            tx.commit().await?;
+            println!("removed {id}");
+        }
+        WebhooksAction::Replay {
+            since,
+            environment,
+            merchant,
+        } => {
+            let since_ms = parse_rfc3339_ms(&since)
+                .context("--since must be an RFC 3339 time, e.g. 2026-11-24T00:00:00Z")?;
+            let environment = Environment::parse(&environment)
+                .context("--environment must be sandbox or production")?;
+            let merchant_id = resolve_merchant(&db, &settings, merchant).await?;
+            let (events, queued) =
+                redeliver_since(&db, merchant_id.as_str(), environment.as_str(), since_ms).await?;
+            println!(
+                "queued {queued} deliveries of {events} events; a running server sends them within a second or so"
+            );
+        }
+        WebhooksAction::Test { .. } => {}
+    }
+    db.close().await;
+    Ok(())
+}
+
+/// Sends a representative `payment.paid` event, signed, and prints what came back.
+async fn send_test(settings: &Settings, url: &str, secret: Option<String>) -> anyhow::Result<()> {
+    let secret = match secret {
+        Some(secret) => secret,
+        None => {
+            let secret = new_secret()?;
+            println!("Signing with a new secret: {secret}");
+            secret
+        }
+    };
+    let route = settings.routes.first();
+    let amount_cents = 89_900;
+    let body = payload(&PayloadParts {
+        kind: EventKind::Paid,
+        session_id: "chk_test_webhook",
+        customer_id: "cus_test_webhook",
+        livemode: false,
+        status: "paid",
+        amount_cents,
+        currency: "USD",
+        route,
+        fees: route.map(|r| r.fees(amount_cents)),
+        tx_hash: Some("0xabc123"),
+        metadata: Metadata::parse(&json!({"order_id": "ord_284"})).unwrap_or_default(),
+        payment_id: Some("pay_test_webhook"),
+        failure_code: None,
+        now_ms: now_ms(),
+    })
+    .to_string();
+    let event_id = EventKind::Paid.event_id("chk_test_webhook");
+    let clients = WebhookClients::new(std::time::Duration::from_secs(
+        settings.webhook_timeout_seconds,
+    ))?;
+    let response = clients
+        .for_environment("sandbox")
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-gateway-event", &event_id)
+        .header(
+            "x-gateway-signature",
+            sign_header(&[&secret], now_ms() / 1000, body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+        .with_context(|| format!("sending the test event to {url}"))?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    println!(
+        "{url} answered {status}\n{}",
+        text.chars().take(2048).collect::<String>()
+    );
+    if !status.is_success() {
+        bail!("the endpoint did not answer with a 2xx status");
+    }
+    Ok(())
+}

@@ -1,0 +1,281 @@
+//! Deliveries: one per event and subscribed endpoint, written with the event (the outbox),
+//! claimed by workers with a lease that works the same on SQLite and PostgreSQL.
+
+use anyhow::Context;
+use sqlx::{Any, Executor, FromRow};
+
+use crate::db::events::EventRow;
+use crate::domain::ids::new_suffix;
+
+/// Creates a pending delivery of `event` for every active endpoint of its merchant and
+/// environment that subscribes to its type. Returns how many.
+pub async fn fan_out_event<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    event: &EventRow,
+) -> anyhow::Result<u64> {
+    let done = sqlx::query(
+        "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, merchant_id, environment,
+             status, attempts, next_attempt_at, created_at, updated_at)
+         SELECT $1 || substr(id, 4), $2, id, merchant_id, environment, 'pending', 0, $3, $3, $3
+         FROM webhook_endpoints
+         WHERE merchant_id = $4 AND environment = $5 AND status = 'active' AND events LIKE $6
+         ON CONFLICT (event_id, endpoint_id) DO NOTHING",
+    )
+    .bind(format!("dlv_{}_", new_suffix()))
+    .bind(&event.id)
+    .bind(event.created_at)
+    .bind(&event.merchant_id)
+    .bind(&event.environment)
+    .bind(format!("%\"{}\"%", event.kind))
+    .execute(executor)
+    .await
+    .context("creating webhook deliveries")?;
+    Ok(done.rows_affected())
+}
+
+/// A claimed delivery with everything needed to send it.
+#[derive(Debug, Clone, FromRow)]
+pub struct DueDelivery {
+    pub id: String,
+    pub event_id: String,
+    pub endpoint_id: String,
+    pub attempts: i64,
+    pub payload: String,
+    pub url: String,
+    pub environment: String,
+    pub endpoint_status: String,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires_at: Option<i64>,
+    pub failing_since: Option<i64>,
+    pub created_at: i64,
+}
+
+/// Claims up to `batch` due deliveries for `worker` until `now_ms + lease_ms`, counting the
+/// attempt. A delivery is never claimed by two workers at once: the `UPDATE` re-checks the
+/// lease on each row it changes (PostgreSQL re-evaluates the condition on the row it waited
+/// for; SQLite has one writer). A worker that dies leaves a lease that simply runs out.
+pub async fn claim_due_deliveries(
+    db: &super::Db,
+    worker: &str,
+    now_ms: i64,
+    lease_ms: i64,
+    batch: i64,
+) -> anyhow::Result<Vec<DueDelivery>> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "UPDATE webhook_deliveries
+         SET locked_until = $1, locked_by = $2, attempts = attempts + 1, updated_at = $3
+         WHERE id IN (SELECT id FROM webhook_deliveries
+                      WHERE status = 'pending' AND next_attempt_at <= $3
+                        AND (locked_until IS NULL OR locked_until <= $3)
+                      ORDER BY next_attempt_at LIMIT $4)
+           AND status = 'pending' AND (locked_until IS NULL OR locked_until <= $3)
+         RETURNING id",
+    )
+    .bind(now_ms + lease_ms)
+    .bind(worker)
+    .bind(now_ms)
+    .bind(batch)
+    .fetch_all(&db.write)
+    .await
+    .context("claiming webhook deliveries")?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT d.id, d.event_id, d.endpoint_id, d.attempts, e.payload, w.url, w.environment,
+                w.status AS endpoint_status, w.secret, w.previous_secret,
+                w.previous_secret_expires_at, w.failing_since, d.created_at
+         FROM webhook_deliveries d
+         JOIN events e ON e.id = d.event_id
+         JOIN webhook_endpoints w ON w.id = d.endpoint_id
+         WHERE d.id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as(&sql);
+    for id in &ids {
+        query = query.bind(id);
+    }
+    query
+        .fetch_all(&db.write)
+        .await
+        .context("reading claimed deliveries")
+}
+
+/// One attempt's result, as recorded.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub delivery_id: String,
+    pub event_id: String,
+    pub endpoint_id: String,
+    pub attempt: i64,
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub status_code: Option<i64>,
+    pub response_body: Option<String>,
+    pub error: Option<String>,
+}
+
+pub async fn insert_attempt<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    a: &AttemptRecord,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO webhook_attempts (id, delivery_id, event_id, endpoint_id, attempt, started_at,
+             duration_ms, status_code, response_body, error)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(format!("att_{}", new_suffix()))
+    .bind(&a.delivery_id)
+    .bind(&a.event_id)
+    .bind(&a.endpoint_id)
+    .bind(a.attempt)
+    .bind(a.started_at)
+    .bind(a.duration_ms)
+    .bind(a.status_code)
+    .bind(&a.response_body)
+    .bind(&a.error)
+    .execute(executor)
+    .await
+    .context("recording a delivery attempt")?;
+    Ok(())
+}
+
+/// What happens to a delivery after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextStep {
+    Succeeded,
+    RetryAt(i64),
+    /// No more attempts (exhausted, endpoint gone or disabled).
+    GiveUp,
+}
+
+/// Settles the delivery after an attempt and releases its lease.
+pub async fn finish_attempt<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    delivery_id: &str,
+    step: &NextStep,
+    status_code: Option<i64>,
+    error: Option<&str>,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    let (status, next, delivered) = match step {
+        NextStep::Succeeded => ("succeeded", now_ms, Some(now_ms)),
+        NextStep::RetryAt(at) => ("pending", *at, None),
+        NextStep::GiveUp => ("failed", now_ms, None),
+    };
+    sqlx::query(
+        "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, delivered_at = $3,
+             last_status_code = $4, last_error = $5, locked_until = NULL, locked_by = NULL,
+             updated_at = $6
+         WHERE id = $7 AND status = 'pending'",
+    )
+    .bind(status)
+    .bind(next)
+    .bind(delivered)
+    .bind(status_code)
+    .bind(error)
+    .bind(now_ms)
+    .bind(delivery_id)
+    .execute(executor)
+    .await
+    .context("settling a delivery")?;
+    Ok(())
+}
+
+/// Queues the event again for every endpoint that should have it: existing deliveries go
+/// back to pending, and active endpoints subscribed since get one. Returns how many.
+pub async fn redeliver_event(
+    tx: &mut super::Tx,
+    event: &EventRow,
+    now_ms: i64,
+) -> anyhow::Result<u64> {
+    let reset = sqlx::query(
+        "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, locked_until = NULL,
+             locked_by = NULL, updated_at = $1
+         WHERE event_id = $2 AND status <> 'pending'
+           AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE status = 'active')",
+    )
+    .bind(now_ms)
+    .bind(&event.id)
+    .execute(&mut **tx)
+    .await
+    .context("requeueing deliveries")?;
+    let mut fresh = event.clone();
+    fresh.created_at = now_ms;
+    let added = fan_out_event(&mut **tx, &fresh).await?;
+    Ok(reset.rows_affected() + added)
+}
+
+/// A delivery as the API shows it.
+#[derive(Debug, Clone, FromRow)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub endpoint_id: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<i64>,
+}
+
+pub async fn list_event_deliveries<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    event_id: &str,
+) -> anyhow::Result<Vec<DeliveryRow>> {
+    sqlx::query_as(
+        "SELECT id, endpoint_id, status, attempts, next_attempt_at, last_status_code, last_error,
+                delivered_at
+         FROM webhook_deliveries WHERE event_id = $1 ORDER BY id",
+    )
+    .bind(event_id)
+    .fetch_all(executor)
+    .await
+    .context("listing an event's deliveries")
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AttemptRow {
+    pub delivery_id: String,
+    pub endpoint_id: String,
+    pub attempt: i64,
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub status_code: Option<i64>,
+    pub response_body: Option<String>,
+    pub error: Option<String>,
+}
+
+pub async fn list_event_attempts<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    event_id: &str,
+) -> anyhow::Result<Vec<AttemptRow>> {
+    sqlx::query_as(
+        "SELECT delivery_id, endpoint_id, attempt, started_at, duration_ms, status_code,
+                response_body, error
+         FROM webhook_attempts WHERE event_id = $1 ORDER BY started_at, id",
+    )
+    .bind(event_id)
+    .fetch_all(executor)
+    .await
+    .context("listing an event's attempts")
+}
+
+/// Whether the event reached at least one endpoint, and whether any delivery is still owed.
+pub async fn event_delivery_state<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    event_id: &str,
+) -> anyhow::Result<(i64, i64)> {
+    let row: (Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END),
+                SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END)
+         FROM webhook_deliveries WHERE event_id = $1",
+    )
+    .bind(event_id)
+    .fetch_one(executor)
+    .await
+    .context("reading an event's delivery state")?;
+    Ok((row.0.unwrap_or(0), row.1.unwrap_or(0)))
+}

@@ -1,0 +1,240 @@
+//! Webhook endpoints: where a merchant's events go, per environment.
+
+use anyhow::Context;
+use sqlx::{Any, Executor, FromRow};
+
+use crate::domain::{Environment, MerchantId};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct EndpointRow {
+    pub id: String,
+    pub merchant_id: String,
+    pub environment: String,
+    pub url: String,
+    pub events: String,
+    pub status: String,
+    pub disabled_reason: Option<String>,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires_at: Option<i64>,
+    pub failing_since: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl EndpointRow {
+    /// The subscribed event types.
+    pub fn event_types(&self) -> Vec<String> {
+        serde_json::from_str(&self.events).unwrap_or_default()
+    }
+
+    /// The secrets to sign with at `now_ms`: the current one, and the previous one during the
+    /// overlap after a rotation.
+    pub fn signing_secrets(&self, now_ms: i64) -> Vec<&str> {
+        let mut secrets = vec![self.secret.as_str()];
+        if let (Some(previous), Some(until)) =
+            (&self.previous_secret, self.previous_secret_expires_at)
+            && now_ms < until
+        {
+            secrets.push(previous.as_str());
+        }
+        secrets
+    }
+}
+
+pub const COLUMNS: &str = "id, merchant_id, environment, url, events, status, disabled_reason, \
+    secret, previous_secret, previous_secret_expires_at, failing_since, created_at, updated_at";
+
+pub async fn insert_endpoint<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    e: &EndpointRow,
+) -> anyhow::Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO webhook_endpoints ({COLUMNS})
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ))
+    .bind(&e.id)
+    .bind(&e.merchant_id)
+    .bind(&e.environment)
+    .bind(&e.url)
+    .bind(&e.events)
+    .bind(&e.status)
+    .bind(&e.disabled_reason)
+    .bind(&e.secret)
+    .bind(&e.previous_secret)
+    .bind(e.previous_secret_expires_at)
+    .bind(e.failing_since)
+    .bind(e.created_at)
+    .bind(e.updated_at)
+    .execute(executor)
+    .await
+    .context("inserting a webhook endpoint")?;
+    Ok(())
+}
+
+/// One of the merchant's endpoints in this environment.
+pub async fn get_endpoint<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    merchant_id: &MerchantId,
+    environment: Environment,
+    id: &str,
+) -> anyhow::Result<Option<EndpointRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM webhook_endpoints
+         WHERE merchant_id = $1 AND environment = $2 AND id = $3"
+    ))
+    .bind(merchant_id.as_str())
+    .bind(environment.as_str())
+    .bind(id)
+    .fetch_optional(executor)
+    .await
+    .context("reading a webhook endpoint")
+}
+
+/// The merchant's endpoints in this environment, newest first.
+pub async fn list_endpoints<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    merchant_id: &MerchantId,
+    environment: Environment,
+    starting_after: Option<String>,
+    limit: i64,
+) -> anyhow::Result<Vec<EndpointRow>> {
+    let mut sql = super::ListQuery::new(&format!(
+        "SELECT {COLUMNS} FROM webhook_endpoints WHERE merchant_id = $1 AND environment = $2"
+    ));
+    sql.filter("id <", starting_after);
+    sql.fetch(executor, merchant_id.as_str(), environment.as_str(), limit)
+        .await
+        .context("listing webhook endpoints")
+}
+
+/// Every endpoint of every merchant (for the command line).
+pub async fn list_all_endpoints<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+) -> anyhow::Result<Vec<EndpointRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM webhook_endpoints ORDER BY id DESC"
+    ))
+    .fetch_all(executor)
+    .await
+    .context("listing webhook endpoints")
+}
+
+/// Removes an endpoint and the deliveries still owed to it; `false` when there was none.
+/// Its events stay, for the merchant to read or redeliver elsewhere.
+pub async fn delete_endpoint(
+    tx: &mut super::Tx,
+    merchant_id: &str,
+    id: &str,
+) -> anyhow::Result<bool> {
+    sqlx::query(
+        "DELETE FROM webhook_attempts WHERE delivery_id IN
+         (SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
+          WHERE w.id = $1 AND w.merchant_id = $2)",
+    )
+    .bind(id)
+    .bind(merchant_id)
+    .execute(&mut **tx)
+    .await
+    .context("removing an endpoint's attempts")?;
+    sqlx::query(
+        "DELETE FROM webhook_deliveries WHERE endpoint_id IN
+         (SELECT id FROM webhook_endpoints WHERE id = $1 AND merchant_id = $2)",
+    )
+    .bind(id)
+    .bind(merchant_id)
+    .execute(&mut **tx)
+    .await
+    .context("removing an endpoint's deliveries")?;
+    let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1 AND merchant_id = $2")
+        .bind(id)
+        .bind(merchant_id)
+        .execute(&mut **tx)
+        .await
+        .context("removing a webhook endpoint")?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Replaces the secret; the old one keeps signing until `overlap_until`.
+pub async fn rotate_secret<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: &str,
+    new_secret: &str,
+    overlap_until: i64,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE webhook_endpoints SET previous_secret = secret, previous_secret_expires_at = $1,
+             secret = $2, updated_at = $3
+         WHERE id = $4",
+    )
+    .bind(overlap_until)
+    .bind(new_secret)
+    .bind(now_ms)
+    .bind(id)
+    .execute(executor)
+    .await
+    .context("rotating a webhook secret")?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// `active` again, forgetting the failures that disabled it.
+pub async fn enable_endpoint<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: &str,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE webhook_endpoints SET status = 'active', disabled_reason = NULL,
+             failing_since = NULL, updated_at = $1
+         WHERE id = $2",
+    )
+    .bind(now_ms)
+    .bind(id)
+    .execute(executor)
+    .await
+    .context("enabling a webhook endpoint")?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Stops deliveries to an endpoint (it answered 410, or failed for days).
+pub async fn disable_endpoint<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: &str,
+    reason: &str,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = $1, updated_at = $2
+         WHERE id = $3 AND status = 'active'",
+    )
+    .bind(reason)
+    .bind(now_ms)
+    .bind(id)
+    .execute(executor)
+    .await
+    .context("disabling a webhook endpoint")?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records how the endpoint is doing: a success ends a failing run, a failure starts one.
+pub async fn record_endpoint_health<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: &str,
+    succeeded: bool,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    let query = if succeeded {
+        sqlx::query("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL")
+            .bind(id)
+    } else {
+        sqlx::query("UPDATE webhook_endpoints SET failing_since = $1 WHERE id = $2 AND failing_since IS NULL")
+            .bind(now_ms)
+            .bind(id)
+    };
+    query
+        .execute(executor)
+        .await
+        .context("recording an endpoint's health")?;
+    Ok(())
+}

@@ -1,0 +1,347 @@
+//! Webhook endpoints: register, list, read, remove, rotate the secret, enable again.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::body::{RawObject, read_json_object};
+use super::list::{List, ListParams};
+use crate::auth::Authenticated;
+use crate::db::Db;
+use crate::db::webhook_endpoints::{
+    EndpointRow, delete_endpoint, enable_endpoint, get_endpoint, insert_endpoint, list_endpoints,
+    rotate_secret,
+};
+use crate::domain::Environment;
+use crate::domain::ids::{new_suffix, random_token};
+use crate::domain::time::{iso_seconds, now_ms};
+use crate::error::{ApiError, ErrorEnvelope, FieldIssue};
+use crate::startup::AppState;
+use crate::webhooks::client::check_endpoint_url;
+use crate::webhooks::{DEFAULT_EVENT_TYPES, EVENT_TYPES};
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookEndpoint {
+    /// `we_…`
+    pub id: String,
+    /// Always `webhook_endpoint`.
+    pub object: &'static str,
+    pub url: String,
+    pub events: Vec<String>,
+    pub environment: String,
+    pub livemode: bool,
+    /// `active` or `disabled`.
+    pub status: String,
+    pub disabled_reason: Option<String>,
+    /// `whsec_…`: only in the answer that creates or rotates it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Until when the previous secret also signs, after a rotation.
+    pub previous_secret_expires_at: Option<String>,
+    pub created: String,
+}
+
+impl WebhookEndpoint {
+    fn from_row(row: EndpointRow, with_secret: bool) -> WebhookEndpoint {
+        WebhookEndpoint {
+            events: row.event_types(),
+            livemode: row.environment == "production",
+            secret: with_secret.then(|| row.secret.clone()),
+            previous_secret_expires_at: row.previous_secret_expires_at.map(iso_seconds),
+            created: iso_seconds(row.created_at),
+            id: row.id,
+            object: "webhook_endpoint",
+            url: row.url,
+            environment: row.environment,
+            status: row.status,
+            disabled_reason: row.disabled_reason,
+        }
+    }
+}
+
+const FIELDS: &[&str] = &["url", "events", "environment"];
+
+/// A new secret: `whsec_` and 160 random bits.
+pub fn new_secret() -> anyhow::Result<String> {
+    Ok(format!("whsec_{}", random_token(32)?))
+}
+
+/// Parses the event list; the default when absent.
+pub fn parse_event_list(body: &RawObject, issues: &mut Vec<FieldIssue>) -> Vec<String> {
+    let Some(raw) = body.get("events") else {
+        return DEFAULT_EVENT_TYPES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+    };
+    let Ok(list) = serde_json::from_str::<Vec<String>>(raw) else {
+        issues.push(FieldIssue::new("events", "must be a list of event types"));
+        return Vec::new();
+    };
+    if list.is_empty() {
+        issues.push(FieldIssue::new(
+            "events",
+            "must name at least one event type",
+        ));
+    }
+    let mut events: Vec<String> = Vec::new();
+    for event in list {
+        if !EVENT_TYPES.contains(&event.as_str()) {
+            issues.push(FieldIssue::new(
+                "events",
+                format!(
+                    "{event:?} is not an event type; use {}",
+                    EVENT_TYPES.join(", ")
+                ),
+            ));
+        } else if !events.contains(&event) {
+            events.push(event);
+        }
+    }
+    events
+}
+
+/// Registers an endpoint; the answer carries its secret, shown only this once.
+pub async fn create_endpoint(
+    db: &Db,
+    merchant_id: &str,
+    environment: Environment,
+    url: &str,
+    events: &[String],
+) -> anyhow::Result<EndpointRow> {
+    let now = now_ms();
+    let row = EndpointRow {
+        id: format!("we_{}", new_suffix()),
+        merchant_id: merchant_id.to_owned(),
+        environment: environment.as_str().to_owned(),
+        url: url.to_owned(),
+        events: serde_json::to_string(events)?,
+        status: "active".into(),
+        disabled_reason: None,
+        secret: new_secret()?,
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        failing_since: None,
+        created_at: now,
+        updated_at: now,
+    };
+    insert_endpoint(&db.write, &row).await?;
+    Ok(row)
+}
+
+/// Register a webhook endpoint.
+#[utoipa::path(
+    post,
+    path = "/api/gateway/webhook-endpoints",
+    tag = "Webhooks",
+    request_body(content = serde_json::Value, description = "`url`, optional `events` (default: payment.provider_pending, payment.paid, payment.failed) and `environment`", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The endpoint, with its secret (shown only here)", body = WebhookEndpoint),
+        (status = 400, description = "Invalid field", body = ErrorEnvelope),
+        (status = 401, description = "Missing or invalid API key", body = ErrorEnvelope),
+        (status = 403, description = "The key's environment does not match", body = ErrorEnvelope),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn create_endpoint_handler(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let owner = auth.0;
+    let body = read_json_object(&req, payload, state.settings.max_body_bytes).await?;
+    let mut issues = body.unknown_fields(FIELDS);
+    let environment = match body.get("environment").map(serde_json::from_str::<String>) {
+        None => Some(owner.environment),
+        Some(Ok(s)) => Environment::parse(&s).or_else(|| {
+            issues.push(FieldIssue::new(
+                "environment",
+                "must be sandbox or production",
+            ));
+            None
+        }),
+        Some(Err(_)) => {
+            issues.push(FieldIssue::new("environment", "must be a string"));
+            None
+        }
+    };
+    let url = match body.get("url").map(serde_json::from_str::<String>) {
+        None => {
+            issues.push(FieldIssue::new("url", "is required"));
+            None
+        }
+        Some(Err(_)) => {
+            issues.push(FieldIssue::new("url", "must be a string"));
+            None
+        }
+        Some(Ok(url)) => Some(url),
+    };
+    let events = parse_event_list(&body, &mut issues);
+    if let (Some(url), Some(environment)) = (&url, environment)
+        && let Err(reason) = check_endpoint_url(url, environment).await
+    {
+        issues.push(FieldIssue::new("url", reason));
+    }
+    if !issues.is_empty() {
+        return Err(ApiError::validation(
+            issues,
+            Some(
+                "Send url (https in production), and optionally events, e.g. [\"payment.paid\"]."
+                    .into(),
+            ),
+        ));
+    }
+    let (Some(url), Some(environment)) = (url, environment) else {
+        return Err(ApiError::validation(
+            vec![FieldIssue::new("body", "is invalid")],
+            None,
+        ));
+    };
+    if environment != owner.environment {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "environment_mismatch",
+            format!(
+                "a {} key cannot register a {} endpoint",
+                owner.environment, environment
+            ),
+        ));
+    }
+    let row = create_endpoint(
+        &state.db,
+        owner.merchant_id.as_str(),
+        environment,
+        &url,
+        &events,
+    )
+    .await?;
+    tracing::info!(endpoint.id = %row.id, "webhook endpoint registered");
+    Ok(HttpResponse::Ok().json(WebhookEndpoint::from_row(row, true)))
+}
+
+/// A page of endpoints, for the OpenAPI document.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct WebhookEndpointList {
+    /// Always `list`.
+    object: String,
+    data: Vec<WebhookEndpoint>,
+    #[schema(rename = "hasMore")]
+    has_more: bool,
+}
+
+/// List webhook endpoints (never their secrets).
+#[utoipa::path(
+    get,
+    path = "/api/gateway/webhook-endpoints",
+    tag = "Webhooks",
+    params(
+        ("limit" = Option<i64>, Query, description = "1–100, default 20"),
+        ("startingAfter" = Option<String>, Query, description = "Cursor"),
+    ),
+    responses((status = 200, description = "A page of endpoints", body = WebhookEndpointList)),
+    security(("api_key" = []))
+)]
+pub async fn list_endpoints_handler(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let params = ListParams::parse(req.query_string(), &[])?;
+    let owner = &auth.0;
+    let rows = list_endpoints(
+        &state.db.read,
+        &owner.merchant_id,
+        owner.environment,
+        params.starting_after.clone(),
+        params.limit + 1,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(List::page(rows, params.limit, |r| {
+        WebhookEndpoint::from_row(r, false)
+    })))
+}
+
+async fn find(state: &AppState, auth: &Authenticated, id: &str) -> Result<EndpointRow, ApiError> {
+    let owner = &auth.0;
+    get_endpoint(&state.db.read, &owner.merchant_id, owner.environment, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook endpoint", id))
+}
+
+/// Read a webhook endpoint.
+#[utoipa::path(get, path = "/api/gateway/webhook-endpoints/{id}", tag = "Webhooks",
+    params(("id" = String, Path, description = "`we_…`")),
+    responses((status = 200, description = "The endpoint", body = WebhookEndpoint), (status = 404, description = "Unknown", body = ErrorEnvelope)),
+    security(("api_key" = [])))]
+pub async fn get_endpoint_handler(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = find(&state, &auth, &id).await?;
+    Ok(HttpResponse::Ok().json(WebhookEndpoint::from_row(row, false)))
+}
+
+/// Remove a webhook endpoint. Its events stay readable and can be redelivered elsewhere.
+#[utoipa::path(delete, path = "/api/gateway/webhook-endpoints/{id}", tag = "Webhooks",
+    params(("id" = String, Path, description = "`we_…`")),
+    responses((status = 200, description = "Removed"), (status = 404, description = "Unknown", body = ErrorEnvelope)),
+    security(("api_key" = [])))]
+pub async fn delete_endpoint_handler(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = find(&state, &auth, &id).await?;
+    let mut tx = state.db.begin().await?;
+    delete_endpoint(&mut tx, &row.merchant_id, &row.id).await?;
+    tx.commit().await.map_err(anyhow::Error::from)?;
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({"id": row.id, "object": "webhook_endpoint", "deleted": true})))
+}
+
+/// Rotate an endpoint's secret. The new secret is in the answer, only this once; the old one
+/// keeps signing too (a second `v1=`) for `webhook_secret_overlap_seconds`.
+#[utoipa::path(post, path = "/api/gateway/webhook-endpoints/{id}/rotate-secret", tag = "Webhooks",
+    params(("id" = String, Path, description = "`we_…`")),
+    responses((status = 200, description = "The endpoint with its new secret", body = WebhookEndpoint), (status = 404, description = "Unknown", body = ErrorEnvelope)),
+    security(("api_key" = [])))]
+pub async fn rotate_secret_handler(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = find(&state, &auth, &id).await?;
+    let now = now_ms();
+    rotate_secret(
+        &state.db.write,
+        &row.id,
+        &new_secret()?,
+        now + state.settings.webhook_secret_overlap_seconds * 1000,
+        now,
+    )
+    .await?;
+    let row = find(&state, &auth, &id).await?;
+    tracing::info!(endpoint.id = %row.id, "webhook secret rotated");
+    Ok(HttpResponse::Ok().json(WebhookEndpoint::from_row(row, true)))
+}
+
+/// Enable an endpoint again after it was disabled (410, or failing for days).
+#[utoipa::path(post, path = "/api/gateway/webhook-endpoints/{id}/enable", tag = "Webhooks",
+    params(("id" = String, Path, description = "`we_…`")),
+    responses((status = 200, description = "The endpoint", body = WebhookEndpoint), (status = 404, description = "Unknown", body = ErrorEnvelope)),
+    security(("api_key" = [])))]
+pub async fn enable_endpoint_handler(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = find(&state, &auth, &id).await?;
+    enable_endpoint(&state.db.write, &row.id, now_ms()).await?;
+    let row = find(&state, &auth, &id).await?;
+    Ok(HttpResponse::Ok().json(WebhookEndpoint::from_row(row, false)))
+}
