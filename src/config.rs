@@ -40,6 +40,9 @@ pub struct Settings {
     pub shutdown_timeout_seconds: u64,
     /// Name of the merchant created on first start.
     pub first_merchant_name: String,
+    /// Folder of the pages' text catalogs (`<language>.toml`); when missing, the copies built
+    /// into the binary are used.
+    pub locales_dir: String,
     /// Folder of the pages' CSS and script, served under `/static`; when missing, the copies
     /// built into the binary are served.
     pub static_dir: String,
@@ -83,6 +86,7 @@ impl Default for Settings {
             shutdown_timeout_seconds: 30,
             first_merchant_name: "Demo Store".into(),
             static_dir: "static".into(),
+            locales_dir: "locales".into(),
             routes: default_routes(),
             provider_timeout_seconds: 1_800,
             reconcile_interval_seconds: 5,
@@ -135,6 +139,9 @@ impl Settings {
         }
         if let Some(v) = get("OPENRAILS_DATABASE_MAX_CONNECTIONS") {
             self.database_max_connections = parse("OPENRAILS_DATABASE_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = get("OPENRAILS_LOCALES_DIR") {
+            self.locales_dir = v;
         }
         if let Some(v) = get("OPENRAILS_STATIC_DIR") {
             self.static_dir = v;

@@ -13,6 +13,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::db::app_state::shared_secret;
 use crate::db::session_writer::SessionWriter;
+use crate::i18n::Catalogs;
 use crate::lifecycle;
 use crate::providers::Providers;
 use crate::providers::sandbox::SandboxProvider;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub js_href: String,
     /// The payment providers the routes use.
     pub providers: Providers,
+    /// The pages' texts, one catalog per language.
+    pub catalogs: Catalogs,
     /// Signs the checkout pages' form tokens; shared by all instances.
     pub form_secret: Vec<u8>,
     /// The HTTP clients that deliver webhooks.
@@ -85,6 +88,7 @@ impl Application {
             css_href,
             js_href,
             providers,
+            catalogs: Catalogs::load(&settings.locales_dir)?,
             form_secret,
             webhook_clients: WebhookClients::new(Duration::from_secs(
                 settings.webhook_timeout_seconds,

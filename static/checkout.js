@@ -25,6 +25,8 @@
     window.setTimeout(poll, 2000);
   }
 
+  var copyLabel = body.getAttribute("data-copy-label") || "Copy";
+  var copiedLabel = body.getAttribute("data-copied-label") || "Copied";
   var buttons = document.querySelectorAll("button[data-copy]");
   Array.prototype.forEach.call(buttons, function (button) {
     if (!navigator.clipboard) { return; }
@@ -33,8 +35,8 @@
       var source = document.getElementById(button.getAttribute("data-copy"));
       if (!source) { return; }
       navigator.clipboard.writeText(source.textContent.replace(/ USDC$/, "").trim()).then(function () {
-        button.textContent = "Copied";
-        window.setTimeout(function () { button.textContent = "Copy"; }, 2000);
+        button.textContent = copiedLabel;
+        window.setTimeout(function () { button.textContent = copyLabel; }, 2000);
       });
     });
   });

@@ -31,7 +31,8 @@ pub struct CardForm<'a> {
     pub name: &'a str,
 }
 
-/// One problem with one form field, keyed by the field's `name`.
+/// One problem with one form field, keyed by the field's `name`; `message` is the key of
+/// its text in the language catalogs (`card.number_invalid`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardIssue {
     pub field: &'static str,
@@ -51,7 +52,7 @@ impl Card {
         if digits.is_empty() {
             issues.push(CardIssue {
                 field: "number",
-                message: "Enter the card number.",
+                message: "card.number_missing",
             });
         } else if !digits.chars().all(|c| c.is_ascii_digit())
             || !(12..=19).contains(&digits.len())
@@ -59,18 +60,18 @@ impl Card {
         {
             issues.push(CardIssue {
                 field: "number",
-                message: "This card number is not valid. Check it and try again.",
+                message: "card.number_invalid",
             });
         }
         let expiry = parse_expiry(form.expiry);
         match expiry {
             None => issues.push(CardIssue {
                 field: "expiry",
-                message: "Enter the expiry date as MM/YY.",
+                message: "card.expiry_invalid",
             }),
             Some((m, y)) if (y, m) < (year, month) => issues.push(CardIssue {
                 field: "expiry",
-                message: "This card has expired.",
+                message: "card.expired",
             }),
             Some(_) => {}
         }
@@ -79,13 +80,13 @@ impl Card {
         if !cvc.chars().all(|c| c.is_ascii_digit()) || !cvc_len.contains(&cvc.len()) {
             issues.push(CardIssue {
                 field: "cvc",
-                message: "Enter the 3 or 4 digit security code.",
+                message: "card.cvc_invalid",
             });
         }
         if form.name.trim().is_empty() {
             issues.push(CardIssue {
                 field: "name",
-                message: "Enter the name on the card.",
+                message: "card.name_missing",
             });
         }
         match (issues.is_empty(), expiry) {

@@ -27,16 +27,13 @@ pub const SIGNATURE_HEADER: &str = "x-sandbox-signature";
 pub const USDC_BASE_CONTRACT: &str = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
 pub const BASE_CHAIN_ID: u32 = 8453;
 
-/// The test cards, for the sandbox pages: (number, what it does).
+/// The test cards, for the sandbox pages: (number, catalog key of what it does).
 pub const TEST_CARDS: &[(&str, &str)] = &[
-    ("4242 4242 4242 4242", "pays"),
-    ("4000 0000 0000 0002", "is declined"),
-    ("4000 0000 0000 9995", "has insufficient funds"),
-    ("4000 0027 6000 3184", "asks for a confirmation step"),
-    (
-        "4000 0000 0000 0077",
-        "is pending, then pays after a few seconds",
-    ),
+    ("4242 4242 4242 4242", "card.test_pays"),
+    ("4000 0000 0000 0002", "card.test_declined"),
+    ("4000 0000 0000 9995", "card.test_insufficient"),
+    ("4000 0027 6000 3184", "card.test_challenge"),
+    ("4000 0000 0000 0077", "card.test_delayed"),
 ];
 
 /// What a buyer can make happen on a sandbox page.

@@ -101,7 +101,10 @@ pub async fn not_found(
     let path = req.path();
     let is_api = path.starts_with("/api/") || path == "/api" || path.ends_with(".json");
     if !is_api && req.method() == actix_web::http::Method::GET {
-        return Ok(pages::not_found_page(&state));
+        return Ok(pages::not_found_page(
+            &state,
+            &pages::Ctx::new(&state, &req, None),
+        ));
     }
     Err(ApiError::new(
         StatusCode::NOT_FOUND,

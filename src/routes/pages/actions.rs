@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::checkout::{CardValues, FieldError, effective_status, load, show};
 use super::form::{field, is_same_origin, read_form, verify_token};
-use super::{error_page, message, not_found_page};
+use super::{Ctx, error_page, message, not_found_page};
 use crate::db::payments::PaymentRow;
 use crate::db::sessions::SessionView;
 use crate::domain::card::{Card, CardForm};
@@ -24,6 +24,7 @@ struct Post {
     view: SessionView,
     payment: Option<PaymentRow>,
     fields: Vec<(String, String)>,
+    ctx: Ctx,
 }
 
 /// Loads the session, refuses cross-site posts, reads the form and checks its token.
@@ -35,10 +36,11 @@ async fn accept(
     payload: web::Payload,
     step: &str,
 ) -> Result<Post, HttpResponse> {
+    let ctx = Ctx::new(state, req, None);
     let (view, payment) = match load(state, id).await {
         Ok(Some(found)) => found,
-        Ok(None) => return Err(not_found_page(state)),
-        Err(e) => return Err(error_page(state, &e)),
+        Ok(None) => return Err(not_found_page(state, &ctx)),
+        Err(e) => return Err(error_page(state, &ctx, &e)),
     };
     let host_origin = {
         let conn = req.connection_info();
@@ -48,14 +50,14 @@ async fn accept(
         tracing::warn!(session.id = %view.session.id, step, "refused a cross-site form post");
         return Err(message(
             state,
+            &ctx,
             StatusCode::FORBIDDEN,
             &view.merchant_name,
-            "This form came from another website",
-            "For your safety, payments can only be made from this page. Nothing was charged.",
+            "cross_site",
         ));
     }
     let Some(fields) = read_form(payload).await else {
-        return Err(see_current_state(&view.session.id));
+        return Err(see_current_state(&ctx, &view.session.id));
     };
     if !verify_token(
         &state.form_secret,
@@ -65,18 +67,20 @@ async fn accept(
         now_ms() / 1000,
     ) {
         tracing::info!(session.id = %view.session.id, step, "form token refused; showing the current state");
-        return Err(see_current_state(&view.session.id));
+        return Err(see_current_state(&ctx, &view.session.id));
     }
     Ok(Post {
         view,
         payment,
         fields,
+        ctx,
     })
 }
 
-fn see_current_state(session_id: &str) -> HttpResponse {
+/// `303 See Other` to the checkout page, keeping the buyer's language choice.
+fn see_current_state(ctx: &Ctx, session_id: &str) -> HttpResponse {
     HttpResponse::SeeOther()
-        .insert_header((LOCATION, format!("/checkout/{session_id}")))
+        .insert_header((LOCATION, ctx.link(&format!("/checkout/{session_id}"))))
         .finish()
 }
 
@@ -99,7 +103,7 @@ pub async fn start_submit(
         .iter()
         .find(|r| r.id == route_id && r.offered_in(&session.environment));
     let Some(route) = route else {
-        return see_current_state(&session.id);
+        return see_current_state(&post.ctx, &session.id);
     };
     let result = async {
         let session_id = SessionId::from_trusted(session.id.clone());
@@ -113,8 +117,8 @@ pub async fn start_submit(
         anyhow::Ok(())
     };
     match result.await {
-        Ok(()) => see_current_state(&session.id),
-        Err(e) => error_page(&state, &e),
+        Ok(()) => see_current_state(&post.ctx, &session.id),
+        Err(e) => error_page(&state, &post.ctx, &e),
     }
 }
 
@@ -131,13 +135,13 @@ pub async fn card_submit(
     };
     let session = &post.view.session;
     let Some(payment) = post.payment.as_ref() else {
-        return see_current_state(&session.id);
+        return see_current_state(&post.ctx, &session.id);
     };
     let open = effective_status(session, Some(payment)) == SessionStatus::Pending
         && payment.provider_state == "awaiting_buyer"
         && payment.route_kind == "card";
     if !open {
-        return see_current_state(&session.id);
+        return see_current_state(&post.ctx, &session.id);
     }
     let form = CardForm {
         number: field(&post.fields, "number"),
@@ -160,13 +164,19 @@ pub async fn card_submit(
                 expiry: form.expiry.to_owned(),
                 name: form.name.to_owned(),
             };
-            return show(&state, &post.view, Some(payment), Some((errors, values)));
+            return show(
+                &state,
+                &post.ctx,
+                &post.view,
+                Some(payment),
+                Some((errors, values)),
+            );
         }
     };
     tracing::info!(session.id = %session.id, card.brand = card.brand, card.last4 = card.last4(), "card submitted");
     match lifecycle::hand_off(&state, payment, Some(&card)).await {
-        Ok(_) => see_current_state(&session.id),
-        Err(e) => error_page(&state, &e),
+        Ok(_) => see_current_state(&post.ctx, &session.id),
+        Err(e) => error_page(&state, &post.ctx, &e),
     }
 }
 
@@ -184,7 +194,7 @@ pub async fn challenge_submit(
     let simulation = match field(&post.fields, "action") {
         "approve" => Simulation::ApproveChallenge,
         "deny" => Simulation::DenyChallenge,
-        _ => return see_current_state(&post.view.session.id),
+        _ => return see_current_state(&post.ctx, &post.view.session.id),
     };
     simulate_step(&state, &post, "challenge", simulation).await
 }
@@ -211,7 +221,7 @@ pub async fn simulate_submit(
     );
     match Simulation::parse(field(&post.fields, "action")) {
         Some(simulation) if allowed => simulate_step(&state, &post, "in_flight", simulation).await,
-        _ => see_current_state(&post.view.session.id),
+        _ => see_current_state(&post.ctx, &post.view.session.id),
     }
 }
 
@@ -225,14 +235,14 @@ async fn simulate_step(
     let session = &post.view.session;
     let (Some(payment), Some(sandbox)) = (post.payment.as_ref(), state.providers.sandbox.as_ref())
     else {
-        return see_current_state(&session.id);
+        return see_current_state(&post.ctx, &session.id);
     };
     let applicable = session.environment == "sandbox"
         && payment.provider == crate::providers::sandbox::ID
         && payment.status == "pending"
         && payment.provider_state == provider_state;
     if !applicable {
-        return see_current_state(&session.id);
+        return see_current_state(&post.ctx, &session.id);
     }
     let result = async {
         let callback = sandbox.simulate(&payment.id, simulation)?;
@@ -249,7 +259,7 @@ async fn simulate_step(
         anyhow::Ok(())
     };
     match result.await {
-        Ok(()) => see_current_state(&session.id),
-        Err(e) => error_page(state, &e),
+        Ok(()) => see_current_state(&post.ctx, &session.id),
+        Err(e) => error_page(state, &post.ctx, &e),
     }
 }

@@ -3,18 +3,18 @@
 //! current state, never a stale form.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde_json::json;
 
 use super::form::issue_token;
-use super::{Layout, MessagePage, Summary, error_page, not_found_page, render};
+use super::{Ctx, Layout, MessagePage, Summary, error_page, not_found_page, render};
 use crate::db::payments::{PaymentRow, get_payment_by_session};
 use crate::db::sessions::{SessionRow, SessionView, get_session_view};
 use crate::db::webhook_deliveries::event_delivery_state;
 use crate::domain::time::now_ms;
 use crate::domain::url::return_url;
-use crate::domain::{Amount, SessionId, SessionStatus};
+use crate::domain::{SessionId, SessionStatus};
 use crate::lifecycle::events::EventKind;
 use crate::providers::Instructions;
 use crate::providers::sandbox::TEST_CARDS;
@@ -31,8 +31,8 @@ pub struct RouteChoice {
     pub label: String,
     pub provider: String,
     pub eta: String,
-    pub buyer_fee: String,
-    pub total: String,
+    /// "Fee $3.72 · Total $119.72", in the page's language.
+    pub fees: String,
     pub selected: bool,
 }
 
@@ -98,6 +98,8 @@ pub struct InstructionsPage {
     pub page: Layout,
     pub summary: Summary,
     pub instructions: Instructions,
+    /// What to transfer, in the page's money format.
+    pub bank_amount: String,
     pub qr_svg: String,
     pub simulate: Option<SandboxButtons>,
 }
@@ -121,7 +123,11 @@ pub struct ResultPage {
     pub confirming: bool,
 }
 
-pub async fn checkout_page(state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
+pub async fn checkout_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
     let loaded = async {
         let Some((view, payment)) = load(&state, &id).await? else {
             return anyhow::Ok(None);
@@ -130,10 +136,16 @@ pub async fn checkout_page(state: web::Data<AppState>, id: web::Path<String>) ->
         Ok(Some((view, payment, confirming)))
     };
     match loaded.await {
-        Ok(Some((view, payment, true))) => show_confirming(&state, &view, payment.as_ref()),
-        Ok(Some((view, payment, false))) => show(&state, &view, payment.as_ref(), None),
-        Ok(None) => not_found_page(&state),
-        Err(e) => error_page(&state, &e),
+        Ok(Some((view, payment, confirming))) => {
+            let ctx = Ctx::new(&state, &req, None);
+            if confirming {
+                show_confirming(&state, &ctx, &view, payment.as_ref())
+            } else {
+                show(&state, &ctx, &view, payment.as_ref(), None)
+            }
+        }
+        Ok(None) => not_found_page(&state, &Ctx::new(&state, &req, None)),
+        Err(e) => error_page(&state, &Ctx::new(&state, &req, None), &e),
     }
 }
 
@@ -156,11 +168,12 @@ async fn merchant_still_confirming(state: &AppState, session: &SessionRow) -> an
 /// The paid page while the merchant confirms: no return yet, a refresh every second.
 fn show_confirming(
     state: &AppState,
+    ctx: &Ctx,
     view: &SessionView,
     payment: Option<&PaymentRow>,
 ) -> HttpResponse {
     let session = &view.session;
-    let mut page = Layout::new(state, "Payment received", &view.merchant_name);
+    let mut page = ctx.layout(state, ctx.t.get("result.paid_title"), &view.merchant_name);
     page.refresh = Some("1".into());
     page.status_url = Some(format!("/checkout/{}/status", session.id));
     page.state_key = "paid:confirming".into();
@@ -168,7 +181,7 @@ fn show_confirming(
         StatusCode::OK,
         &ResultPage {
             page,
-            summary: summary(state, session, payment),
+            summary: summary(state, ctx, session, payment),
             paid: true,
             reason: String::new(),
             back_href: None,
@@ -240,21 +253,28 @@ fn state_key(session: &SessionRow, payment: Option<&PaymentRow>) -> String {
     }
 }
 
-fn summary(state: &AppState, session: &SessionRow, payment: Option<&PaymentRow>) -> Summary {
+fn summary(
+    state: &AppState,
+    ctx: &Ctx,
+    session: &SessionRow,
+    payment: Option<&PaymentRow>,
+) -> Summary {
     let route = payment.and_then(|p| state.settings.routes.iter().find(|r| r.id == p.route_id));
     Summary {
         product: session.product.clone(),
-        amount: Amount::from_cents(session.amount_cents).display_usd(),
+        amount: ctx.money(session.amount_cents),
         route_label: route.map(|r| r.label.clone()),
-        fee: payment.map(|p| Amount::from_cents(p.buyer_fee_cents).display_usd()),
-        total: payment.map(|p| Amount::from_cents(p.total_cents).display_usd()),
+        fee: payment.map(|p| ctx.money(p.buyer_fee_cents)),
+        total: payment.map(|p| ctx.money(p.total_cents)),
         sandbox: session.environment == "sandbox",
+        expires: payment.is_none().then(|| ctx.t.date(session.expires_at)),
     }
 }
 
 /// The page for the current state. `card_errors` re-renders the card form after a refusal.
 pub(super) fn show(
     state: &AppState,
+    ctx: &Ctx,
     view: &SessionView,
     payment: Option<&PaymentRow>,
     card_errors: Option<(Vec<FieldError>, CardValues)>,
@@ -262,7 +282,7 @@ pub(super) fn show(
     let session = &view.session;
     let status = effective_status(session, payment);
     let now_s = now_ms() / 1000;
-    let layout = |title: &str| Layout::new(state, title, &view.merchant_name);
+    let layout = |key: &str| ctx.layout(state, ctx.t.get(key), &view.merchant_name);
     let waiting = |title: &str| {
         let mut page = layout(title);
         page.status_url = Some(format!("/checkout/{}/status", session.id));
@@ -281,9 +301,9 @@ pub(super) fn show(
                 .as_deref()
                 .map(|url| return_url(url, &session.id, status.as_str()));
             let mut page = layout(if paid {
-                "Payment received"
+                "result.paid_title"
             } else {
-                "Payment failed"
+                "result.failed_title"
             });
             if let Some(href) = &back_href {
                 page.refresh = Some(format!("{RETURN_DELAY_SECONDS};url={href}"));
@@ -292,11 +312,9 @@ pub(super) fn show(
                 StatusCode::OK,
                 &ResultPage {
                     page,
-                    summary: summary(state, session, payment),
+                    summary: summary(state, ctx, session, payment),
                     paid,
-                    reason: payment
-                        .and_then(|p| p.failure_message.clone())
-                        .unwrap_or_else(|| "The payment did not go through.".into()),
+                    reason: failure_reason(ctx, payment),
                     back_href,
                     confirming: false,
                 },
@@ -305,9 +323,9 @@ pub(super) fn show(
         (SessionStatus::Expired, _) => render(
             StatusCode::OK,
             &MessagePage {
-                page: layout("Checkout expired"),
-                heading: "This checkout has expired".into(),
-                body: "This checkout has expired. No payment was taken.".into(),
+                page: layout("message.expired_title"),
+                heading: ctx.t.get("message.expired_heading").to_owned(),
+                body: ctx.t.get("message.expired_body").to_owned(),
                 back_href: session
                     .redirect_url
                     .as_deref()
@@ -330,8 +348,11 @@ pub(super) fn show(
                         label: r.label.clone(),
                         provider: r.provider.clone(),
                         eta: r.eta.clone(),
-                        buyer_fee: Amount::from_cents(fees.buyer_fee).display_usd(),
-                        total: Amount::from_cents(fees.total).display_usd(),
+                        fees: ctx.t.with2(
+                            "checkout.route_fees",
+                            ("fee", &ctx.money(fees.buyer_fee)),
+                            ("total", &ctx.money(fees.total)),
+                        ),
                         selected: session.route_id.as_deref() == Some(r.id.as_str()),
                     }
                 })
@@ -340,9 +361,9 @@ pub(super) fn show(
                 StatusCode::OK,
                 &CheckoutPage {
                     page: layout(&session.product),
-                    summary: summary(state, session, None),
+                    summary: summary(state, ctx, session, None),
                     routes,
-                    action: format!("/checkout/{}/start", session.id),
+                    action: ctx.link(&format!("/checkout/{}/start", session.id)),
                     token: token("start"),
                 },
             )
@@ -355,16 +376,16 @@ pub(super) fn show(
                 StatusCode::UNPROCESSABLE_ENTITY
             };
             let page = layout(if errors.is_empty() {
-                "Card details"
+                "card.title"
             } else {
-                "Error: card details"
+                "card.error_title"
             });
             render(
                 status,
                 &CardPage {
                     page,
-                    summary: summary(state, session, Some(p)),
-                    action: format!("/checkout/{}/card", session.id),
+                    summary: summary(state, ctx, session, Some(p)),
+                    action: ctx.link(&format!("/checkout/{}/card", session.id)),
                     token: token("card"),
                     errors,
                     values,
@@ -379,9 +400,9 @@ pub(super) fn show(
         (_, Some(p)) if p.provider_state == "challenge" => render(
             StatusCode::OK,
             &ChallengePage {
-                page: layout("Confirm the payment"),
-                summary: summary(state, session, Some(p)),
-                action: format!("/checkout/{}/challenge", session.id),
+                page: layout("challenge.title"),
+                summary: summary(state, ctx, session, Some(p)),
+                action: ctx.link(&format!("/checkout/{}/challenge", session.id)),
                 token: token("challenge"),
                 sandbox,
             },
@@ -397,13 +418,13 @@ pub(super) fn show(
             let simulate = sandbox.then(|| {
                 let buttons = if p.route_kind == "wallet" {
                     vec![
-                        ("transfer", "Simulate the transfer"),
-                        ("transfer_fail", "Simulate a failed transfer"),
+                        ("transfer", "wallet.simulate_ok"),
+                        ("transfer_fail", "wallet.simulate_fail"),
                     ]
                 } else {
                     vec![
-                        ("bank_confirm", "Simulate the bank confirming"),
-                        ("bank_reject", "Simulate the bank rejecting"),
+                        ("bank_confirm", "bank.simulate_ok"),
+                        ("bank_reject", "bank.simulate_fail"),
                     ]
                 };
                 (
@@ -416,11 +437,12 @@ pub(super) fn show(
                 StatusCode::OK,
                 &InstructionsPage {
                     page: waiting(if p.route_kind == "wallet" {
-                        "Send USDC"
+                        "wallet.title"
                     } else {
-                        "Bank transfer"
+                        "bank.title"
                     }),
-                    summary: summary(state, session, Some(p)),
+                    bank_amount: ctx.money(p.total_cents),
+                    summary: summary(state, ctx, session, Some(p)),
                     instructions,
                     qr_svg,
                     simulate,
@@ -430,10 +452,25 @@ pub(super) fn show(
         (_, Some(p)) => render(
             StatusCode::OK,
             &WaitingPage {
-                page: waiting("Processing your payment"),
-                summary: summary(state, session, Some(p)),
+                page: waiting("waiting.title"),
+                summary: summary(state, ctx, session, Some(p)),
             },
         ),
+    }
+}
+
+/// Why a payment failed, in the page's language (by its code), else the provider's words.
+fn failure_reason(ctx: &Ctx, payment: Option<&PaymentRow>) -> String {
+    let Some(p) = payment else {
+        return ctx.t.get("result.failed_generic").to_owned();
+    };
+    let key = format!("failure.{}", p.failure_code.as_deref().unwrap_or("unknown"));
+    match ctx.t.keys().contains(key.as_str()) {
+        true => ctx.t.get(&key).to_owned(),
+        false => p
+            .failure_message
+            .clone()
+            .unwrap_or_else(|| ctx.t.get("result.failed_generic").to_owned()),
     }
 }
 

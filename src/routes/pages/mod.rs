@@ -9,7 +9,13 @@ mod form;
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, HeaderValue};
+use std::sync::Arc;
+
+use actix_web::http::header::ACCEPT_LANGUAGE;
+use actix_web::{HttpRequest, web};
 use askama::Template;
+
+use crate::i18n::Catalog;
 
 pub use actions::{card_submit, challenge_submit, simulate_submit, start_submit};
 pub use checkout::{checkout_page, checkout_status};
@@ -25,30 +31,105 @@ connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 /// The layout's fields, shared by every page.
 pub struct Layout {
-    pub lang: &'static str,
+    /// The page's texts (and its `lang`).
+    pub t: Arc<Catalog>,
     pub title: String,
     pub merchant_name: String,
     pub css_href: String,
     pub js_href: String,
+    /// The merchant's colours and button shape, when branded.
+    pub brand_css_href: Option<String>,
+    pub logo_href: Option<String>,
+    /// A short note from the merchant, plain text.
+    pub note: Option<String>,
     /// Set on pages that wait for something: the JSON the script polls.
     pub status_url: Option<String>,
     /// What the page shows, so the script can tell when it changed.
     pub state_key: String,
     /// `<meta http-equiv="refresh">`: seconds, optionally `;url=…`. Updates without JavaScript.
     pub refresh: Option<String>,
+    /// The language switcher.
+    pub languages: Vec<LanguageLink>,
 }
 
-impl Layout {
-    pub fn new(state: &AppState, title: &str, merchant_name: &str) -> Layout {
+pub struct LanguageLink {
+    pub code: &'static str,
+    pub name: String,
+    pub href: String,
+    pub current: bool,
+}
+
+/// What a page needs to know about the request: its language, and whether the buyer chose it
+/// (then every link and form keeps `?lang=`).
+pub struct Ctx {
+    pub t: Arc<Catalog>,
+    explicit: bool,
+    path: String,
+}
+
+impl Ctx {
+    /// `?lang=`, then `Accept-Language`, then `merchant_default`.
+    pub fn new(state: &AppState, req: &HttpRequest, merchant_default: Option<&str>) -> Ctx {
+        let query_lang =
+            web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+                .ok()
+                .and_then(|q| q.get("lang").cloned());
+        let accept = req
+            .headers()
+            .get(ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok());
+        let explicit = query_lang
+            .as_deref()
+            .is_some_and(|l| state.catalogs.find(l).is_some());
+        Ctx {
+            t: state
+                .catalogs
+                .negotiate(query_lang.as_deref(), accept, merchant_default),
+            explicit,
+            path: req.path().to_owned(),
+        }
+    }
+
+    /// `path`, keeping the buyer's explicit language choice.
+    pub fn link(&self, path: &str) -> String {
+        if self.explicit {
+            format!("{path}?lang={}", self.t.code)
+        } else {
+            path.to_owned()
+        }
+    }
+
+    /// Money in this language's format.
+    pub fn money(&self, cents: i64) -> String {
+        self.t.money(cents)
+    }
+
+    pub fn layout(&self, state: &AppState, title: &str, merchant_name: &str) -> Layout {
+        let languages = state
+            .catalogs
+            .codes()
+            .into_iter()
+            .filter_map(|code| state.catalogs.find(code))
+            .map(|c| LanguageLink {
+                code: c.code,
+                name: c.get("meta.language_name").to_owned(),
+                href: format!("{}?lang={}", self.path, c.code),
+                current: c.code == self.t.code,
+            })
+            .collect();
         Layout {
-            lang: "en",
+            t: self.t.clone(),
             title: title.to_owned(),
             merchant_name: merchant_name.to_owned(),
             css_href: state.css_href.clone(),
             js_href: state.js_href.clone(),
+            brand_css_href: None,
+            logo_href: None,
+            note: None,
             status_url: None,
             state_key: String::new(),
             refresh: None,
+            languages,
         }
     }
 }
@@ -61,6 +142,8 @@ pub struct Summary {
     pub fee: Option<String>,
     pub total: Option<String>,
     pub sandbox: bool,
+    /// When the checkout closes, in the page's language (shown before paying).
+    pub expires: Option<String>,
 }
 
 /// A page that only explains something (not found, expired, an error).
@@ -92,44 +175,42 @@ pub fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
     response
 }
 
-/// A message page in the checkout layout.
+/// A message page in the checkout layout; `key` names the catalog texts
+/// `message.<key>_heading` and `message.<key>_body`.
 pub fn message(
     state: &AppState,
+    ctx: &Ctx,
     status: StatusCode,
     merchant_name: &str,
-    heading: &str,
-    body: &str,
+    key: &str,
 ) -> HttpResponse {
+    let heading = ctx.t.get(&format!("message.{key}_heading")).to_owned();
     render(
         status,
         &MessagePage {
-            page: Layout::new(state, heading, merchant_name),
-            heading: heading.to_owned(),
-            body: body.to_owned(),
+            page: ctx.layout(state, &heading, merchant_name),
+            body: ctx.t.get(&format!("message.{key}_body")).to_owned(),
+            heading,
             back_href: None,
         },
     )
 }
 
+const PRODUCT_NAME: &str = "Open Rails Checkout";
+
 /// The 404 page, in the checkout layout.
-pub fn not_found_page(state: &AppState) -> HttpResponse {
-    message(
-        state,
-        StatusCode::NOT_FOUND,
-        "Open Rails Checkout",
-        "This checkout does not exist",
-        "Check the link you were given, or go back to the shop and start again. No payment was taken.",
-    )
+pub fn not_found_page(state: &AppState, ctx: &Ctx) -> HttpResponse {
+    message(state, ctx, StatusCode::NOT_FOUND, PRODUCT_NAME, "not_found")
 }
 
 /// The page for an unexpected failure; the cause goes to the log with the request id.
-pub fn error_page(state: &AppState, error: &anyhow::Error) -> HttpResponse {
+pub fn error_page(state: &AppState, ctx: &Ctx, error: &anyhow::Error) -> HttpResponse {
     tracing::error!(error = format!("{error:#}"), "a checkout page failed");
     message(
         state,
+        ctx,
         StatusCode::INTERNAL_SERVER_ERROR,
-        "Open Rails Checkout",
-        "Something went wrong on our side",
-        "Please try again in a moment. If you already paid, you will not be charged twice.",
+        PRODUCT_NAME,
+        "error",
     )
 }

@@ -1,0 +1,309 @@
+//! The pages' texts, one catalog per language in `locales/<code>.toml`: a translator edits a
+//! file, not Rust. Catalogs are read from `locales_dir` when that folder exists (edits show on
+//! restart) and otherwise from the copies built into the binary.
+//!
+//! The language of a page is `?lang=`, then the browser's `Accept-Language`, then the
+//! merchant's default, then English.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+
+/// The built-in catalogs: (code, file content).
+const BUILT_IN: &[(&str, &str)] = &[
+    ("en", include_str!("../locales/en.toml")),
+    ("es", include_str!("../locales/es.toml")),
+    ("pt-BR", include_str!("../locales/pt-BR.toml")),
+];
+
+/// The texts of one language.
+#[derive(Debug)]
+pub struct Catalog {
+    /// The BCP 47 code, as in `<html lang>`.
+    pub code: &'static str,
+    texts: BTreeMap<String, String>,
+    months: Vec<String>,
+}
+
+impl Catalog {
+    fn parse(code: &'static str, source: &str) -> anyhow::Result<Catalog> {
+        let table: toml::Table =
+            toml::from_str(source).with_context(|| format!("in the {code} catalog"))?;
+        let mut texts = BTreeMap::new();
+        flatten("", &toml::Value::Table(table), &mut texts)
+            .with_context(|| format!("in the {code} catalog"))?;
+        let months: Vec<String> = texts
+            .get("meta.months")
+            .map(|m| m.split(',').map(|s| s.trim().to_owned()).collect())
+            .unwrap_or_default();
+        if months.len() != 12 {
+            bail!("the {code} catalog must list 12 months in meta.months");
+        }
+        Ok(Catalog {
+            code,
+            texts,
+            months,
+        })
+    }
+
+    /// The text for `key`; the key itself (visibly wrong) when the catalog lacks it.
+    pub fn get<'a>(&'a self, key: &'a str) -> &'a str {
+        match self.texts.get(key) {
+            Some(text) => text,
+            None => {
+                tracing::warn!(language = self.code, key, "a catalog lacks a text");
+                key
+            }
+        }
+    }
+
+    /// The text for `key` with `{name}` replaced by `value`.
+    pub fn with(&self, key: &str, name: &str, value: &str) -> String {
+        self.get(key).replace(&format!("{{{name}}}"), value)
+    }
+
+    /// The text for `key` with two placeholders filled.
+    pub fn with2(&self, key: &str, a: (&str, &str), b: (&str, &str)) -> String {
+        self.with(key, a.0, a.1)
+            .replace(&format!("{{{}}}", b.0), b.1)
+    }
+
+    /// Dollars written the language's way: `$1,116.50`, `1.116,50 US$`, `US$ 1.116,50`.
+    pub fn money(&self, cents: i64) -> String {
+        let dollars = (cents / 100).to_string();
+        let thousands = self.get("meta.thousands_separator");
+        let mut grouped = String::new();
+        for (i, ch) in dollars.chars().enumerate() {
+            if i > 0 && (dollars.len() - i).is_multiple_of(3) {
+                grouped.push_str(thousands);
+            }
+            grouped.push(ch);
+        }
+        let amount = format!(
+            "{grouped}{}{:02}",
+            self.get("meta.decimal_separator"),
+            cents % 100
+        );
+        self.with("meta.money_format", "amount", &amount)
+    }
+
+    /// A UTC date and time written the language's way.
+    pub fn date(&self, ms: i64) -> String {
+        let Ok(dt) = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)) else {
+            return String::new();
+        };
+        let month = self
+            .months
+            .get(usize::from(u8::from(dt.month())) - 1)
+            .cloned()
+            .unwrap_or_default();
+        self.get("meta.date_format")
+            .replace("{day}", &dt.day().to_string())
+            .replace("{month}", &month)
+            .replace("{year}", &dt.year().to_string())
+            .replace("{time}", &format!("{:02}:{:02}", dt.hour(), dt.minute()))
+    }
+
+    /// Every key, for completeness checks.
+    pub fn keys(&self) -> BTreeSet<&str> {
+        self.texts.keys().map(String::as_str).collect()
+    }
+}
+
+fn flatten(
+    prefix: &str,
+    value: &toml::Value,
+    out: &mut BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    match value {
+        toml::Value::Table(table) => {
+            for (key, inner) in table {
+                let full = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                flatten(&full, inner, out)?;
+            }
+            Ok(())
+        }
+        toml::Value::String(text) => {
+            out.insert(prefix.to_owned(), text.clone());
+            Ok(())
+        }
+        _ => bail!("{prefix} must be a text"),
+    }
+}
+
+/// All languages.
+#[derive(Debug, Clone)]
+pub struct Catalogs {
+    all: Vec<Arc<Catalog>>,
+}
+
+impl Catalogs {
+    /// From `dir` when it exists, else the built-in copies. Fails when a catalog is
+    /// malformed or lacks a key another has.
+    pub fn load(dir: &str) -> anyhow::Result<Catalogs> {
+        let dir = std::path::Path::new(dir);
+        let mut all = Vec::new();
+        for (code, built_in) in BUILT_IN {
+            let source = if dir.is_dir() {
+                std::fs::read_to_string(dir.join(format!("{code}.toml")))
+                    .with_context(|| format!("reading the {code} catalog from {}", dir.display()))?
+            } else {
+                (*built_in).to_owned()
+            };
+            all.push(Arc::new(Catalog::parse(code, &source)?));
+        }
+        let catalogs = Catalogs { all };
+        if let Some((code, key)) = catalogs.missing_keys().first() {
+            bail!("the {code} catalog lacks {key}, which another catalog has");
+        }
+        Ok(catalogs)
+    }
+
+    /// The built-in catalogs.
+    pub fn built_in() -> anyhow::Result<Catalogs> {
+        Self::load("")
+    }
+
+    /// (language, key) for every key some catalog has and another lacks.
+    pub fn missing_keys(&self) -> Vec<(&'static str, String)> {
+        let every: BTreeSet<&str> = self.all.iter().flat_map(|c| c.keys()).collect();
+        self.all
+            .iter()
+            .flat_map(|c| {
+                let have = c.keys();
+                every
+                    .iter()
+                    .filter(move |k| !have.contains(*k))
+                    .map(move |k| (c.code, (*k).to_owned()))
+            })
+            .collect()
+    }
+
+    pub fn codes(&self) -> Vec<&'static str> {
+        self.all.iter().map(|c| c.code).collect()
+    }
+
+    /// The catalog for a code such as `es`, `pt-BR`, `pt`, `en-GB`.
+    pub fn find(&self, code: &str) -> Option<Arc<Catalog>> {
+        let code = code.trim();
+        if code.is_empty() {
+            return None;
+        }
+        let exact = self.all.iter().find(|c| c.code.eq_ignore_ascii_case(code));
+        let primary = code.split(['-', '_']).next().unwrap_or(code);
+        exact
+            .or_else(|| {
+                self.all.iter().find(|c| {
+                    c.code
+                        .split('-')
+                        .next()
+                        .is_some_and(|p| p.eq_ignore_ascii_case(primary))
+                })
+            })
+            .cloned()
+    }
+
+    /// `?lang=`, then `Accept-Language` (by quality), then `default`, then English.
+    pub fn negotiate(
+        &self,
+        query_lang: Option<&str>,
+        accept_language: Option<&str>,
+        default: Option<&str>,
+    ) -> Arc<Catalog> {
+        if let Some(found) = query_lang.and_then(|l| self.find(l)) {
+            return found;
+        }
+        if let Some(header) = accept_language {
+            let mut ranges: Vec<(f32, &str)> = header
+                .split(',')
+                .filter_map(|part| {
+                    let mut pieces = part.split(';');
+                    let tag = pieces.next()?.trim();
+                    let q = pieces
+                        .find_map(|p| p.trim().strip_prefix("q="))
+                        .and_then(|q| q.parse::<f32>().ok())
+                        .unwrap_or(1.0);
+                    (q > 0.0 && tag != "*").then_some((q, tag))
+                })
+                .collect();
+            ranges.sort_by(|a, b| b.0.total_cmp(&a.0));
+            if let Some(found) = ranges.iter().find_map(|(_, tag)| self.find(tag)) {
+                return found;
+            }
+        }
+        default
+            .and_then(|d| self.find(d))
+            .or_else(|| self.all.first().cloned())
+            .unwrap_or_else(|| {
+                Arc::new(Catalog {
+                    code: "en",
+                    texts: BTreeMap::new(),
+                    months: Vec::new(),
+                })
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_catalog_has_every_key() {
+        let catalogs = Catalogs::built_in().expect("catalogs load");
+        assert_eq!(catalogs.missing_keys(), Vec::<(&str, String)>::new());
+        assert_eq!(catalogs.codes(), ["en", "es", "pt-BR"]);
+    }
+
+    #[test]
+    fn a_catalog_lacking_a_key_is_reported() {
+        let mut catalogs = Catalogs::built_in().expect("catalogs load");
+        let mut es = Catalog::parse("es", BUILT_IN[1].1).expect("parses");
+        es.texts.remove("card.pay");
+        catalogs.all[1] = Arc::new(es);
+        assert_eq!(catalogs.missing_keys(), vec![("es", "card.pay".to_owned())]);
+    }
+
+    #[test]
+    fn money_and_dates_follow_the_language() {
+        let c = Catalogs::built_in().expect("catalogs load");
+        let en = c.find("en").expect("en");
+        let es = c.find("es").expect("es");
+        let pt = c.find("pt-BR").expect("pt");
+        assert_eq!(en.money(111_650), "$1,116.50");
+        assert_eq!(es.money(111_650), "1.116,50 US$");
+        assert_eq!(pt.money(111_650), "US$ 1.116,50");
+        assert_eq!(en.date(1_779_900_000_000), "27 May 2026, 16:40 UTC");
+        assert_eq!(es.date(1_779_900_000_000), "27 de mayo de 2026, 16:40 UTC");
+        assert_eq!(
+            pt.with("result.return_to", "merchant", "Loja"),
+            "Voltar para Loja"
+        );
+    }
+
+    #[test]
+    fn the_language_comes_from_the_query_then_the_browser_then_the_merchant() {
+        let c = Catalogs::built_in().expect("catalogs load");
+        assert_eq!(c.negotiate(Some("es"), Some("pt-BR"), None).code, "es");
+        assert_eq!(
+            c.negotiate(Some("xx"), Some("fr;q=0.9, pt;q=0.8, en;q=0.5"), None)
+                .code,
+            "pt-BR"
+        );
+        assert_eq!(
+            c.negotiate(None, Some("es-MX,es;q=0.9"), Some("pt-BR"))
+                .code,
+            "es"
+        );
+        assert_eq!(
+            c.negotiate(None, Some("fr, de"), Some("pt-BR")).code,
+            "pt-BR"
+        );
+        assert_eq!(c.negotiate(None, None, None).code, "en");
+    }
+}
