@@ -16,6 +16,22 @@ pub enum Mode {
     Production,
 }
 
+/// Branding for every merchant that has not set its own through the API or the command line.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrandingDefaults {
+    pub display_name: Option<String>,
+    /// `#rrggbb`
+    pub brand_color: Option<String>,
+    /// `rounded`, `pill` or `square`
+    pub button_shape: Option<String>,
+    /// Path of a PNG, JPEG, WebP or SVG file (at most 64 KiB).
+    pub logo_path: Option<String>,
+    pub note: Option<String>,
+    /// `en`, `es` or `pt-BR`
+    pub default_language: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
@@ -46,6 +62,8 @@ pub struct Settings {
     /// Folder of the pages' CSS and script, served under `/static`; when missing, the copies
     /// built into the binary are served.
     pub static_dir: String,
+    /// The checkout pages' look for merchants that have not set their own (`[branding]`).
+    pub branding: BrandingDefaults,
     /// Payment routes offered to buyers (`[[routes]]` tables).
     pub routes: Vec<PaymentRoute>,
     /// How long a payment may stay pending at its provider before reconciliation fails it.
@@ -87,6 +105,7 @@ impl Default for Settings {
             first_merchant_name: "Demo Store".into(),
             static_dir: "static".into(),
             locales_dir: "locales".into(),
+            branding: BrandingDefaults::default(),
             routes: default_routes(),
             provider_timeout_seconds: 1_800,
             reconcile_interval_seconds: 5,
@@ -233,6 +252,30 @@ impl Settings {
         }
         if self.sweep_interval_seconds == 0 {
             bail!("sweep_interval_seconds must be at least 1");
+        }
+        let b = &self.branding;
+        if let Some(color) = &b.brand_color {
+            crate::domain::branding::Color::parse(color)
+                .map_err(|m| anyhow::anyhow!("branding.brand_color {m}"))?;
+        }
+        if let Some(shape) = &b.button_shape {
+            crate::domain::branding::ButtonShape::parse(shape)
+                .map_err(|m| anyhow::anyhow!("branding.button_shape {m}"))?;
+        }
+        if let Some(note) = &b.note {
+            crate::domain::branding::plain_text(note, crate::domain::branding::MAX_NOTE_CHARS)
+                .map_err(|m| anyhow::anyhow!("branding.note {m}"))?;
+        }
+        if let Some(path) = &b.logo_path {
+            crate::domain::branding::logo_type_for_path(path).ok_or_else(|| {
+                anyhow::anyhow!("branding.logo_path must be a .png, .jpg, .webp or .svg file")
+            })?;
+            let size = std::fs::metadata(path)
+                .with_context(|| format!("reading branding.logo_path {path}"))?
+                .len();
+            if size as usize > crate::domain::branding::MAX_LOGO_BYTES {
+                bail!("branding.logo_path must be at most 64 KiB");
+            }
         }
         for route in &self.routes {
             if route.integration != crate::providers::sandbox::ID {

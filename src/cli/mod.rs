@@ -1,5 +1,6 @@
 //! The command line: `serve` (the default), `migrate`, `keys`, `webhooks`.
 
+mod branding;
 mod webhooks;
 
 use anyhow::Context;
@@ -34,6 +35,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         action: KeysAction,
+    },
+    /// Set or show the checkout pages' branding.
+    Branding {
+        #[command(subcommand)]
+        action: branding::BrandingAction,
     },
     /// Manage webhook endpoints, send a test event, replay events.
     Webhooks {
@@ -77,6 +83,7 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Keys { action } => keys(settings, action).await,
         Command::Webhooks { action } => webhooks::run(settings, action).await,
+        Command::Branding { action } => branding::run(settings, action).await,
     }
 }
 

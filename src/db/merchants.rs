@@ -1,7 +1,7 @@
 //! Merchant accounts.
 
 use anyhow::Context;
-use sqlx::{Any, Executor};
+use sqlx::{Any, Executor, FromRow};
 
 use crate::domain::MerchantId;
 
@@ -43,4 +43,103 @@ pub async fn first_merchant<'e, E: Executor<'e, Database = Any>>(
         .await
         .context("reading the first merchant")?;
     Ok(id.map(MerchantId::from_trusted))
+}
+
+/// A merchant's branding as stored; every part optional (the config file's `[branding]`
+/// fills what a merchant has not set).
+#[derive(Debug, Clone, Default, FromRow, PartialEq, Eq)]
+pub struct BrandingRow {
+    pub display_name: Option<String>,
+    pub brand_color: Option<String>,
+    pub button_shape: Option<String>,
+    pub logo_type: Option<String>,
+    pub note: Option<String>,
+    pub default_language: Option<String>,
+    pub branding_updated_at: Option<i64>,
+}
+
+pub const BRANDING_COLUMNS: &str = "display_name, brand_color, button_shape, logo_type, note, \
+    default_language, branding_updated_at";
+
+pub async fn get_branding<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: &MerchantId,
+) -> anyhow::Result<Option<BrandingRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {BRANDING_COLUMNS} FROM merchants WHERE id = $1"
+    ))
+    .bind(id.as_str())
+    .fetch_optional(executor)
+    .await
+    .context("reading a merchant's branding")
+}
+
+/// Changes to branding: `None` leaves a part alone, `Some(None)` clears it.
+#[derive(Debug, Default)]
+pub struct BrandingUpdate {
+    pub display_name: Option<Option<String>>,
+    pub brand_color: Option<Option<String>>,
+    pub button_shape: Option<Option<String>>,
+    /// (content type, base64)
+    pub logo: Option<Option<(String, String)>>,
+    pub note: Option<Option<String>>,
+    pub default_language: Option<Option<String>>,
+}
+
+pub async fn update_branding(
+    db: &super::Db,
+    id: &MerchantId,
+    update: &BrandingUpdate,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    let mut tx = db.begin().await?;
+    let mut changes: Vec<(&'static str, Option<String>)> = Vec::new();
+    let text_parts = [
+        ("display_name", &update.display_name),
+        ("brand_color", &update.brand_color),
+        ("button_shape", &update.button_shape),
+        ("note", &update.note),
+        ("default_language", &update.default_language),
+    ];
+    for (column, change) in text_parts {
+        if let Some(value) = change {
+            changes.push((column, value.clone()));
+        }
+    }
+    if let Some(logo) = &update.logo {
+        let (kind, data) = match logo {
+            Some((kind, data)) => (Some(kind.clone()), Some(data.clone())),
+            None => (None, None),
+        };
+        changes.push(("logo_type", kind));
+        changes.push(("logo_base64", data));
+    }
+    for (column, value) in changes {
+        // `column` comes from the fixed list above, never from input.
+        let sql =
+            format!("UPDATE merchants SET {column} = $1, branding_updated_at = $2 WHERE id = $3");
+        sqlx::query(&sql)
+            .bind(value)
+            .bind(now_ms)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .context("updating branding")?;
+    }
+    tx.commit().await.context("committing branding")?;
+    Ok(())
+}
+
+/// The stored logo: (content type, base64).
+pub async fn get_logo<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: &MerchantId,
+) -> anyhow::Result<Option<(String, String)>> {
+    let row: Option<(Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT logo_type, logo_base64 FROM merchants WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(executor)
+            .await
+            .context("reading a logo")?;
+    Ok(row.and_then(|(kind, data)| Some((kind?, data?))))
 }

@@ -176,6 +176,8 @@ pub struct SessionView {
     #[sqlx(flatten)]
     pub session: SessionRow,
     pub merchant_name: String,
+    #[sqlx(flatten)]
+    pub branding: super::merchants::BrandingRow,
 }
 
 pub async fn get_session_view<'e, E: Executor<'e, Database = Any>>(
@@ -187,9 +189,14 @@ pub async fn get_session_view<'e, E: Executor<'e, Database = Any>>(
         .map(|c| format!("s.{}", c.trim()))
         .collect();
     sqlx::query_as(&format!(
-        "SELECT {}, m.name AS merchant_name FROM checkout_sessions s
+        "SELECT {}, m.name AS merchant_name, {} FROM checkout_sessions s
          JOIN merchants m ON m.id = s.merchant_id WHERE s.id = $1",
-        columns.join(", ")
+        columns.join(", "),
+        super::merchants::BRANDING_COLUMNS
+            .split(',')
+            .map(|c| format!("m.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ")
     ))
     .bind(id.as_str())
     .fetch_optional(executor)

@@ -121,10 +121,13 @@ pub async fn insert_attempt<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     a: &AttemptRecord,
 ) -> anyhow::Result<()> {
+    // The endpoint (and with it the delivery) may have been removed while the attempt was in
+    // flight; then there is nothing left to record it against.
     sqlx::query(
         "INSERT INTO webhook_attempts (id, delivery_id, event_id, endpoint_id, attempt, started_at,
              duration_ms, status_code, response_body, error)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
+         WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = $2)",
     )
     .bind(format!("att_{}", new_suffix()))
     .bind(&a.delivery_id)

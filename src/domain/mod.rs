@@ -1,6 +1,7 @@
 //! Pure types that handlers work with once input has been parsed. Nothing here touches the
 //! database, the network or the clock (callers pass `now` in).
 
+pub mod branding;
 pub mod card;
 pub mod email;
 pub mod fees;

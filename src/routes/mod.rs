@@ -49,6 +49,10 @@ api_routes! {
     },
     "/api/gateway/webhook-endpoints/{id}/rotate-secret" => { POST: api::webhook_endpoints::rotate_secret_handler },
     "/api/gateway/webhook-endpoints/{id}/enable" => { POST: api::webhook_endpoints::enable_endpoint_handler },
+    "/api/gateway/branding" => {
+        GET: api::branding::get_branding_handler,
+        PUT: api::branding::put_branding_handler,
+    },
     "/api/gateway/events" => { GET: api::events::list_events_handler },
     "/api/gateway/events/redeliver" => { POST: api::events::redeliver_since_handler },
     "/api/gateway/events/{id}" => { GET: api::events::get_event_handler },
@@ -83,6 +87,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::post().to(pages::simulate_submit),
     );
     cfg.route("/static/{name}", web::get().to(assets::static_asset));
+    cfg.route(
+        "/brand/{merchant}/style.css",
+        web::get().to(pages::brand::brand_stylesheet),
+    );
+    cfg.route(
+        "/brand/{merchant}/logo",
+        web::get().to(pages::brand::brand_logo),
+    );
 }
 
 async fn method_not_allowed(allowed: &'static [&'static str]) -> Result<HttpResponse, ApiError> {

@@ -58,6 +58,16 @@ fn forbidden_v6(ip: Ipv6Addr) -> bool {
         || (first == 0x0064 && ip.segments()[1] == 0xff9b) // NAT64 to anything
 }
 
+/// The address a URL names literally, as the HTTP client will read it: the URL standard also
+/// turns spellings such as `2130706433`, `0x7f.1` or `127.1` into 127.0.0.1.
+pub fn literal_ip(url: &str) -> Option<IpAddr> {
+    match reqwest::Url::parse(url).ok()?.host()? {
+        url::Host::Ipv4(ip) => Some(IpAddr::V4(ip)),
+        url::Host::Ipv6(ip) => Some(IpAddr::V6(ip)),
+        url::Host::Domain(_) => None,
+    }
+}
+
 /// Whether `url` may receive `environment`'s webhooks; the reason when not. Resolves the host.
 pub async fn check_endpoint_url(url: &str, environment: Environment) -> Result<(), String> {
     if url.len() > 2048 {
@@ -71,7 +81,7 @@ pub async fn check_endpoint_url(url: &str, environment: Environment) -> Result<(
         return Err("must use https in production".into());
     }
     let host = parsed.host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = host.parse::<IpAddr>() {
+    if let Some(ip) = literal_ip(url).or_else(|| host.parse::<IpAddr>().ok()) {
         return if is_forbidden_ip(ip) {
             Err("must not point to a loopback, private, link-local or reserved address in production".into())
         } else {

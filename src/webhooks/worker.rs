@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use futures_util::future::join_all;
 
-use super::client::is_forbidden_ip;
+use super::client::{is_forbidden_ip, literal_ip};
 use super::schedule::{next_attempt_at, parse_retry_after, random_jitter};
 use super::sign_header;
 use crate::db::webhook_deliveries::{
@@ -15,7 +15,6 @@ use crate::db::webhook_deliveries::{
 };
 use crate::db::webhook_endpoints::{disable_endpoint, record_endpoint_health};
 use crate::domain::time::now_ms;
-use crate::domain::url::HttpUrl;
 use crate::startup::AppState;
 
 /// How much of an endpoint's answer is kept with the attempt.
@@ -93,15 +92,7 @@ async fn send(state: &AppState, delivery: DueDelivery) -> Attempt {
         attempt.error = Some("the endpoint is disabled".into());
         return attempt;
     }
-    if d.environment == "production"
-        && let Ok(url) = HttpUrl::parse(&d.url)
-        && url
-            .host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse()
-            .is_ok_and(is_forbidden_ip)
-    {
+    if d.environment == "production" && literal_ip(&d.url).is_some_and(is_forbidden_ip) {
         attempt.error = Some("refused: the endpoint's address is not public".into());
         return attempt;
     }

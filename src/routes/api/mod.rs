@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod body;
+pub mod branding;
 pub mod customers;
 pub mod events;
 pub mod health;

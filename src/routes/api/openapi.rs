@@ -7,7 +7,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    agent, customers, events, health, invoices, payments, provider_callbacks, sessions,
+    agent, branding, customers, events, health, invoices, payments, provider_callbacks, sessions,
     webhook_endpoints,
 };
 
@@ -39,6 +39,8 @@ use super::{
         events::get_event_handler,
         events::redeliver_event_handler,
         agent::run_action,
+        branding::get_branding_handler,
+        branding::put_branding_handler,
         openapi_json,
         health::healthz,
         health::readyz,

@@ -36,12 +36,12 @@ async fn accept(
     payload: web::Payload,
     step: &str,
 ) -> Result<Post, HttpResponse> {
-    let ctx = Ctx::new(state, req, None);
     let (view, payment) = match load(state, id).await {
         Ok(Some(found)) => found,
-        Ok(None) => return Err(not_found_page(state, &ctx)),
-        Err(e) => return Err(error_page(state, &ctx, &e)),
+        Ok(None) => return Err(not_found_page(state, &Ctx::new(state, req, None))),
+        Err(e) => return Err(error_page(state, &Ctx::new(state, req, None), &e)),
     };
+    let ctx = Ctx::for_session(state, req, &view);
     let host_origin = {
         let conn = req.connection_info();
         format!("{}://{}", conn.scheme(), conn.host())

@@ -137,7 +137,7 @@ pub async fn checkout_page(
     };
     match loaded.await {
         Ok(Some((view, payment, confirming))) => {
-            let ctx = Ctx::new(&state, &req, None);
+            let ctx = Ctx::for_session(&state, &req, &view);
             if confirming {
                 show_confirming(&state, &ctx, &view, payment.as_ref())
             } else {

@@ -3,6 +3,7 @@
 //! without JavaScript; `static/checkout.js` only adds live status and copy buttons.
 
 mod actions;
+pub mod brand;
 mod checkout;
 mod form;
 
@@ -65,6 +66,8 @@ pub struct Ctx {
     pub t: Arc<Catalog>,
     explicit: bool,
     path: String,
+    /// The merchant's branding, on pages of a known session.
+    brand: Option<(String, brand::Brand)>,
 }
 
 impl Ctx {
@@ -87,7 +90,20 @@ impl Ctx {
                 .negotiate(query_lang.as_deref(), accept, merchant_default),
             explicit,
             path: req.path().to_owned(),
+            brand: None,
         }
+    }
+
+    /// For a session's pages: its merchant's branding and default language.
+    pub fn for_session(
+        state: &AppState,
+        req: &HttpRequest,
+        view: &crate::db::sessions::SessionView,
+    ) -> Ctx {
+        let brand = brand::Brand::resolve(state, &view.branding);
+        let mut ctx = Ctx::new(state, req, brand.default_language.as_deref());
+        ctx.brand = Some((view.session.merchant_id.clone(), brand));
+        ctx
     }
 
     /// `path`, keeping the buyer's explicit language choice.
@@ -117,15 +133,18 @@ impl Ctx {
                 current: c.code == self.t.code,
             })
             .collect();
+        let brand = self.brand.as_ref();
         Layout {
             t: self.t.clone(),
             title: title.to_owned(),
-            merchant_name: merchant_name.to_owned(),
+            merchant_name: brand
+                .and_then(|(_, b)| b.display_name.clone())
+                .unwrap_or_else(|| merchant_name.to_owned()),
             css_href: state.css_href.clone(),
             js_href: state.js_href.clone(),
-            brand_css_href: None,
-            logo_href: None,
-            note: None,
+            brand_css_href: brand.and_then(|(id, b)| b.css_href(id)),
+            logo_href: brand.and_then(|(id, b)| b.logo_href(id)),
+            note: brand.and_then(|(_, b)| b.note.clone()),
             status_url: None,
             state_key: String::new(),
             refresh: None,

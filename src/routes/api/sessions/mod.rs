@@ -10,6 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::Authenticated;
+use crate::db::events::record_event;
 use crate::db::payments::get_payment_by_session;
 use crate::db::sessions::{SessionRow, expire_session, get_session};
 use crate::domain::fees::FeesJson;
@@ -18,6 +19,7 @@ use crate::domain::payment_route::PaymentRoute;
 use crate::domain::time::{iso_seconds, now_ms};
 use crate::domain::{Amount, SessionId, SessionStatus};
 use crate::error::{ApiError, ErrorEnvelope};
+use crate::lifecycle::events::{EventKind, build_event};
 use crate::startup::AppState;
 
 pub use create::create_session;
@@ -195,7 +197,11 @@ pub async fn expire_session_handler(
     let mut tx = state.db.begin().await?;
     let expired = expire_session(&mut *tx, &owner.merchant_id, owner.environment, &id, now).await?;
     let row = match expired {
-        Some(row) => row,
+        Some(row) => {
+            let event = build_event(EventKind::Expired, &row, None, None, "expired", now);
+            record_event(&mut tx, &event).await?;
+            row
+        }
         None => {
             let current = get_session(&mut *tx, &owner.merchant_id, owner.environment, &id)
                 .await?
@@ -214,6 +220,7 @@ pub async fn expire_session_handler(
         }
     };
     tx.commit().await.map_err(anyhow::Error::from)?;
+    state.webhook_wakeup.notify_one();
     tracing::info!(session.id = %id, "session expired by the merchant");
     Ok(HttpResponse::Ok().json(CheckoutSession::from_row(row, &state, now, false)))
 }

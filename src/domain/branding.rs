@@ -1,0 +1,215 @@
+//! A merchant's look on the checkout pages: name, logo, colour, button shape, a short note and
+//! a default language. Text on the brand colour is black or white, whichever contrasts more;
+//! one of the two always reaches the 4.5:1 that WCAG AA asks of normal text.
+
+use base64::Engine;
+
+/// `#rrggbb`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Color {
+    pub r: u8,
+    pub g: u8,
+    pub b: u8,
+}
+
+impl Color {
+    /// `#rgb` or `#rrggbb`, any case.
+    pub fn parse(s: &str) -> Result<Color, &'static str> {
+        let hex = s
+            .trim()
+            .strip_prefix('#')
+            .ok_or("must be a colour such as #0b57d0")?;
+        let expanded: String = match hex.len() {
+            3 => hex.chars().flat_map(|c| [c, c]).collect(),
+            6 => hex.to_owned(),
+            _ => return Err("must be a colour such as #0b57d0"),
+        };
+        let channel = |i: usize| {
+            u8::from_str_radix(&expanded[i..i + 2], 16)
+                .map_err(|_| "must be a colour such as #0b57d0")
+        };
+        Ok(Color {
+            r: channel(0)?,
+            g: channel(2)?,
+            b: channel(4)?,
+        })
+    }
+
+    pub fn hex(self) -> String {
+        format!("#{:02x}{:02x}{:02x}", self.r, self.g, self.b)
+    }
+
+    /// WCAG relative luminance.
+    pub fn luminance(self) -> f64 {
+        let lin = |c: u8| {
+            let c = f64::from(c) / 255.0;
+            if c <= 0.040_45 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * lin(self.r) + 0.7152 * lin(self.g) + 0.0722 * lin(self.b)
+    }
+
+    /// WCAG contrast ratio, 1 to 21.
+    pub fn contrast(self, other: Color) -> f64 {
+        let (a, b) = (self.luminance(), other.luminance());
+        (a.max(b) + 0.05) / (a.min(b) + 0.05)
+    }
+
+    /// Black or white: whichever reads better on this colour.
+    pub fn text_color(self) -> Color {
+        let white = Color {
+            r: 255,
+            g: 255,
+            b: 255,
+        };
+        let black = Color { r: 0, g: 0, b: 0 };
+        if self.contrast(white) >= self.contrast(black) {
+            white
+        } else {
+            black
+        }
+    }
+}
+
+/// The corners of buttons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ButtonShape {
+    Rounded,
+    Pill,
+    Square,
+}
+
+impl ButtonShape {
+    pub fn parse(s: &str) -> Result<ButtonShape, &'static str> {
+        match s {
+            "rounded" => Ok(ButtonShape::Rounded),
+            "pill" => Ok(ButtonShape::Pill),
+            "square" => Ok(ButtonShape::Square),
+            _ => Err("must be rounded, pill or square"),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ButtonShape::Rounded => "rounded",
+            ButtonShape::Pill => "pill",
+            ButtonShape::Square => "square",
+        }
+    }
+
+    pub fn radius(self) -> &'static str {
+        match self {
+            ButtonShape::Rounded => "10px",
+            ButtonShape::Pill => "999px",
+            ButtonShape::Square => "0",
+        }
+    }
+}
+
+pub const MAX_NOTE_CHARS: usize = 200;
+pub const MAX_NAME_CHARS: usize = 80;
+pub const MAX_LOGO_BYTES: usize = 64 * 1024;
+
+/// A display name or note: trimmed, bounded, no control characters.
+pub fn plain_text(s: &str, max: usize) -> Result<String, String> {
+    let s = s.trim();
+    if s.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    if s.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(s.to_owned())
+}
+
+/// A logo given as a `data:` URL: PNG, JPEG, WebP or SVG, at most 64 KiB. Returns the content
+/// type and the base64 of the bytes.
+pub fn parse_logo_data_url(s: &str) -> Result<(String, String), String> {
+    let rest = s
+        .strip_prefix("data:")
+        .ok_or("must be a data: URL, e.g. data:image/png;base64,…")?;
+    let (kind, data) = rest
+        .split_once(";base64,")
+        .ok_or("must be base64-encoded (data:image/png;base64,…)")?;
+    if !["image/png", "image/jpeg", "image/webp", "image/svg+xml"].contains(&kind) {
+        return Err("must be a PNG, JPEG, WebP or SVG image".into());
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .map_err(|_| "is not valid base64".to_owned())?;
+    if bytes.is_empty() || bytes.len() > MAX_LOGO_BYTES {
+        return Err(format!(
+            "must be between 1 byte and {} KiB",
+            MAX_LOGO_BYTES / 1024
+        ));
+    }
+    Ok((
+        kind.to_owned(),
+        base64::engine::general_purpose::STANDARD.encode(bytes),
+    ))
+}
+
+/// The content type of a logo file, by its extension.
+pub fn logo_type_for_path(path: &str) -> Option<&'static str> {
+    let lower = path.to_ascii_lowercase();
+    [
+        (".png", "image/png"),
+        (".jpg", "image/jpeg"),
+        (".jpeg", "image/jpeg"),
+        (".webp", "image/webp"),
+        (".svg", "image/svg+xml"),
+    ]
+    .into_iter()
+    .find(|(ext, _)| lower.ends_with(ext))
+    .map(|(_, kind)| kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_on_any_brand_colour_keeps_aa_contrast() {
+        // Every 17th step of each channel: 4,096 colours, mid-greys included.
+        for r in (0..=255).step_by(17) {
+            for g in (0..=255).step_by(17) {
+                for b in (0..=255).step_by(17) {
+                    let c = Color { r, g, b };
+                    assert!(
+                        c.contrast(c.text_color()) >= 4.5,
+                        "{} on {}",
+                        c.text_color().hex(),
+                        c.hex()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn contrast_matches_known_values() {
+        let white = Color::parse("#fff").expect("colour");
+        let black = Color::parse("#000000").expect("colour");
+        assert!((white.contrast(black) - 21.0).abs() < 0.01);
+        let grey = Color::parse("#767676").expect("colour");
+        assert!((grey.contrast(white) - 4.54).abs() < 0.01);
+        assert_eq!(Color::parse("#FFD700").expect("colour").text_color(), black);
+        assert_eq!(Color::parse("#0b57d0").expect("colour").text_color(), white);
+        assert!(Color::parse("blue").is_err());
+        assert!(Color::parse("#12345").is_err());
+    }
+
+    #[test]
+    fn logos_must_be_small_images() {
+        assert!(parse_logo_data_url("data:image/png;base64,iVBORw0KGgo=").is_ok());
+        assert!(parse_logo_data_url("data:text/html;base64,PHNjcmlwdD4=").is_err());
+        assert!(parse_logo_data_url("https://cdn.example/logo.png").is_err());
+        let big = base64::engine::general_purpose::STANDARD.encode(vec![0u8; MAX_LOGO_BYTES + 1]);
+        assert!(parse_logo_data_url(&format!("data:image/png;base64,{big}")).is_err());
+        assert!(plain_text("a\u{7}b", 10).is_err());
+        assert_eq!(plain_text("  Hi  ", 10), Ok("Hi".into()));
+    }
+}

@@ -1,0 +1,160 @@
+//! A merchant's branding on the pages: what the merchant set, else the config file's
+//! `[branding]`. Colours and shapes arrive as a small stylesheet of their own (the pages allow
+//! no inline style), the logo from our own host (the pages request nothing from elsewhere).
+
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HeaderValue};
+use actix_web::{HttpResponse, web};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use crate::db::merchants::{BrandingRow, get_branding, get_logo};
+use crate::domain::MerchantId;
+use crate::domain::branding::{ButtonShape, Color, logo_type_for_path};
+use crate::startup::AppState;
+
+/// The branding a page shows.
+#[derive(Debug, Clone, Default)]
+pub struct Brand {
+    pub display_name: Option<String>,
+    pub color: Option<Color>,
+    pub shape: Option<ButtonShape>,
+    pub has_logo: bool,
+    pub note: Option<String>,
+    pub default_language: Option<String>,
+    /// Changes whenever the branding does, for cache-busting URLs.
+    version: String,
+}
+
+impl Brand {
+    /// The merchant's own settings, each falling back to the config file's.
+    pub fn resolve(state: &AppState, row: &BrandingRow) -> Brand {
+        let defaults = &state.settings.branding;
+        let pick = |own: &Option<String>, default: &Option<String>| {
+            own.clone()
+                .or_else(|| default.clone())
+                .filter(|s| !s.is_empty())
+        };
+        let color =
+            pick(&row.brand_color, &defaults.brand_color).and_then(|c| Color::parse(&c).ok());
+        let shape = pick(&row.button_shape, &defaults.button_shape)
+            .and_then(|s| ButtonShape::parse(&s).ok());
+        let has_logo = row.logo_type.is_some() || defaults.logo_path.is_some();
+        let fingerprint = format!(
+            "{:?}{:?}{:?}{}",
+            color,
+            shape,
+            row.branding_updated_at,
+            defaults.logo_path.as_deref().unwrap_or_default()
+        );
+        let digest = Sha256::digest(fingerprint.as_bytes());
+        Brand {
+            display_name: pick(&row.display_name, &defaults.display_name),
+            color,
+            shape,
+            has_logo,
+            note: pick(&row.note, &defaults.note),
+            default_language: pick(&row.default_language, &defaults.default_language),
+            version: digest.iter().take(5).map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+
+    pub fn css_href(&self, merchant_id: &str) -> Option<String> {
+        (self.color.is_some() || self.shape.is_some())
+            .then(|| format!("/brand/{merchant_id}/style.css?v={}", self.version))
+    }
+
+    pub fn logo_href(&self, merchant_id: &str) -> Option<String> {
+        self.has_logo
+            .then(|| format!("/brand/{merchant_id}/logo?v={}", self.version))
+    }
+
+    /// The custom properties the main stylesheet reads for buttons.
+    pub fn stylesheet(&self) -> String {
+        let mut css = String::from("/* Merchant branding. */\n:root {\n");
+        if let Some(color) = self.color {
+            css.push_str(&format!(
+                "  --color-brand: {};\n  --color-brand-text: {};\n",
+                color.hex(),
+                color.text_color().hex()
+            ));
+        }
+        if let Some(shape) = self.shape {
+            css.push_str(&format!("  --radius-button: {};\n", shape.radius()));
+        }
+        css.push_str("}\n");
+        css
+    }
+}
+
+async fn brand_of(state: &AppState, merchant_id: &str) -> anyhow::Result<Option<Brand>> {
+    let Some(id) = MerchantId::parse(merchant_id) else {
+        return Ok(None);
+    };
+    Ok(get_branding(&state.db.read, &id)
+        .await?
+        .map(|row| Brand::resolve(state, &row)))
+}
+
+/// `GET /brand/{merchant}/style.css`.
+pub async fn brand_stylesheet(
+    state: web::Data<AppState>,
+    merchant: web::Path<String>,
+) -> HttpResponse {
+    match brand_of(&state, &merchant).await {
+        Ok(Some(brand)) => HttpResponse::Ok()
+            .insert_header((CONTENT_TYPE, "text/css; charset=utf-8"))
+            .insert_header((CACHE_CONTROL, "public, max-age=86400"))
+            .body(brand.stylesheet()),
+        Ok(None) => HttpResponse::NotFound().finish(),
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "reading branding failed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+/// `GET /brand/{merchant}/logo`: the merchant's logo, or the config file's. Sent with a
+/// sandboxing policy, so an SVG opened directly cannot run script on this host.
+pub async fn brand_logo(state: web::Data<AppState>, merchant: web::Path<String>) -> HttpResponse {
+    let found = async {
+        let Some(id) = MerchantId::parse(&merchant) else {
+            return anyhow::Ok(None);
+        };
+        if let Some((kind, data)) = get_logo(&state.db.read, &id).await? {
+            let bytes = base64::engine::general_purpose::STANDARD.decode(data)?;
+            return Ok(Some((kind, bytes)));
+        }
+        match &state.settings.branding.logo_path {
+            Some(path) => Ok(Some((
+                logo_type_for_path(path)
+                    .unwrap_or("application/octet-stream")
+                    .to_owned(),
+                std::fs::read(path)?,
+            ))),
+            None => Ok(None),
+        }
+    };
+    match found.await {
+        Ok(Some((kind, bytes))) => {
+            let mut response = HttpResponse::Ok().body(bytes);
+            let headers = response.headers_mut();
+            if let Ok(value) = HeaderValue::from_str(&kind) {
+                headers.insert(CONTENT_TYPE, value);
+            }
+            headers.insert(
+                CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400"),
+            );
+            headers.insert(
+                CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox"),
+            );
+            response
+        }
+        Ok(None) => HttpResponse::NotFound().finish(),
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "reading a logo failed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
