@@ -5,6 +5,7 @@
 //! The language of a page is `?lang=`, then the browser's `Accept-Language`, then the
 //! merchant's default, then English.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -47,13 +48,15 @@ impl Catalog {
         })
     }
 
-    /// The text for `key`; the key itself (visibly wrong) when the catalog lacks it.
-    pub fn get<'a>(&'a self, key: &'a str) -> &'a str {
+    /// The text for `key`; `⟦key⟧`, visibly wrong, when the catalog lacks it (loading refuses
+    /// catalogs that lack each other's keys, and the gallery test catches a template asking for
+    /// a key no catalog has).
+    pub fn get(&self, key: &str) -> Cow<'_, str> {
         match self.texts.get(key) {
-            Some(text) => text,
+            Some(text) => Cow::Borrowed(text.as_str()),
             None => {
                 tracing::warn!(language = self.code, key, "a catalog lacks a text");
-                key
+                Cow::Owned(format!("⟦{key}⟧"))
             }
         }
     }
@@ -72,11 +75,11 @@ impl Catalog {
     /// Dollars written the language's way: `$1,116.50`, `1.116,50 US$`, `US$ 1.116,50`.
     pub fn money(&self, cents: i64) -> String {
         let dollars = (cents / 100).to_string();
-        let thousands = self.get("meta.thousands_separator");
+        let thousands = self.get("meta.thousands_separator").into_owned();
         let mut grouped = String::new();
         for (i, ch) in dollars.chars().enumerate() {
             if i > 0 && (dollars.len() - i).is_multiple_of(3) {
-                grouped.push_str(thousands);
+                grouped.push_str(&thousands);
             }
             grouped.push(ch);
         }

@@ -48,6 +48,30 @@ pub struct AppState {
     pub webhook_wakeup: Notify,
 }
 
+impl AppState {
+    /// A state for rendering pages from fixtures, with no database behind it and random
+    /// secrets: what `preview export` uses.
+    pub fn offline(settings: Settings) -> anyhow::Result<AppState> {
+        let db = Db::unconnected()?;
+        let random = |n| crate::domain::ids::random_token(n).map(String::into_bytes);
+        Ok(AppState {
+            session_writer: SessionWriter::start(db.clone()),
+            css_href: versioned_asset(&settings.static_dir, "checkout.css"),
+            js_href: versioned_asset(&settings.static_dir, "checkout.js"),
+            providers: Providers::with_sandbox(SandboxProvider::new(random(43)?, 0, 1000)),
+            catalogs: Catalogs::load(&settings.locales_dir)?,
+            form_secret: random(43)?,
+            webhook_clients: WebhookClients::new(Duration::from_secs(
+                settings.webhook_timeout_seconds,
+            ))?,
+            webhook_wakeup: Notify::new(),
+            public_url: String::new(),
+            db,
+            settings,
+        })
+    }
+}
+
 pub struct Application {
     port: u16,
     server: Server,

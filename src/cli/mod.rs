@@ -1,6 +1,7 @@
 //! The command line: `serve` (the default), `migrate`, `keys`, `webhooks`.
 
 mod branding;
+pub mod preview;
 mod webhooks;
 
 use anyhow::Context;
@@ -35,6 +36,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         action: KeysAction,
+    },
+    /// Export the preview gallery as static HTML.
+    Preview {
+        #[command(subcommand)]
+        action: preview::PreviewAction,
     },
     /// Set or show the checkout pages' branding.
     Branding {
@@ -84,6 +90,7 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Keys { action } => keys(settings, action).await,
         Command::Webhooks { action } => webhooks::run(settings, action).await,
         Command::Branding { action } => branding::run(settings, action).await,
+        Command::Preview { action } => preview::run(settings, action).await,
     }
 }
 

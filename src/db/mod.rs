@@ -144,6 +144,22 @@ impl Db {
         })
     }
 
+    /// Pools that never connect unless used: for work that must not touch a database (the
+    /// preview export renders pages from fixtures).
+    pub fn unconnected() -> anyhow::Result<Db> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy("sqlite::memory:")
+            .context("creating an unconnected pool")?;
+        Ok(Db {
+            read: pool.clone(),
+            write: pool,
+            backend: Backend::Sqlite,
+            sqlite_path: None,
+        })
+    }
+
     /// Applies pending migrations for this backend.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         let migrator = match self.backend {

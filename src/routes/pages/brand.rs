@@ -26,9 +26,17 @@ pub struct Brand {
 }
 
 impl Brand {
+    /// Branding from stored settings alone (no config defaults).
+    pub fn from_row(row: &BrandingRow) -> Brand {
+        Self::merge(row, &crate::config::BrandingDefaults::default())
+    }
+
     /// The merchant's own settings, each falling back to the config file's.
     pub fn resolve(state: &AppState, row: &BrandingRow) -> Brand {
-        let defaults = &state.settings.branding;
+        Self::merge(row, &state.settings.branding)
+    }
+
+    fn merge(row: &BrandingRow, defaults: &crate::config::BrandingDefaults) -> Brand {
         let pick = |own: &Option<String>, default: &Option<String>| {
             own.clone()
                 .or_else(|| default.clone())

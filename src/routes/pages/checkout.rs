@@ -166,14 +166,14 @@ async fn merchant_still_confirming(state: &AppState, session: &SessionRow) -> an
 }
 
 /// The paid page while the merchant confirms: no return yet, a refresh every second.
-fn show_confirming(
+pub(super) fn show_confirming(
     state: &AppState,
     ctx: &Ctx,
     view: &SessionView,
     payment: Option<&PaymentRow>,
 ) -> HttpResponse {
     let session = &view.session;
-    let mut page = ctx.layout(state, ctx.t.get("result.paid_title"), &view.merchant_name);
+    let mut page = ctx.layout(state, &ctx.t.get("result.paid_title"), &view.merchant_name);
     page.refresh = Some("1".into());
     page.status_url = Some(format!("/checkout/{}/status", session.id));
     page.state_key = "paid:confirming".into();
@@ -282,7 +282,7 @@ pub(super) fn show(
     let session = &view.session;
     let status = effective_status(session, payment);
     let now_s = now_ms() / 1000;
-    let layout = |key: &str| ctx.layout(state, ctx.t.get(key), &view.merchant_name);
+    let layout = |key: &str| ctx.layout(state, &ctx.t.get(key), &view.merchant_name);
     let waiting = |title: &str| {
         let mut page = layout(title);
         page.status_url = Some(format!("/checkout/{}/status", session.id));
@@ -324,8 +324,8 @@ pub(super) fn show(
             StatusCode::OK,
             &MessagePage {
                 page: layout("message.expired_title"),
-                heading: ctx.t.get("message.expired_heading").to_owned(),
-                body: ctx.t.get("message.expired_body").to_owned(),
+                heading: ctx.t.get("message.expired_heading").into_owned(),
+                body: ctx.t.get("message.expired_body").into_owned(),
                 back_href: session
                     .redirect_url
                     .as_deref()
@@ -360,7 +360,7 @@ pub(super) fn show(
             render(
                 StatusCode::OK,
                 &CheckoutPage {
-                    page: layout(&session.product),
+                    page: ctx.layout(state, &session.product, &view.merchant_name),
                     summary: summary(state, ctx, session, None),
                     routes,
                     action: ctx.link(&format!("/checkout/{}/start", session.id)),
@@ -462,15 +462,15 @@ pub(super) fn show(
 /// Why a payment failed, in the page's language (by its code), else the provider's words.
 fn failure_reason(ctx: &Ctx, payment: Option<&PaymentRow>) -> String {
     let Some(p) = payment else {
-        return ctx.t.get("result.failed_generic").to_owned();
+        return ctx.t.get("result.failed_generic").into_owned();
     };
     let key = format!("failure.{}", p.failure_code.as_deref().unwrap_or("unknown"));
     match ctx.t.keys().contains(key.as_str()) {
-        true => ctx.t.get(&key).to_owned(),
+        true => ctx.t.get(&key).into_owned(),
         false => p
             .failure_message
             .clone()
-            .unwrap_or_else(|| ctx.t.get("result.failed_generic").to_owned()),
+            .unwrap_or_else(|| ctx.t.get("result.failed_generic").into_owned()),
     }
 }
 

@@ -6,6 +6,7 @@ mod actions;
 pub mod brand;
 mod checkout;
 mod form;
+pub mod preview;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -67,7 +68,14 @@ pub struct Ctx {
     explicit: bool,
     path: String,
     /// The merchant's branding, on pages of a known session.
-    brand: Option<(String, brand::Brand)>,
+    brand: Option<BrandView>,
+}
+
+/// Branding with the URLs its stylesheet and logo are served at.
+pub struct BrandView {
+    pub brand: brand::Brand,
+    pub css_href: Option<String>,
+    pub logo_href: Option<String>,
 }
 
 impl Ctx {
@@ -102,8 +110,23 @@ impl Ctx {
     ) -> Ctx {
         let brand = brand::Brand::resolve(state, &view.branding);
         let mut ctx = Ctx::new(state, req, brand.default_language.as_deref());
-        ctx.brand = Some((view.session.merchant_id.clone(), brand));
+        let merchant_id = &view.session.merchant_id;
+        ctx.brand = Some(BrandView {
+            css_href: brand.css_href(merchant_id),
+            logo_href: brand.logo_href(merchant_id),
+            brand,
+        });
         ctx
+    }
+
+    /// For the preview gallery: a fixed language and branding, links without `?lang=`.
+    pub fn fixed(t: Arc<Catalog>, path: &str, brand: Option<BrandView>) -> Ctx {
+        Ctx {
+            t,
+            explicit: false,
+            path: path.to_owned(),
+            brand,
+        }
     }
 
     /// `path`, keeping the buyer's explicit language choice.
@@ -128,7 +151,7 @@ impl Ctx {
             .filter_map(|code| state.catalogs.find(code))
             .map(|c| LanguageLink {
                 code: c.code,
-                name: c.get("meta.language_name").to_owned(),
+                name: c.get("meta.language_name").into_owned(),
                 href: format!("{}?lang={}", self.path, c.code),
                 current: c.code == self.t.code,
             })
@@ -138,13 +161,13 @@ impl Ctx {
             t: self.t.clone(),
             title: title.to_owned(),
             merchant_name: brand
-                .and_then(|(_, b)| b.display_name.clone())
+                .and_then(|b| b.brand.display_name.clone())
                 .unwrap_or_else(|| merchant_name.to_owned()),
             css_href: state.css_href.clone(),
             js_href: state.js_href.clone(),
-            brand_css_href: brand.and_then(|(id, b)| b.css_href(id)),
-            logo_href: brand.and_then(|(id, b)| b.logo_href(id)),
-            note: brand.and_then(|(_, b)| b.note.clone()),
+            brand_css_href: brand.and_then(|b| b.css_href.clone()),
+            logo_href: brand.and_then(|b| b.logo_href.clone()),
+            note: brand.and_then(|b| b.brand.note.clone()),
             status_url: None,
             state_key: String::new(),
             refresh: None,
@@ -203,12 +226,12 @@ pub fn message(
     merchant_name: &str,
     key: &str,
 ) -> HttpResponse {
-    let heading = ctx.t.get(&format!("message.{key}_heading")).to_owned();
+    let heading = ctx.t.get(&format!("message.{key}_heading")).into_owned();
     render(
         status,
         &MessagePage {
             page: ctx.layout(state, &heading, merchant_name),
-            body: ctx.t.get(&format!("message.{key}_body")).to_owned(),
+            body: ctx.t.get(&format!("message.{key}_body")).into_owned(),
             heading,
             back_href: None,
         },

@@ -1,0 +1,75 @@
+//! `openrails-checkout preview export <dir>`: the preview gallery as static files, for review
+//! without a server. Rendered from fixtures; no database is opened.
+
+use std::path::Path;
+
+use anyhow::Context;
+use askama::Template;
+use clap::Subcommand;
+
+use crate::config::Settings;
+use crate::routes::assets::asset_bytes;
+use crate::routes::pages::preview::{
+    FIXTURE_LOGO, entries, fixture_brand_css, gallery_page, render_entry,
+};
+use crate::startup::AppState;
+
+#[derive(Subcommand)]
+pub enum PreviewAction {
+    /// Write every gallery page, an index.html and the assets into a folder.
+    Export { dir: String },
+}
+
+pub async fn run(settings: Settings, action: PreviewAction) -> anyhow::Result<()> {
+    let PreviewAction::Export { dir } = action;
+    let count = export(settings, Path::new(&dir)).await?;
+    println!("wrote {count} pages and index.html to {dir}");
+    Ok(())
+}
+
+/// Writes the gallery into `dir`; returns how many entry pages.
+pub async fn export(settings: Settings, dir: &Path) -> anyhow::Result<usize> {
+    let static_dir = settings.static_dir.clone();
+    let state = AppState::offline(settings)?;
+    std::fs::create_dir_all(dir.join("static"))
+        .with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::create_dir_all(dir.join("assets"))?;
+    for name in ["checkout.css", "checkout.js"] {
+        let bytes = asset_bytes(&static_dir, name).with_context(|| format!("reading {name}"))?;
+        std::fs::write(dir.join("static").join(name), bytes)?;
+    }
+    std::fs::write(dir.join("assets/brand.css"), fixture_brand_css())?;
+    std::fs::write(dir.join("assets/logo.svg"), FIXTURE_LOGO)?;
+    let relative = |html: &str| {
+        let mut html = html
+            .replace(&state.css_href, "static/checkout.css")
+            .replace(&state.js_href, "static/checkout.js")
+            .replace("/preview/assets/", "assets/");
+        // Entry links (and language switchers) point at sibling files.
+        for entry in entries(&state) {
+            html = html.replace(
+                &format!("\"/preview/{}\"", entry.slug),
+                &format!("\"{}.html\"", entry.slug),
+            );
+        }
+        html
+    };
+    let index = gallery_page(&state, "/preview/")
+        .render()
+        .context("rendering the gallery index")?;
+    std::fs::write(dir.join("index.html"), relative(&index))?;
+    let all = entries(&state);
+    for entry in &all {
+        let t = state
+            .catalogs
+            .find(entry.language)
+            .context("a gallery language has no catalog")?;
+        let response = render_entry(&state, entry, t);
+        let body = actix_web::body::to_bytes(response.into_body())
+            .await
+            .map_err(|e| anyhow::anyhow!("reading a rendered page: {e}"))?;
+        let html = String::from_utf8_lossy(&body);
+        std::fs::write(dir.join(format!("{}.html", entry.slug)), relative(&html))?;
+    }
+    Ok(all.len())
+}
