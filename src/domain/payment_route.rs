@@ -1,6 +1,8 @@
 //! Payment routes: how a buyer can pay (card, wallet, local), through which provider, and at
 //! which fee rates. Configured in the config file; these are the sandbox defaults.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 use super::RouteKind;
@@ -26,6 +28,12 @@ pub struct PaymentRoute {
     pub gateway_fee_rate: f64,
     #[serde(default)]
     pub eta: String,
+    /// The label in other languages, by language code (`es`, `pt-BR`); `label` otherwise.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// The expected time in other languages, by language code; `eta` otherwise.
+    #[serde(default)]
+    pub etas: BTreeMap<String, String>,
     /// How long a payment may stay pending at the provider on this route; the global
     /// `provider_timeout_seconds` when not given. A bank transfer takes days, a card seconds.
     #[serde(default)]
@@ -62,9 +70,28 @@ impl PaymentRoute {
         )
     }
 
+    /// The label buyers read in `language`.
+    pub fn label_in(&self, language: &str) -> &str {
+        self.labels.get(language).unwrap_or(&self.label)
+    }
+
+    /// The expected time buyers read in `language`.
+    pub fn eta_in(&self, language: &str) -> &str {
+        self.etas.get(language).unwrap_or(&self.eta)
+    }
+
     pub fn offered_in(&self, environment: &str) -> bool {
         self.environments.iter().any(|e| e == environment)
     }
+}
+
+/// (language, label, eta) for the default routes' other languages.
+fn translated(mut route: PaymentRoute, texts: &[(&str, &str, &str)]) -> PaymentRoute {
+    for (language, label, eta) in texts {
+        route.labels.insert((*language).into(), (*label).into());
+        route.etas.insert((*language).into(), (*eta).into());
+    }
+    route
 }
 
 /// One sandbox route of each kind.
@@ -81,40 +108,63 @@ pub fn default_routes() -> Vec<PaymentRoute> {
             buyer_fee_rate: buyer,
             gateway_fee_rate: gateway,
             eta: eta.into(),
+            labels: BTreeMap::new(),
+            etas: BTreeMap::new(),
             provider_timeout_seconds: None,
             environments: sandbox_only(),
         }
     };
+    let card = route(
+        "card-bridge-a",
+        "card",
+        "Credit card",
+        "Sandbox Card",
+        0.032,
+        0.03,
+        "instant",
+    );
+    let wallet = route(
+        "wallet-usdc-base",
+        "wallet",
+        "USDC wallet",
+        "Sandbox Wallet",
+        0.005,
+        0.01,
+        "about 1 minute",
+    );
+    let bank = route(
+        "local-bank-transfer",
+        "local",
+        "Bank transfer",
+        "Sandbox Bank",
+        0.0,
+        0.01,
+        "1–2 business days",
+    );
     vec![
-        route(
-            "card-bridge-a",
-            "card",
-            "Credit card",
-            "Sandbox Card",
-            0.032,
-            0.03,
-            "instant",
+        translated(
+            card,
+            &[
+                ("es", "Tarjeta de crédito", "al instante"),
+                ("pt-BR", "Cartão de crédito", "na hora"),
+            ],
         ),
-        route(
-            "wallet-usdc-base",
-            "wallet",
-            "USDC wallet",
-            "Sandbox Wallet",
-            0.005,
-            0.01,
-            "about 1 minute",
+        translated(
+            wallet,
+            &[
+                ("es", "Billetera USDC", "alrededor de 1 minuto"),
+                ("pt-BR", "Carteira USDC", "cerca de 1 minuto"),
+            ],
         ),
         PaymentRoute {
             // A bank transfer takes days, not minutes.
             provider_timeout_seconds: Some(3 * 86_400),
-            ..route(
-                "local-bank-transfer",
-                "local",
-                "Bank transfer",
-                "Sandbox Bank",
-                0.0,
-                0.01,
-                "1–2 business days",
+            ..translated(
+                bank,
+                &[
+                    ("es", "Transferencia bancaria", "1–2 días hábiles"),
+                    ("pt-BR", "Transferência bancária", "1–2 dias úteis"),
+                ],
             )
         },
     ]

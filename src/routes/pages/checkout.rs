@@ -263,7 +263,7 @@ fn summary(
     Summary {
         product: session.product.clone(),
         amount: ctx.money(session.amount_cents),
-        route_label: route.map(|r| r.label.clone()),
+        route_label: route.map(|r| r.label_in(ctx.t.code).to_owned()),
         fee: payment.map(|p| ctx.money(p.buyer_fee_cents)),
         total: payment.map(|p| ctx.money(p.total_cents)),
         sandbox: session.environment == "sandbox",
@@ -345,9 +345,9 @@ pub(super) fn show(
                     let fees = r.fees(session.amount_cents);
                     RouteChoice {
                         id: r.id.clone(),
-                        label: r.label.clone(),
+                        label: r.label_in(ctx.t.code).to_owned(),
                         provider: r.provider.clone(),
-                        eta: r.eta.clone(),
+                        eta: r.eta_in(ctx.t.code).to_owned(),
                         fees: ctx.t.with2(
                             "checkout.route_fees",
                             ("fee", &ctx.money(fees.buyer_fee)),
