@@ -238,6 +238,11 @@ impl Settings {
         if self.webhook_timeout_seconds == 0 || self.webhook_lease_seconds < 1 {
             bail!("webhook_timeout_seconds and webhook_lease_seconds must be at least 1");
         }
+        // A worker holds its lease while the whole batch is sent, each send taking up to the
+        // time-out: a shorter lease would let another worker send the same delivery meanwhile.
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds as i64 {
+            bail!("webhook_lease_seconds must be longer than webhook_timeout_seconds");
+        }
         if !(1..=500).contains(&self.webhook_batch_size) {
             bail!("webhook_batch_size must be between 1 and 500");
         }
@@ -329,6 +334,16 @@ mod tests {
         let example: Settings =
             toml::from_str(include_str!("../config.example.toml")).expect("example parses");
         assert_eq!(example, Settings::default());
+    }
+
+    #[test]
+    fn a_webhook_lease_must_outlast_the_time_out() {
+        let mut s = Settings::default();
+        assert!(s.validate().is_ok());
+        s.webhook_lease_seconds = 10;
+        assert!(s.validate().is_err());
+        s.webhook_lease_seconds = 11;
+        assert!(s.validate().is_ok());
     }
 
     #[test]

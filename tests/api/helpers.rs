@@ -496,3 +496,55 @@ pub fn with(mut body: Value, field: &str, value: Option<Value>) -> Value {
     }
     body
 }
+
+/// Like [`spawn_app`], with `adjust` applied to the settings before the server is built (e.g.
+/// `webhook_poll_interval_ms`, `webhook_timeout_seconds`, `redirect_wait_seconds`).
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let database = TestDatabase::create().await;
+    let mut settings = Settings {
+        bind: "127.0.0.1:0".into(),
+        database_url: database.url.clone(),
+        sweep_interval_seconds: 3600,
+        reconcile_interval_seconds: 3600,
+        sandbox_delay_seconds: 0,
+        routes: routes_with_production(),
+        ..Default::default()
+    };
+    adjust(&mut settings);
+    let db = Db::connect(&database.url, 8).await.unwrap();
+    db.migrate().await.unwrap();
+    let app = Application::build_with_db(settings, db.clone())
+        .await
+        .unwrap();
+    let state = app.state();
+    let port = app.port();
+    let public_url = app.public_url().to_owned();
+    tokio::spawn(app.run_until_stopped());
+
+    let first = ensure_first_merchant(&db, "Test Store")
+        .await
+        .unwrap()
+        .expect("a fresh database has no merchant yet");
+    let (_, live_key) = create_api_key(
+        &db.write,
+        &first.merchant_id,
+        Environment::Production,
+        "test live key",
+        now_ms(),
+    )
+    .await
+    .unwrap();
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        public_url,
+        db,
+        database_url: database.url.clone(),
+        merchant_id: first.merchant_id,
+        sandbox_key: first.sandbox_key,
+        live_key,
+        client: http_client(),
+        state,
+        _database: database,
+    }
+}

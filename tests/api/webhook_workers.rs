@@ -1,0 +1,302 @@
+//! Several workers on one database, and a worker killed in the middle of its deliveries: every
+//! event arrives, exactly once while nothing fails, and a second copy only of an attempt that a
+//! kill cut short. Runs on whichever database the suite uses (SQLite file or PostgreSQL).
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use openrails_checkout::bootstrap::ensure_first_merchant;
+use openrails_checkout::db::Db;
+use openrails_checkout::domain::Environment;
+use openrails_checkout::domain::time::now_ms;
+use openrails_checkout::routes::api::webhook_endpoints::create_endpoint;
+use openrails_checkout::startup::Application;
+use openrails_checkout::webhooks::worker::deliver_due;
+
+use crate::helpers::{TestDatabase, spawn_app_with};
+use crate::webhook_support::{
+    Receiver, Reply, assert_signed_with, driven_clock, record_paid_events, register_receiver,
+};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_openrails-checkout");
+
+async fn count(db: &Db, sql: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(&db.write)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_workers_on_one_database_deliver_a_thousand_events_each_exactly_once() {
+    let app = spawn_app_with(|s| {
+        s.webhook_poll_interval_ms = 3_600_000;
+        s.webhook_batch_size = 25;
+    })
+    .await;
+    let receiver = Receiver::accepting().await;
+    let (_, secret) = register_receiver(&app, &receiver).await;
+    let t0 = driven_clock();
+    let ids = record_paid_events(
+        &app.db,
+        app.merchant_id.as_str(),
+        "sandbox",
+        "bulk",
+        1_000,
+        t0,
+    )
+    .await;
+    // A second instance: its own pools on the same database, its own HTTP clients.
+    let mut settings = app.state.settings.clone();
+    settings.bind = "127.0.0.1:0".into();
+    let second_db = Db::connect(&app.database_url, 4).await.unwrap();
+    let second = Application::build_with_db(settings, second_db)
+        .await
+        .unwrap();
+    let started = Instant::now();
+
+    let workers: Vec<_> = [app.state.clone(), second.state()]
+        .into_iter()
+        .enumerate()
+        .map(|(i, state)| {
+            tokio::spawn(async move {
+                let worker = format!("worker-{i}");
+                let mut delivered = 0;
+                loop {
+                    let step = deliver_due(&state, &worker, t0).await.unwrap();
+                    assert_eq!(step.failed, 0, "{worker}: {step:?}");
+                    delivered += step.succeeded;
+                    if step.claimed == 0 {
+                        let owed = count(
+                            &state.db,
+                            "SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'",
+                        )
+                        .await;
+                        if owed == 0 {
+                            return delivered;
+                        }
+                        assert!(
+                            started.elapsed() < Duration::from_secs(30),
+                            "{owed} deliveries still owed"
+                        );
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut per_worker = Vec::new();
+    for worker in workers {
+        per_worker.push(worker.await.unwrap());
+    }
+
+    assert_eq!(per_worker.iter().sum::<usize>(), 1_000, "{per_worker:?}");
+    assert!(
+        per_worker.iter().all(|n| *n > 0),
+        "both workers delivered: {per_worker:?}"
+    );
+    let copies = receiver.copies();
+    assert_eq!(copies.len(), 1_000, "every event arrived");
+    let expected: HashSet<&String> = ids.iter().collect();
+    assert_eq!(copies.keys().collect::<HashSet<_>>(), expected);
+    let twice: Vec<_> = copies.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "sent more than once: {twice:?}");
+    assert_eq!(
+        count(
+            &app.db,
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'succeeded' AND attempts = 1"
+        )
+        .await,
+        1_000
+    );
+    assert_eq!(
+        count(&app.db, "SELECT COUNT(*) FROM webhook_attempts").await,
+        1_000
+    );
+    for request in receiver.requests().iter().step_by(97) {
+        assert_signed_with(request, &secret);
+        assert_eq!(request.json()["id"], request.event_id().as_str());
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// The real binary serving on `database_url`, its output in `log`; killed when dropped.
+struct Served {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Served {
+    fn start(database_url: &str, log: &Path) -> Served {
+        let out = File::create(log).unwrap();
+        let err = out.try_clone().unwrap();
+        let mut command = Command::new(BINARY);
+        for (name, _) in std::env::vars() {
+            if name.starts_with("OPENRAILS_") {
+                command.env_remove(name);
+            }
+        }
+        let child = command
+            .arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env("OPENRAILS_BIND", "127.0.0.1:0")
+            // The lease must outlast the time-out: the receiver answers in 300 ms.
+            .env("OPENRAILS_WEBHOOK_TIMEOUT_SECONDS", "1")
+            .env("OPENRAILS_WEBHOOK_LEASE_SECONDS", "2")
+            .env("OPENRAILS_WEBHOOK_POLL_INTERVAL_MS", "100")
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .current_dir(std::env::temp_dir())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .unwrap();
+        Served {
+            child,
+            log: log.to_owned(),
+        }
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn assert_running(&mut self) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!("the server exited ({status}):\n{}", self.output());
+        }
+    }
+
+    /// `kill -9`: no chance to finish or record anything.
+    fn kill_9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_server_killed_mid_delivery_delivers_every_event_after_a_restart() {
+    let database = TestDatabase::create().await;
+    let db = Db::connect(&database.url, 4).await.unwrap();
+    db.migrate().await.unwrap();
+    let merchant = ensure_first_merchant(&db, "Killed Store")
+        .await
+        .unwrap()
+        .unwrap()
+        .merchant_id;
+    // Every answer takes 300 ms, so a batch is always in flight for a while.
+    let receiver = Receiver::start(|_, _| Reply::ok().after(Duration::from_millis(300))).await;
+    let events: Vec<String> = ["payment.provider_pending", "payment.paid", "payment.failed"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    let endpoint = create_endpoint(
+        &db,
+        merchant.as_str(),
+        Environment::Sandbox,
+        &receiver.url,
+        &events,
+    )
+    .await
+    .unwrap();
+    let ids = record_paid_events(&db, merchant.as_str(), "sandbox", "kill", 300, now_ms()).await;
+    let logs = tempfile::tempdir().unwrap();
+
+    let mut first = Served::start(&database.url, &logs.path().join("first.log"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while receiver.count() < 100 {
+        first.assert_running();
+        assert!(
+            Instant::now() < deadline,
+            "only {} deliveries arrived:\n{}",
+            receiver.count(),
+            first.output()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    first.kill_9();
+    let cut_short: HashSet<String> = sqlx::query_scalar(
+        "SELECT event_id FROM webhook_deliveries WHERE status = 'pending' AND attempts > 0",
+    )
+    .fetch_all(&db.write)
+    .await
+    .unwrap()
+    .into_iter()
+    .collect();
+    assert!(
+        !cut_short.is_empty(),
+        "the kill cut no delivery short; the test proves nothing"
+    );
+
+    let mut second = Served::start(&database.url, &logs.path().join("second.log"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        second.assert_running();
+        let done = count(
+            &db,
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'succeeded'",
+        )
+        .await;
+        if done == 300 && receiver.copies().len() == 300 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{done} of 300 delivered, {} distinct events received:\n{}",
+            receiver.copies().len(),
+            second.output()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let copies = receiver.copies();
+    let expected: HashSet<&String> = ids.iter().collect();
+    assert_eq!(copies.keys().collect::<HashSet<_>>(), expected);
+    let attempts: Vec<(String, i64)> =
+        sqlx::query_as("SELECT event_id, attempts FROM webhook_deliveries")
+            .fetch_all(&db.write)
+            .await
+            .unwrap();
+    for (event, attempts) in attempts {
+        let received = copies[&event];
+        if cut_short.contains(&event) {
+            assert!(
+                attempts >= 2,
+                "{event} was cut short but attempted {attempts}"
+            );
+            assert!(received <= 2, "{event} arrived {received} times");
+        } else {
+            assert_eq!(
+                received, 1,
+                "{event} arrived {received} times though no kill cut it short"
+            );
+            assert_eq!(attempts, 1, "{event}");
+        }
+    }
+    for request in receiver.requests() {
+        assert_signed_with(&request, &endpoint.secret);
+        assert_eq!(
+            request.json()["id"],
+            request.event_id().as_str(),
+            "a second copy carries the same event id"
+        );
+    }
+    second.kill_9();
+    db.close().await;
+}
