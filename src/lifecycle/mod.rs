@@ -24,7 +24,7 @@ use crate::domain::card::Card;
 use crate::domain::payment_route::PaymentRoute;
 use crate::domain::time::now_ms;
 use crate::domain::{InvoiceId, PaymentId, SessionId, SessionStatus};
-use crate::providers::{CallbackError, PollResult, StartOutcome, StartRequest};
+use crate::providers::{CallbackError, PollResult, SignedCallback, StartOutcome, StartRequest};
 use crate::startup::AppState;
 
 /// The answer to "the buyer chose this route".
@@ -230,16 +230,7 @@ pub async fn hand_off(
     state.webhook_wakeup.notify_one();
     tracing::info!(payment.id = %payment.id, provider_state = to_state, "handed off to the provider");
     for callback in callbacks {
-        let received = receive_callback(
-            state,
-            &payment.provider,
-            Some(&callback.signature),
-            callback.body.as_bytes(),
-        )
-        .await?;
-        if let Err(refusal) = received {
-            anyhow::bail!("the provider's own callback was refused: {refusal:?}");
-        }
+        apply_signed_callback(state, &payment.provider, &callback).await?;
     }
     Ok(if to_state == "challenge" {
         HandedOff::Challenge
@@ -309,6 +300,28 @@ pub async fn receive_callback(
     } else {
         CallbackResult::AlreadyFinal
     }))
+}
+
+/// Feeds a callback a provider handed us directly (not over HTTP) through the callback path;
+/// its refusal would be a bug, so it is an error.
+pub async fn apply_signed_callback(
+    state: &AppState,
+    provider: &str,
+    callback: &SignedCallback,
+) -> anyhow::Result<CallbackResult> {
+    match receive_callback(
+        state,
+        provider,
+        Some(&callback.signature),
+        callback.body.as_bytes(),
+    )
+    .await?
+    {
+        Ok(result) => Ok(result),
+        Err(refusal) => {
+            anyhow::bail!("the {provider} provider's own callback was refused: {refusal:?}")
+        }
+    }
 }
 
 /// Applies an outcome that did not come as a callback (reconciliation's poll or time-out, a

@@ -246,16 +246,7 @@ async fn simulate_step(
     }
     let result = async {
         let callback = sandbox.simulate(&payment.id, simulation)?;
-        let received = lifecycle::receive_callback(
-            state,
-            &payment.provider,
-            Some(&callback.signature),
-            callback.body.as_bytes(),
-        )
-        .await?;
-        if let Err(refusal) = received {
-            anyhow::bail!("the sandbox's own callback was refused: {refusal:?}");
-        }
+        lifecycle::apply_signed_callback(state, &payment.provider, &callback).await?;
         anyhow::Ok(())
     };
     match result.await {
