@@ -7,6 +7,7 @@ pub mod domain;
 pub mod error;
 pub mod i18n;
 pub mod lifecycle;
+pub mod metrics;
 pub mod providers;
 pub mod routes;
 pub mod startup;

@@ -15,6 +15,7 @@ use crate::db::app_state::shared_secret;
 use crate::db::session_writer::SessionWriter;
 use crate::i18n::Catalogs;
 use crate::lifecycle;
+use crate::metrics::Metrics;
 use crate::providers::Providers;
 use crate::providers::sandbox::SandboxProvider;
 use crate::routes;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub webhook_clients: WebhookClients,
     /// Wakes this instance's webhook worker when an event is recorded.
     pub webhook_wakeup: Notify,
+    /// This instance's counters, for `/metrics`.
+    pub metrics: Metrics,
 }
 
 impl AppState {
@@ -65,6 +68,7 @@ impl AppState {
                 settings.webhook_timeout_seconds,
             ))?,
             webhook_wakeup: Notify::new(),
+            metrics: Metrics::default(),
             public_url: String::new(),
             db,
             settings,
@@ -119,6 +123,7 @@ impl Application {
                 settings.webhook_timeout_seconds,
             ))?,
             webhook_wakeup: Notify::new(),
+            metrics: Metrics::default(),
             db,
             settings,
             public_url,

@@ -72,6 +72,12 @@ pub async fn request_context(
         .scope(request_id.clone(), next.call(req).instrument(span.clone()))
         .await?;
     let status = res.status().as_u16();
+    if let Some(state) = res
+        .request()
+        .app_data::<actix_web::web::Data<crate::startup::AppState>>()
+    {
+        state.metrics.count_response(status);
+    }
     span.in_scope(|| {
         tracing::info!(
             status,

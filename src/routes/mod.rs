@@ -62,6 +62,7 @@ api_routes! {
     "/api/openapi.json" => { GET: api::openapi::openapi_json },
     "/healthz" => { GET: api::health::healthz },
     "/readyz" => { GET: api::health::readyz },
+    "/metrics" => { GET: crate::metrics::metrics },
 }
 
 /// Registers every route.

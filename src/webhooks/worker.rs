@@ -15,6 +15,7 @@ use crate::db::webhook_deliveries::{
 };
 use crate::db::webhook_endpoints::{disable_endpoint, record_endpoint_health};
 use crate::domain::time::now_ms;
+use crate::metrics::Metrics;
 use crate::startup::AppState;
 
 /// How much of an endpoint's answer is kept with the attempt.
@@ -71,6 +72,14 @@ pub async fn deliver_due(
         }
     }
     tx.commit().await.context("recording delivery attempts")?;
+    Metrics::add(
+        &state.metrics.webhook_attempts_succeeded,
+        summary.succeeded as u64,
+    );
+    Metrics::add(
+        &state.metrics.webhook_attempts_failed,
+        summary.failed as u64,
+    );
     Ok(summary)
 }
 

@@ -104,3 +104,39 @@ async fn every_documented_route_answers_something_other_than_404_route_not_found
         );
     }
 }
+
+#[tokio::test]
+async fn metrics_count_sessions_and_responses_in_prometheus_format() {
+    let app = spawn_app().await;
+    let created = app
+        .post_session(&serde_json::json!({
+            "product": "Creator plan", "amount": 116, "customer": "buyer@example.com"
+        }))
+        .await;
+    assert_eq!(created.status().as_u16(), 200);
+    let refused = app.post_session(&serde_json::json!({"amount": 0})).await;
+    assert_eq!(refused.status().as_u16(), 400);
+
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains("openrails_sessions_created_total 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("openrails_http_responses_total{class=\"4xx\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("openrails_webhook_deliveries_pending 0\n"),
+        "{text}"
+    );
+    assert!(text.contains("openrails_database_up 1\n"), "{text}");
+}

@@ -44,6 +44,7 @@ use super::{
         openapi_json,
         health::healthz,
         health::readyz,
+        crate::metrics::metrics,
     ),
     modifiers(&ApiKeyAuth)
 )]

@@ -12,6 +12,7 @@ use crate::domain::SessionId;
 use crate::domain::payment_route::pick;
 use crate::domain::time::now_ms;
 use crate::error::{ApiError, ErrorEnvelope};
+use crate::metrics::Metrics;
 use crate::routes::api::body::read_json_object;
 use crate::startup::AppState;
 
@@ -122,6 +123,7 @@ pub async fn create_session(
     let email_normalized = input.customer.normalized().to_owned();
     if let Inserted::Created(row) = state.session_writer.insert(row, email_normalized).await? {
         tracing::info!(session.id = %row.id, "session created");
+        Metrics::add(&state.metrics.sessions_created, 1);
         return Ok(HttpResponse::Ok().json(CheckoutSession::from_row(*row, &state, now, false)));
     }
     // The idempotency key is taken: nothing of this attempt was written.
