@@ -98,7 +98,7 @@ pub async fn request_context(
     );
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     Ok(res)
 }

@@ -1,5 +1,7 @@
-// Optional enhancements for the checkout pages; every page works without this file.
+// Optional enhancements for the checkout pages; every page works without this file (then a
+// <noscript> refresh updates them).
 // - Waiting pages (body[data-status-url]) poll their status and reload when it changes.
+// - Result pages (body[data-return-url]) send the buyer back to the merchant after a delay.
 // - Copy buttons ([data-copy]) copy the text of the element they name.
 (function () {
   "use strict";
@@ -23,6 +25,12 @@
         .catch(function () { window.setTimeout(poll, 4000); });
     };
     window.setTimeout(poll, 2000);
+  }
+
+  var returnUrl = body.getAttribute("data-return-url");
+  if (returnUrl) {
+    var delay = Number(body.getAttribute("data-return-delay")) || 3;
+    window.setTimeout(function () { window.location.assign(returnUrl); }, delay * 1000);
   }
 
   var copyLabel = body.getAttribute("data-copy-label") || "Copy";

@@ -88,6 +88,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::post().to(pages::simulate_submit),
     );
     cfg.route("/static/{name}", web::get().to(assets::static_asset));
+    cfg.route("/preview", web::get().to(pages::preview::gallery));
+    cfg.route(
+        "/preview/assets/{name}",
+        web::get().to(pages::preview::gallery_asset),
+    );
+    cfg.route(
+        "/preview/{slug}",
+        web::get().to(pages::preview::gallery_entry),
+    );
     cfg.route(
         "/brand/{merchant}/style.css",
         web::get().to(pages::brand::brand_stylesheet),

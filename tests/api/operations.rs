@@ -140,3 +140,43 @@ async fn metrics_count_sessions_and_responses_in_prometheus_format() {
     );
     assert!(text.contains("openrails_database_up 1\n"), "{text}");
 }
+
+#[tokio::test]
+async fn the_preview_gallery_is_served_in_development_and_absent_in_production() {
+    let app = spawn_app().await;
+    let index = app.get_anonymous("/preview").await;
+    assert_eq!(index.status().as_u16(), 200);
+    assert!(
+        index
+            .text()
+            .await
+            .unwrap()
+            .contains("/preview/card.es.branded")
+    );
+    let entry = app.get_anonymous("/preview/card.es.branded").await;
+    assert_eq!(entry.status().as_u16(), 200);
+    assert!(entry.text().await.unwrap().contains("<html lang=\"es\">"));
+    assert_eq!(
+        app.get_anonymous("/preview/assets/brand.css")
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+
+    let production = crate::helpers::spawn_app_with(|s| {
+        s.mode = openrails_checkout::config::Mode::Production;
+    })
+    .await;
+    for path in [
+        "/preview",
+        "/preview/card.es.branded",
+        "/preview/assets/brand.css",
+    ] {
+        assert_eq!(
+            production.get_anonymous(path).await.status().as_u16(),
+            404,
+            "{path}"
+        );
+    }
+}

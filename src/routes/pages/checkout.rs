@@ -307,6 +307,8 @@ pub(super) fn show(
             });
             if let Some(href) = &back_href {
                 page.refresh = Some(format!("{RETURN_DELAY_SECONDS};url={href}"));
+                page.return_url = Some(href.clone());
+                page.return_delay = RETURN_DELAY_SECONDS;
             }
             render(
                 StatusCode::OK,

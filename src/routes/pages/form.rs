@@ -68,12 +68,21 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Refuses posts from other sites: browsers send `Origin` (or at least `Referer`) with form
-/// posts, and `Sec-Fetch-Site` when they know it.
+/// Refuses posts from other sites. Browsers say where a post comes from in `Sec-Fetch-Site`
+/// (which a page cannot forge) and in `Origin` (or at least `Referer`). The pages' referrer
+/// policy is `same-origin`: under `no-referrer`, browsers send `Origin: null`, which must be
+/// refused, and our own forms would be refused with it.
 pub fn is_same_origin(headers: &HeaderMap, public_url: &str, host_origin: &str) -> bool {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if get("sec-fetch-site").is_some_and(|site| site == "cross-site" || site == "same-site") {
-        return false;
+    match get("sec-fetch-site") {
+        Some("cross-site" | "same-site") => return false,
+        Some("same-origin")
+            if get("origin")
+                .is_none_or(|o| o == "null" || o == origin_of(public_url) || o == host_origin) =>
+        {
+            return true;
+        }
+        _ => {}
     }
     let allowed = |origin: &str| origin == origin_of(public_url) || origin == host_origin;
     if let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) {
@@ -149,5 +158,17 @@ mod tests {
         assert!(!is_same_origin(&headers, "https://pay.example", "http://h"));
         headers.insert(ORIGIN, "https://pay.example".parse().expect("header"));
         assert!(is_same_origin(&headers, "https://pay.example", "http://h"));
+        headers.insert(ORIGIN, "null".parse().expect("header"));
+        assert!(!is_same_origin(&headers, "https://pay.example", "http://h"));
+        headers.insert(
+            actix_web::http::header::HeaderName::from_static("sec-fetch-site"),
+            "same-origin".parse().expect("header"),
+        );
+        assert!(is_same_origin(&headers, "https://pay.example", "http://h"));
+        headers.insert(
+            actix_web::http::header::HeaderName::from_static("sec-fetch-site"),
+            "cross-site".parse().expect("header"),
+        );
+        assert!(!is_same_origin(&headers, "https://pay.example", "http://h"));
     }
 }

@@ -48,8 +48,12 @@ pub struct Layout {
     pub status_url: Option<String>,
     /// What the page shows, so the script can tell when it changed.
     pub state_key: String,
-    /// `<meta http-equiv="refresh">`: seconds, optionally `;url=…`. Updates without JavaScript.
+    /// `<meta http-equiv="refresh">` inside `<noscript>`: seconds, optionally `;url=…`.
+    /// Updates the page in browsers without JavaScript.
     pub refresh: Option<String>,
+    /// With JavaScript: where the script sends the buyer after `return_delay` seconds.
+    pub return_url: Option<String>,
+    pub return_delay: u32,
     /// The language switcher.
     pub languages: Vec<LanguageLink>,
 }
@@ -171,6 +175,8 @@ impl Ctx {
             status_url: None,
             state_key: String::new(),
             refresh: None,
+            return_url: None,
+            return_delay: 0,
             languages,
         }
     }

@@ -1,0 +1,318 @@
+// Every buyer path, in a real browser with the pages' real Content-Security-Policy, from
+// checkoutUrl to the merchant's redirectUrl, with the webhooks the merchant receives. The main
+// paths run on a phone (360×740) and a desktop (1280×800), with layout checks at every step.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  CARDS, action, chooseRoute, createSession, fillCard, open, pay, paymentsOf, submitAndWait,
+  waitForReturn, waitForState,
+} from '../lib/checkout.js';
+import { buyer, useHarness } from '../lib/harness.js';
+import { sleep } from '../lib/server.js';
+
+const h = useHarness('scenarios');
+
+/** The end of every path: back at the merchant with the right query, webhooks as expected. */
+async function expectReturn(page, context, session, status, { events = [], notEvents = [] } = {}) {
+  const { merchant } = h;
+  const query = await waitForReturn(page, merchant);
+  assert.equal(query.order, session.order, "the redirectUrl's own query is kept");
+  assert.equal(query.checkout_session_id, session.id);
+  assert.equal(query.status, status);
+  assert.equal(await page.textContent('#status'), status, 'the merchant page is shown');
+  for (const type of events) await merchant.waitForEvent(session.id, type);
+  await sleep(300); // a late, unexpected event would show up here
+  const types = merchant.typesFor(session.id);
+  for (const type of notEvents) assert.ok(!types.includes(type), `no ${type} webhook (got ${types.join(', ')})`);
+  for (const type of new Set(types)) {
+    assert.equal(types.filter((x) => x === type).length, 1, `one ${type} event (got ${types.join(', ')})`);
+  }
+  assert.deepEqual(merchant.state.rejected, [], 'every webhook signature verifies');
+  assert.deepEqual(context.cspViolations, [], 'the browser reported no CSP violation or page error');
+  return query;
+}
+
+/** `payment.paid` was acknowledged before the buyer landed on the merchant's page. */
+function expectPaidBeforeReturn(session) {
+  const paid = h.merchant.eventsFor(session.id).find((e) => e.type === 'payment.paid');
+  const landed = h.merchant.returnsFor(session.id)[0];
+  assert.ok(paid && landed, 'both the webhook and the return happened');
+  assert.ok(paid.at <= landed.at, `payment.paid arrived ${paid.at - landed.at} ms after the buyer was back`);
+}
+
+async function paidByCard(t, size) {
+  const { page, context, visit } = await buyer(h, t, size);
+  const session = await createSession(h.server, h.merchant, { preferredRoute: 'card' });
+  await open(page, session);
+  await visit('choose');
+  await chooseRoute(page, 'card');
+  await visit('card');
+  await fillCard(page, CARDS.paid);
+  assert.match(await pay(page), /^(confirming|paid)$/);
+  await waitForState(page, 'paid');
+  await visit('paid');
+  await expectReturn(page, context, session, 'paid', { events: ['payment.paid'], notEvents: ['payment.failed'] });
+  expectPaidBeforeReturn(session);
+  const payments = await paymentsOf(h.server, session.id);
+  assert.equal(payments.length, 1);
+  assert.equal(payments[0].status, 'paid');
+}
+
+async function declinedCard(t, size) {
+  const { page, context, visit } = await buyer(h, t, size);
+  const session = await createSession(h.server, h.merchant);
+  await open(page, session);
+  await visit('choose');
+  await chooseRoute(page, 'card');
+  await visit('card');
+  await fillCard(page, CARDS.declined);
+  assert.equal(await pay(page), 'failed');
+  await visit('failed');
+  assert.match(await page.textContent('section.result'), /declined/i);
+  await expectReturn(page, context, session, 'failed', { events: ['payment.failed'], notEvents: ['payment.paid'] });
+  const failed = h.merchant.eventsFor(session.id).find((e) => e.type === 'payment.failed');
+  assert.equal(failed.body.data.failure_code, 'card_declined');
+}
+
+async function challengeApproved(t, size) {
+  const { page, context, visit } = await buyer(h, t, size);
+  const session = await createSession(h.server, h.merchant);
+  await open(page, session);
+  await chooseRoute(page, 'card');
+  await fillCard(page, CARDS.challenge);
+  assert.equal(await pay(page), 'challenge');
+  await visit('challenge');
+  assert.match(await action(page, 'approve'), /^(confirming|paid)$/);
+  await waitForState(page, 'paid');
+  await visit('paid');
+  await expectReturn(page, context, session, 'paid', { events: ['payment.paid'], notEvents: ['payment.failed'] });
+  expectPaidBeforeReturn(session);
+}
+
+async function walletPaid(t, size) {
+  const { page, context, visit } = await buyer(h, t, size);
+  const session = await createSession(h.server, h.merchant, { preferredRoute: 'wallet' });
+  await open(page, session);
+  assert.ok(await page.isChecked('input[name="route"][value="wallet-usdc-base"]'), 'the preferred route is preselected');
+  await chooseRoute(page, 'wallet');
+  await visit('wallet');
+  assert.equal(await page.locator('.qr svg').count(), 1, 'the QR code is drawn');
+  assert.match(await action(page, 'transfer'), /^(confirming|paid)$/);
+  await waitForState(page, 'paid');
+  await visit('paid');
+  await expectReturn(page, context, session, 'paid', {
+    events: ['payment.provider_pending', 'payment.paid'],
+    notEvents: ['payment.failed'],
+  });
+  expectPaidBeforeReturn(session);
+  const types = h.merchant.typesFor(session.id);
+  assert.ok(types.indexOf('payment.provider_pending') < types.indexOf('payment.paid'), types.join(', '));
+}
+
+async function bankConfirmed(t, size) {
+  const { page, context, visit } = await buyer(h, t, size);
+  const session = await createSession(h.server, h.merchant, { preferredRoute: 'local' });
+  await open(page, session);
+  await chooseRoute(page, 'bank');
+  await visit('bank');
+  assert.match(await action(page, 'bank_confirm'), /^(confirming|paid)$/);
+  await waitForState(page, 'paid');
+  await visit('paid');
+  await expectReturn(page, context, session, 'paid', {
+    events: ['payment.provider_pending', 'payment.paid'],
+    notEvents: ['payment.failed'],
+  });
+}
+
+const MAIN = [
+  ['card paid', paidByCard],
+  ['card declined', declinedCard],
+  ['challenge approved', challengeApproved],
+  ['wallet paid', walletPaid],
+  ['local bank transfer confirmed', bankConfirmed],
+];
+
+for (const size of ['phone', 'desktop']) {
+  describe(`main paths @${size}`, () => {
+    for (const [name, run] of MAIN) test(`${name} @${size}`, (t) => run(t, size));
+  });
+}
+
+describe('more paths @desktop', () => {
+  test('card with insufficient funds', async (t) => {
+    const { page, context, visit } = await buyer(h, t);
+    const session = await createSession(h.server, h.merchant);
+    await open(page, session);
+    await chooseRoute(page, 'card');
+    await fillCard(page, CARDS.insufficient);
+    assert.equal(await pay(page), 'failed');
+    await visit('failed');
+    await expectReturn(page, context, session, 'failed', { events: ['payment.failed'], notEvents: ['payment.paid'] });
+    const failed = h.merchant.eventsFor(session.id).find((e) => e.type === 'payment.failed');
+    assert.equal(failed.body.data.failure_code, 'insufficient_funds');
+  });
+
+  test('card form errors, then paid', async (t) => {
+    const { page, context, visit } = await buyer(h, t);
+    const session = await createSession(h.server, h.merchant);
+    await open(page, session);
+    await chooseRoute(page, 'card');
+    await fillCard(page, '4242 4242 4242 4241', { expiry: '13/20', cvc: '1', name: '' });
+    assert.equal(await pay(page), 'cardErrors');
+    await visit('cardErrors');
+    assert.equal(await page.getAttribute('#number', 'aria-invalid'), 'true');
+    assert.ok((await page.locator('.error-summary li').count()) >= 3, 'every error is summarised');
+    assert.equal(await page.inputValue('#number'), '', 'the card number is never sent back');
+    await fillCard(page, CARDS.paid);
+    await pay(page);
+    await waitForState(page, 'paid');
+    await expectReturn(page, context, session, 'paid', { events: ['payment.paid'] });
+  });
+
+  test('challenge denied', async (t) => {
+    const { page, context, visit } = await buyer(h, t);
+    const session = await createSession(h.server, h.merchant);
+    await open(page, session);
+    await chooseRoute(page, 'card');
+    await fillCard(page, CARDS.challenge);
+    assert.equal(await pay(page), 'challenge');
+    assert.equal(await action(page, 'deny'), 'failed');
+    await visit('failed');
+    await expectReturn(page, context, session, 'failed', { events: ['payment.failed'], notEvents: ['payment.paid'] });
+    const failed = h.merchant.eventsFor(session.id).find((e) => e.type === 'payment.failed');
+    assert.equal(failed.body.data.failure_code, 'authentication_failed');
+  });
+
+  test('card pending, then paid while the page is open (updates without a reload)', async (t) => {
+    const { page, context, visit } = await buyer(h, t);
+    const session = await createSession(h.server, h.merchant);
+    await open(page, session);
+    await chooseRoute(page, 'card');
+    await fillCard(page, CARDS.pending);
+    const polls = [];
+    page.on('request', (r) => { if (r.url().endsWith(`/checkout/${session.id}/status`)) polls.push(Date.now()); });
+    assert.equal(await pay(page), 'waiting');
+    const waitingSince = Date.now();
+    await visit('waiting');
+    // The test does not reload: the page's script polls the status and updates itself.
+    await waitForState(page, 'paid', 12_000);
+    const took = Date.now() - waitingSince;
+    t.diagnostic(`the paid state appeared ${took} ms after the waiting page, after ${polls.length} status polls`);
+    assert.ok(polls.length > 0, 'the waiting page polled /checkout/{id}/status');
+    await expectReturn(page, context, session, 'paid', {
+      events: ['payment.provider_pending', 'payment.paid'],
+      notEvents: ['payment.failed'],
+    });
+  });
+
+  test('local bank transfer rejected', async (t) => {
+    const { page, context, visit } = await buyer(h, t);
+    const session = await createSession(h.server, h.merchant);
+    await open(page, session);
+    await chooseRoute(page, 'bank');
+    assert.equal(await action(page, 'bank_reject'), 'failed');
+    await visit('failed');
+    await expectReturn(page, context, session, 'failed', {
+      events: ['payment.provider_pending', 'payment.failed'],
+      notEvents: ['payment.paid'],
+    });
+  });
+
+  test('expired session', async (t) => {
+    const { page, context, visit } = await buyer(h, t);
+    const session = await createSession(h.server, h.merchant);
+    await h.server.api('POST', `/api/gateway/sessions/${session.id}/expire`);
+    await open(page, session);
+    await waitForState(page, 'expired');
+    await visit('expired');
+    assert.match(await page.textContent('main'), /This checkout has expired\. No payment was taken\./);
+    assert.equal(await page.locator('input, form').count(), 0, 'nothing to pay with');
+    await page.click('section.message a.button');
+    await expectReturn(page, context, session, 'expired', { events: ['payment.expired'], notEvents: ['payment.paid'] });
+  });
+
+  test('card path with JavaScript disabled', async (t) => {
+    const { page, context, visit } = await buyer(h, t, 'desktop', { javaScriptEnabled: false });
+    const session = await createSession(h.server, h.merchant);
+    await open(page, session);
+    await visit('choose');
+    await chooseRoute(page, 'card');
+    await fillCard(page, CARDS.paid);
+    await pay(page);
+    await waitForState(page, 'paid');
+    await expectReturn(page, context, session, 'paid', { events: ['payment.paid'] });
+  });
+
+  test('card pending with JavaScript disabled: the refresh brings the paid state', async (t) => {
+    const { page, context } = await buyer(h, t, 'desktop', { javaScriptEnabled: false });
+    const session = await createSession(h.server, h.merchant);
+    await open(page, session);
+    await chooseRoute(page, 'card');
+    await fillCard(page, CARDS.pending);
+    assert.equal(await pay(page), 'waiting');
+    await waitForState(page, 'paid', 15_000);
+    await expectReturn(page, context, session, 'paid', { events: ['payment.provider_pending', 'payment.paid'] });
+  });
+
+  test('the back button after paying shows the paid state, no second payment', async (t) => {
+    const { page, context } = await buyer(h, t);
+    const session = await createSession(h.server, h.merchant);
+    await open(page, session);
+    await chooseRoute(page, 'card');
+    await fillCard(page, CARDS.paid);
+    await pay(page);
+    await expectReturn(page, context, session, 'paid', { events: ['payment.paid'] });
+    for (let i = 0; i < 2; i++) {
+      await page.goBack();
+      if (!page.url().startsWith(`${h.server.url}/checkout/`)) break;
+      await waitForState(page, 'paid');
+      assert.equal(await page.locator('#number, input[name="route"]').count(), 0, 'no form to pay again');
+    }
+    assert.equal((await paymentsOf(h.server, session.id)).length, 1);
+    await sleep(500);
+    const types = h.merchant.typesFor(session.id);
+    assert.equal(types.filter((x) => x === 'payment.paid').length, 1, types.join(', '));
+    assert.ok(!types.includes('payment.failed'), types.join(', '));
+  });
+
+  test('a double click on pay makes one payment', async (t) => {
+    const { page, context } = await buyer(h, t);
+    const session = await createSession(h.server, h.merchant);
+    await open(page, session);
+    await chooseRoute(page, 'card');
+    await fillCard(page, CARDS.paid);
+    const posts = [];
+    page.on('request', (r) => { if (r.method() === 'POST' && r.url().includes('/card')) posts.push(r.url()); });
+    await submitAndWait(page, () => page.dblclick('form:has(#number) button[type="submit"]'), ['confirming', 'paid']);
+    await waitForState(page, 'paid');
+    await expectReturn(page, context, session, 'paid', { events: ['payment.paid'] });
+    t.diagnostic(`the browser sent ${posts.length} card post(s)`);
+    const payments = await paymentsOf(h.server, session.id);
+    assert.equal(payments.length, 1);
+    assert.equal(payments[0].status, 'paid');
+    const types = h.merchant.typesFor(session.id);
+    assert.equal(types.filter((x) => x === 'payment.paid').length, 1, types.join(', '));
+  });
+
+  test('the card form submitted from two tabs at once makes one payment', async (t) => {
+    const { page, context } = await buyer(h, t);
+    const session = await createSession(h.server, h.merchant);
+    await open(page, session);
+    await chooseRoute(page, 'card');
+    const second = await context.newPage();
+    await open(second, session);
+    await waitForState(second, 'card');
+    const posts = [];
+    context.on('request', (r) => { if (r.method() === 'POST' && r.url().includes('/card')) posts.push(r.url()); });
+    await fillCard(page, CARDS.paid);
+    await fillCard(second, CARDS.paid);
+    const outcomes = await Promise.all([pay(page), pay(second)]);
+    t.diagnostic(`the two tabs show ${outcomes.join(' and ')}`);
+    assert.equal(posts.length, 2, 'both tabs posted');
+    for (const p of [page, second]) await waitForState(p, 'paid');
+    await expectReturn(page, context, session, 'paid', { events: ['payment.paid'], notEvents: ['payment.failed'] });
+    const payments = await paymentsOf(h.server, session.id);
+    assert.equal(payments.length, 1);
+    assert.equal(payments[0].status, 'paid');
+  });
+});
