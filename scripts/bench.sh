@@ -43,7 +43,6 @@ fi
 
 start_server() {
   (cd "$WORK" && RUST_LOG=warn OPENRAILS_BIND=127.0.0.1:$PORT DATABASE_URL=$DB_URL \
-    OPENRAILS_DATABASE_MAX_CONNECTIONS=${DB_CONNECTIONS:-16} \
     exec "$BIN" serve >>"$WORK/server.out" 2>&1) &
   SERVER_PID=$!
   for _ in $(seq 1 100); do

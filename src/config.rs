@@ -41,7 +41,9 @@ pub struct Settings {
     pub public_url: String,
     /// `sqlite://path` or `postgres://…`.
     pub database_url: String,
-    /// Connections per pool (reads on SQLite; everything on PostgreSQL).
+    /// Connections per pool (reads on SQLite; everything on PostgreSQL). On SQLite each read
+    /// holds a connection (and its thread) for the query, so fewer than the concurrent requests
+    /// makes them queue; on PostgreSQL, keep instances × this under the server's limit.
     pub database_max_connections: u32,
     pub mode: Mode,
     /// Largest session amount in dollars.
@@ -95,7 +97,7 @@ impl Default for Settings {
             bind: "127.0.0.1:8080".into(),
             public_url: String::new(),
             database_url: "sqlite://data/openrails.db".into(),
-            database_max_connections: 16,
+            database_max_connections: 32,
             mode: Mode::Development,
             max_amount: 10_000,
             max_body_bytes: 64 * 1024,

@@ -184,24 +184,28 @@ pub async fn get_session_view<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     id: &SessionId,
 ) -> anyhow::Result<Option<SessionView>> {
-    let columns: Vec<String> = COLUMNS
-        .split(',')
-        .map(|c| format!("s.{}", c.trim()))
-        .collect();
-    sqlx::query_as(&format!(
-        "SELECT {}, m.name AS merchant_name, {} FROM checkout_sessions s
-         JOIN merchants m ON m.id = s.merchant_id WHERE s.id = $1",
-        columns.join(", "),
-        super::merchants::BRANDING_COLUMNS
-            .split(',')
-            .map(|c| format!("m.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
-    .bind(id.as_str())
-    .fetch_optional(executor)
-    .await
-    .context("reading a session for its page")
+    // The hottest query of all (every page view): its text is built once.
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        let prefixed = |columns: &str, table: &str| {
+            columns
+                .split(',')
+                .map(|c| format!("{table}.{}", c.trim()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            "SELECT {}, m.name AS merchant_name, {} FROM checkout_sessions s
+             JOIN merchants m ON m.id = s.merchant_id WHERE s.id = $1",
+            prefixed(COLUMNS, "s"),
+            prefixed(super::merchants::BRANDING_COLUMNS, "m"),
+        )
+    });
+    sqlx::query_as(sql)
+        .bind(id.as_str())
+        .fetch_optional(executor)
+        .await
+        .context("reading a session for its page")
 }
 
 /// Expires the session if no buyer has started paying: a compare-and-set, so it is safe

@@ -67,26 +67,23 @@ api_routes! {
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    configure_api(cfg);
+    // The buyer's pages first, under one prefix: the router tries resources in order, and the
+    // checkout page is the hottest path.
     cfg.service(
-        web::resource("/checkout/{id}")
-            .route(web::get().to(pages::checkout_page))
-            .route(web::head().to(pages::checkout_page)),
+        web::scope("/checkout")
+            .service(
+                web::resource("/{id}")
+                    .route(web::get().to(pages::checkout_page))
+                    .route(web::head().to(pages::checkout_page)),
+            )
+            .route("/{id}/status", web::get().to(pages::checkout_status))
+            .route("/{id}/start", web::post().to(pages::start_submit))
+            .route("/{id}/card", web::post().to(pages::card_submit))
+            .route("/{id}/challenge", web::post().to(pages::challenge_submit))
+            .route("/{id}/simulate", web::post().to(pages::simulate_submit))
+            .default_service(web::to(not_found)),
     );
-    cfg.route(
-        "/checkout/{id}/status",
-        web::get().to(pages::checkout_status),
-    );
-    cfg.route("/checkout/{id}/start", web::post().to(pages::start_submit));
-    cfg.route("/checkout/{id}/card", web::post().to(pages::card_submit));
-    cfg.route(
-        "/checkout/{id}/challenge",
-        web::post().to(pages::challenge_submit),
-    );
-    cfg.route(
-        "/checkout/{id}/simulate",
-        web::post().to(pages::simulate_submit),
-    );
+    configure_api(cfg);
     cfg.route("/static/{name}", web::get().to(assets::static_asset));
     cfg.route("/preview", web::get().to(pages::preview::gallery));
     cfg.route(

@@ -47,14 +47,20 @@ impl Brand {
         let shape = pick(&row.button_shape, &defaults.button_shape)
             .and_then(|s| ButtonShape::parse(&s).ok());
         let has_logo = row.logo_type.is_some() || defaults.logo_path.is_some();
-        let fingerprint = format!(
-            "{:?}{:?}{:?}{}",
-            color,
-            shape,
-            row.branding_updated_at,
-            defaults.logo_path.as_deref().unwrap_or_default()
-        );
-        let digest = Sha256::digest(fingerprint.as_bytes());
+        // Only branded pages link the stylesheet or logo, so only they need a version.
+        let version = if color.is_some() || shape.is_some() || has_logo {
+            let fingerprint = format!(
+                "{:?}{:?}{:?}{}",
+                color,
+                shape,
+                row.branding_updated_at,
+                defaults.logo_path.as_deref().unwrap_or_default()
+            );
+            let digest = Sha256::digest(fingerprint.as_bytes());
+            digest.iter().take(5).map(|b| format!("{b:02x}")).collect()
+        } else {
+            String::new()
+        };
         Brand {
             display_name: pick(&row.display_name, &defaults.display_name),
             color,
@@ -62,7 +68,7 @@ impl Brand {
             has_logo,
             note: pick(&row.note, &defaults.note),
             default_language: pick(&row.default_language, &defaults.default_language),
-            version: digest.iter().take(5).map(|b| format!("{b:02x}")).collect(),
+            version,
         }
     }
 

@@ -85,10 +85,13 @@ pub struct BrandView {
 impl Ctx {
     /// `?lang=`, then `Accept-Language`, then `merchant_default`.
     pub fn new(state: &AppState, req: &HttpRequest, merchant_default: Option<&str>) -> Ctx {
-        let query_lang =
+        let query_lang = if req.query_string().is_empty() {
+            None
+        } else {
             web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
                 .ok()
-                .and_then(|q| q.get("lang").cloned());
+                .and_then(|q| q.get("lang").cloned())
+        };
         let accept = req
             .headers()
             .get(ACCEPT_LANGUAGE)
