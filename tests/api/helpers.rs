@@ -159,54 +159,7 @@ pub fn routes_with_production() -> Vec<PaymentRoute> {
 
 /// A server on a fresh, migrated database with one merchant, a sandbox and a live key.
 pub async fn spawn_app() -> TestApp {
-    let database = TestDatabase::create().await;
-    let settings = Settings {
-        bind: "127.0.0.1:0".into(),
-        database_url: database.url.clone(),
-        // The sweeper runs once at start; tests drive later sweeps themselves.
-        sweep_interval_seconds: 3600,
-        // Likewise reconciliation: tests call lifecycle::reconcile_once.
-        reconcile_interval_seconds: 3600,
-        sandbox_delay_seconds: 0,
-        routes: routes_with_production(),
-        ..Default::default()
-    };
-    let db = Db::connect(&database.url, 8).await.unwrap();
-    db.migrate().await.unwrap();
-    let app = Application::build_with_db(settings, db.clone())
-        .await
-        .unwrap();
-    let state = app.state();
-    let port = app.port();
-    let public_url = app.public_url().to_owned();
-    tokio::spawn(app.run_until_stopped());
-
-    let first = ensure_first_merchant(&db, "Test Store")
-        .await
-        .unwrap()
-        .expect("a fresh database has no merchant yet");
-    let (_, live_key) = create_api_key(
-        &db.write,
-        &first.merchant_id,
-        Environment::Production,
-        "test live key",
-        now_ms(),
-    )
-    .await
-    .unwrap();
-    TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        port,
-        public_url,
-        db,
-        database_url: database.url.clone(),
-        merchant_id: first.merchant_id,
-        sandbox_key: first.sandbox_key,
-        live_key,
-        client: http_client(),
-        state,
-        _database: database,
-    }
+    spawn_app_with(|_| {}).await
 }
 
 impl TestApp {
@@ -504,7 +457,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings {
         bind: "127.0.0.1:0".into(),
         database_url: database.url.clone(),
+        // The sweeper runs once at start; tests drive later sweeps themselves.
         sweep_interval_seconds: 3600,
+        // Likewise reconciliation: tests call lifecycle::reconcile_once.
         reconcile_interval_seconds: 3600,
         sandbox_delay_seconds: 0,
         routes: routes_with_production(),
