@@ -45,6 +45,8 @@ pub struct Settings {
     /// holds a connection (and its thread) for the query, so fewer than the concurrent requests
     /// makes them queue; on PostgreSQL, keep instances × this under the server's limit.
     pub database_max_connections: u32,
+    /// How long a request waits for a PostgreSQL connection before it is answered `503`.
+    pub database_acquire_timeout_ms: u64,
     pub mode: Mode,
     /// Largest session amount in dollars.
     pub max_amount: u32,
@@ -98,6 +100,7 @@ impl Default for Settings {
             public_url: String::new(),
             database_url: "sqlite://data/openrails.db".into(),
             database_max_connections: 32,
+            database_acquire_timeout_ms: 2_000,
             mode: Mode::Development,
             max_amount: 10_000,
             max_body_bytes: 64 * 1024,
@@ -160,6 +163,9 @@ impl Settings {
         }
         if let Some(v) = get("OPENRAILS_DATABASE_MAX_CONNECTIONS") {
             self.database_max_connections = parse("OPENRAILS_DATABASE_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = get("OPENRAILS_DATABASE_ACQUIRE_TIMEOUT_MS") {
+            self.database_acquire_timeout_ms = parse("OPENRAILS_DATABASE_ACQUIRE_TIMEOUT_MS", &v)?;
         }
         if let Some(v) = get("OPENRAILS_LOCALES_DIR") {
             self.locales_dir = v;
@@ -225,6 +231,9 @@ impl Settings {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
+        if self.database_acquire_timeout_ms == 0 {
+            bail!("database_acquire_timeout_ms must be at least 1");
+        }
         if self.max_amount == 0 {
             bail!("max_amount must be at least 1");
         }

@@ -34,6 +34,8 @@ pub struct ApiError {
     issues: Vec<FieldIssue>,
     suggestion: Option<String>,
     source: Option<anyhow::Error>,
+    /// Seconds for the `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 /// The body of every error response.
@@ -68,6 +70,7 @@ impl ApiError {
             issues: Vec::new(),
             suggestion: None,
             source: None,
+            retry_after: None,
         }
     }
 
@@ -101,6 +104,7 @@ impl ApiError {
             issues,
             suggestion,
             source: None,
+            retry_after: None,
         }
     }
 
@@ -124,6 +128,20 @@ impl ApiError {
                 "internal_error",
                 "something went wrong on our side; quote the request id if you contact support",
             )
+        }
+    }
+
+    /// 503: the database cannot serve right now; the client should retry shortly.
+    pub fn unavailable(source: anyhow::Error) -> ApiError {
+        ApiError {
+            source: Some(source),
+            retry_after: Some(5),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "the service cannot reach its database right now; nothing was changed, retry shortly",
+            )
+            .with_suggestion("Retry the same request after the Retry-After delay; with an idempotencyKey a retry never creates a second session.")
         }
     }
 
@@ -156,7 +174,11 @@ impl fmt::Display for ApiError {
 
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> ApiError {
-        ApiError::internal(e)
+        if crate::db::is_unavailable(&e) {
+            ApiError::unavailable(e)
+        } else {
+            ApiError::internal(e)
+        }
     }
 }
 
@@ -180,7 +202,11 @@ impl ResponseError for ApiError {
                 "request refused"
             );
         }
-        HttpResponse::build(self.status).json(ErrorEnvelope {
+        let mut response = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, seconds.to_string()));
+        }
+        response.json(ErrorEnvelope {
             error: ErrorBody {
                 kind: self.kind(),
                 code: self.code,

@@ -86,7 +86,12 @@ impl Application {
     /// Connects to the database, applies migrations and binds the listener (port 0 picks a
     /// free port, which tests use).
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let db = Db::connect(&settings.database_url, settings.database_max_connections).await?;
+        let db = Db::connect_with(
+            &settings.database_url,
+            settings.database_max_connections,
+            Duration::from_millis(settings.database_acquire_timeout_ms),
+        )
+        .await?;
         db.migrate().await?;
         Self::build_with_db(settings, db).await
     }

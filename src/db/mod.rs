@@ -24,7 +24,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
+
+/// How long a request waits for a database connection by default before it is answered
+/// `503` (see [`is_unavailable`]): an unreachable database must not hold every request for
+/// long.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Which database the pools talk to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +69,15 @@ impl Db {
     /// Opens the database named by `url` (`sqlite://…` or `postgres://…`). A SQLite file and
     /// its folder are created when missing.
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+        Self::connect_with(url, max_connections, DEFAULT_ACQUIRE_TIMEOUT).await
+    }
+
+    /// Like [`Db::connect`], waiting at most `acquire_timeout` for a PostgreSQL connection.
+    pub async fn connect_with(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> anyhow::Result<Db> {
         sqlx::any::install_default_drivers();
         if url.starts_with("sqlite:") {
             Self::connect_sqlite(url, max_connections).await
@@ -71,7 +85,7 @@ impl Db {
             let options = AnyConnectOptions::from_str(url).context("parsing DATABASE_URL")?;
             let pool = AnyPoolOptions::new()
                 .max_connections(max_connections)
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(acquire_timeout)
                 .connect_with(options)
                 .await
                 .context("connecting to PostgreSQL")?;
@@ -107,17 +121,26 @@ impl Db {
             format!("{url}?mode=rwc")
         };
         let options = AnyConnectOptions::from_str(&full).context("parsing DATABASE_URL")?;
-        // WAL with synchronous=NORMAL: a commit is durable once it is in the WAL, which
-        // survives a crash of this process (not of the machine before the next checkpoint).
+        // WAL with synchronous=FULL: a commit is fsynced to the WAL before it is acknowledged,
+        // so it survives a crash of the process, of the machine, a power loss or the disk
+        // turning read-only (NORMAL would lose the commits since the last checkpoint). Group
+        // commit (session_writer) spreads the cost of the sync over a whole batch.
         // A file on local disk needs no liveness ping before each use (sqlx's default), which
-        // would cost a round trip to the connection's thread on every query.
+        // would cost a round trip to the connection's thread on every query. But a connection
+        // still inside a transaction when it is handed out is wedged: when a COMMIT fails
+        // (disk full, I/O error) SQLite may roll the transaction back itself, sqlx's ROLLBACK
+        // then fails and the connection keeps counting a transaction that no longer exists,
+        // refusing every later `BEGIN`. Such a connection is closed and a fresh one opened.
         let pool_options = || {
             AnyPoolOptions::new()
                 .test_before_acquire(false)
+                .before_acquire(|conn, _meta| {
+                    Box::pin(async move { Ok(!conn.is_in_transaction()) })
+                })
                 .after_connect(|conn, _meta| {
                     Box::pin(async move {
                         conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         Ok(())
@@ -207,10 +230,59 @@ impl Db {
         sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
     }
 
+    /// Whether a write commits: a database that answers reads but cannot write (a full disk,
+    /// a read-only file system) cannot take payments, so readiness asks for this too.
+    pub async fn write_probe(&self) -> anyhow::Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO app_state (key, value) VALUES ('readiness_probe', $1)
+             ON CONFLICT (key) DO UPDATE SET value = $1",
+        )
+        .bind(crate::domain::time::now_ms().to_string())
+        .execute(&mut *tx)
+        .await
+        .context("writing the readiness probe")?;
+        tx.commit().await.context("committing the readiness probe")
+    }
+
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
     }
+}
+
+/// Whether an error means the database cannot serve right now (unreachable, out of
+/// connections, out of disk, read-only, failing I/O) rather than that the request was wrong or
+/// the code has a bug: such requests are answered `503` with `Retry-After`.
+pub fn is_unavailable(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|cause| cause.downcast_ref::<sqlx::Error>())
+        .any(|e| match e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| unavailable_code(&code)),
+            _ => false,
+        })
+}
+
+/// PostgreSQL SQLSTATEs (always five characters) and SQLite result codes (decimal, at most
+/// four digits; the low byte is the primary code) that say the server cannot work rather than
+/// that the statement is wrong.
+fn unavailable_code(code: &str) -> bool {
+    if code.len() == 5 {
+        // 08: connection exception; 53: insufficient resources (disk full, out of memory, too
+        // many connections); 57P: operator intervention (shutdown); 58: system error (I/O).
+        return ["08", "53", "57P", "58"]
+            .iter()
+            .any(|class| code.starts_with(class));
+    }
+    // SQLITE_BUSY 5, SQLITE_LOCKED 6, SQLITE_NOMEM 7, SQLITE_READONLY 8, SQLITE_IOERR 10,
+    // SQLITE_FULL 13, SQLITE_CANTOPEN 14, SQLITE_PROTOCOL 15
+    code.parse::<i64>()
+        .is_ok_and(|n| matches!(n & 0xff, 5..=8 | 10 | 13..=15))
 }
 
 /// Whether an error is a unique-constraint violation (both backends).
@@ -264,5 +336,22 @@ impl ListQuery {
             query = query.bind(value);
         }
         query.fetch_all(executor).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unavailable_codes_are_told_from_mistakes_on_both_backends() {
+        for code in [
+            "13", "10", "522", "8", "5", "08006", "53100", "57P01", "58030",
+        ] {
+            assert!(super::unavailable_code(code), "{code}");
+        }
+        for code in [
+            "19", "2067", "1555", "1", "23505", "40001", "42P01", "22P02",
+        ] {
+            assert!(!super::unavailable_code(code), "{code}");
+        }
     }
 }

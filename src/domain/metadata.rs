@@ -67,6 +67,40 @@ impl Metadata {
         }
     }
 
+    /// Parses the metadata member's raw JSON text. Unlike a parsed `serde_json::Value`, which
+    /// keeps the last of repeated keys, this refuses them, as the body's top level does.
+    pub fn parse_json(raw: &str) -> Result<Metadata, Vec<MetadataIssue>> {
+        let not_object = || MetadataIssue {
+            field: "metadata".into(),
+            message: "must be an object of string values".into(),
+        };
+        let members = match serde_json::from_str::<Members>(raw) {
+            Ok(Members(Some(members))) => members,
+            Ok(Members(None)) | Err(_) => return Err(vec![not_object()]),
+        };
+        let mut object = serde_json::Map::new();
+        let mut repeated = Vec::new();
+        for (key, value) in members {
+            if object.contains_key(&key) {
+                if !repeated.contains(&key) {
+                    repeated.push(key);
+                }
+            } else {
+                object.insert(key, value);
+            }
+        }
+        if !repeated.is_empty() {
+            return Err(repeated
+                .into_iter()
+                .map(|key| MetadataIssue {
+                    field: format!("metadata.{key}"),
+                    message: "appears more than once; each key may be given once".into(),
+                })
+                .collect());
+        }
+        Metadata::parse(&serde_json::Value::Object(object))
+    }
+
     pub fn pairs(&self) -> &BTreeMap<String, String> {
         &self.0
     }
@@ -91,6 +125,57 @@ impl Metadata {
     }
 }
 
+/// An object's members in order, repeated keys kept; `None` for any other JSON value.
+struct Members(Option<Vec<(String, serde_json::Value)>>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Members, D::Error> {
+        struct MembersVisitor;
+        impl<'de> serde::de::Visitor<'de> for MembersVisitor {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members, A::Error> {
+                let mut members = Vec::new();
+                while let Some(entry) = map.next_entry::<String, serde_json::Value>()? {
+                    members.push(entry);
+                }
+                Ok(Members(Some(members)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Members, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Members(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Members, E> {
+                Ok(Members(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Members, E> {
+                Ok(Members(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Members, E> {
+                Ok(Members(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Members, E> {
+                Ok(Members(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Members, E> {
+                Ok(Members(None))
+            }
+            fn visit_unit<E>(self) -> Result<Members, E> {
+                Ok(Members(None))
+            }
+        }
+        deserializer.deserialize_any(MembersVisitor)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +186,25 @@ mod tests {
         let m = Metadata::parse(&json!({"order_id": "ord_284"})).expect("valid");
         assert_eq!(m.to_json(), json!({"order_id": "ord_284"}));
         assert_eq!(Metadata::from_db(&m.to_db()), m);
+    }
+
+    #[test]
+    fn refuses_a_key_given_twice() {
+        let issues = Metadata::parse_json(r#"{"order_id": "a", "x": "1", "order_id": "b"}"#)
+            .expect_err("a repeated key");
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].field, "metadata.order_id");
+        assert!(issues[0].message.contains("more than once"));
+        let m = Metadata::parse_json(r#"{"order_id": "a"}"#).expect("valid");
+        assert_eq!(m.pairs()["order_id"], "a");
+        assert_eq!(
+            Metadata::parse_json("[1]").expect_err("array")[0].field,
+            "metadata"
+        );
+        assert_eq!(
+            Metadata::parse_json("null").expect_err("null")[0].field,
+            "metadata"
+        );
     }
 
     #[test]

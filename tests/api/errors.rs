@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_error, minimal_body, spawn_app};
+use crate::helpers::{assert_error, issue_fields, issue_message, minimal_body, spawn_app};
 
 const LIMIT: usize = 64 * 1024;
 
@@ -92,6 +92,22 @@ async fn a_repeated_field_gets_400_invalid_json() {
             .unwrap()
             .contains("amount")
     );
+    assert_eq!(app.session_count().await, 0);
+}
+
+#[tokio::test]
+async fn a_key_repeated_inside_metadata_gets_400_like_a_repeated_field() {
+    let app = spawn_app().await;
+    let response = app
+        .post_raw(
+            r#"{"product":"Creator plan","amount":116,"customer":"buyer@example.com",
+                "metadata":{"order_id":"ord_1","order_id":"ord_2"}}"#,
+            Some("application/json"),
+        )
+        .await;
+    let error = assert_error(response, 400, "validation_failed").await;
+    assert_eq!(issue_fields(&error), ["metadata.order_id"]);
+    assert!(issue_message(&error, "metadata.order_id").contains("more than once"));
     assert_eq!(app.session_count().await, 0);
 }
 

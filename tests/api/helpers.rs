@@ -77,6 +77,25 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// A SQLite database at `url`, whatever `TEST_DATABASE_URL` says: for tests of SQLite's
+    /// own behaviour (its file system, its pragmas).
+    pub fn sqlite_at(url: String) -> TestDatabase {
+        TestDatabase {
+            url,
+            _dir: None,
+            postgres: None,
+        }
+    }
+
+    /// The same database, reached through another URL (e.g. a proxy in front of it); still
+    /// dropped through the original one.
+    pub fn reached_at(mut self, url: String) -> TestDatabase {
+        self.url = url;
+        self
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let Some((admin, name)) = self.postgres.take() else {
@@ -453,7 +472,11 @@ pub fn with(mut body: Value, field: &str, value: Option<Value>) -> Value {
 /// Like [`spawn_app`], with `adjust` applied to the settings before the server is built (e.g.
 /// `webhook_poll_interval_ms`, `webhook_timeout_seconds`, `redirect_wait_seconds`).
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    let database = TestDatabase::create().await;
+    spawn_app_on(TestDatabase::create().await, adjust).await
+}
+
+/// Like [`spawn_app_with`], on the database given (empty, not yet migrated).
+pub async fn spawn_app_on(database: TestDatabase, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings {
         bind: "127.0.0.1:0".into(),
         database_url: database.url.clone(),

@@ -15,6 +15,7 @@ mod create_session;
 mod customers;
 mod errors;
 mod expiry;
+mod faults;
 mod helpers;
 mod idempotency;
 mod operations;

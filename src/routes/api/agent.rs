@@ -76,12 +76,9 @@ pub async fn run_action(
             })
         }
     };
-    let metadata = match body
-        .get("metadata")
-        .map(serde_json::from_str::<serde_json::Value>)
-    {
+    let metadata = match body.get("metadata") {
         None => Metadata::parse(&json!({"order_id": "ord_284"})).unwrap_or_default(),
-        Some(Ok(value)) => Metadata::parse(&value).unwrap_or_else(|found| {
+        Some(raw) => Metadata::parse_json(raw).unwrap_or_else(|found| {
             issues.extend(
                 found
                     .into_iter()
@@ -89,7 +86,6 @@ pub async fn run_action(
             );
             Metadata::default()
         }),
-        Some(Err(_)) => Metadata::default(),
     };
     let route = state.settings.routes.iter().find(|r| r.id == route_id);
     if route.is_none() {

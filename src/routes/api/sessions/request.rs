@@ -137,18 +137,15 @@ impl CreateSession {
         });
         let metadata = match take("metadata") {
             None => Some(Metadata::default()),
-            Some(raw) => match serde_json::from_str::<serde_json::Value>(raw) {
-                Ok(value) => Metadata::parse(&value)
-                    .map_err(|found| {
-                        issues.extend(
-                            found
-                                .into_iter()
-                                .map(|i| FieldIssue::new(i.field, i.message)),
-                        )
-                    })
-                    .ok(),
-                Err(_) => None,
-            },
+            Some(raw) => Metadata::parse_json(raw)
+                .map_err(|found| {
+                    issues.extend(
+                        found
+                            .into_iter()
+                            .map(|i| FieldIssue::new(i.field, i.message)),
+                    )
+                })
+                .ok(),
         };
         let idempotency_key = string("idempotencyKey", &mut issues).and_then(|s| {
             bounded_text(&s, 255)
