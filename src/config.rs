@@ -78,10 +78,13 @@ pub struct Settings {
     pub sandbox_delay_seconds: i64,
     /// How long a webhook endpoint has to answer.
     pub webhook_timeout_seconds: u64,
-    /// How long a worker owns a claimed delivery; after that another worker may take it over.
+    /// How long a worker owns a claimed delivery unless it renews the lease (it does while the
+    /// attempt lasts); after that another worker may take it over.
     pub webhook_lease_seconds: i64,
-    /// Deliveries claimed (and sent concurrently) per worker step.
+    /// Most deliveries one worker has in flight at once (and claims per step).
     pub webhook_batch_size: i64,
+    /// Most deliveries to one endpoint one worker has in flight at once.
+    pub webhook_endpoint_concurrency: i64,
     /// How often an idle worker looks for deliveries queued by other instances.
     pub webhook_poll_interval_ms: u64,
     /// An endpoint whose every delivery has failed for this long is disabled.
@@ -116,8 +119,9 @@ impl Default for Settings {
             reconcile_interval_seconds: 5,
             sandbox_delay_seconds: 5,
             webhook_timeout_seconds: 10,
-            webhook_lease_seconds: 60,
+            webhook_lease_seconds: 5,
             webhook_batch_size: 64,
+            webhook_endpoint_concurrency: 8,
             webhook_poll_interval_ms: 1_000,
             webhook_disable_after_seconds: 3 * 86_400,
             webhook_secret_overlap_seconds: 86_400,
@@ -210,6 +214,10 @@ impl Settings {
         if let Some(v) = get("OPENRAILS_WEBHOOK_BATCH_SIZE") {
             self.webhook_batch_size = parse("OPENRAILS_WEBHOOK_BATCH_SIZE", &v)?;
         }
+        if let Some(v) = get("OPENRAILS_WEBHOOK_ENDPOINT_CONCURRENCY") {
+            self.webhook_endpoint_concurrency =
+                parse("OPENRAILS_WEBHOOK_ENDPOINT_CONCURRENCY", &v)?;
+        }
         if let Some(v) = get("OPENRAILS_WEBHOOK_POLL_INTERVAL_MS") {
             self.webhook_poll_interval_ms = parse("OPENRAILS_WEBHOOK_POLL_INTERVAL_MS", &v)?;
         }
@@ -246,13 +254,15 @@ impl Settings {
         if self.provider_timeout_seconds < 1 || self.reconcile_interval_seconds < 1 {
             bail!("provider_timeout_seconds and reconcile_interval_seconds must be at least 1");
         }
-        if self.webhook_timeout_seconds == 0 || self.webhook_lease_seconds < 1 {
-            bail!("webhook_timeout_seconds and webhook_lease_seconds must be at least 1");
+        // A worker renews its leases every third of their length while attempts last; two
+        // seconds leave room for a renewal to commit before the lease runs out.
+        if self.webhook_timeout_seconds == 0 || self.webhook_lease_seconds < 2 {
+            bail!(
+                "webhook_timeout_seconds must be at least 1 and webhook_lease_seconds at least 2"
+            );
         }
-        // A worker holds its lease while the whole batch is sent, each send taking up to the
-        // time-out: a shorter lease would let another worker send the same delivery meanwhile.
-        if self.webhook_lease_seconds <= self.webhook_timeout_seconds as i64 {
-            bail!("webhook_lease_seconds must be longer than webhook_timeout_seconds");
+        if !(1..=500).contains(&self.webhook_endpoint_concurrency) {
+            bail!("webhook_endpoint_concurrency must be between 1 and 500");
         }
         if !(1..=500).contains(&self.webhook_batch_size) {
             bail!("webhook_batch_size must be between 1 and 500");
@@ -348,13 +358,15 @@ mod tests {
     }
 
     #[test]
-    fn a_webhook_lease_must_outlast_the_time_out() {
+    fn a_webhook_lease_must_leave_room_for_its_renewal() {
         let mut s = Settings::default();
         assert!(s.validate().is_ok());
-        s.webhook_lease_seconds = 10;
+        s.webhook_lease_seconds = 1;
         assert!(s.validate().is_err());
-        s.webhook_lease_seconds = 11;
+        s.webhook_lease_seconds = 2;
         assert!(s.validate().is_ok());
+        s.webhook_endpoint_concurrency = 0;
+        assert!(s.validate().is_err());
     }
 
     #[test]

@@ -52,23 +52,39 @@ pub struct DueDelivery {
 }
 
 /// Claims up to `batch` due deliveries for `worker` until `now_ms + lease_ms`, counting the
-/// attempt. A delivery is never claimed by two workers at once: the `UPDATE` re-checks the
-/// lease on each row it changes (PostgreSQL re-evaluates the condition on the row it waited
-/// for; SQLite has one writer). A worker that dies leaves a lease that simply runs out.
+/// attempt, and at most `per_endpoint` of one endpoint counting those already in flight (so a
+/// hung endpoint ties up only its own deliveries). A delivery is never claimed by two workers
+/// at once: the `UPDATE` re-checks the lease on each row it changes (PostgreSQL re-evaluates
+/// the condition on the row it waited for; SQLite has one writer). A worker that dies leaves
+/// a lease that simply runs out. Workers claiming at the same instant on PostgreSQL may each
+/// count the other's claims as not yet made, so `per_endpoint` holds per worker, exactly, and
+/// across workers up to their number times it.
 pub async fn claim_due_deliveries(
     db: &super::Db,
     worker: &str,
     now_ms: i64,
     lease_ms: i64,
     batch: i64,
+    per_endpoint: i64,
 ) -> anyhow::Result<Vec<DueDelivery>> {
     let ids: Vec<String> = sqlx::query_scalar(
         "UPDATE webhook_deliveries
          SET locked_until = $1, locked_by = $2, attempts = attempts + 1, updated_at = $3
-         WHERE id IN (SELECT id FROM webhook_deliveries
-                      WHERE status = 'pending' AND next_attempt_at <= $3
-                        AND (locked_until IS NULL OR locked_until <= $3)
-                      ORDER BY next_attempt_at LIMIT $4)
+         WHERE id IN (
+             SELECT id FROM (
+                 SELECT d.id, d.next_attempt_at,
+                        ROW_NUMBER() OVER (PARTITION BY d.endpoint_id
+                                           ORDER BY d.next_attempt_at, d.id) AS place,
+                        COALESCE(busy.n, 0) AS busy
+                 FROM webhook_deliveries d
+                 LEFT JOIN (SELECT endpoint_id, COUNT(*) AS n FROM webhook_deliveries
+                            WHERE status = 'pending' AND locked_until > $3
+                            GROUP BY endpoint_id) busy ON busy.endpoint_id = d.endpoint_id
+                 WHERE d.status = 'pending' AND d.next_attempt_at <= $3
+                   AND (d.locked_until IS NULL OR d.locked_until <= $3)
+             ) due
+             WHERE due.place + due.busy <= $5
+             ORDER BY due.next_attempt_at LIMIT $4)
            AND status = 'pending' AND (locked_until IS NULL OR locked_until <= $3)
          RETURNING id",
     )
@@ -76,6 +92,7 @@ pub async fn claim_due_deliveries(
     .bind(worker)
     .bind(now_ms)
     .bind(batch)
+    .bind(per_endpoint)
     .fetch_all(&db.write)
     .await
     .context("claiming webhook deliveries")?;
@@ -154,9 +171,32 @@ pub enum NextStep {
     GiveUp,
 }
 
-/// Settles the delivery after an attempt and releases its lease.
+/// Extends the leases `worker` holds on deliveries it is still sending, so that an attempt
+/// longer than a lease is not taken over by another worker; returns how many.
+pub async fn renew_leases(
+    db: &super::Db,
+    worker: &str,
+    now_ms: i64,
+    until_ms: i64,
+) -> anyhow::Result<u64> {
+    let done = sqlx::query(
+        "UPDATE webhook_deliveries SET locked_until = $1
+         WHERE locked_by = $2 AND status = 'pending' AND locked_until > $3",
+    )
+    .bind(until_ms)
+    .bind(worker)
+    .bind(now_ms)
+    .execute(&db.write)
+    .await
+    .context("renewing webhook delivery leases")?;
+    Ok(done.rows_affected())
+}
+
+/// Settles the delivery after `worker`'s attempt and releases its lease; nothing changes when
+/// the delivery is no longer pending or another worker has claimed it since.
 pub async fn finish_attempt<'e, E: Executor<'e, Database = Any>>(
     executor: E,
+    worker: &str,
     delivery_id: &str,
     step: &NextStep,
     status_code: Option<i64>,
@@ -172,7 +212,7 @@ pub async fn finish_attempt<'e, E: Executor<'e, Database = Any>>(
         "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, delivered_at = $3,
              last_status_code = $4, last_error = $5, locked_until = NULL, locked_by = NULL,
              updated_at = $6
-         WHERE id = $7 AND status = 'pending'",
+         WHERE id = $7 AND status = 'pending' AND locked_by = $8",
     )
     .bind(status)
     .bind(next)
@@ -181,6 +221,7 @@ pub async fn finish_attempt<'e, E: Executor<'e, Database = Any>>(
     .bind(error)
     .bind(now_ms)
     .bind(delivery_id)
+    .bind(worker)
     .execute(executor)
     .await
     .context("settling a delivery")?;

@@ -1,17 +1,23 @@
-//! The delivery worker: a loop around one step, [`deliver_due`], which claims the deliveries
-//! that are due, sends them concurrently, and records every attempt and its consequence in one
-//! transaction. Tests drive the step directly with the time they choose.
+//! The delivery worker. [`run`] keeps up to `webhook_batch_size` attempts in flight, each
+//! independent of the others: it claims due deliveries whenever it has room (at most
+//! `webhook_endpoint_concurrency` of one endpoint), records each attempt as soon as it
+//! finishes (the attempts that finished together in one transaction), and renews its leases
+//! while attempts last, so leases can stay short and a dead worker's deliveries are taken over
+//! within seconds. A hung endpoint therefore costs only its own deliveries. [`deliver_due`] is
+//! the same work as one step, which tests drive with the time they choose.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures_util::future::join_all;
+use tokio::task::JoinSet;
 
 use super::client::{is_forbidden_ip, literal_ip};
 use super::schedule::{next_attempt_at, parse_retry_after, random_jitter};
 use super::sign_header;
 use crate::db::webhook_deliveries::{
     AttemptRecord, DueDelivery, NextStep, claim_due_deliveries, finish_attempt, insert_attempt,
+    renew_leases,
 };
 use crate::db::webhook_endpoints::{disable_endpoint, record_endpoint_health};
 use crate::domain::time::now_ms;
@@ -40,47 +46,68 @@ struct Attempt {
     retry_after: Option<i64>,
 }
 
-/// Claims, sends and records whatever is due at `now_ms`.
+/// Claims up to `limit` due deliveries at `now_ms` for `worker_id`.
+async fn claim(
+    state: &AppState,
+    worker_id: &str,
+    now_ms: i64,
+    limit: i64,
+) -> anyhow::Result<Vec<DueDelivery>> {
+    let settings = &state.settings;
+    claim_due_deliveries(
+        &state.db,
+        worker_id,
+        now_ms,
+        settings.webhook_lease_seconds * 1000,
+        limit,
+        settings.webhook_endpoint_concurrency,
+    )
+    .await
+}
+
+/// Claims, sends and records whatever is due at `now_ms`: each attempt is recorded as soon
+/// as it finishes, whatever the others are doing.
 pub async fn deliver_due(
     state: &AppState,
     worker_id: &str,
     now_ms: i64,
 ) -> anyhow::Result<StepSummary> {
-    let settings = &state.settings;
-    let claimed = claim_due_deliveries(
-        &state.db,
-        worker_id,
-        now_ms,
-        settings.webhook_lease_seconds * 1000,
-        settings.webhook_batch_size,
-    )
-    .await?;
-    if claimed.is_empty() {
-        return Ok(StepSummary::default());
+    let claimed = claim(state, worker_id, now_ms, state.settings.webhook_batch_size).await?;
+    let results = join_all(claimed.into_iter().map(|d| async move {
+        let attempt = send(state, d).await;
+        record_all(state, worker_id, &[attempt], now_ms).await
+    }))
+    .await;
+    let mut summary = StepSummary::default();
+    for result in results {
+        let (succeeded, failed) = result?;
+        summary.claimed += succeeded + failed;
+        summary.succeeded += succeeded;
+        summary.failed += failed;
     }
-    let attempts = join_all(claimed.into_iter().map(|d| send(state, d))).await;
-    let mut summary = StepSummary {
-        claimed: attempts.len(),
-        ..StepSummary::default()
-    };
+    Ok(summary)
+}
+
+/// Records attempts that finished, in one transaction; (delivered, failed).
+async fn record_all(
+    state: &AppState,
+    worker_id: &str,
+    attempts: &[Attempt],
+    now: i64,
+) -> anyhow::Result<(usize, usize)> {
+    let (mut succeeded, mut failed) = (0, 0);
     let mut tx = state.db.begin().await?;
-    for attempt in &attempts {
-        if record(state, &mut tx, attempt, now_ms).await? {
-            summary.succeeded += 1;
+    for attempt in attempts {
+        if record(state, &mut tx, worker_id, attempt, now).await? {
+            succeeded += 1;
         } else {
-            summary.failed += 1;
+            failed += 1;
         }
     }
     tx.commit().await.context("recording delivery attempts")?;
-    Metrics::add(
-        &state.metrics.webhook_attempts_succeeded,
-        summary.succeeded as u64,
-    );
-    Metrics::add(
-        &state.metrics.webhook_attempts_failed,
-        summary.failed as u64,
-    );
-    Ok(summary)
+    Metrics::add(&state.metrics.webhook_attempts_succeeded, succeeded as u64);
+    Metrics::add(&state.metrics.webhook_attempts_failed, failed as u64);
+    Ok((succeeded, failed))
 }
 
 /// Sends one delivery. Never fails: every problem becomes the attempt's error.
@@ -174,6 +201,7 @@ fn describe(e: &reqwest::Error) -> String {
 async fn record(
     state: &AppState,
     tx: &mut crate::db::Tx,
+    worker_id: &str,
     a: &Attempt,
     now: i64,
 ) -> anyhow::Result<bool> {
@@ -213,6 +241,7 @@ async fn record(
     .await?;
     finish_attempt(
         &mut **tx,
+        worker_id,
         &d.id,
         &step,
         status.map(i64::from),
@@ -255,8 +284,9 @@ async fn record(
     Ok(delivered)
 }
 
-/// Runs the worker until `stop` turns true, finishing the batch in hand first. Wakes at once
-/// when this instance records an event, and polls for other instances' events otherwise.
+/// Runs the worker until `stop` turns true, then finishes and records the attempts in hand.
+/// Wakes at once when this instance records an event, and polls for other instances' events
+/// otherwise.
 pub async fn run(
     state: actix_web::web::Data<AppState>,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -265,27 +295,64 @@ pub async fn run(
         "wrk_{}",
         crate::domain::ids::random_token(12).unwrap_or_default()
     );
-    let poll = Duration::from_millis(state.settings.webhook_poll_interval_ms);
+    let settings = &state.settings;
+    let poll = Duration::from_millis(settings.webhook_poll_interval_ms);
+    let lease_ms = settings.webhook_lease_seconds * 1000;
+    let mut renew = tokio::time::interval(Duration::from_millis((lease_ms / 3).max(100) as u64));
+    renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sending: JoinSet<Attempt> = JoinSet::new();
+    let mut stopping = false;
+    let mut next_poll = Instant::now();
     loop {
-        if *stop.borrow() {
+        stopping = stopping || *stop.borrow();
+        if stopping && sending.is_empty() {
             return;
         }
-        let busy = match deliver_due(&state, &worker_id, now_ms()).await {
-            Ok(summary) => summary.claimed > 0,
-            Err(e) => {
-                tracing::warn!(
-                    error = format!("{e:#}"),
-                    "webhook worker step failed; will retry"
-                );
-                false
+        let room = settings.webhook_batch_size - sending.len() as i64;
+        if !stopping && room > 0 && Instant::now() >= next_poll {
+            match claim(&state, &worker_id, now_ms(), room).await {
+                Ok(claimed) => {
+                    // A full claim may have left more behind: look again at once.
+                    let full = claimed.len() as i64 == room;
+                    for delivery in claimed {
+                        let state = state.clone();
+                        sending.spawn(async move { send(&state, delivery).await });
+                    }
+                    if !full {
+                        next_poll = Instant::now() + poll;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        error.cause = format!("{e:#}"),
+                        "claiming webhook deliveries failed; will retry"
+                    );
+                    next_poll = Instant::now() + poll;
+                }
             }
-        };
-        if !busy {
-            tokio::select! {
-                _ = state.webhook_wakeup.notified() => {}
-                _ = tokio::time::sleep(poll) => {}
-                _ = stop.changed() => {}
+        }
+        tokio::select! {
+            Some(first) = sending.join_next(), if !sending.is_empty() => {
+                let mut finished = Vec::new();
+                finished.extend(first.ok());
+                while let Some(more) = sending.try_join_next() {
+                    finished.extend(more.ok());
+                }
+                if let Err(e) = record_all(&state, &worker_id, &finished, now_ms()).await {
+                    tracing::warn!(error.cause = format!("{e:#}"), "recording webhook attempts failed; their leases will run out and they will be retried");
+                }
             }
+            _ = state.webhook_wakeup.notified(), if !stopping => next_poll = Instant::now(),
+            _ = tokio::time::sleep_until(next_poll.into()), if !stopping && room > 0 => {}
+            _ = renew.tick(), if !sending.is_empty() => {
+                let now = now_ms();
+                if let Err(e) = renew_leases(&state.db, &worker_id, now, now + lease_ms).await {
+                    // Past its lease another worker may send the same delivery: stop ours.
+                    tracing::warn!(error.cause = format!("{e:#}"), in_flight = sending.len(), "renewing webhook leases failed; abandoning the attempts in flight");
+                    sending.abort_all();
+                }
+            }
+            _ = stop.changed(), if !stopping => stopping = true,
         }
     }
 }

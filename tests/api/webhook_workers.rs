@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use openrails_checkout::bootstrap::ensure_first_merchant;
 use openrails_checkout::db::Db;
+use openrails_checkout::db::webhook_deliveries::claim_due_deliveries;
 use openrails_checkout::domain::Environment;
 use openrails_checkout::domain::time::now_ms;
 use openrails_checkout::routes::api::webhook_endpoints::create_endpoint;
@@ -147,7 +148,7 @@ impl Served {
             .arg("serve")
             .env("DATABASE_URL", database_url)
             .env("OPENRAILS_BIND", "127.0.0.1:0")
-            // The lease must outlast the time-out: the receiver answers in 300 ms.
+            // Short leases: a killed worker's deliveries are taken over quickly.
             .env("OPENRAILS_WEBHOOK_TIMEOUT_SECONDS", "1")
             .env("OPENRAILS_WEBHOOK_LEASE_SECONDS", "2")
             .env("OPENRAILS_WEBHOOK_POLL_INTERVAL_MS", "100")
@@ -299,4 +300,114 @@ async fn a_server_killed_mid_delivery_delivers_every_event_after_a_restart() {
     }
     second.kill_9();
     db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hung_endpoint_delays_only_its_own_deliveries() {
+    let app = spawn_app_with(|s| s.webhook_poll_interval_ms = 50).await;
+    // Answers long after the 10 s time-out: every attempt to it hangs to the end.
+    let hung = Receiver::start(|_, _| Reply::ok().after(Duration::from_secs(60))).await;
+    let healthy = Receiver::accepting().await;
+    register_receiver(&app, &hung).await;
+    register_receiver(&app, &healthy).await;
+    let started = Instant::now();
+    record_paid_events(
+        &app.db,
+        app.merchant_id.as_str(),
+        "sandbox",
+        "hung",
+        100,
+        now_ms(),
+    )
+    .await;
+
+    healthy.wait_for(100, Duration::from_secs(5)).await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "the healthy endpoint waited for the hung one: {took:?}"
+    );
+    // Every delivered attempt is recorded already, not held back for the hung ones.
+    let recorded = count(
+        &app.db,
+        "SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'succeeded'",
+    )
+    .await;
+    assert_eq!(recorded, 100);
+    let cap = app.state.settings.webhook_endpoint_concurrency as usize;
+    let hanging = hung.count();
+    assert!(
+        (1..=cap).contains(&hanging),
+        "{hanging} attempts at once to the hung endpoint (cap {cap})"
+    );
+}
+
+#[tokio::test]
+async fn a_dead_workers_leases_are_taken_over_within_seconds() {
+    let app = spawn_app_with(|s| s.webhook_poll_interval_ms = 100).await;
+    let receiver = Receiver::accepting().await;
+    register_receiver(&app, &receiver).await;
+    // Due in a second; a worker that dies right after claiming them claims them "then".
+    let due = now_ms() + 1_000;
+    record_paid_events(&app.db, app.merchant_id.as_str(), "sandbox", "dead", 5, due).await;
+    let lease_ms = app.state.settings.webhook_lease_seconds * 1000;
+    let claimed = claim_due_deliveries(&app.db, "dead-worker", due, lease_ms, 100, 100)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 5);
+
+    receiver.wait_for(5, Duration::from_secs(12)).await;
+    let at = now_ms();
+    assert!(
+        at >= due + lease_ms,
+        "delivered while the dead worker's lease held"
+    );
+    assert!(
+        at < due + lease_ms + 3_000,
+        "taken over {} ms after the lease ran out",
+        at - due - lease_ms
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_renews_its_lease_while_an_attempt_outlasts_it() {
+    let app = spawn_app_with(|s| {
+        s.webhook_poll_interval_ms = 100;
+        s.webhook_lease_seconds = 2;
+    })
+    .await;
+    let receiver = Receiver::start(|_, _| Reply::ok().after(Duration::from_secs(4))).await;
+    register_receiver(&app, &receiver).await;
+    let event = record_paid_events(
+        &app.db,
+        app.merchant_id.as_str(),
+        "sandbox",
+        "renew",
+        1,
+        now_ms(),
+    )
+    .await
+    .remove(0);
+    receiver.wait_for(1, Duration::from_secs(5)).await;
+
+    // Another worker keeps looking while the first one's attempt lasts twice its lease.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let other = deliver_due(&app.state, "other-worker", now_ms())
+            .await
+            .unwrap();
+        assert_eq!(other.claimed, 0, "the lease was taken over mid-attempt");
+        let status: String =
+            sqlx::query_scalar("SELECT status FROM webhook_deliveries WHERE event_id = $1")
+                .bind(&event)
+                .fetch_one(&app.db.write)
+                .await
+                .unwrap();
+        if status == "succeeded" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never delivered: {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(receiver.count(), 1);
 }
