@@ -61,7 +61,12 @@ impl AppState {
             session_writer: SessionWriter::start(db.clone()),
             css_href: versioned_asset(&settings.static_dir, "checkout.css"),
             js_href: versioned_asset(&settings.static_dir, "checkout.js"),
-            providers: Providers::with_sandbox(SandboxProvider::new(random(43)?, 0, 1000)),
+            providers: Providers::with_sandbox(SandboxProvider::new(
+                db.clone(),
+                random(43)?,
+                0,
+                1000,
+            )),
             catalogs: Catalogs::load(&settings.locales_dir)?,
             form_secret: random(43)?,
             webhook_clients: WebhookClients::new(Duration::from_secs(
@@ -102,6 +107,7 @@ impl Application {
         let form_secret = shared_secret(&db, "forms").await?;
         let sandbox_secret = shared_secret(&db, "sandbox_callbacks").await?;
         let providers = Providers::with_sandbox(SandboxProvider::new(
+            db.clone(),
             sandbox_secret,
             settings.sandbox_delay_seconds * 1000,
             settings.reconcile_interval_seconds * 1000,

@@ -13,6 +13,7 @@ pub mod events;
 pub mod invoices;
 pub mod merchants;
 pub mod payments;
+pub mod sandbox_ledger;
 pub mod session_writer;
 pub mod sessions;
 pub mod webhook_deliveries;

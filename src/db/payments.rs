@@ -166,6 +166,52 @@ pub async fn advance_provider_state<'e, E: Executor<'e, Database = Any>>(
     Ok(done.rows_affected() == 1)
 }
 
+/// Records the provider's answer to a claimed hand-off (`in_flight`, no provider reference
+/// yet); `false` when the answer was recorded already (a hand-off driven again raced the
+/// first) or the payment is over.
+pub async fn record_provider_answer<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    payment_id: &str,
+    step: &HandOff<'_>,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE payments SET provider_state = $1, provider_ref = $2, provider_data = $3,
+             provider_deadline = $4, next_poll_at = $5, updated_at = $6
+         WHERE id = $7 AND provider_state = 'in_flight' AND provider_ref IS NULL
+           AND status = 'pending'",
+    )
+    .bind(step.to_state)
+    .bind(step.provider_ref)
+    .bind(step.provider_data)
+    .bind(step.provider_deadline)
+    .bind(step.next_poll_at)
+    .bind(now_ms)
+    .bind(payment_id)
+    .execute(executor)
+    .await
+    .context("recording a provider's answer")?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// When reconciliation should next ask the provider about an in-flight payment.
+pub async fn reschedule_poll<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    payment_id: &str,
+    at: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE payments SET next_poll_at = $1
+         WHERE id = $2 AND provider_state IN ('in_flight', 'challenge')",
+    )
+    .bind(at)
+    .bind(payment_id)
+    .execute(executor)
+    .await
+    .context("rescheduling a provider poll")?;
+    Ok(())
+}
+
 /// Settles a pending payment as `paid` or `failed`; `None` when it was already final. A
 /// confirmation also overrides a `provider_timeout` failure: money taken is never ignored.
 pub async fn finish_payment<'e, E: Executor<'e, Database = Any>>(

@@ -14,7 +14,7 @@ use crate::db::invoices::{InvoiceRow, close_invoice, insert_invoice};
 use crate::db::payments::{
     HandOff, Outcome, PaymentRow, advance_provider_state, claim_payments_to_poll, finish_payment,
     finish_payment_from, get_payment_by_id, get_payment_by_session, insert_payment,
-    record_callback,
+    record_callback, record_provider_answer, reschedule_poll,
 };
 use crate::db::sessions::{
     SessionRow, due_pending_sessions, expire_due_sessions, expire_pending_session, finish_session,
@@ -24,7 +24,10 @@ use crate::domain::card::Card;
 use crate::domain::payment_route::PaymentRoute;
 use crate::domain::time::now_ms;
 use crate::domain::{InvoiceId, PaymentId, SessionId, SessionStatus};
-use crate::providers::{CallbackError, PollResult, SignedCallback, StartOutcome, StartRequest};
+use crate::providers::{
+    CallbackError, NeedsBuyer, PollResult, SignedCallback, StartOutcome, StartRequest,
+    idempotency_key,
+};
 use crate::startup::AppState;
 
 /// The answer to "the buyer chose this route".
@@ -132,24 +135,42 @@ pub enum HandedOff {
     AlreadyDone,
 }
 
+/// How long after a hand-off was claimed reconciliation treats it as cut short (the process
+/// died, or the database failed, before the provider's answer was recorded) and drives it
+/// again with the same idempotency key. Longer than any provider call takes.
+pub const REDRIVE_AFTER_MS: i64 = 15_000;
+
 /// Gives the payment to its provider: claimed first (so twenty concurrent submits call the
-/// provider once), then the provider is called outside any transaction, then its answer and
-/// the `payment.provider_pending` event are written together.
+/// provider once), then the provider is called outside any transaction with the payment's
+/// idempotency key, then its answer and the `payment.provider_pending` event are written
+/// together. Should anything stop it after the claim, reconciliation drives it again.
 pub async fn hand_off(
     state: &AppState,
     payment: &PaymentRow,
     card: Option<&Card>,
 ) -> anyhow::Result<HandedOff> {
-    let provider = state
-        .providers
-        .get(&payment.provider)
-        .with_context(|| format!("provider {} is not configured", payment.provider))?
-        .clone();
     let now = now_ms();
     let timeout_seconds = route_of(state, payment)
         .and_then(|r| r.provider_timeout_seconds)
         .unwrap_or(state.settings.provider_timeout_seconds);
     let deadline = now + timeout_seconds * 1000;
+    if !claim_hand_off(state, payment, card, deadline, now).await? {
+        return Ok(HandedOff::AlreadyDone);
+    }
+    Ok(drive_hand_off(state, payment, card, deadline, false)
+        .await?
+        .unwrap_or(HandedOff::AlreadyDone))
+}
+
+/// The first half of a hand-off: `awaiting_buyer` → `in_flight`, the card's brand and last
+/// four kept; `false` when another request claimed it first.
+pub async fn claim_hand_off(
+    state: &AppState,
+    payment: &PaymentRow,
+    card: Option<&Card>,
+    deadline: i64,
+    now: i64,
+) -> anyhow::Result<bool> {
     let claim = HandOff {
         to_state: "in_flight",
         provider_ref: None,
@@ -157,21 +178,58 @@ pub async fn hand_off(
         card_brand: card.map(|c| c.brand),
         card_last4: card.map(Card::last4),
         provider_deadline: Some(deadline),
-        next_poll_at: Some(deadline.min(now + 60_000)),
+        next_poll_at: Some(deadline.min(now + REDRIVE_AFTER_MS)),
     };
-    if !advance_provider_state(&state.db.write, &payment.id, "awaiting_buyer", &claim, now).await? {
-        return Ok(HandedOff::AlreadyDone);
-    }
-    let outcome = match provider.start(StartRequest { payment, card }).await {
+    advance_provider_state(&state.db.write, &payment.id, "awaiting_buyer", &claim, now).await
+}
+
+/// The second half of a hand-off, for a claimed payment whose provider answer is not recorded
+/// yet: calls the provider, records its answer with `payment.provider_pending`, and feeds the
+/// callbacks it returned through the callback path. `again` marks reconciliation driving a
+/// hand-off that was cut short: then a provider that cannot be reached is asked again later
+/// rather than failing the payment. `None` when another instance recorded the answer first, or
+/// (with `again`) when the provider could not be reached.
+pub async fn drive_hand_off(
+    state: &AppState,
+    payment: &PaymentRow,
+    card: Option<&Card>,
+    deadline: i64,
+    again: bool,
+) -> anyhow::Result<Option<HandedOff>> {
+    let provider = state
+        .providers
+        .get(&payment.provider)
+        .with_context(|| format!("provider {} is not configured", payment.provider))?
+        .clone();
+    let key = idempotency_key(&payment.id);
+    let request = StartRequest {
+        payment,
+        card,
+        idempotency_key: &key,
+    };
+    let outcome = match provider.start(request).await {
         Ok(outcome) => outcome,
+        Err(e) if e.downcast_ref::<NeedsBuyer>().is_some() => {
+            tracing::warn!(payment.id = %payment.id, "the hand-off never reached the provider; the buyer must start again");
+            let failed = Outcome::Failed {
+                code: "handoff_interrupted".into(),
+                message: "The payment never reached the provider; no money was taken.".into(),
+            };
+            apply_outcome(state, &payment.id, &failed).await?;
+            return Ok(Some(HandedOff::Accepted));
+        }
+        Err(e) if again => {
+            tracing::warn!(payment.id = %payment.id, error.cause = format!("{e:#}"), "driving a hand-off again failed; will retry");
+            return Ok(None);
+        }
         Err(e) => {
-            tracing::error!(payment.id = %payment.id, error = format!("{e:#}"), "provider refused the hand-off");
+            tracing::error!(payment.id = %payment.id, error.cause = format!("{e:#}"), "provider refused the hand-off");
             let failed = Outcome::Failed {
                 code: "provider_unavailable".into(),
                 message: "The payment provider could not be reached.".into(),
             };
             apply_outcome(state, &payment.id, &failed).await?;
-            return Ok(HandedOff::Accepted);
+            return Ok(Some(HandedOff::Accepted));
         }
     };
     let now = now_ms();
@@ -210,33 +268,37 @@ pub async fn hand_off(
         next_poll_at: Some((now + poll_after).min(deadline)),
     };
     let mut tx = state.db.begin().await?;
-    if advance_provider_state(&mut *tx, &payment.id, "in_flight", &step, now).await? {
-        let session = session_in(&mut tx, &payment.session_id).await?;
-        let current = get_payment_by_id(&mut *tx, &payment.id)
-            .await?
-            .context("payment vanished")?;
-        let route = route_of(state, &current);
-        let event = build_event(
-            EventKind::ProviderPending,
-            &session,
-            Some(&current),
-            route,
-            "pending",
-            now,
-        );
-        record_event(&mut tx, &event).await?;
+    if !record_provider_answer(&mut *tx, &payment.id, &step, now).await? {
+        tx.rollback()
+            .await
+            .context("rolling back a hand-off answered twice")?;
+        return Ok(None);
     }
+    let session = session_in(&mut tx, &payment.session_id).await?;
+    let current = get_payment_by_id(&mut *tx, &payment.id)
+        .await?
+        .context("payment vanished")?;
+    let route = route_of(state, &current);
+    let event = build_event(
+        EventKind::ProviderPending,
+        &session,
+        Some(&current),
+        route,
+        "pending",
+        now,
+    );
+    record_event(&mut tx, &event).await?;
     tx.commit().await.context("committing a hand-off")?;
     state.webhook_wakeup.notify_one();
-    tracing::info!(payment.id = %payment.id, provider_state = to_state, "handed off to the provider");
+    tracing::info!(payment.id = %payment.id, provider_state = to_state, again, "handed off to the provider");
     for callback in callbacks {
         apply_signed_callback(state, &payment.provider, &callback).await?;
     }
-    Ok(if to_state == "challenge" {
+    Ok(Some(if to_state == "challenge" {
         HandedOff::Challenge
     } else {
         HandedOff::Accepted
-    })
+    }))
 }
 
 /// What became of a callback.
@@ -389,8 +451,10 @@ fn route_of<'a>(state: &'a AppState, payment: &PaymentRow) -> Option<&'a Payment
         .find(|r| r.id == payment.route_id)
 }
 
-/// One reconciliation pass: asks providers about in-flight payments that are due, applies
-/// what they say, and fails those past their deadline with `provider_timeout`.
+/// One reconciliation pass: drives again the hand-offs that were cut short before the
+/// provider's answer was recorded, asks providers about in-flight payments that are due,
+/// applies what they say, and fails those past their deadline with `provider_timeout`.
+/// Returns how many payments it finished.
 pub async fn reconcile_once(state: &AppState) -> anyhow::Result<usize> {
     let now = now_ms();
     let claimed = claim_payments_to_poll(&state.db.write, now, 30_000, 50).await?;
@@ -399,20 +463,35 @@ pub async fn reconcile_once(state: &AppState) -> anyhow::Result<usize> {
         let Some(provider) = state.providers.get(&payment.provider).cloned() else {
             continue;
         };
-        let result = provider.poll(&payment).await;
+        let deadline = payment.provider_deadline.unwrap_or(now);
+        let result = if payment.provider_ref.is_none() && payment.provider_state == "in_flight" {
+            // Claimed, but the provider's answer was never recorded.
+            tracing::info!(payment.id = %payment.id, "driving a hand-off that was cut short again");
+            if drive_hand_off(state, &payment, None, deadline, true)
+                .await?
+                .is_some()
+            {
+                let now_final = get_payment_by_id(&state.db.write, &payment.id)
+                    .await?
+                    .is_some_and(|p| p.status != "pending");
+                finished += usize::from(now_final);
+                continue;
+            }
+            Ok(PollResult::Pending)
+        } else {
+            provider.poll(&payment).await
+        };
         let outcome = match result {
             Ok(PollResult::Final(outcome)) => Some(outcome),
-            Ok(PollResult::Pending) | Err(_)
-                if payment.provider_deadline.is_some_and(|d| now >= d) =>
-            {
+            Ok(PollResult::Pending | PollResult::Unknown) | Err(_) if now >= deadline => {
                 Some(Outcome::Failed {
                     code: "provider_timeout".into(),
                     message: "The payment provider did not confirm the payment in time.".into(),
                 })
             }
-            Ok(PollResult::Pending) => None,
+            Ok(PollResult::Pending | PollResult::Unknown) => None,
             Err(e) => {
-                tracing::warn!(payment.id = %payment.id, error = format!("{e:#}"), "polling the provider failed");
+                tracing::warn!(payment.id = %payment.id, error.cause = format!("{e:#}"), "polling the provider failed");
                 None
             }
         };
@@ -423,25 +502,12 @@ pub async fn reconcile_once(state: &AppState) -> anyhow::Result<usize> {
                 }
             }
             None => {
-                let next = (now + state.settings.reconcile_interval_seconds * 1000)
-                    .min(payment.provider_deadline.unwrap_or(i64::MAX));
-                reschedule_poll(state, &payment.id, next).await?;
+                let next = (now + state.settings.reconcile_interval_seconds * 1000).min(deadline);
+                reschedule_poll(&state.db.write, &payment.id, next).await?;
             }
         }
     }
     Ok(finished)
-}
-
-async fn reschedule_poll(state: &AppState, payment_id: &str, at: i64) -> anyhow::Result<()> {
-    sqlx::query(
-        "UPDATE payments SET next_poll_at = $1 WHERE id = $2 AND provider_state = 'in_flight'",
-    )
-    .bind(at)
-    .bind(payment_id)
-    .execute(&state.db.write)
-    .await
-    .context("rescheduling a provider poll")?;
-    Ok(())
 }
 
 /// Expires sessions past their deadline that nobody is paying, writing `payment.expired` for

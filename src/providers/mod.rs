@@ -1,6 +1,11 @@
 //! Payment providers, behind one trait: start a payment, verify and parse a callback, poll a
 //! payment's state. Every outcome, sandbox or real, reaches sessions through
-//! `lifecycle::receive_callback` (callbacks) or `lifecycle::apply_poll` (reconciliation).
+//! `lifecycle::receive_callback` (callbacks) or `lifecycle::apply_outcome` (reconciliation).
+//!
+//! Every hand-off carries an idempotency key derived from the payment: a provider given the
+//! same key again answers as it did the first time, which is what lets reconciliation drive a
+//! hand-off again when the process died (or the database failed) between claiming the payment
+//! and recording the provider's answer.
 
 pub mod sandbox;
 pub mod signature;
@@ -17,9 +22,29 @@ use crate::domain::card::Card;
 /// What the buyer handed over to start paying.
 pub struct StartRequest<'a> {
     pub payment: &'a PaymentRow,
-    /// Present for card routes only; never stored.
+    /// Present for card routes only; never stored. Absent when a hand-off is driven again.
     pub card: Option<&'a Card>,
+    /// The same for every hand-off of one payment ([`idempotency_key`]).
+    pub idempotency_key: &'a str,
 }
+
+/// The idempotency key of a payment's hand-off.
+pub fn idempotency_key(payment_id: &str) -> String {
+    format!("{payment_id}_start")
+}
+
+/// A provider's answer to a hand-off driven again without what only the buyer can give (the
+/// card): it never saw the first one, so the payment cannot go on without the buyer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NeedsBuyer;
+
+impl std::fmt::Display for NeedsBuyer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the provider never received this payment and needs the buyer's details")
+    }
+}
+
+impl std::error::Error for NeedsBuyer {}
 
 /// A callback as the provider would send it over HTTP: the raw body and its signature header.
 #[derive(Debug, Clone)]
@@ -83,13 +108,17 @@ pub enum CallbackError {
 pub enum PollResult {
     Pending,
     Final(Outcome),
+    /// The provider has no payment under this idempotency key: the hand-off never reached it.
+    Unknown,
 }
 
 pub trait Provider: Send + Sync {
     /// The provider's id, as in `/api/providers/{id}/callbacks` and the routes' `integration`.
     fn id(&self) -> &str;
 
-    /// Hands the payment to the provider. Called outside any database transaction.
+    /// Hands the payment to the provider. Called outside any database transaction. With a key
+    /// seen before, answers as the first time did; with an unseen key and no card for a card
+    /// payment, fails with [`NeedsBuyer`].
     fn start<'a>(
         &'a self,
         request: StartRequest<'a>,

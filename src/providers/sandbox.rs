@@ -6,6 +6,10 @@
 //! insufficient funds; 4000 0027 6000 3184 asks for a challenge (approve or deny);
 //! 4000 0000 0000 0077 stays pending at the provider, then pays after `delay`.
 //! Wallet and bank transfer: the page offers buttons that simulate the transfer or its failure.
+//!
+//! Like a real provider it keeps books (`sandbox_ledger`, in the same database, standing for
+//! the provider's own): each hand-off's decision under our idempotency key, so a hand-off
+//! driven again gets the same answer and a poll learns every outcome it decided.
 
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
@@ -13,10 +17,12 @@ use serde_json::json;
 
 use super::signature::{self, SignatureError};
 use super::{
-    CallbackError, Instructions, PollResult, Provider, ProviderEvent, SignedCallback, StartOutcome,
-    StartRequest,
+    CallbackError, Instructions, NeedsBuyer, PollResult, Provider, ProviderEvent, SignedCallback,
+    StartOutcome, StartRequest,
 };
+use crate::db::Db;
 use crate::db::payments::{Outcome, PaymentRow};
+use crate::db::sandbox_ledger::{LedgerEntry, find_decision, record_decision};
 use crate::domain::ids::random_token;
 use crate::domain::time::now_ms;
 
@@ -62,6 +68,7 @@ impl Simulation {
 }
 
 pub struct SandboxProvider {
+    db: Db,
     secret: Vec<u8>,
     delay_ms: i64,
     poll_interval_ms: i64,
@@ -80,8 +87,9 @@ struct CallbackBody {
 }
 
 impl SandboxProvider {
-    pub fn new(secret: Vec<u8>, delay_ms: i64, poll_interval_ms: i64) -> SandboxProvider {
+    pub fn new(db: Db, secret: Vec<u8>, delay_ms: i64, poll_interval_ms: i64) -> SandboxProvider {
         SandboxProvider {
+            db,
             secret,
             delay_ms,
             poll_interval_ms,
@@ -205,65 +213,11 @@ impl Provider for SandboxProvider {
         request: StartRequest<'a>,
     ) -> BoxFuture<'a, anyhow::Result<StartOutcome>> {
         Box::pin(async move {
-            let payment = request.payment;
-            let provider_ref = format!("sbx_{}", random_token(16)?);
-            let failed = |code: &str, message: &str| Outcome::Failed {
-                code: code.into(),
-                message: message.into(),
+            let entry = match find_decision(&self.db.write, request.idempotency_key).await? {
+                Some(entry) => entry,
+                None => record_decision(&self.db, &self.decide(&request)?).await?,
             };
-            let immediate = |outcome: Outcome| -> anyhow::Result<StartOutcome> {
-                Ok(StartOutcome::Accepted {
-                    provider_ref: provider_ref.clone(),
-                    provider_data: json!({}),
-                    callbacks: vec![self.callback(&payment.id, &outcome)?],
-                    poll_after_ms: self.poll_interval_ms,
-                })
-            };
-            match payment.route_kind.as_str() {
-                "card" => {
-                    let card = request
-                        .card
-                        .ok_or_else(|| anyhow::anyhow!("a card payment needs card details"))?;
-                    match card.number() {
-                        "4242424242424242" => immediate(Outcome::Paid {
-                            tx_hash: Some(fake_tx_hash()?),
-                        }),
-                        "4000000000000002" => {
-                            immediate(failed("card_declined", "The card was declined."))
-                        }
-                        "4000000000009995" => immediate(failed(
-                            "insufficient_funds",
-                            "The card has insufficient funds.",
-                        )),
-                        "4000002760003184" => Ok(StartOutcome::Challenge {
-                            provider_ref,
-                            provider_data: json!({}),
-                        }),
-                        "4000000000000077" => Ok(StartOutcome::Accepted {
-                            provider_ref,
-                            provider_data: json!({ "settle_at": now_ms() + self.delay_ms }),
-                            callbacks: Vec::new(),
-                            poll_after_ms: self.delay_ms,
-                        }),
-                        _ => immediate(failed(
-                            "card_declined",
-                            "The sandbox only accepts its test cards.",
-                        )),
-                    }
-                }
-                "wallet" => Ok(StartOutcome::Accepted {
-                    provider_ref,
-                    provider_data: serde_json::to_value(self.wallet_instructions(payment))?,
-                    callbacks: Vec::new(),
-                    poll_after_ms: self.poll_interval_ms,
-                }),
-                _ => Ok(StartOutcome::Accepted {
-                    provider_ref,
-                    provider_data: serde_json::to_value(Self::bank_instructions(payment))?,
-                    callbacks: Vec::new(),
-                    poll_after_ms: self.poll_interval_ms,
-                }),
-            }
+            self.answer(request.payment, &entry)
         })
     }
 
@@ -304,15 +258,126 @@ impl Provider for SandboxProvider {
 
     fn poll<'a>(&'a self, payment: &'a PaymentRow) -> BoxFuture<'a, anyhow::Result<PollResult>> {
         Box::pin(async move {
-            let data: serde_json::Value =
-                serde_json::from_str(&payment.provider_data).unwrap_or_default();
-            match data.get("settle_at").and_then(serde_json::Value::as_i64) {
-                Some(at) if now_ms() >= at => Ok(PollResult::Final(Outcome::Paid {
-                    tx_hash: Some(fake_tx_hash()?),
-                })),
-                _ => Ok(PollResult::Pending),
-            }
+            let key = super::idempotency_key(&payment.id);
+            let Some(entry) = find_decision(&self.db.read, &key).await? else {
+                return Ok(PollResult::Unknown);
+            };
+            Ok(match entry.decision.as_str() {
+                "paid" => PollResult::Final(Outcome::Paid {
+                    tx_hash: entry.tx_hash,
+                }),
+                "failed" => PollResult::Final(entry_failure(&entry)),
+                "delayed" if entry.settle_at.is_some_and(|at| now_ms() >= at) => {
+                    PollResult::Final(Outcome::Paid {
+                        tx_hash: entry.tx_hash,
+                    })
+                }
+                // A challenge, a transfer and a bank payment wait for the buyer's button.
+                _ => PollResult::Pending,
+            })
         })
+    }
+}
+
+fn entry_failure(entry: &LedgerEntry) -> Outcome {
+    Outcome::Failed {
+        code: entry
+            .failure_code
+            .clone()
+            .unwrap_or_else(|| "provider_failed".into()),
+        message: entry
+            .failure_message
+            .clone()
+            .unwrap_or_else(|| "The provider reported a failure.".into()),
+    }
+}
+
+impl SandboxProvider {
+    /// What the sandbox makes of a hand-off it has not seen: the test card's outcome, or
+    /// instructions for a transfer.
+    fn decide(&self, request: &StartRequest<'_>) -> anyhow::Result<LedgerEntry> {
+        let payment = request.payment;
+        let mut entry = LedgerEntry {
+            idempotency_key: request.idempotency_key.to_owned(),
+            provider_ref: format!("sbx_{}", random_token(16)?),
+            decision: "awaiting_transfer".into(),
+            tx_hash: None,
+            failure_code: None,
+            failure_message: None,
+            settle_at: None,
+            provider_data: "{}".into(),
+            created_at: now_ms(),
+        };
+        let mut fail = |code: &str, message: &str| {
+            entry.decision = "failed".into();
+            entry.failure_code = Some(code.into());
+            entry.failure_message = Some(message.into());
+        };
+        match payment.route_kind.as_str() {
+            "card" => {
+                let card = request.card.ok_or(NeedsBuyer)?;
+                match card.number() {
+                    "4242424242424242" => {
+                        entry.decision = "paid".into();
+                        entry.tx_hash = Some(fake_tx_hash()?);
+                    }
+                    "4000000000000002" => fail("card_declined", "The card was declined."),
+                    "4000000000009995" => {
+                        fail("insufficient_funds", "The card has insufficient funds.")
+                    }
+                    "4000002760003184" => entry.decision = "challenge".into(),
+                    "4000000000000077" => {
+                        let settle_at = now_ms() + self.delay_ms;
+                        entry.decision = "delayed".into();
+                        entry.settle_at = Some(settle_at);
+                        entry.tx_hash = Some(fake_tx_hash()?);
+                        entry.provider_data = json!({ "settle_at": settle_at }).to_string();
+                    }
+                    _ => fail("card_declined", "The sandbox only accepts its test cards."),
+                }
+            }
+            "wallet" => {
+                entry.provider_data = serde_json::to_string(&self.wallet_instructions(payment))?
+            }
+            _ => entry.provider_data = serde_json::to_string(&Self::bank_instructions(payment))?,
+        }
+        Ok(entry)
+    }
+
+    /// The hand-off's answer from what was decided; the same every time it is asked.
+    fn answer(&self, payment: &PaymentRow, entry: &LedgerEntry) -> anyhow::Result<StartOutcome> {
+        let provider_ref = entry.provider_ref.clone();
+        let provider_data: serde_json::Value = serde_json::from_str(&entry.provider_data)?;
+        let immediate = |outcome: Outcome| -> anyhow::Result<StartOutcome> {
+            Ok(StartOutcome::Accepted {
+                provider_ref: provider_ref.clone(),
+                provider_data: provider_data.clone(),
+                callbacks: vec![self.callback(&payment.id, &outcome)?],
+                poll_after_ms: self.poll_interval_ms,
+            })
+        };
+        match entry.decision.as_str() {
+            "paid" => immediate(Outcome::Paid {
+                tx_hash: entry.tx_hash.clone(),
+            }),
+            "failed" => immediate(entry_failure(entry)),
+            "challenge" => Ok(StartOutcome::Challenge {
+                provider_ref,
+                provider_data,
+            }),
+            "delayed" => Ok(StartOutcome::Accepted {
+                provider_ref,
+                provider_data,
+                callbacks: Vec::new(),
+                poll_after_ms: (entry.settle_at.unwrap_or(0) - now_ms()).max(0),
+            }),
+            _ => Ok(StartOutcome::Accepted {
+                provider_ref,
+                provider_data,
+                callbacks: Vec::new(),
+                poll_after_ms: self.poll_interval_ms,
+            }),
+        }
     }
 }
 
