@@ -482,3 +482,74 @@ async fn a_nul_character_in_a_metadata_value_round_trips() {
         .unwrap();
     assert_eq!(read["metadata"]["note"], "a\u{0}b");
 }
+
+/// Sends the head of a request whose body never finishes; returns the status, the body and
+/// how long the answer took.
+fn unfinished_body(port: u16, path: &str, key: &str) -> (u16, String, Duration) {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"product\""
+    );
+    let started = std::time::Instant::now();
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    let mut chunk = [0u8; 4096];
+    // Read until the answer's body (Content-Length) is complete or the server closes.
+    while let Ok(n) = stream.read(&mut chunk) {
+        if n == 0 {
+            break;
+        }
+        response.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&response);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if length.is_some_and(|n| body.len() >= n) {
+                break;
+            }
+        }
+    }
+    let took = started.elapsed();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP response after {took:?}: {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body, took)
+}
+
+#[tokio::test]
+async fn a_body_that_never_finishes_gets_408_in_the_envelope() {
+    let app = crate::helpers::spawn_app_with(|s| s.body_timeout_seconds = 1).await;
+    for path in [
+        "/api/gateway/sessions",
+        "/api/gateway/webhook-endpoints",
+        "/api/providers/sandbox/callbacks",
+    ] {
+        let (port, key) = (app.port, app.sandbox_key.clone());
+        let (status, body, took) =
+            tokio::task::spawn_blocking(move || unfinished_body(port, path, &key))
+                .await
+                .unwrap();
+        assert_eq!(status, 408, "{path}: {body}");
+        let error: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        assert_eq!(error["error"]["code"], "request_timeout", "{path}: {error}");
+        assert!(error["error"]["requestId"].is_string(), "{error}");
+        assert!(
+            took < Duration::from_secs(5),
+            "{path}: answered after {took:?}"
+        );
+    }
+    assert_eq!(app.session_count().await, 0);
+}

@@ -3,6 +3,7 @@
 //! plain-text answers, and so that numbers keep the exact text they were written with.
 
 use std::fmt;
+use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
@@ -12,6 +13,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::error::ApiError;
+use crate::startup::AppState;
 
 /// A JSON object's members in order, each value still as its JSON text.
 pub struct RawObject(pub Vec<(String, Box<RawValue>)>);
@@ -42,42 +44,89 @@ impl RawObject {
     }
 }
 
-/// Checks the content type and size, then parses a JSON object.
-pub async fn read_json_object(
+/// Why a body could not be read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BodyError {
+    TooLarge,
+    /// The client stopped sending before the body was complete.
+    TimedOut,
+    Unreadable(String),
+}
+
+/// Reads the whole body, at most `limit` bytes, within `timeout`: a client that starts a
+/// body and never finishes it must not hold a connection (and its memory) for ever.
+pub async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
-) -> Result<RawObject, ApiError> {
-    check_content_type(req)?;
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!("the request body is larger than {limit} bytes"),
-        )
-        .with_suggestion("Send a smaller body; metadata is limited to 10 short string values.")
-    };
+    timeout: Duration,
+) -> Result<web::BytesMut, BodyError> {
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return Err(too_large());
+        return Err(BodyError::TooLarge);
     }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::bad_request(
+    let read = async {
+        let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| BodyError::Unreadable(e.to_string()))?;
+            if body.len() + chunk.len() > limit {
+                return Err(BodyError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    };
+    tokio::time::timeout(timeout, read)
+        .await
+        .unwrap_or(Err(BodyError::TimedOut))
+}
+
+/// The configured body time-out of the server handling `req`.
+pub fn body_timeout(req: &HttpRequest) -> Duration {
+    let seconds = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(10, |state| state.settings.body_timeout_seconds);
+    Duration::from_secs(seconds)
+}
+
+impl BodyError {
+    /// The API's answer to it.
+    pub fn into_api_error(self, limit: usize) -> ApiError {
+        match self {
+            BodyError::TooLarge => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the request body is larger than {limit} bytes"),
+            )
+            .with_suggestion("Send a smaller body; metadata is limited to 10 short string values."),
+            BodyError::TimedOut => ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request body did not arrive in time",
+            )
+            .with_suggestion("Send the whole body at once, with a correct Content-Length."),
+            BodyError::Unreadable(e) => ApiError::bad_request(
                 "body_unreadable",
                 format!("the request body could not be read: {e}"),
-            )
-        })?;
-        if body.len() + chunk.len() > limit {
-            return Err(too_large());
+            ),
         }
-        body.extend_from_slice(&chunk);
     }
+}
+
+/// Checks the content type and size, then parses a JSON object.
+pub async fn read_json_object(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<RawObject, ApiError> {
+    check_content_type(req)?;
+    let body = read_body(req, payload, limit, body_timeout(req))
+        .await
+        .map_err(|e| e.into_api_error(limit))?;
     parse_object(&body)
 }
 

@@ -3,12 +3,13 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
+
 use serde_json::json;
 
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::lifecycle::{CallbackRefusal, CallbackResult, receive_callback};
 use crate::providers::CallbackError;
+use crate::routes::api::body::{body_timeout, read_body};
 use crate::startup::AppState;
 
 const MAX_CALLBACK_BYTES: usize = 64 * 1024;
@@ -32,20 +33,11 @@ pub async fn provider_callback(
     state: web::Data<AppState>,
     req: HttpRequest,
     provider: web::Path<String>,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request("body_unreadable", e.to_string()))?;
-        if body.len() + chunk.len() > MAX_CALLBACK_BYTES {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "the callback is too large",
-            ));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = read_body(&req, payload, MAX_CALLBACK_BYTES, body_timeout(&req))
+        .await
+        .map_err(|e| e.into_api_error(MAX_CALLBACK_BYTES))?;
     let signature = req
         .headers()
         .get(crate::providers::sandbox::SIGNATURE_HEADER)

@@ -56,7 +56,7 @@ async fn accept(
             "cross_site",
         ));
     }
-    let Some(fields) = read_form(payload).await else {
+    let Some(fields) = read_form(req, payload).await else {
         return Err(see_current_state(&ctx, &view.session.id));
     };
     if !verify_token(

@@ -7,8 +7,9 @@
 //! replayed or double-clicked form finds the step done and is shown the current state.
 
 use actix_web::http::header::{HeaderMap, ORIGIN, REFERER};
-use actix_web::web;
-use futures_util::StreamExt;
+use actix_web::{HttpRequest, web};
+
+use crate::routes::api::body::{body_timeout, read_body};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -103,16 +104,12 @@ fn origin_of(url: &str) -> &str {
     &url[..end]
 }
 
-/// The fields of an `application/x-www-form-urlencoded` body, at most 8 KiB.
-pub async fn read_form(mut payload: web::Payload) -> Option<Vec<(String, String)>> {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.ok()?;
-        if body.len() + chunk.len() > MAX_FORM_BYTES {
-            return None;
-        }
-        body.extend_from_slice(&chunk);
-    }
+/// The fields of an `application/x-www-form-urlencoded` body, at most 8 KiB, sent within the
+/// body time-out.
+pub async fn read_form(req: &HttpRequest, payload: web::Payload) -> Option<Vec<(String, String)>> {
+    let body = read_body(req, payload, MAX_FORM_BYTES, body_timeout(req))
+        .await
+        .ok()?;
     serde_urlencoded::from_bytes(&body).ok()
 }
 
