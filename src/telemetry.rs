@@ -42,16 +42,62 @@ fn next_request_id() -> String {
 /// Installs the global subscriber: readable in development, JSON lines in production.
 /// `RUST_LOG` overrides the default level (`info`).
 pub fn init_tracing(mode: Mode) {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,actix_server=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let _ = match mode {
-        Mode::Development => builder
+    // The HTTP layer logs a client's malformed or oversized request at ERROR; it is the
+    // client's mistake, so it is told again at INFO (`ClientProtocolErrors`) instead.
+    let filter = match "actix_http::h1=off".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
+    let fmt = match mode {
+        Mode::Development => tracing_subscriber::fmt::layer()
             .with_target(false)
             .with_ansi(std::io::stdout().is_terminal())
-            .try_init(),
-        Mode::Production => builder.json().flatten_event(true).try_init(),
+            .boxed(),
+        Mode::Production => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .boxed(),
     };
+    let protocol_errors = ClientProtocolErrors.with_filter(
+        tracing_subscriber::filter::Targets::new()
+            .with_target("actix_http::h1", tracing::Level::WARN),
+    );
+    let _ = tracing_subscriber::registry()
+        .with(fmt.with_filter(filter))
+        .with(protocol_errors)
+        .try_init();
+}
+
+/// Re-tells the HTTP layer's complaints about a connection (a malformed request, a head too
+/// large, a stream cut off) at INFO under our own target: client mistakes are not server
+/// faults, and an operator paging on ERROR must not be woken by them.
+struct ClientProtocolErrors;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ClientProtocolErrors {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        let cause = message.0;
+        tracing::info!(
+            target: "openrails_checkout::http",
+            { error.cause = %cause },
+            "refused a malformed or broken HTTP request"
+        );
+    }
 }
 
 /// Middleware: request id, span, access log line and the headers every response carries.

@@ -589,3 +589,59 @@ async fn concurrent_migrations_on_an_empty_database_all_succeed() {
         failures.len()
     );
 }
+
+/// Sends raw bytes on a new connection and reads the answer (bounded).
+fn raw_exchange(port: u16, request: &[u8]) -> String {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = stream.write_all(request);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_mistakes_are_logged_below_error() {
+    let (_database, port, mut server) = start_server().await;
+    let (lines, answers) = tokio::task::spawn_blocking(move || {
+        let mut answers = Vec::new();
+        let many_headers: String = (0..200).map(|i| format!("X-{i}: a\r\n")).collect();
+        for request in [
+            b"GARBAGE\x00\x01 / HTTP/9\r\n\r\n".to_vec(),
+            format!("GET /api/gateway/sessions HTTP/1.1\r\nHost: a\r\n{many_headers}\r\n")
+                .into_bytes(),
+            b"POST /api/gateway/sessions HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 3\r\nConnection: close\r\n\r\n{\"a"
+                .to_vec(),
+        ] {
+            answers.push(raw_exchange(port, &request));
+        }
+        // A request after them, so that every line they caused has been printed.
+        answers.push(raw_exchange(
+            port,
+            b"GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        ));
+        server.wait_for("the last request's line", |l| l.contains("path=/healthz"));
+        let _ = server.terminate();
+        let mut lines = server.seen.clone();
+        lines.extend(server.lines.try_iter());
+        (lines, answers)
+    })
+    .await
+    .unwrap();
+    assert!(answers[0].starts_with("HTTP/1.1 400"), "{}", answers[0]);
+    assert!(answers[1].starts_with("HTTP/1.1 431"), "{}", answers[1]);
+    assert!(answers[2].starts_with("HTTP/1.1 "), "{}", answers[2]);
+    let errors: Vec<&String> = lines.iter().filter(|l| l.contains("ERROR")).collect();
+    assert!(
+        errors.is_empty(),
+        "client mistakes logged at ERROR: {errors:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("INFO") && l.contains("refused a malformed or broken HTTP request")),
+        "the malformed requests are still told: {lines:#?}"
+    );
+}
