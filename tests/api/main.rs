@@ -16,6 +16,7 @@ mod customers;
 mod errors;
 mod expiry;
 mod helpers;
+mod http_conventions;
 mod idempotency;
 mod operations;
 mod sessions;
