@@ -18,6 +18,7 @@ mod expiry;
 mod helpers;
 mod http_conventions;
 mod idempotency;
+mod openapi;
 mod operations;
 mod sessions;
 mod validation;

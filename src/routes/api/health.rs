@@ -7,7 +7,7 @@ use crate::startup::AppState;
 
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "Operations",
-    responses((status = 200, description = "The process is up")))]
+    responses((status = 200, description = "The process is up", body = super::schemas::Health)))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
@@ -15,8 +15,8 @@ pub async fn healthz() -> HttpResponse {
 /// Readiness: the database answers and every migration is applied.
 #[utoipa::path(get, path = "/readyz", tag = "Operations",
     responses(
-        (status = 200, description = "Ready to serve"),
-        (status = 503, description = "The database is unreachable or not migrated"),
+        (status = 200, description = "Ready to serve", body = super::schemas::Readiness),
+        (status = 503, description = "The database is unreachable or not migrated", body = super::schemas::Readiness),
     ))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let reachable = state.db.ping().await;
