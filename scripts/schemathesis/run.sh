@@ -8,7 +8,7 @@
 #
 # Schemathesis and its dependencies come from requirements.txt (exact versions), installed into
 # .venv-schemathesis/ in the repository (gitignored), which is created when missing.
-# Environment: SCHEMATHESIS_MAX_EXAMPLES (default 20), SCHEMATHESIS_SEED (default 1, so that a
+# Environment: SCHEMATHESIS_MAX_EXAMPLES (default 50), SCHEMATHESIS_SEED (default 1, so that a
 # failure in CI can be replayed), SCHEMATHESIS_TIMEOUT (hard limit in seconds, default 300).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 BIN=${1:-target/debug/openrails-checkout}
 VENV=.venv-schemathesis
 REQUIREMENTS=scripts/schemathesis/requirements.txt
-MAX_EXAMPLES=${SCHEMATHESIS_MAX_EXAMPLES:-20}
+MAX_EXAMPLES=${SCHEMATHESIS_MAX_EXAMPLES:-50}
 SEED=${SCHEMATHESIS_SEED:-1}
 LIMIT=${SCHEMATHESIS_TIMEOUT:-300}
 
@@ -69,7 +69,8 @@ BASE=http://127.0.0.1:$PORT
 echo "schemathesis: server on $BASE, max $MAX_EXAMPLES examples per operation, seed $SEED"
 
 status=0
-timeout --kill-after=10 "$LIMIT" "$VENV/bin/schemathesis" run "$BASE/api/openapi.json" \
+timeout --kill-after=10 "$LIMIT" "$VENV/bin/schemathesis" --config-file scripts/schemathesis/schemathesis.toml \
+  run "$BASE/api/openapi.json" \
   --checks all \
   --max-examples "$MAX_EXAMPLES" \
   --seed "$SEED" \

@@ -170,10 +170,11 @@ pub struct BrandingUpdateRequest {
     #[schema(pattern = "^#([0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$", example = "#0b57d0")]
     brand_color: Option<String>,
     button_shape: Option<ButtonShapeName>,
-    /// A `data:` URL of a PNG, JPEG, WebP or SVG, base64, up to 64 KiB.
+    /// A `data:` URL of a PNG, JPEG, WebP or SVG, up to 64 KiB, in canonical base64 (the
+    /// unused bits of the last character zero).
     #[schema(
         max_length = 87400,
-        pattern = "^data:image/(png|jpeg|webp|svg\\+xml);base64,([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)$"
+        pattern = "^data:image/(png|jpeg|webp|svg\\+xml);base64,([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=|[A-Za-z0-9+/][AQgw]==)$"
     )]
     logo: Option<String>,
     /// Plain text, at most 200 characters after trimming.
