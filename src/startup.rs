@@ -7,7 +7,6 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use sha2::Digest;
 
 use crate::config::Settings;
 use crate::db::Db;
@@ -19,7 +18,7 @@ use crate::metrics::Metrics;
 use crate::providers::Providers;
 use crate::providers::sandbox::SandboxProvider;
 use crate::routes;
-use crate::routes::assets::asset_bytes;
+use crate::routes::assets::StaticAssets;
 use crate::telemetry::request_context;
 use crate::webhooks;
 use crate::webhooks::client::WebhookClients;
@@ -33,10 +32,8 @@ pub struct AppState {
     pub public_url: String,
     /// Group-commit writer for new sessions.
     pub session_writer: SessionWriter,
-    /// The stylesheet's URL, versioned by its content so browsers never keep a stale copy.
-    pub css_href: String,
-    /// The script's URL, versioned likewise.
-    pub js_href: String,
+    /// The pages' CSS and script, with the content-versioned URLs pages link to.
+    pub assets: StaticAssets,
     /// The payment providers the routes use.
     pub providers: Providers,
     /// The pages' texts, one catalog per language.
@@ -59,8 +56,7 @@ impl AppState {
         let random = |n| crate::domain::ids::random_token(n).map(String::into_bytes);
         Ok(AppState {
             session_writer: SessionWriter::start(db.clone()),
-            css_href: versioned_asset(&settings.static_dir, "checkout.css"),
-            js_href: versioned_asset(&settings.static_dir, "checkout.js"),
+            assets: StaticAssets::new(&settings.static_dir),
             providers: Providers::with_sandbox(SandboxProvider::new(
                 db.clone(),
                 random(43)?,
@@ -121,12 +117,10 @@ impl Application {
             settings.public_url.trim_end_matches('/').to_owned()
         };
         let shutdown_timeout = settings.shutdown_timeout_seconds;
-        let css_href = versioned_asset(&settings.static_dir, "checkout.css");
-        let js_href = versioned_asset(&settings.static_dir, "checkout.js");
+        let assets = StaticAssets::new(&settings.static_dir);
         let state = web::Data::new(AppState {
             session_writer: SessionWriter::start(db.clone()),
-            css_href,
-            js_href,
+            assets,
             providers,
             catalogs: Catalogs::load(&settings.locales_dir)?,
             form_secret,
@@ -143,6 +137,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .wrap(from_fn(routes::head::head_as_get))
                 .wrap(from_fn(request_context))
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
@@ -194,25 +189,6 @@ impl Application {
         self.state.db.close().await;
         tracing::info!("shut down");
         result
-    }
-}
-
-/// `/static/<name>?v=<content hash>`, so browsers never keep a stale copy.
-fn versioned_asset(static_dir: &str, name: &str) -> String {
-    match asset_bytes(static_dir, name) {
-        Some(bytes) => {
-            let digest = sha2::Sha256::digest(&bytes);
-            let version: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
-            format!("/static/{name}?v={version}")
-        }
-        None => {
-            tracing::warn!(
-                static_dir,
-                name,
-                "asset not found in static_dir; pages will be unstyled"
-            );
-            format!("/static/{name}")
-        }
     }
 }
 

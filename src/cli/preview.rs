@@ -42,8 +42,8 @@ pub async fn export(settings: Settings, dir: &Path) -> anyhow::Result<usize> {
     std::fs::write(dir.join("assets/logo.svg"), FIXTURE_LOGO)?;
     let relative = |html: &str| {
         let mut html = html
-            .replace(&state.css_href, "static/checkout.css")
-            .replace(&state.js_href, "static/checkout.js")
+            .replace(&state.assets.css_href(), "static/checkout.css")
+            .replace(&state.assets.js_href(), "static/checkout.js")
             .replace("/preview/assets/", "assets/");
         // Entry links (and language switchers) point at sibling files.
         for entry in entries(&state) {

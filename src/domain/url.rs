@@ -96,7 +96,7 @@ impl RedirectUrl {
     /// Sandbox accepts any http(s) URL, loopback included, so merchants can develop locally;
     /// production requires https to a public host.
     pub fn parse(raw: &str, environment: Environment) -> Result<RedirectUrl, &'static str> {
-        if raw.len() > MAX_URL_LEN {
+        if raw.chars().count() > MAX_URL_LEN {
             return Err("must be at most 2048 characters");
         }
         let probe = raw.replace(SESSION_ID_PLACEHOLDER, "chk_placeholder");

@@ -1,9 +1,25 @@
 //! The pages' CSS and script. Served from `static_dir` when that folder exists, so a designer's
 //! edit shows on the next reload; otherwise from the copies built into the binary, so one
 //! binary is enough to run the product.
+//!
+//! Caching: pages link `/static/<name>?v=<hash of the content>`. The hash is computed from the
+//! file as it is *now* (re-read whenever its modification time or size changes), both when a
+//! page builds its link and when the asset is served. A response is marked `immutable` for a
+//! year only when the `v` it was asked for is the hash of the content it carries; any other
+//! URL (no `v`, or a `v` of an older edit) gets `no-cache`. So an edit on disk changes the
+//! page's link at once, and no browser can keep an old content under a new URL, or a new content
+//! under an old one. The `ETag` is the same hash (the same on every instance behind a load
+//! balancer), and `If-None-Match` answers 304. Compression (gzip, `Vary: Accept-Encoding`) is
+//! the `Compress` middleware on the `/static` scope, which is why the `ETag` is weak.
 
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use actix_web::{HttpRequest, HttpResponse, web};
+use sha2::Digest;
 
 use crate::startup::AppState;
 
@@ -21,9 +37,11 @@ const EMBEDDED: &[(&str, &str, &str)] = &[
     ),
 ];
 
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
 /// The bytes of a static asset: from disk when `static_dir` exists, else built in.
 pub fn asset_bytes(static_dir: &str, name: &str) -> Option<Vec<u8>> {
-    let dir = std::path::Path::new(static_dir);
+    let dir = Path::new(static_dir);
     if dir.is_dir() {
         return std::fs::read(dir.join(name)).ok();
     }
@@ -33,28 +51,127 @@ pub fn asset_bytes(static_dir: &str, name: &str) -> Option<Vec<u8>> {
         .map(|(_, _, content)| content.as_bytes().to_vec())
 }
 
-/// `GET /static/{name}`. Versioned URLs (`?v=`) may be cached for a year; others not at all.
+/// One asset's current content and its version (the first 10 hex digits of its SHA-256).
+#[derive(Clone)]
+pub struct Asset {
+    pub content_type: &'static str,
+    pub version: String,
+    pub bytes: web::Bytes,
+}
+
+/// Where an asset's content came from, to tell whether the cached copy is still current.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stamp {
+    BuiltIn,
+    /// The file's modification time and length when it was read.
+    Disk(Option<SystemTime>, u64),
+}
+
+/// The static assets with their versions, re-read from disk only when a file changes.
+pub struct StaticAssets {
+    dir: PathBuf,
+    cache: Mutex<HashMap<&'static str, (Stamp, Arc<Asset>)>>,
+}
+
+impl StaticAssets {
+    pub fn new(static_dir: &str) -> StaticAssets {
+        let assets = StaticAssets {
+            dir: PathBuf::from(static_dir),
+            cache: Mutex::new(HashMap::new()),
+        };
+        for (name, _, _) in EMBEDDED {
+            if assets.current(name).is_none() {
+                tracing::warn!(
+                    static_dir,
+                    name,
+                    "asset not found in static_dir; pages will be unstyled"
+                );
+            }
+        }
+        assets
+    }
+
+    /// The asset as it is now, or `None` for an unknown name or a file missing from
+    /// `static_dir` (when that folder exists, it is the only source).
+    pub fn current(&self, name: &str) -> Option<Arc<Asset>> {
+        let (name, content_type, built_in) = *EMBEDDED.iter().find(|(n, _, _)| *n == name)?;
+        let stamp = if self.dir.is_dir() {
+            let meta = std::fs::metadata(self.dir.join(name)).ok()?;
+            Stamp::Disk(meta.modified().ok(), meta.len())
+        } else {
+            Stamp::BuiltIn
+        };
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((cached, asset)) = cache.get(name)
+            && *cached == stamp
+        {
+            return Some(asset.clone());
+        }
+        let bytes = match stamp {
+            Stamp::BuiltIn => web::Bytes::from_static(built_in.as_bytes()),
+            Stamp::Disk(..) => web::Bytes::from(std::fs::read(self.dir.join(name)).ok()?),
+        };
+        let digest = sha2::Sha256::digest(&bytes);
+        let asset = Arc::new(Asset {
+            content_type,
+            version: digest.iter().take(5).map(|b| format!("{b:02x}")).collect(),
+            bytes,
+        });
+        cache.insert(name, (stamp, asset.clone()));
+        Some(asset)
+    }
+
+    /// `/static/<name>?v=<version>`: the URL pages link to, changed by every edit.
+    pub fn href(&self, name: &str) -> String {
+        match self.current(name) {
+            Some(asset) => format!("/static/{name}?v={}", asset.version),
+            None => format!("/static/{name}"),
+        }
+    }
+
+    pub fn css_href(&self) -> String {
+        self.href("checkout.css")
+    }
+
+    pub fn js_href(&self) -> String {
+        self.href("checkout.js")
+    }
+}
+
+/// `GET /static/{name}`. Immutable for a year when `v` is the content's version, else
+/// `no-cache`; always with an `ETag`, and 304 when `If-None-Match` has it.
 pub async fn static_asset(
     req: HttpRequest,
     state: web::Data<AppState>,
     name: web::Path<String>,
 ) -> HttpResponse {
-    let Some((_, content_type, _)) = EMBEDDED.iter().find(|(n, _, _)| *n == name.as_str()) else {
+    let Some(asset) = state.assets.current(&name) else {
         return HttpResponse::NotFound().finish();
     };
-    let Some(bytes) = asset_bytes(&state.settings.static_dir, &name) else {
-        return HttpResponse::NotFound().finish();
-    };
-    let cache = if req.query_string().starts_with("v=")
-        && state.settings.mode == crate::config::Mode::Production
-    {
-        "public, max-age=31536000, immutable"
+    let asked: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let versioned = asked.iter().any(|(k, v)| k == "v" && *v == asset.version);
+    let cache = if versioned { IMMUTABLE } else { "no-cache" };
+    let etag = format!("W/\"{}\"", asset.version);
+    let not_modified = req
+        .headers()
+        .get_all(IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == "*" || tag.trim_matches('"') == asset.version);
+    let mut response = if not_modified {
+        HttpResponse::NotModified()
     } else {
-        "no-cache"
+        HttpResponse::Ok()
     };
-    let mut response = HttpResponse::Ok().body(bytes);
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static(cache));
     response
+        .insert_header((ETAG, etag))
+        .insert_header((CACHE_CONTROL, cache));
+    if not_modified {
+        return response.finish();
+    }
+    response
+        .insert_header((CONTENT_TYPE, asset.content_type))
+        .body(asset.bytes.clone())
 }

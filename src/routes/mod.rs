@@ -2,15 +2,19 @@
 
 pub mod api;
 pub mod assets;
+pub mod head;
 pub mod pages;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::http::header::{ALLOW, HeaderValue};
+use actix_web::middleware::Compress;
+use actix_web::{HttpResponse, ResponseError, web};
 
 use crate::error::ApiError;
 
 /// Declares the JSON API: each path with its methods and handlers. Expands to the actix
-/// resources (a wrong method on a known path gets a 405 naming the allowed ones) and to
+/// resources (a wrong method on a known path gets a 405 naming the allowed ones in its body and
+/// in `Allow`; `HEAD` is served as `GET` by [`head::head_as_get`]) and to
 /// `API_ROUTES`, the list the OpenAPI document is checked against.
 macro_rules! api_routes {
     ($( $path:literal => { $( $method:ident : $handler:path ),+ $(,)? } ),* $(,)?) => {
@@ -84,7 +88,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(not_found)),
     );
     configure_api(cfg);
-    cfg.route("/static/{name}", web::get().to(assets::static_asset));
+    // Compressed per `Accept-Encoding` (and `Vary: Accept-Encoding`); only here, where the
+    // bodies are text worth compressing and carry no secrets (no BREACH-style oracle).
+    cfg.service(
+        web::scope("/static")
+            .wrap(Compress::default())
+            .route("/{name}", web::get().to(assets::static_asset)),
+    );
     cfg.route("/preview", web::get().to(pages::preview::gallery));
     cfg.route(
         "/preview/assets/{name}",
@@ -104,12 +114,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn method_not_allowed(allowed: &'static [&'static str]) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(
+/// 405 in the envelope, with `Allow` (RFC 9110, 15.5.6); `HEAD` goes wherever `GET` does.
+async fn method_not_allowed(allowed: &'static [&'static str]) -> HttpResponse {
+    let mut methods: Vec<&str> = allowed.to_vec();
+    if methods.contains(&"GET") {
+        methods.push("HEAD");
+    }
+    let methods = methods.join(", ");
+    let mut response = ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
-        format!("this path accepts {}", allowed.join(", ")),
-    ))
+        format!("this path accepts {methods}"),
+    )
+    .error_response();
+    if let Ok(value) = HeaderValue::from_str(&methods) {
+        response.headers_mut().insert(ALLOW, value);
+    }
+    response
 }
 
 /// Anything no route matched: the HTML 404 page for a browser's paths, JSON for the API.

@@ -70,7 +70,7 @@ pub fn literal_ip(url: &str) -> Option<IpAddr> {
 
 /// Whether `url` may receive `environment`'s webhooks; the reason when not. Resolves the host.
 pub async fn check_endpoint_url(url: &str, environment: Environment) -> Result<(), String> {
-    if url.len() > 2048 {
+    if url.chars().count() > 2048 {
         return Err("must be at most 2048 characters".into());
     }
     let parsed = HttpUrl::parse(url).map_err(str::to_owned)?;

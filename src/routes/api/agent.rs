@@ -25,9 +25,9 @@ const FIELDS: &[&str] = &[
 /// Run an agent action (`webhook.example`).
 #[utoipa::path(post, path = "/api/agent/actions/{action}", tag = "Agent actions",
     params(("action" = String, Path, description = "`webhook.example`")),
-    request_body(content = serde_json::Value, description = "`event`, `sessionId`, `customerId`, `amount`, `routeId`, `metadata`; all optional", content_type = "application/json"),
+    request_body(content = super::schemas::WebhookExampleRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "An object whose `result` is a webhook payload"),
+        (status = 200, description = "An object whose `result` is a webhook payload", body = super::schemas::ActionResult),
         (status = 400, description = "Invalid field", body = ErrorEnvelope),
         (status = 404, description = "Unknown action", body = ErrorEnvelope),
     ))]

@@ -78,7 +78,7 @@ pub async fn get_branding_handler(
 
 /// Change the merchant's branding. Fields left out stay as they are; `null` clears one.
 #[utoipa::path(put, path = "/api/gateway/branding", tag = "Branding",
-    request_body(content = serde_json::Value, description = "`displayName`, `brandColor` (#rrggbb), `buttonShape` (rounded, pill, square), `logo` (a data: URL of a PNG, JPEG, WebP or SVG up to 64 KiB), `note` (plain text, up to 200 characters), `defaultLanguage` (en, es, pt-BR)", content_type = "application/json"),
+    request_body(content = super::schemas::BrandingUpdateRequest, content_type = "application/json"),
     responses((status = 200, description = "The branding", body = Branding), (status = 400, description = "Invalid field", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn put_branding_handler(

@@ -57,7 +57,7 @@ pub struct CustomerList {
     path = "/api/gateway/customers",
     tag = "Customers",
     params(
-        ("limit" = Option<i64>, Query, description = "1–100, default 20"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100, default 20"),
         ("startingAfter" = Option<String>, Query, description = "Cursor: the last id of the previous page"),
         ("email" = Option<String>, Query, description = "Exact e-mail, case-insensitive"),
         ("customerId" = Option<String>, Query, description = "One `cus_…`"),

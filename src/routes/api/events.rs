@@ -56,12 +56,12 @@ impl From<EventRow> for Event {
 /// List events.
 #[utoipa::path(get, path = "/api/gateway/events", tag = "Webhooks",
     params(
-        ("limit" = Option<i64>, Query, description = "1–100, default 20"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100, default 20"),
         ("startingAfter" = Option<String>, Query, description = "Cursor"),
         ("type" = Option<String>, Query, description = "e.g. `payment.paid`"),
         ("sessionId" = Option<String>, Query, description = "`chk_…`"),
     ),
-    responses((status = 200, description = "A page of events"), (status = 400, description = "Invalid parameter", body = ErrorEnvelope)),
+    responses((status = 200, description = "A page of events", body = super::schemas::EventList), (status = 400, description = "Invalid parameter", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn list_events_handler(
     state: web::Data<AppState>,
@@ -140,7 +140,7 @@ pub async fn get_event_handler(
 /// Queue one event again for its endpoints.
 #[utoipa::path(post, path = "/api/gateway/events/{id}/redeliver", tag = "Webhooks",
     params(("id" = String, Path, description = "`evt_…`")),
-    responses((status = 200, description = "How many deliveries were queued"), (status = 404, description = "Unknown", body = ErrorEnvelope)),
+    responses((status = 200, description = "How many deliveries were queued", body = super::schemas::Redelivered), (status = 404, description = "Unknown", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn redeliver_event_handler(
     state: web::Data<AppState>,
@@ -157,8 +157,8 @@ pub async fn redeliver_event_handler(
 
 /// Queue every event since a time again (`{"since": "2026-11-24T00:00:00Z"}`).
 #[utoipa::path(post, path = "/api/gateway/events/redeliver", tag = "Webhooks",
-    request_body(content = serde_json::Value, description = "`since`: an RFC 3339 time", content_type = "application/json"),
-    responses((status = 200, description = "How many events and deliveries were queued"), (status = 400, description = "Invalid field", body = ErrorEnvelope)),
+    request_body(content = super::schemas::RedeliverSinceRequest, content_type = "application/json"),
+    responses((status = 200, description = "How many events and deliveries were queued", body = super::schemas::RedeliveredSince), (status = 400, description = "Invalid field", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn redeliver_since_handler(
     state: web::Data<AppState>,

@@ -9,7 +9,7 @@ use crate::startup::AppState;
 
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "Operations",
-    responses((status = 200, description = "The process is up")))]
+    responses((status = 200, description = "The process is up", body = super::schemas::Health)))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
@@ -20,8 +20,8 @@ const READINESS_BUDGET: Duration = Duration::from_millis(900);
 /// Readiness: the database answers, every migration is applied, and a write commits.
 #[utoipa::path(get, path = "/readyz", tag = "Operations",
     responses(
-        (status = 200, description = "Ready to serve"),
-        (status = 503, description = "The database is unreachable, not migrated or cannot write"),
+        (status = 200, description = "Ready to serve", body = super::schemas::Readiness),
+        (status = 503, description = "The database is unreachable, not migrated or cannot write", body = super::schemas::Readiness),
     ))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let db = &state.db;

@@ -70,7 +70,7 @@ pub struct InvoiceList {
     path = "/api/gateway/invoices",
     tag = "Invoices",
     params(
-        ("limit" = Option<i64>, Query, description = "1–100, default 20"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100, default 20"),
         ("startingAfter" = Option<String>, Query, description = "Cursor: the last id of the previous page"),
         ("customerId" = Option<String>, Query, description = "`cus_…`"),
         ("paymentId" = Option<String>, Query, description = "`pay_…`"),

@@ -11,5 +11,6 @@ pub mod list;
 pub mod openapi;
 pub mod payments;
 pub mod provider_callbacks;
+pub mod schemas;
 pub mod sessions;
 pub mod webhook_endpoints;

@@ -2,14 +2,16 @@
 
 use std::sync::OnceLock;
 
-use actix_web::HttpResponse;
+use actix_web::{HttpResponse, web};
+use serde_json::{Value, json};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    agent, branding, customers, events, health, invoices, payments, provider_callbacks, sessions,
-    webhook_endpoints,
+    agent, branding, customers, events, health, invoices, payments, provider_callbacks, schemas,
+    sessions, webhook_endpoints,
 };
+use crate::startup::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -63,13 +65,107 @@ impl Modify for ApiKeyAuth {
     }
 }
 
-/// The OpenAPI document of the merchant API.
+/// The OpenAPI document of the merchant API, as this server is configured: the amount's
+/// maximum, the route ids and the languages are the configured ones.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "Operations",
-    responses((status = 200, description = "OpenAPI 3 document")))]
-pub async fn openapi_json() -> HttpResponse {
-    static DOC: OnceLock<String> = OnceLock::new();
-    let doc = DOC.get_or_init(|| ApiDoc::openapi().to_json().unwrap_or_default());
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(doc.clone())
+    responses((status = 200, description = "OpenAPI 3 document", body = Object)))]
+pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(document(&state))
+}
+
+/// The generated document, completed with what holds for every operation alike.
+pub fn document(state: &AppState) -> Value {
+    static GENERATED: OnceLock<Value> = OnceLock::new();
+    let mut doc = GENERATED
+        .get_or_init(|| serde_json::to_value(ApiDoc::openapi()).unwrap_or_default())
+        .clone();
+    add_common_responses(&mut doc);
+    let max_amount = state.settings.max_amount_cents() as f64 / 100.0;
+    let routes: Vec<&str> = state
+        .settings
+        .routes
+        .iter()
+        .map(|r| r.id.as_str())
+        .collect();
+    let schemas = &mut doc["components"]["schemas"];
+    for name in ["CreateSessionRequest", "WebhookExampleRequest"] {
+        schemas[name]["properties"]["amount"]["maximum"] = json!(max_amount);
+    }
+    schemas["WebhookExampleRequest"]["properties"]["routeId"]["enum"] = json!(routes);
+    schemas["LanguageCode"] = json!({
+        "type": "string",
+        "description": "A language of the checkout pages.",
+        "enum": state.catalogs.codes(),
+    });
+    doc
+}
+
+/// The error envelope, a reference to its schema.
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+    })
+}
+
+/// Adds the answers any operation of a kind can give: 401 where a key is needed; 400, 408, 413
+/// and 415 where a JSON body is read; 400 where query parameters are; 500 and 503 on the API. Query
+/// strings refuse control characters, which their schema says.
+fn add_common_responses(doc: &mut Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in item.values_mut() {
+            let secured = operation
+                .get("security")
+                .and_then(Value::as_array)
+                .is_some_and(|s| !s.is_empty());
+            let has_body = operation.get("requestBody").is_some();
+            let mut has_query = false;
+            if let Some(parameters) = operation
+                .get_mut("parameters")
+                .and_then(Value::as_array_mut)
+            {
+                for parameter in parameters {
+                    if parameter["in"] == "query" {
+                        has_query = true;
+                        if parameter["schema"]["type"] == "string" {
+                            parameter["schema"]["pattern"] = json!(schemas::NO_CONTROL);
+                        }
+                    }
+                }
+            }
+            let responses = &mut operation["responses"];
+            let mut add = |status: &str, description: &str| {
+                if responses.get(status).is_none() {
+                    responses[status] = error_response(description);
+                }
+            };
+            if has_body || has_query {
+                add("400", "Invalid body, field or parameter");
+            }
+            if secured {
+                add("401", "Missing or invalid API key");
+            }
+            if has_body {
+                add("408", "The body did not arrive within body_timeout_seconds");
+                add("413", "Body too large");
+                add("415", "Body is not JSON (Content-Type: application/json)");
+            }
+            if path.starts_with("/api/") {
+                add(
+                    "500",
+                    "Something went wrong on our side: only the request id, the cause is logged",
+                );
+                add(
+                    "503",
+                    "The database is unreachable or cannot write; nothing was changed. Retry after the Retry-After header's seconds",
+                );
+            }
+        }
+    }
 }

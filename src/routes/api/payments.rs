@@ -115,7 +115,7 @@ pub struct PaymentList {
     path = "/api/gateway/payments",
     tag = "Payments",
     params(
-        ("limit" = Option<i64>, Query, description = "1–100, default 20"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100, default 20"),
         ("startingAfter" = Option<String>, Query, description = "Cursor: the last id of the previous page"),
         ("customerId" = Option<String>, Query, description = "`cus_…`"),
         ("invoiceId" = Option<String>, Query, description = "`inv_…`"),

@@ -136,7 +136,7 @@ pub async fn create_endpoint(
     post,
     path = "/api/gateway/webhook-endpoints",
     tag = "Webhooks",
-    request_body(content = serde_json::Value, description = "`url`, optional `events` (default: payment.provider_pending, payment.paid, payment.failed) and `environment`", content_type = "application/json"),
+    request_body(content = super::schemas::CreateWebhookEndpointRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The endpoint, with its secret (shown only here)", body = WebhookEndpoint),
         (status = 400, description = "Invalid field", body = ErrorEnvelope),
@@ -180,6 +180,19 @@ pub async fn create_endpoint_handler(
         Some(Ok(url)) => Some(url),
     };
     let events = parse_event_list(&body, &mut issues);
+    // The other environment's key is refused before its URL is checked (or resolved).
+    if let Some(environment) = environment
+        && environment != owner.environment
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "environment_mismatch",
+            format!(
+                "a {} key cannot register a {} endpoint",
+                owner.environment, environment
+            ),
+        ));
+    }
     if let (Some(url), Some(environment)) = (&url, environment)
         && let Err(reason) = check_endpoint_url(url, environment).await
     {
@@ -200,16 +213,6 @@ pub async fn create_endpoint_handler(
             None,
         ));
     };
-    if environment != owner.environment {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "environment_mismatch",
-            format!(
-                "a {} key cannot register a {} endpoint",
-                owner.environment, environment
-            ),
-        ));
-    }
     let row = create_endpoint(
         &state.db,
         owner.merchant_id.as_str(),
@@ -239,7 +242,7 @@ pub struct WebhookEndpointList {
     path = "/api/gateway/webhook-endpoints",
     tag = "Webhooks",
     params(
-        ("limit" = Option<i64>, Query, description = "1–100, default 20"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100, default 20"),
         ("startingAfter" = Option<String>, Query, description = "Cursor"),
     ),
     responses((status = 200, description = "A page of endpoints", body = WebhookEndpointList)),
@@ -289,7 +292,7 @@ pub async fn get_endpoint_handler(
 /// Remove a webhook endpoint. Its events stay readable and can be redelivered elsewhere.
 #[utoipa::path(delete, path = "/api/gateway/webhook-endpoints/{id}", tag = "Webhooks",
     params(("id" = String, Path, description = "`we_…`")),
-    responses((status = 200, description = "Removed"), (status = 404, description = "Unknown", body = ErrorEnvelope)),
+    responses((status = 200, description = "Removed", body = super::schemas::Deleted), (status = 404, description = "Unknown", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn delete_endpoint_handler(
     state: web::Data<AppState>,

@@ -170,8 +170,8 @@ impl Ctx {
             merchant_name: brand
                 .and_then(|b| b.brand.display_name.clone())
                 .unwrap_or_else(|| merchant_name.to_owned()),
-            css_href: state.css_href.clone(),
-            js_href: state.js_href.clone(),
+            css_href: state.assets.css_href(),
+            js_href: state.assets.js_href(),
             brand_css_href: brand.and_then(|b| b.css_href.clone()),
             logo_href: brand.and_then(|b| b.logo_href.clone()),
             note: brand.and_then(|b| b.brand.note.clone()),

@@ -336,7 +336,7 @@ pub fn gallery_page(state: &AppState, prefix: &str) -> impl Template {
         })
         .collect();
     GalleryPage {
-        css_href: state.css_href.clone(),
+        css_href: state.assets.css_href(),
         rows,
     }
 }

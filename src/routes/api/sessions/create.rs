@@ -8,9 +8,9 @@ use super::request::CreateSession;
 use crate::auth::Authenticated;
 use crate::db::session_writer::Inserted;
 use crate::db::sessions::{SessionRow, get_session_by_idempotency_key};
-use crate::domain::SessionId;
 use crate::domain::payment_route::pick;
 use crate::domain::time::now_ms;
+use crate::domain::{Environment, SessionId};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::metrics::Metrics;
 use crate::routes::api::body::read_json_object;
@@ -24,7 +24,7 @@ use crate::startup::AppState;
     post,
     path = "/api/gateway/sessions",
     tag = "Checkout sessions",
-    request_body(content = serde_json::Value, description = "product, amount, customer and the optional fields of the README", content_type = "application/json"),
+    request_body(content = crate::routes::api::schemas::CreateSessionRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The session", body = CheckoutSession),
         (status = 400, description = "Invalid body or field", body = ErrorEnvelope),
@@ -44,26 +44,19 @@ pub async fn create_session(
 ) -> Result<HttpResponse, ApiError> {
     let owner = auth.0;
     let body = read_json_object(&req, payload, state.settings.max_body_bytes).await?;
+    // A key of the other environment may not create this session whatever else the body
+    // says: refused (403) before the fields are checked against that environment's rules.
+    let asked = body
+        .get("environment")
+        .and_then(|raw| serde_json::from_str::<String>(raw).ok())
+        .and_then(|s| Environment::parse(&s));
+    if let Some(environment) = asked
+        && environment != owner.environment
+    {
+        return Err(environment_mismatch(owner.environment, environment));
+    }
     let input = CreateSession::parse(body, owner.environment, state.settings.max_amount_cents())?;
     let environment = input.environment.unwrap_or(owner.environment);
-    if environment != owner.environment {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "environment_mismatch",
-            format!(
-                "a {} key cannot create a {} session",
-                owner.environment, environment
-            ),
-        )
-        .with_suggestion(match environment {
-            crate::domain::Environment::Production => {
-                "Use a live key (sk_live_…) for production sessions, or send environment \"sandbox\"."
-            }
-            crate::domain::Environment::Sandbox => {
-                "Use a test key (sk_test_…) for sandbox sessions, or send environment \"production\"."
-            }
-        }));
-    }
 
     let payable = state.settings.routes.iter().any(|r| {
         r.offered_in(environment.as_str()) && state.providers.get(&r.integration).is_some()
@@ -149,4 +142,21 @@ pub async fn create_session(
     Ok(HttpResponse::Ok()
         .insert_header(("Idempotent-Replayed", "true"))
         .json(super::session_object(&state, existing).await?))
+}
+
+/// 403: a key of one environment asked for a session of the other.
+fn environment_mismatch(key: Environment, asked: Environment) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "environment_mismatch",
+        format!("a {} key cannot create a {} session", key, asked),
+    )
+    .with_suggestion(match asked {
+        Environment::Production => {
+            "Use a live key (sk_live_…) for production sessions, or send environment \"sandbox\"."
+        }
+        Environment::Sandbox => {
+            "Use a test key (sk_test_…) for sandbox sessions, or send environment \"production\"."
+        }
+    })
 }

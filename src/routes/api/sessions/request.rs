@@ -157,24 +157,23 @@ impl CreateSession {
                 .map_err(|m| issues.push(FieldIssue::new("clientReferenceId", m)))
                 .ok()
         });
-        let expires_in_seconds =
-            take("expiresInSeconds").and_then(|raw| match serde_json::from_str::<i64>(raw) {
-                Ok(n) if (MIN_EXPIRES_IN..=MAX_EXPIRES_IN).contains(&n) => Some(n),
-                Ok(_) => {
-                    issues.push(FieldIssue::new(
-                        "expiresInSeconds",
-                        format!("must be between {MIN_EXPIRES_IN} and {MAX_EXPIRES_IN}"),
-                    ));
-                    None
-                }
-                Err(_) => {
-                    issues.push(FieldIssue::new(
-                        "expiresInSeconds",
-                        "must be a whole number of seconds",
-                    ));
-                    None
-                }
-            });
+        let expires_in_seconds = take("expiresInSeconds").and_then(|raw| match whole_number(raw) {
+            Some(n) if (MIN_EXPIRES_IN..=MAX_EXPIRES_IN).contains(&n) => Some(n),
+            Some(_) => {
+                issues.push(FieldIssue::new(
+                    "expiresInSeconds",
+                    format!("must be between {MIN_EXPIRES_IN} and {MAX_EXPIRES_IN}"),
+                ));
+                None
+            }
+            None => {
+                issues.push(FieldIssue::new(
+                    "expiresInSeconds",
+                    "must be a whole number of seconds",
+                ));
+                None
+            }
+        });
 
         if !issues.is_empty() {
             let suggestion = issues.first().map(|i| suggestion_for(&i.field));
@@ -231,6 +230,17 @@ fn bounded_text(s: &str, max: usize) -> Result<String, String> {
     } else {
         Ok(s.to_owned())
     }
+}
+
+/// A JSON number with no fractional part, as JSON Schema's `integer` has it: `300`, `300.0`
+/// and `3e2` alike. `None` for anything else or beyond ±2^53.
+fn whole_number(raw: &str) -> Option<i64> {
+    let number = serde_json::from_str::<serde_json::Number>(raw).ok()?;
+    if let Some(n) = number.as_i64() {
+        return Some(n);
+    }
+    let f = number.as_f64()?;
+    (f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0).then_some(f as i64)
 }
 
 fn json_kind(raw: &str) -> &'static str {

@@ -1,0 +1,302 @@
+//! The request bodies and small answers of the merchant API, as the OpenAPI document describes
+//! them. The handlers read bodies field by field (see `body.rs`), so these types only describe;
+//! the rules here are the ones the parsers enforce, and Schemathesis (scripts/schemathesis)
+//! checks that every body valid by these schemas is accepted and every invalid one refused.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+/// A text with no control characters (U+0000–U+001F, U+007F–U+009F).
+pub const NO_CONTROL: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
+
+/// `card`, `wallet` or `local`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteKindName {
+    Card,
+    Wallet,
+    Local,
+}
+
+/// `sandbox` or `production`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EnvironmentName {
+    Sandbox,
+    Production,
+}
+
+/// The body of `POST /api/gateway/sessions`. Unknown fields are refused, naming them.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateSessionRequest {
+    /// Shown to the buyer: 1 to 120 characters after trimming, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 120,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        example = "Creator plan"
+    )]
+    product: String,
+    /// US dollars: more than 0, at most 2 decimal places, at most `max_amount`.
+    #[schema(
+        exclusive_minimum = 0,
+        maximum = 10000,
+        multiple_of = 0.01,
+        example = 116
+    )]
+    amount: f64,
+    /// The buyer's e-mail address; finds or creates the customer (`cus_…`).
+    #[schema(format = "email", max_length = 254, example = "buyer@example.com")]
+    customer: String,
+    /// Preselected on the checkout page.
+    preferred_route: Option<RouteKindName>,
+    /// Where the buyer goes when the payment completes or fails; `https` in production; may
+    /// contain `{CHECKOUT_SESSION_ID}`.
+    #[schema(
+        max_length = 2048,
+        pattern = "^[hH][tT][tT][pP][sS]?://([A-Za-z0-9._-]+|\\[[^\\]\\s\\u0000-\\u001f\\u007f-\\u009f/?#@]*\\])(:0*([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?([/?#]([^\\s\\u0000-\\u001f\\u007f-\\u009f<>\"`\\\\{}|^]|\\{CHECKOUT_SESSION_ID\\})*)?$",
+        example = "https://merchant.example/success?order=ord_284"
+    )]
+    redirect_url: Option<String>,
+    /// At most 10 pairs; keys 1 to 40 characters, values strings of at most 500.
+    #[schema(schema_with = metadata_schema)]
+    metadata: Option<BTreeMap<String, String>>,
+    /// Same key and same body: the same session comes back (`Idempotent-Replayed: true`).
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
+    idempotency_key: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
+    client_reference_id: Option<String>,
+    /// Defaults to the API key's; must match it (403 otherwise).
+    environment: Option<EnvironmentName>,
+    /// Extension: 300 to 604800, default 86400.
+    #[schema(minimum = 300, maximum = 604800)]
+    expires_in_seconds: Option<i64>,
+}
+
+/// Metadata: at most 10 pairs, keys 1 to 40 characters without control characters, values
+/// strings of at most 500 characters. Built from JSON, since `propertyNames` has no attribute.
+pub fn metadata_schema() -> utoipa::openapi::Schema {
+    let schema = serde_json::json!({
+        "type": ["object", "null"],
+        "description": "At most 10 pairs; keys 1 to 40 characters, values strings of at most 500.",
+        "maxProperties": 10,
+        "propertyNames": {"type": "string", "minLength": 1, "maxLength": 40, "pattern": NO_CONTROL},
+        "additionalProperties": {"type": "string", "maxLength": 500},
+        "example": {"order_id": "ord_284"}
+    });
+    serde_json::from_value(schema).unwrap_or_default()
+}
+
+/// An event type a webhook endpoint can subscribe to.
+#[derive(Deserialize, ToSchema)]
+pub enum EventTypeName {
+    #[serde(rename = "payment.provider_pending")]
+    ProviderPending,
+    #[serde(rename = "payment.paid")]
+    Paid,
+    #[serde(rename = "payment.failed")]
+    Failed,
+    #[serde(rename = "payment.expired")]
+    Expired,
+}
+
+/// The body of `POST /api/gateway/webhook-endpoints`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhookEndpointRequest {
+    /// Where deliveries go; `https` and a public address in production.
+    #[schema(
+        max_length = 2048,
+        pattern = "^[hH][tT][tT][pP][sS]?://([A-Za-z0-9._-]+|\\[[^\\]\\s\\u0000-\\u001f\\u007f-\\u009f/?#@]*\\])(:0*([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?([/?#][^\\s\\u0000-\\u001f\\u007f-\\u009f<>\"`\\\\{}|^]*)?$",
+        example = "https://merchant.example/webhooks"
+    )]
+    url: String,
+    /// Default: `payment.provider_pending`, `payment.paid`, `payment.failed`.
+    #[schema(min_items = 1)]
+    events: Option<Vec<EventTypeName>>,
+    /// Defaults to the API key's; must match it (403 otherwise).
+    environment: Option<EnvironmentName>,
+}
+
+/// The body of `POST /api/gateway/events/redeliver`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedeliverSinceRequest {
+    /// An RFC 3339 time: every event since then is queued again.
+    #[schema(format = DateTime, example = "2026-11-24T00:00:00Z")]
+    since: String,
+}
+
+/// `rounded`, `pill` or `square`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ButtonShapeName {
+    Rounded,
+    Pill,
+    Square,
+}
+
+/// A language of the checkout pages.
+#[derive(Deserialize, ToSchema)]
+pub enum LanguageCode {
+    #[serde(rename = "en")]
+    En,
+    #[serde(rename = "es")]
+    Es,
+    #[serde(rename = "pt-BR")]
+    PtBr,
+}
+
+/// The body of `PUT /api/gateway/branding`: fields left out stay as they are, `null` clears one.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BrandingUpdateRequest {
+    /// Plain text, at most 80 characters after trimming.
+    #[schema(max_length = 80, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
+    display_name: Option<String>,
+    /// `#rrggbb` (or `#rgb`).
+    #[schema(pattern = "^#([0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$", example = "#0b57d0")]
+    brand_color: Option<String>,
+    button_shape: Option<ButtonShapeName>,
+    /// A `data:` URL of a PNG, JPEG, WebP or SVG, up to 64 KiB, in canonical base64 (the
+    /// unused bits of the last character zero).
+    #[schema(
+        max_length = 87400,
+        pattern = "^data:image/(png|jpeg|webp|svg\\+xml);base64,([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=|[A-Za-z0-9+/][AQgw]==)$"
+    )]
+    logo: Option<String>,
+    /// Plain text, at most 200 characters after trimming.
+    #[schema(max_length = 200, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
+    note: Option<String>,
+    default_language: Option<LanguageCode>,
+}
+
+/// An event type of `webhook.example`.
+#[derive(Deserialize, ToSchema)]
+pub enum ExampleEventName {
+    #[serde(rename = "payment.provider_pending")]
+    ProviderPending,
+    #[serde(rename = "payment.paid")]
+    Paid,
+    #[serde(rename = "payment.failed")]
+    Failed,
+    #[serde(rename = "payment.expired")]
+    Expired,
+}
+
+/// The body of `POST /api/agent/actions/webhook.example`; every field optional.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebhookExampleRequest {
+    event: Option<ExampleEventName>,
+    session_id: Option<String>,
+    customer_id: Option<String>,
+    /// US dollars, as for a session.
+    #[schema(exclusive_minimum = 0, maximum = 10000, multiple_of = 0.01)]
+    amount: Option<f64>,
+    /// One of the configured routes' ids, e.g. `card-bridge-a`.
+    route_id: Option<String>,
+    #[schema(schema_with = metadata_schema)]
+    metadata: Option<BTreeMap<String, String>>,
+}
+
+/// The sandbox provider's callback, signed in `x-sandbox-signature`.
+#[derive(Deserialize, ToSchema)]
+pub struct SandboxCallback {
+    /// The callback's own id; each is applied once.
+    id: String,
+    /// `pay_…`
+    payment: String,
+    /// `paid` or `failed`.
+    #[serde(rename = "type")]
+    kind: String,
+    tx_hash: Option<String>,
+    failure_code: Option<String>,
+    failure_message: Option<String>,
+}
+
+/// What an agent action answers.
+#[derive(ToSchema)]
+pub struct ActionResult {
+    /// For `webhook.example`: a webhook payload, exactly as deliveries carry it.
+    result: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A page of events.
+#[derive(ToSchema)]
+pub struct EventList {
+    /// Always `list`.
+    object: String,
+    data: Vec<super::events::Event>,
+    #[schema(rename = "hasMore")]
+    has_more: bool,
+}
+
+/// One event queued again.
+#[derive(ToSchema)]
+pub struct Redelivered {
+    /// `evt_…`
+    id: String,
+    /// How many deliveries were queued (one per subscribed endpoint).
+    queued: u64,
+}
+
+/// Every event since a time queued again.
+#[derive(ToSchema)]
+pub struct RedeliveredSince {
+    /// How many events.
+    events: u64,
+    /// How many deliveries.
+    queued: u64,
+}
+
+/// A provider callback's receipt.
+#[derive(ToSchema)]
+pub struct CallbackReceived {
+    received: bool,
+    /// `false` when the payment was already final.
+    applied: bool,
+}
+
+/// A removed webhook endpoint.
+#[derive(ToSchema)]
+pub struct Deleted {
+    /// `we_…`
+    id: String,
+    /// Always `webhook_endpoint`.
+    object: String,
+    /// Always `true`.
+    deleted: bool,
+}
+
+/// `GET /healthz`.
+#[derive(ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    status: String,
+}
+
+/// `GET /readyz`.
+#[derive(ToSchema)]
+pub struct Readiness {
+    /// `ready` or `unavailable`.
+    status: String,
+    /// `reachable`, `unreachable` or `timed_out` (no answer within a second).
+    database: String,
+    /// `applied`, `pending` or `unknown`.
+    migrations: String,
+    /// `ok` when a write commits, `failing` (e.g. a full disk) or `unknown`.
+    writes: String,
+}
