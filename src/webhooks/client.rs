@@ -2,9 +2,15 @@
 //!
 //! Production endpoints must use https and must not reach loopback, private, link-local
 //! (cloud metadata), shared or other non-public addresses. That is checked when an endpoint is
-//! registered and again at every delivery, where the production client's resolver drops such
-//! addresses, so a DNS answer that changes after registration cannot smuggle a request inside.
-//! Sandbox endpoints may target anything, `http://localhost` included, for development.
+//! registered and again at every delivery, where the client's resolver drops such addresses
+//! and the worker refuses such a literal address, so a DNS answer that changes after
+//! registration cannot smuggle a request inside.
+//!
+//! On a server in production mode the same address rule binds sandbox endpoints (any sandbox
+//! key may register one, and the first 2 KiB of each answer is readable through the events
+//! API, so a private address would be a window into the operator's network); they may still
+//! use plain http. The operator can lift that with `webhook_allow_private_sandbox_endpoints`.
+//! In development mode sandbox endpoints may target anything, `http://localhost` included.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -12,8 +18,38 @@ use std::time::Duration;
 use anyhow::Context;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
+use crate::config::{Mode, Settings};
 use crate::domain::Environment;
 use crate::domain::url::HttpUrl;
+
+/// Which endpoints must keep to public addresses: production's always, sandbox's on a server
+/// in production mode unless the operator allows private ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointRules {
+    sandbox_public_only: bool,
+}
+
+impl EndpointRules {
+    pub fn from_settings(settings: &Settings) -> EndpointRules {
+        EndpointRules {
+            sandbox_public_only: settings.mode == Mode::Production
+                && !settings.webhook_allow_private_sandbox_endpoints,
+        }
+    }
+
+    /// Sandbox endpoints may reach anything (a development server, or the operator's own
+    /// `webhooks test`); production endpoints still only public addresses.
+    pub fn sandbox_anywhere() -> EndpointRules {
+        EndpointRules {
+            sandbox_public_only: false,
+        }
+    }
+
+    /// Whether `environment`'s endpoints may reach only public addresses.
+    pub fn public_only(self, environment: Environment) -> bool {
+        environment == Environment::Production || self.sandbox_public_only
+    }
+}
 
 /// Makes rustls use `ring`; harmless when already done.
 pub fn install_crypto_provider() {
@@ -88,39 +124,52 @@ pub fn literal_ip(url: &str) -> Option<IpAddr> {
     }
 }
 
-/// Whether `url` may receive `environment`'s webhooks; the reason when not. Resolves the host.
-pub async fn check_endpoint_url(url: &str, environment: Environment) -> Result<(), String> {
+/// Whether `url` may receive `environment`'s webhooks under `rules`; the reason when not.
+/// Resolves the host when the address rule applies.
+pub async fn check_endpoint_url(
+    url: &str,
+    environment: Environment,
+    rules: EndpointRules,
+) -> Result<(), String> {
     if url.len() > 2048 {
         return Err("must be at most 2048 characters".into());
     }
     let parsed = HttpUrl::parse(url).map_err(str::to_owned)?;
-    if environment == Environment::Sandbox {
+    if !rules.public_only(environment) {
         return Ok(());
     }
-    if !parsed.https {
+    let production = environment == Environment::Production;
+    let context = if production {
+        "in production"
+    } else {
+        "on this server (production mode)"
+    };
+    if production && !parsed.https {
         return Err("must use https in production".into());
     }
     let host = parsed.host.trim_start_matches('[').trim_end_matches(']');
     if let Some(ip) = literal_ip(url).or_else(|| host.parse::<IpAddr>().ok()) {
         return if is_forbidden_ip(ip) {
-            Err("must not point to a loopback, private, link-local or reserved address in production".into())
+            Err(format!(
+                "must not point to a loopback, private, link-local or reserved address {context}"
+            ))
         } else {
             Ok(())
         };
     }
     if parsed.is_loopback() {
-        return Err("must not point to a loopback host in production".into());
+        return Err(format!("must not point to a loopback host {context}"));
     }
+    let default_port = if parsed.https { 443 } else { 80 };
     let addrs: Vec<SocketAddr> =
-        match tokio::net::lookup_host((host, parsed.port.unwrap_or(443))).await {
+        match tokio::net::lookup_host((host, parsed.port.unwrap_or(default_port))).await {
             Ok(addrs) => addrs.collect(),
             Err(_) => return Err(format!("the host {host} could not be resolved")),
         };
     if addrs.is_empty() || addrs.iter().any(|a| is_forbidden_ip(a.ip())) {
-        return Err(
-            "must not resolve to a loopback, private, link-local or reserved address in production"
-                .into(),
-        );
+        return Err(format!(
+            "must not resolve to a loopback, private, link-local or reserved address {context}"
+        ));
     }
     Ok(())
 }
@@ -151,15 +200,16 @@ impl Resolve for PublicOnlyResolver {
 }
 
 /// One client per environment: same time-out, no redirects followed; production's resolver
-/// refuses non-public addresses.
+/// refuses non-public addresses, and sandbox's too when the rules say so.
 #[derive(Clone)]
 pub struct WebhookClients {
     sandbox: reqwest::Client,
     production: reqwest::Client,
+    rules: EndpointRules,
 }
 
 impl WebhookClients {
-    pub fn new(timeout: Duration) -> anyhow::Result<WebhookClients> {
+    pub fn new(timeout: Duration, rules: EndpointRules) -> anyhow::Result<WebhookClients> {
         install_crypto_provider();
         let base = || {
             reqwest::Client::builder()
@@ -169,13 +219,19 @@ impl WebhookClients {
                 .user_agent(concat!("OpenRails-Webhooks/", env!("CARGO_PKG_VERSION")))
                 .pool_max_idle_per_host(32)
         };
+        let sandbox = if rules.public_only(Environment::Sandbox) {
+            base().dns_resolver(PublicOnlyResolver)
+        } else {
+            base()
+        };
         Ok(WebhookClients {
-            sandbox: base().build().context("building the webhook client")?,
+            sandbox: sandbox.build().context("building the webhook client")?,
             production: base()
                 .https_only(true)
                 .dns_resolver(PublicOnlyResolver)
                 .build()
                 .context("building the production webhook client")?,
+            rules,
         })
     }
 
@@ -185,6 +241,13 @@ impl WebhookClients {
         } else {
             &self.sandbox
         }
+    }
+
+    /// Whether deliveries to `environment`'s endpoints must keep to public addresses. The
+    /// resolver covers names; the worker checks a literal address in the URL with this.
+    pub fn public_only(&self, environment: &str) -> bool {
+        let environment = Environment::parse(environment).unwrap_or(Environment::Production);
+        self.rules.public_only(environment)
     }
 }
 
@@ -323,45 +386,97 @@ mod tests {
     #[tokio::test]
     async fn production_endpoints_need_https_to_a_public_address() {
         let prod = Environment::Production;
+        let rules = EndpointRules::sandbox_anywhere();
         assert!(
-            check_endpoint_url("http://93.184.216.34/hook", prod)
+            check_endpoint_url("http://93.184.216.34/hook", prod, rules)
                 .await
                 .is_err()
         );
         assert!(
-            check_endpoint_url("https://127.0.0.1/hook", prod)
+            check_endpoint_url("https://127.0.0.1/hook", prod, rules)
                 .await
                 .is_err()
         );
         assert!(
-            check_endpoint_url("https://localhost/hook", prod)
+            check_endpoint_url("https://localhost/hook", prod, rules)
                 .await
                 .is_err()
         );
         assert!(
-            check_endpoint_url("https://[::1]/hook", prod)
+            check_endpoint_url("https://[::1]/hook", prod, rules)
                 .await
                 .is_err()
         );
         assert!(
-            check_endpoint_url("https://169.254.169.254/latest", prod)
+            check_endpoint_url("https://169.254.169.254/latest", prod, rules)
                 .await
                 .is_err()
         );
         assert!(
-            check_endpoint_url("https://93.184.216.34/hook", prod)
+            check_endpoint_url("https://93.184.216.34/hook", prod, rules)
                 .await
                 .is_ok()
         );
         assert!(
-            check_endpoint_url("http://localhost:3000/hook", Environment::Sandbox)
+            check_endpoint_url("http://localhost:3000/hook", Environment::Sandbox, rules)
                 .await
                 .is_ok()
         );
         assert!(
-            check_endpoint_url("javascript:alert(1)", Environment::Sandbox)
+            check_endpoint_url("javascript:alert(1)", Environment::Sandbox, rules)
                 .await
                 .is_err()
         );
+    }
+
+    #[tokio::test]
+    async fn in_production_mode_sandbox_endpoints_keep_to_public_addresses() {
+        let settings = Settings {
+            mode: Mode::Production,
+            ..Settings::default()
+        };
+        let rules = EndpointRules::from_settings(&settings);
+        let sandbox = Environment::Sandbox;
+        for url in [
+            "http://127.0.0.1:4000/hook",
+            "http://localhost:3000/hook",
+            "http://10.0.0.8/hook",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[::127.0.0.1]/hook",
+            "http://2130706433/hook",
+        ] {
+            assert!(
+                check_endpoint_url(url, sandbox, rules).await.is_err(),
+                "{url}"
+            );
+        }
+        // Plain http to a public address is fine for sandbox endpoints.
+        assert!(
+            check_endpoint_url("http://93.184.216.34/hook", sandbox, rules)
+                .await
+                .is_ok()
+        );
+        let allowed = EndpointRules::from_settings(&Settings {
+            webhook_allow_private_sandbox_endpoints: true,
+            ..settings.clone()
+        });
+        assert!(
+            check_endpoint_url("http://127.0.0.1:4000/hook", sandbox, allowed)
+                .await
+                .is_ok()
+        );
+        let development = EndpointRules::from_settings(&Settings::default());
+        assert!(
+            check_endpoint_url("http://localhost:3000/hook", sandbox, development)
+                .await
+                .is_ok()
+        );
+        for rules in [rules, allowed, development] {
+            assert!(
+                check_endpoint_url("https://10.0.0.8/hook", Environment::Production, rules)
+                    .await
+                    .is_err()
+            );
+        }
     }
 }

@@ -20,6 +20,7 @@ mod idempotency;
 mod operations;
 mod sessions;
 mod validation;
+mod webhook_addresses;
 mod webhook_cli;
 mod webhook_delivery;
 mod webhook_endpoints;
