@@ -93,6 +93,9 @@ pub struct Settings {
     pub webhook_disable_after_seconds: i64,
     /// After a secret rotation, how long the old secret keeps signing too.
     pub webhook_secret_overlap_seconds: i64,
+    /// In production mode, let sandbox endpoints reach loopback, private and other non-public
+    /// addresses (they may in development mode; production endpoints never may).
+    pub webhook_allow_private_sandbox_endpoints: bool,
     /// How long the paid page waits for the merchant to acknowledge `payment.paid` before
     /// sending the buyer back anyway.
     pub redirect_wait_seconds: i64,
@@ -128,6 +131,7 @@ impl Default for Settings {
             webhook_poll_interval_ms: 1_000,
             webhook_disable_after_seconds: 3 * 86_400,
             webhook_secret_overlap_seconds: 86_400,
+            webhook_allow_private_sandbox_endpoints: false,
             redirect_wait_seconds: 5,
         }
     }
@@ -234,6 +238,10 @@ impl Settings {
         if let Some(v) = get("OPENRAILS_WEBHOOK_SECRET_OVERLAP_SECONDS") {
             self.webhook_secret_overlap_seconds =
                 parse("OPENRAILS_WEBHOOK_SECRET_OVERLAP_SECONDS", &v)?;
+        }
+        if let Some(v) = get("OPENRAILS_WEBHOOK_ALLOW_PRIVATE_SANDBOX_ENDPOINTS") {
+            self.webhook_allow_private_sandbox_endpoints =
+                parse("OPENRAILS_WEBHOOK_ALLOW_PRIVATE_SANDBOX_ENDPOINTS", &v)?;
         }
         if let Some(v) = get("OPENRAILS_REDIRECT_WAIT_SECONDS") {
             self.redirect_wait_seconds = parse("OPENRAILS_REDIRECT_WAIT_SECONDS", &v)?;

@@ -21,7 +21,7 @@ use crate::routes;
 use crate::routes::assets::StaticAssets;
 use crate::telemetry::request_context;
 use crate::webhooks;
-use crate::webhooks::client::WebhookClients;
+use crate::webhooks::client::{EndpointRules, WebhookClients};
 use tokio::sync::Notify;
 
 /// What every handler can reach.
@@ -65,9 +65,10 @@ impl AppState {
             )),
             catalogs: Catalogs::load(&settings.locales_dir)?,
             form_secret: random(43)?,
-            webhook_clients: WebhookClients::new(Duration::from_secs(
-                settings.webhook_timeout_seconds,
-            ))?,
+            webhook_clients: WebhookClients::new(
+                Duration::from_secs(settings.webhook_timeout_seconds),
+                EndpointRules::from_settings(&settings),
+            )?,
             webhook_wakeup: Notify::new(),
             metrics: Metrics::default(),
             public_url: String::new(),
@@ -124,9 +125,10 @@ impl Application {
             providers,
             catalogs: Catalogs::load(&settings.locales_dir)?,
             form_secret,
-            webhook_clients: WebhookClients::new(Duration::from_secs(
-                settings.webhook_timeout_seconds,
-            ))?,
+            webhook_clients: WebhookClients::new(
+                Duration::from_secs(settings.webhook_timeout_seconds),
+                EndpointRules::from_settings(&settings),
+            )?,
             webhook_wakeup: Notify::new(),
             metrics: Metrics::default(),
             db,

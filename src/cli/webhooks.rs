@@ -14,7 +14,7 @@ use crate::domain::time::{iso_seconds, now_ms, parse_rfc3339_ms};
 use crate::lifecycle::events::{EventKind, PayloadParts, payload};
 use crate::routes::api::events::redeliver_since;
 use crate::routes::api::webhook_endpoints::{create_endpoint, new_secret};
-use crate::webhooks::client::{WebhookClients, check_endpoint_url};
+use crate::webhooks::client::{EndpointRules, WebhookClients, check_endpoint_url};
 use crate::webhooks::{DEFAULT_EVENT_TYPES, EVENT_TYPES, sign_header};
 
 #[derive(Subcommand)]
@@ -88,7 +88,9 @@ pub async fn run(settings: Settings, action: WebhooksAction) -> anyhow::Result<(
             if events.is_empty() {
                 bail!("--events must name at least one event type");
             }
-            if let Err(reason) = check_endpoint_url(&url, environment).await {
+            if let Err(reason) =
+                check_endpoint_url(&url, environment, EndpointRules::from_settings(&settings)).await
+            {
                 bail!("the URL {reason}");
             }
             let merchant_id = resolve_merchant(&db, &settings, merchant).await?;
@@ -181,9 +183,11 @@ async fn send_test(settings: &Settings, url: &str, secret: Option<String>) -> an
     })
     .to_string();
     let event_id = EventKind::Paid.event_id("chk_test_webhook");
-    let clients = WebhookClients::new(std::time::Duration::from_secs(
-        settings.webhook_timeout_seconds,
-    ))?;
+    // The operator's own command: it may test a local receiver whatever the mode.
+    let clients = WebhookClients::new(
+        std::time::Duration::from_secs(settings.webhook_timeout_seconds),
+        EndpointRules::sandbox_anywhere(),
+    )?;
     let response = clients
         .for_environment("sandbox")
         .post(url)

@@ -128,7 +128,9 @@ async fn send(state: &AppState, delivery: DueDelivery) -> Attempt {
         attempt.error = Some("the endpoint is disabled".into());
         return attempt;
     }
-    if d.environment == "production" && literal_ip(&d.url).is_some_and(is_forbidden_ip) {
+    if state.webhook_clients.public_only(&d.environment)
+        && literal_ip(&d.url).is_some_and(is_forbidden_ip)
+    {
         attempt.error = Some("refused: the endpoint's address is not public".into());
         return attempt;
     }

@@ -24,6 +24,7 @@ mod openapi;
 mod operations;
 mod sessions;
 mod validation;
+mod webhook_addresses;
 mod webhook_cli;
 mod webhook_delivery;
 mod webhook_endpoints;

@@ -18,7 +18,7 @@ use crate::domain::ids::{new_suffix, random_token};
 use crate::domain::time::{iso_seconds, now_ms};
 use crate::error::{ApiError, ErrorEnvelope, FieldIssue};
 use crate::startup::AppState;
-use crate::webhooks::client::check_endpoint_url;
+use crate::webhooks::client::{EndpointRules, check_endpoint_url};
 use crate::webhooks::{DEFAULT_EVENT_TYPES, EVENT_TYPES};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -194,7 +194,12 @@ pub async fn create_endpoint_handler(
         ));
     }
     if let (Some(url), Some(environment)) = (&url, environment)
-        && let Err(reason) = check_endpoint_url(url, environment).await
+        && let Err(reason) = check_endpoint_url(
+            url,
+            environment,
+            EndpointRules::from_settings(&state.settings),
+        )
+        .await
     {
         issues.push(FieldIssue::new("url", reason));
     }
