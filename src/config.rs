@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::domain::payment_route::{PaymentRoute, default_routes};
+use crate::webhooks::secret_box::EncryptionKeys;
 
 /// How the process presents itself: readable logs in development, JSON logs in production.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -89,6 +90,10 @@ pub struct Settings {
     /// In production mode, let sandbox endpoints reach loopback, private and other non-public
     /// addresses (they may in development mode; production endpoints never may).
     pub webhook_allow_private_sandbox_endpoints: bool,
+    /// Seal webhook secrets at rest: from `OPENRAILS_ENCRYPTION_KEY` and
+    /// `OPENRAILS_ENCRYPTION_KEY_PREVIOUS` only, never from the file.
+    #[serde(skip)]
+    pub encryption: EncryptionKeys,
     /// How long the paid page waits for the merchant to acknowledge `payment.paid` before
     /// sending the buyer back anyway.
     pub redirect_wait_seconds: i64,
@@ -122,6 +127,7 @@ impl Default for Settings {
             webhook_disable_after_seconds: 3 * 86_400,
             webhook_secret_overlap_seconds: 86_400,
             webhook_allow_private_sandbox_endpoints: false,
+            encryption: EncryptionKeys::default(),
             redirect_wait_seconds: 5,
         }
     }
@@ -222,6 +228,13 @@ impl Settings {
         if let Some(v) = get("OPENRAILS_WEBHOOK_ALLOW_PRIVATE_SANDBOX_ENDPOINTS") {
             self.webhook_allow_private_sandbox_endpoints =
                 parse("OPENRAILS_WEBHOOK_ALLOW_PRIVATE_SANDBOX_ENDPOINTS", &v)?;
+        }
+        let (key, previous) = (
+            get("OPENRAILS_ENCRYPTION_KEY"),
+            get("OPENRAILS_ENCRYPTION_KEY_PREVIOUS"),
+        );
+        if key.is_some() || previous.is_some() {
+            self.encryption = EncryptionKeys::parse(key.as_deref(), previous.as_deref())?;
         }
         if let Some(v) = get("OPENRAILS_REDIRECT_WAIT_SECONDS") {
             self.redirect_wait_seconds = parse("OPENRAILS_REDIRECT_WAIT_SECONDS", &v)?;
@@ -361,5 +374,22 @@ mod tests {
         assert!(toml::from_str::<Settings>("bnid = \"x\"").is_err());
         let mut s = Settings::default();
         assert!(s.apply_env(|_| Some("nope".into())).is_err());
+    }
+
+    #[test]
+    fn the_encryption_key_comes_from_the_environment_only() {
+        assert!(toml::from_str::<Settings>("encryption = \"x\"").is_err());
+        assert!(toml::from_str::<Settings>("encryption_key = \"x\"").is_err());
+        let key = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+        let mut s = Settings::default();
+        s.apply_env(|name| (name == "OPENRAILS_ENCRYPTION_KEY").then(|| key.to_owned()))
+            .expect("valid key");
+        assert!(s.encryption.is_configured());
+        assert!(!format!("{s:?}").contains(key));
+        let mut s = Settings::default();
+        assert!(
+            s.apply_env(|name| (name == "OPENRAILS_ENCRYPTION_KEY").then(|| "short".to_owned()))
+                .is_err()
+        );
     }
 }

@@ -25,5 +25,6 @@ mod webhook_cli;
 mod webhook_delivery;
 mod webhook_endpoints;
 mod webhook_events;
+mod webhook_secrets;
 mod webhook_support;
 mod webhook_workers;
