@@ -26,7 +26,7 @@ pub struct BrandingDefaults {
     pub brand_color: Option<String>,
     /// `rounded`, `pill` or `square`
     pub button_shape: Option<String>,
-    /// Path of a PNG, JPEG, WebP or SVG file (at most 64 KiB).
+    /// Path of a PNG, JPEG, WebP or SVG file (at most 64 KiB; an SVG must be a plain drawing).
     pub logo_path: Option<String>,
     pub note: Option<String>,
     /// `en`, `es` or `pt-BR`
@@ -303,6 +303,12 @@ impl Settings {
                 .len();
             if size as usize > crate::domain::branding::MAX_LOGO_BYTES {
                 bail!("branding.logo_path must be at most 64 KiB");
+            }
+            if let Some(kind) = crate::domain::branding::logo_type_for_path(path) {
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("reading branding.logo_path {path}"))?;
+                crate::domain::branding::check_logo(kind, &bytes)
+                    .map_err(|m| anyhow::anyhow!("branding.logo_path {path} {m}"))?;
             }
         }
         for route in &self.routes {

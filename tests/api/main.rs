@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod branding_logos;
 mod checkout_callbacks;
 mod checkout_expiry;
 mod checkout_fees;
