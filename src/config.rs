@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::domain::payment_route::{PaymentRoute, default_routes};
+use crate::webhooks::secret_box::EncryptionKeys;
 
 /// How the process presents itself: readable logs in development, JSON logs in production.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -25,7 +26,7 @@ pub struct BrandingDefaults {
     pub brand_color: Option<String>,
     /// `rounded`, `pill` or `square`
     pub button_shape: Option<String>,
-    /// Path of a PNG, JPEG, WebP or SVG file (at most 64 KiB).
+    /// Path of a PNG, JPEG, WebP or SVG file (at most 64 KiB; an SVG must be a plain drawing).
     pub logo_path: Option<String>,
     pub note: Option<String>,
     /// `en`, `es` or `pt-BR`
@@ -96,6 +97,10 @@ pub struct Settings {
     /// In production mode, let sandbox endpoints reach loopback, private and other non-public
     /// addresses (they may in development mode; production endpoints never may).
     pub webhook_allow_private_sandbox_endpoints: bool,
+    /// Seal webhook secrets at rest: from `OPENRAILS_ENCRYPTION_KEY` and
+    /// `OPENRAILS_ENCRYPTION_KEY_PREVIOUS` only, never from the file.
+    #[serde(skip)]
+    pub encryption: EncryptionKeys,
     /// How long the paid page waits for the merchant to acknowledge `payment.paid` before
     /// sending the buyer back anyway.
     pub redirect_wait_seconds: i64,
@@ -132,6 +137,7 @@ impl Default for Settings {
             webhook_disable_after_seconds: 3 * 86_400,
             webhook_secret_overlap_seconds: 86_400,
             webhook_allow_private_sandbox_endpoints: false,
+            encryption: EncryptionKeys::default(),
             redirect_wait_seconds: 5,
         }
     }
@@ -243,6 +249,13 @@ impl Settings {
             self.webhook_allow_private_sandbox_endpoints =
                 parse("OPENRAILS_WEBHOOK_ALLOW_PRIVATE_SANDBOX_ENDPOINTS", &v)?;
         }
+        let (key, previous) = (
+            get("OPENRAILS_ENCRYPTION_KEY"),
+            get("OPENRAILS_ENCRYPTION_KEY_PREVIOUS"),
+        );
+        if key.is_some() || previous.is_some() {
+            self.encryption = EncryptionKeys::parse(key.as_deref(), previous.as_deref())?;
+        }
         if let Some(v) = get("OPENRAILS_REDIRECT_WAIT_SECONDS") {
             self.redirect_wait_seconds = parse("OPENRAILS_REDIRECT_WAIT_SECONDS", &v)?;
         }
@@ -319,6 +332,12 @@ impl Settings {
             if size as usize > crate::domain::branding::MAX_LOGO_BYTES {
                 bail!("branding.logo_path must be at most 64 KiB");
             }
+            if let Some(kind) = crate::domain::branding::logo_type_for_path(path) {
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("reading branding.logo_path {path}"))?;
+                crate::domain::branding::check_logo(kind, &bytes)
+                    .map_err(|m| anyhow::anyhow!("branding.logo_path {path} {m}"))?;
+            }
         }
         for route in &self.routes {
             if route.integration != crate::providers::sandbox::ID {
@@ -391,5 +410,22 @@ mod tests {
         assert!(toml::from_str::<Settings>("bnid = \"x\"").is_err());
         let mut s = Settings::default();
         assert!(s.apply_env(|_| Some("nope".into())).is_err());
+    }
+
+    #[test]
+    fn the_encryption_key_comes_from_the_environment_only() {
+        assert!(toml::from_str::<Settings>("encryption = \"x\"").is_err());
+        assert!(toml::from_str::<Settings>("encryption_key = \"x\"").is_err());
+        let key = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+        let mut s = Settings::default();
+        s.apply_env(|name| (name == "OPENRAILS_ENCRYPTION_KEY").then(|| key.to_owned()))
+            .expect("valid key");
+        assert!(s.encryption.is_configured());
+        assert!(!format!("{s:?}").contains(key));
+        let mut s = Settings::default();
+        assert!(
+            s.apply_env(|name| (name == "OPENRAILS_ENCRYPTION_KEY").then(|| "short".to_owned()))
+                .is_err()
+        );
     }
 }

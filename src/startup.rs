@@ -101,6 +101,7 @@ impl Application {
     /// Builds on a database that is already migrated.
     pub async fn build_with_db(settings: Settings, db: Db) -> anyhow::Result<Application> {
         settings.validate()?;
+        webhooks::secret_box::reseal_all(&db, &settings.encryption).await?;
         let form_secret = shared_secret(&db, "forms").await?;
         let sandbox_secret = shared_secret(&db, "sandbox_callbacks").await?;
         let providers = Providers::with_sandbox(SandboxProvider::new(

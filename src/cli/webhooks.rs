@@ -1,4 +1,4 @@
-//! `openrails-checkout webhooks add|list|remove|test|replay`.
+//! `openrails-checkout webhooks add|list|remove|test|reencrypt|replay`.
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
@@ -15,6 +15,7 @@ use crate::lifecycle::events::{EventKind, PayloadParts, payload};
 use crate::routes::api::events::redeliver_since;
 use crate::routes::api::webhook_endpoints::{create_endpoint, new_secret};
 use crate::webhooks::client::{EndpointRules, WebhookClients, check_endpoint_url};
+use crate::webhooks::secret_box::reseal_all;
 use crate::webhooks::{DEFAULT_EVENT_TYPES, EVENT_TYPES, sign_header};
 
 #[derive(Subcommand)]
@@ -42,6 +43,9 @@ pub enum WebhooksAction {
         #[arg(long)]
         secret: Option<String>,
     },
+    /// Encrypt every stored secret with OPENRAILS_ENCRYPTION_KEY (every command and the server
+    /// do so at start too); fails when one cannot be decrypted.
+    Reencrypt,
     /// Queue again every event since a time (RFC 3339), for the endpoints subscribed to it.
     Replay {
         #[arg(long)]
@@ -59,6 +63,8 @@ pub async fn run(settings: Settings, action: WebhooksAction) -> anyhow::Result<(
     }
     let db = Db::connect(&settings.database_url, 1).await?;
     db.migrate().await?;
+    // Before anything is written: a missing or wrong key stops here, naming the endpoint.
+    let resealed = reseal_all(&db, &settings.encryption).await?;
     match action {
         WebhooksAction::Add {
             url,
@@ -94,14 +100,21 @@ pub async fn run(settings: Settings, action: WebhooksAction) -> anyhow::Result<(
                 bail!("the URL {reason}");
             }
             let merchant_id = resolve_merchant(&db, &settings, merchant).await?;
-            let row =
-                create_endpoint(&db, merchant_id.as_str(), environment, &url, &events).await?;
+            let (row, secret) = create_endpoint(
+                &db,
+                &settings.encryption,
+                merchant_id.as_str(),
+                environment,
+                &url,
+                &events,
+            )
+            .await?;
             println!(
                 "Registered {} ({environment}) for {} with events {}.\nIts signing secret is shown only this once:\n\n    {}\n",
                 row.id,
                 row.url,
                 events.join(", "),
-                row.secret
+                secret
             );
         }
         WebhooksAction::List => {
@@ -147,6 +160,12 @@ pub async fn run(settings: Settings, action: WebhooksAction) -> anyhow::Result<(
                 "queued {queued} deliveries of {events} events; a running server sends them within a second or so"
             );
         }
+        WebhooksAction::Reencrypt => match settings.encryption.current_id() {
+            Some(key_id) => println!(
+                "every webhook secret is encrypted with key {key_id} ({resealed} endpoints re-encrypted)"
+            ),
+            None => bail!("set OPENRAILS_ENCRYPTION_KEY to encrypt webhook secrets"),
+        },
         WebhooksAction::Test { .. } => {}
     }
     db.close().await;

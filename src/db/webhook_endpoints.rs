@@ -14,6 +14,7 @@ pub struct EndpointRow {
     pub events: String,
     pub status: String,
     pub disabled_reason: Option<String>,
+    /// As stored: sealed (`enc:v1:…`) or plain; see `webhooks::secret_box`.
     pub secret: String,
     pub previous_secret: Option<String>,
     pub previous_secret_expires_at: Option<i64>,
@@ -26,19 +27,6 @@ impl EndpointRow {
     /// The subscribed event types.
     pub fn event_types(&self) -> Vec<String> {
         serde_json::from_str(&self.events).unwrap_or_default()
-    }
-
-    /// The secrets to sign with at `now_ms`: the current one, and the previous one during the
-    /// overlap after a rotation.
-    pub fn signing_secrets(&self, now_ms: i64) -> Vec<&str> {
-        let mut secrets = vec![self.secret.as_str()];
-        if let (Some(previous), Some(until)) =
-            (&self.previous_secret, self.previous_secret_expires_at)
-            && now_ms < until
-        {
-            secrets.push(previous.as_str());
-        }
-        secrets
     }
 }
 
@@ -237,4 +225,44 @@ pub async fn record_endpoint_health<'e, E: Executor<'e, Database = Any>>(
         .await
         .context("recording an endpoint's health")?;
     Ok(())
+}
+
+/// An endpoint's secrets as stored (sealed or plain).
+#[derive(Debug, Clone, FromRow)]
+pub struct StoredSecrets {
+    pub id: String,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+}
+
+/// Every endpoint's stored secrets, to check or seal them again.
+pub async fn list_stored_secrets<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+) -> anyhow::Result<Vec<StoredSecrets>> {
+    sqlx::query_as("SELECT id, secret, previous_secret FROM webhook_endpoints ORDER BY id")
+        .fetch_all(executor)
+        .await
+        .context("reading webhook secrets")
+}
+
+/// Stores `new` in place of `old` unless the secrets changed meanwhile; `false` then.
+pub async fn replace_stored_secrets<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    old: &StoredSecrets,
+    new: &StoredSecrets,
+) -> anyhow::Result<bool> {
+    // COALESCE: a portable way to compare a nullable column with a value.
+    let done = sqlx::query(
+        "UPDATE webhook_endpoints SET secret = $1, previous_secret = $2
+         WHERE id = $3 AND secret = $4 AND COALESCE(previous_secret, '') = $5",
+    )
+    .bind(&new.secret)
+    .bind(&new.previous_secret)
+    .bind(&old.id)
+    .bind(&old.secret)
+    .bind(old.previous_secret.clone().unwrap_or_default())
+    .execute(executor)
+    .await
+    .context("storing re-encrypted webhook secrets")?;
+    Ok(done.rows_affected() == 1)
 }

@@ -125,8 +125,8 @@ pub fn plain_text(s: &str, max: usize) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
-/// A logo given as a `data:` URL: PNG, JPEG, WebP or SVG, at most 64 KiB. Returns the content
-/// type and the base64 of the bytes.
+/// A logo given as a `data:` URL: PNG, JPEG, WebP or SVG, at most 64 KiB; an SVG must be a
+/// plain drawing ([`check_logo`]). Returns the content type and the base64 of the bytes.
 pub fn parse_logo_data_url(s: &str) -> Result<(String, String), String> {
     let rest = s
         .strip_prefix("data:")
@@ -146,10 +146,22 @@ pub fn parse_logo_data_url(s: &str) -> Result<(String, String), String> {
             MAX_LOGO_BYTES / 1024
         ));
     }
+    check_logo(kind, &bytes)?;
     Ok((
         kind.to_owned(),
         base64::engine::general_purpose::STANDARD.encode(bytes),
     ))
+}
+
+/// Refuses an SVG logo that could run script or fetch anything (see [`super::svg`]); the
+/// message says what was found.
+pub fn check_logo(kind: &str, bytes: &[u8]) -> Result<(), String> {
+    if kind != "image/svg+xml" {
+        return Ok(());
+    }
+    super::svg::check_svg(bytes).map_err(|found| {
+        format!("must be a plain SVG drawing (no scripts, event handlers or external references); found {found}")
+    })
 }
 
 /// The content type of a logo file, by its extension.

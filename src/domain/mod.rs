@@ -12,6 +12,7 @@ pub mod payment_route;
 pub mod product;
 pub mod session;
 pub mod suggest;
+pub mod svg;
 pub mod time;
 pub mod url;
 

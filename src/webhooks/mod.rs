@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod schedule;
+pub mod secret_box;
 pub mod worker;
 
 use crate::providers::signature;

@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 
 use super::client::{is_forbidden_ip, literal_ip};
 use super::schedule::{next_attempt_at, parse_retry_after, random_jitter};
+use super::secret_box::signing_secrets;
 use super::sign_header;
 use crate::db::webhook_deliveries::{
     AttemptRecord, DueDelivery, NextStep, claim_due_deliveries, finish_attempt, insert_attempt,
@@ -134,15 +135,21 @@ async fn send(state: &AppState, delivery: DueDelivery) -> Attempt {
         attempt.error = Some("refused: the endpoint's address is not public".into());
         return attempt;
     }
-    let secrets = {
-        let mut secrets = vec![d.secret.as_str()];
-        if let (Some(previous), Some(until)) = (&d.previous_secret, d.previous_secret_expires_at)
-            && started_at < until
-        {
-            secrets.push(previous.as_str());
+    let secrets = match signing_secrets(
+        &state.settings.encryption,
+        &d.endpoint_id,
+        &d.secret,
+        d.previous_secret.as_deref(),
+        d.previous_secret_expires_at,
+        started_at,
+    ) {
+        Ok(secrets) => secrets,
+        Err(e) => {
+            attempt.error = Some(format!("not sent: {e}"));
+            return attempt;
         }
-        secrets
     };
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     let signature = sign_header(&secrets, started_at / 1000, d.payload.as_bytes());
     let request = state
         .webhook_clients

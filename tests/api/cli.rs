@@ -20,6 +20,7 @@ fn binary(database_url: &str) -> Command {
             command.env_remove(name);
         }
     }
+    crate::helpers::pass_test_encryption_key(&mut command);
     command
         .env("DATABASE_URL", database_url)
         .env("NO_COLOR", "1")

@@ -15,6 +15,7 @@ use openrails_checkout::domain::payment_route::{PaymentRoute, default_routes};
 use openrails_checkout::domain::time::now_ms;
 use openrails_checkout::domain::{Environment, MerchantId};
 use openrails_checkout::startup::{AppState, Application};
+use openrails_checkout::webhooks::secret_box::EncryptionKeys;
 use serde_json::{Value, json};
 use sqlx::Connection;
 use sqlx::Executor;
@@ -174,6 +175,21 @@ pub fn routes_with_production() -> Vec<PaymentRoute> {
     live.environments = vec!["production".into()];
     routes.push(live);
     routes
+}
+
+/// The keys webhook secrets are sealed with: none, unless `TEST_ENCRYPTION_KEY` (base64 of 32
+/// bytes) runs the suite with encrypted secrets. The binary's tests pass it on as
+/// `OPENRAILS_ENCRYPTION_KEY` (see [`pass_test_encryption_key`]).
+pub fn test_encryption_keys() -> EncryptionKeys {
+    let key = std::env::var("TEST_ENCRYPTION_KEY").ok();
+    EncryptionKeys::parse(key.as_deref(), None).expect("TEST_ENCRYPTION_KEY is a valid key")
+}
+
+/// Gives the binary the suite's `TEST_ENCRYPTION_KEY`, if any.
+pub fn pass_test_encryption_key(command: &mut std::process::Command) {
+    if let Ok(key) = std::env::var("TEST_ENCRYPTION_KEY") {
+        command.env("OPENRAILS_ENCRYPTION_KEY", key);
+    }
 }
 
 /// A server on a fresh, migrated database with one merchant, a sandbox and a live key.
@@ -486,6 +502,7 @@ pub async fn spawn_app_on(database: TestDatabase, adjust: impl FnOnce(&mut Setti
         reconcile_interval_seconds: 3600,
         sandbox_delay_seconds: 0,
         routes: routes_with_production(),
+        encryption: test_encryption_keys(),
         ..Default::default()
     };
     adjust(&mut settings);

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod branding_logos;
 mod checkout_callbacks;
 mod checkout_expiry;
 mod checkout_fees;
@@ -29,5 +30,6 @@ mod webhook_cli;
 mod webhook_delivery;
 mod webhook_endpoints;
 mod webhook_events;
+mod webhook_secrets;
 mod webhook_support;
 mod webhook_workers;

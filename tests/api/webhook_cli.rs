@@ -27,6 +27,7 @@ async fn run_cli(database_url: &str, args: &[&str]) -> CliOutput {
             command.env_remove(name);
         }
     }
+    crate::helpers::pass_test_encryption_key(&mut command);
     command
         .env("DATABASE_URL", database_url)
         .env("NO_COLOR", "1")

@@ -15,6 +15,7 @@ use openrails_checkout::domain::Environment;
 use openrails_checkout::domain::time::now_ms;
 use openrails_checkout::routes::api::webhook_endpoints::create_endpoint;
 use openrails_checkout::startup::Application;
+use openrails_checkout::webhooks::secret_box::EncryptionKeys;
 use openrails_checkout::webhooks::worker::deliver_due;
 
 use crate::helpers::{TestDatabase, spawn_app_with};
@@ -144,6 +145,7 @@ impl Served {
                 command.env_remove(name);
             }
         }
+        crate::helpers::pass_test_encryption_key(&mut command);
         let child = command
             .arg("serve")
             .env("DATABASE_URL", database_url)
@@ -207,8 +209,9 @@ async fn a_server_killed_mid_delivery_delivers_every_event_after_a_restart() {
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
-    let endpoint = create_endpoint(
+    let (_, secret) = create_endpoint(
         &db,
+        &EncryptionKeys::default(),
         merchant.as_str(),
         Environment::Sandbox,
         &receiver.url,
@@ -291,7 +294,7 @@ async fn a_server_killed_mid_delivery_delivers_every_event_after_a_restart() {
         }
     }
     for request in receiver.requests() {
-        assert_signed_with(&request, &endpoint.secret);
+        assert_signed_with(&request, &secret);
         assert_eq!(
             request.json()["id"],
             request.event_id().as_str(),

@@ -19,6 +19,7 @@ use crate::domain::time::{iso_seconds, now_ms};
 use crate::error::{ApiError, ErrorEnvelope, FieldIssue};
 use crate::startup::AppState;
 use crate::webhooks::client::{EndpointRules, check_endpoint_url};
+use crate::webhooks::secret_box::EncryptionKeys;
 use crate::webhooks::{DEFAULT_EVENT_TYPES, EVENT_TYPES};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -44,11 +45,12 @@ pub struct WebhookEndpoint {
 }
 
 impl WebhookEndpoint {
-    fn from_row(row: EndpointRow, with_secret: bool) -> WebhookEndpoint {
+    /// `secret`: the secret in plain text, for the one answer that shows it.
+    fn from_row(row: EndpointRow, secret: Option<String>) -> WebhookEndpoint {
         WebhookEndpoint {
             events: row.event_types(),
             livemode: row.environment == "production",
-            secret: with_secret.then(|| row.secret.clone()),
+            secret,
             previous_secret_expires_at: row.previous_secret_expires_at.map(iso_seconds),
             created: iso_seconds(row.created_at),
             id: row.id,
@@ -103,24 +105,28 @@ pub fn parse_event_list(body: &RawObject, issues: &mut Vec<FieldIssue>) -> Vec<S
     events
 }
 
-/// Registers an endpoint; the answer carries its secret, shown only this once.
+/// Registers an endpoint, its secret sealed with `keys`. Returns the row as stored and the
+/// secret in plain text, to be shown only this once.
 pub async fn create_endpoint(
     db: &Db,
+    keys: &EncryptionKeys,
     merchant_id: &str,
     environment: Environment,
     url: &str,
     events: &[String],
-) -> anyhow::Result<EndpointRow> {
+) -> anyhow::Result<(EndpointRow, String)> {
     let now = now_ms();
+    let id = format!("we_{}", new_suffix());
+    let secret = new_secret()?;
     let row = EndpointRow {
-        id: format!("we_{}", new_suffix()),
+        secret: keys.seal(&id, &secret)?,
+        id,
         merchant_id: merchant_id.to_owned(),
         environment: environment.as_str().to_owned(),
         url: url.to_owned(),
         events: serde_json::to_string(events)?,
         status: "active".into(),
         disabled_reason: None,
-        secret: new_secret()?,
         previous_secret: None,
         previous_secret_expires_at: None,
         failing_since: None,
@@ -128,7 +134,7 @@ pub async fn create_endpoint(
         updated_at: now,
     };
     insert_endpoint(&db.write, &row).await?;
-    Ok(row)
+    Ok((row, secret))
 }
 
 /// Register a webhook endpoint.
@@ -218,8 +224,9 @@ pub async fn create_endpoint_handler(
             None,
         ));
     };
-    let row = create_endpoint(
+    let (row, secret) = create_endpoint(
         &state.db,
+        &state.settings.encryption,
         owner.merchant_id.as_str(),
         environment,
         &url,
@@ -227,7 +234,7 @@ pub async fn create_endpoint_handler(
     )
     .await?;
     tracing::info!(endpoint.id = %row.id, "webhook endpoint registered");
-    Ok(HttpResponse::Ok().json(WebhookEndpoint::from_row(row, true)))
+    Ok(HttpResponse::Ok().json(WebhookEndpoint::from_row(row, Some(secret))))
 }
 
 /// A page of endpoints, for the OpenAPI document.
@@ -269,7 +276,7 @@ pub async fn list_endpoints_handler(
     )
     .await?;
     Ok(HttpResponse::Ok().json(List::page(rows, params.limit, |r| {
-        WebhookEndpoint::from_row(r, false)
+        WebhookEndpoint::from_row(r, None)
     })))
 }
 
@@ -291,7 +298,7 @@ pub async fn get_endpoint_handler(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let row = find(&state, &auth, &id).await?;
-    Ok(HttpResponse::Ok().json(WebhookEndpoint::from_row(row, false)))
+    Ok(HttpResponse::Ok().json(WebhookEndpoint::from_row(row, None)))
 }
 
 /// Remove a webhook endpoint. Its events stay readable and can be redelivered elsewhere.
@@ -325,17 +332,18 @@ pub async fn rotate_secret_handler(
 ) -> Result<HttpResponse, ApiError> {
     let row = find(&state, &auth, &id).await?;
     let now = now_ms();
+    let secret = new_secret()?;
     rotate_secret(
         &state.db.write,
         &row.id,
-        &new_secret()?,
+        &state.settings.encryption.seal(&row.id, &secret)?,
         now + state.settings.webhook_secret_overlap_seconds * 1000,
         now,
     )
     .await?;
     let row = find(&state, &auth, &id).await?;
     tracing::info!(endpoint.id = %row.id, "webhook secret rotated");
-    Ok(HttpResponse::Ok().json(WebhookEndpoint::from_row(row, true)))
+    Ok(HttpResponse::Ok().json(WebhookEndpoint::from_row(row, Some(secret))))
 }
 
 /// Enable an endpoint again after it was disabled (410, or failing for days).
@@ -351,5 +359,5 @@ pub async fn enable_endpoint_handler(
     let row = find(&state, &auth, &id).await?;
     enable_endpoint(&state.db.write, &row.id, now_ms()).await?;
     let row = find(&state, &auth, &id).await?;
-    Ok(HttpResponse::Ok().json(WebhookEndpoint::from_row(row, false)))
+    Ok(HttpResponse::Ok().json(WebhookEndpoint::from_row(row, None)))
 }

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::merchants::{BrandingRow, get_branding, get_logo};
 use crate::domain::MerchantId;
-use crate::domain::branding::{ButtonShape, Color, logo_type_for_path};
+use crate::domain::branding::{ButtonShape, Color, check_logo, logo_type_for_path};
 use crate::startup::AppState;
 
 /// The branding a page shows.
@@ -147,6 +147,20 @@ pub async fn brand_logo(state: web::Data<AppState>, merchant: web::Path<String>)
             ))),
             None => Ok(None),
         }
+    };
+    // Checked again here: a logo stored before SVGs were checked, or a file edited since the
+    // start, is not served.
+    let found = async {
+        anyhow::Ok(match found.await? {
+            Some((kind, bytes)) => match check_logo(&kind, &bytes) {
+                Ok(()) => Some((kind, bytes)),
+                Err(reason) => {
+                    tracing::warn!(merchant.id = %merchant, reason, "logo not served");
+                    None
+                }
+            },
+            None => None,
+        })
     };
     match found.await {
         Ok(Some((kind, bytes))) => {
