@@ -170,11 +170,13 @@ pub struct BrandingUpdateRequest {
     #[schema(pattern = "^#([0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$", example = "#0b57d0")]
     brand_color: Option<String>,
     button_shape: Option<ButtonShapeName>,
-    /// A `data:` URL of a PNG, JPEG, WebP or SVG, up to 64 KiB, in canonical base64 (the
-    /// unused bits of the last character zero).
+    /// A `data:` URL of a PNG, JPEG or WebP, up to 64 KiB, in canonical base64 (the unused bits
+    /// of the last character zero). An SVG (`data:image/svg+xml;base64,…`) is accepted too when
+    /// it is a plain drawing: no script, event handler, `foreignObject`, entity or reference
+    /// outside the file; the rules are more than a pattern can say, so the pattern leaves it out.
     #[schema(
         max_length = 87400,
-        pattern = "^data:image/(png|jpeg|webp|svg\\+xml);base64,([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=|[A-Za-z0-9+/][AQgw]==)$"
+        pattern = "^data:image/(png|jpeg|webp);base64,([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=|[A-Za-z0-9+/][AQgw]==)$"
     )]
     logo: Option<String>,
     /// Plain text, at most 200 characters after trimming.
