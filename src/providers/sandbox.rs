@@ -75,10 +75,14 @@ pub struct SandboxProvider {
     settlement_address: String,
 }
 
-#[derive(Serialize, Deserialize)]
-struct CallbackBody {
+/// The sandbox's callback, signed in `x-sandbox-signature`; also its OpenAPI schema.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CallbackBody {
+    /// The callback's own id; each is applied once.
     id: String,
+    /// `pay_…`
     payment: String,
+    /// `payment.succeeded` or `payment.failed`.
     #[serde(rename = "type")]
     kind: String,
     tx_hash: Option<String>,

@@ -20,7 +20,7 @@ const MAX_CALLBACK_BYTES: usize = 64 * 1024;
     path = "/api/providers/{provider}/callbacks",
     tag = "Providers",
     params(("provider" = String, Path, description = "The provider's id, e.g. `sandbox`")),
-    request_body(content = super::schemas::SandboxCallback, description = "The provider's own payload, signed in its header (the sandbox provider's shown)", content_type = "application/json"),
+    request_body(content = crate::providers::sandbox::CallbackBody, description = "The provider's own payload, signed in its header (the sandbox provider's shown)", content_type = "application/json"),
     responses(
         (status = 200, description = "Applied, or the payment was already final", body = super::schemas::CallbackReceived),
         (status = 400, description = "Malformed callback", body = ErrorEnvelope),

@@ -214,21 +214,6 @@ pub struct WebhookExampleRequest {
     metadata: Option<BTreeMap<String, String>>,
 }
 
-/// The sandbox provider's callback, signed in `x-sandbox-signature`.
-#[derive(Deserialize, ToSchema)]
-pub struct SandboxCallback {
-    /// The callback's own id; each is applied once.
-    id: String,
-    /// `pay_…`
-    payment: String,
-    /// `paid` or `failed`.
-    #[serde(rename = "type")]
-    kind: String,
-    tx_hash: Option<String>,
-    failure_code: Option<String>,
-    failure_message: Option<String>,
-}
-
 /// What an agent action answers.
 #[derive(ToSchema)]
 pub struct ActionResult {
