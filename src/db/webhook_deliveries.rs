@@ -67,7 +67,39 @@ pub async fn claim_due_deliveries(
     batch: i64,
     per_endpoint: i64,
 ) -> anyhow::Result<Vec<DueDelivery>> {
-    let ids: Vec<String> = sqlx::query_scalar(
+    // Two claims running at once on PostgreSQL may lock the rows they both want in different
+    // orders; the database then aborts one of them (a deadlock). The claim is one statement
+    // that changed nothing when aborted, so it is simply run again.
+    let mut tries = 0;
+    let ids = loop {
+        tries += 1;
+        match claim_ids(db, worker, now_ms, lease_ms, batch, per_endpoint).await {
+            Err(e) if tries < 5 && is_deadlock(&e) => continue,
+            other => break other.context("claiming webhook deliveries")?,
+        }
+    };
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    read_claimed(db, &ids).await
+}
+
+/// PostgreSQL's deadlock (40P01) or serialization failure (40001).
+fn is_deadlock(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|code| code == "40P01" || code == "40001")
+}
+
+async fn claim_ids(
+    db: &super::Db,
+    worker: &str,
+    now_ms: i64,
+    lease_ms: i64,
+    batch: i64,
+    per_endpoint: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
         "UPDATE webhook_deliveries
          SET locked_until = $1, locked_by = $2, attempts = attempts + 1, updated_at = $3
          WHERE id IN (
@@ -95,10 +127,10 @@ pub async fn claim_due_deliveries(
     .bind(per_endpoint)
     .fetch_all(&db.write)
     .await
-    .context("claiming webhook deliveries")?;
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
+}
+
+/// The claimed deliveries with everything needed to send them.
+async fn read_claimed(db: &super::Db, ids: &[String]) -> anyhow::Result<Vec<DueDelivery>> {
     let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT d.id, d.event_id, d.endpoint_id, d.attempts, e.payload, w.url, w.environment,
@@ -111,7 +143,7 @@ pub async fn claim_due_deliveries(
         placeholders.join(", ")
     );
     let mut query = sqlx::query_as(&sql);
-    for id in &ids {
+    for id in ids {
         query = query.bind(id);
     }
     query
