@@ -75,6 +75,9 @@ pub struct Settings {
     pub routes: Vec<PaymentRoute>,
     /// How long a payment may stay pending at its provider before reconciliation fails it.
     pub provider_timeout_seconds: i64,
+    /// How many payments one session may try: after a failed one the buyer may pay again
+    /// until this many have been made.
+    pub payment_attempts_per_session: i64,
     /// How often in-flight payments are checked with their provider.
     pub reconcile_interval_seconds: i64,
     /// How long the sandbox's delayed test card stays pending before it pays.
@@ -127,6 +130,7 @@ impl Default for Settings {
             branding: BrandingDefaults::default(),
             routes: default_routes(),
             provider_timeout_seconds: 1_800,
+            payment_attempts_per_session: 5,
             reconcile_interval_seconds: 5,
             sandbox_delay_seconds: 5,
             webhook_timeout_seconds: 10,
@@ -215,6 +219,10 @@ impl Settings {
         if let Some(v) = get("OPENRAILS_PROVIDER_TIMEOUT_SECONDS") {
             self.provider_timeout_seconds = parse("OPENRAILS_PROVIDER_TIMEOUT_SECONDS", &v)?;
         }
+        if let Some(v) = get("OPENRAILS_PAYMENT_ATTEMPTS_PER_SESSION") {
+            self.payment_attempts_per_session =
+                parse("OPENRAILS_PAYMENT_ATTEMPTS_PER_SESSION", &v)?;
+        }
         if let Some(v) = get("OPENRAILS_RECONCILE_INTERVAL_SECONDS") {
             self.reconcile_interval_seconds = parse("OPENRAILS_RECONCILE_INTERVAL_SECONDS", &v)?;
         }
@@ -283,6 +291,9 @@ impl Settings {
         }
         if self.provider_timeout_seconds < 1 || self.reconcile_interval_seconds < 1 {
             bail!("provider_timeout_seconds and reconcile_interval_seconds must be at least 1");
+        }
+        if !(1..=100).contains(&self.payment_attempts_per_session) {
+            bail!("payment_attempts_per_session must be between 1 and 100");
         }
         // A worker renews its leases every third of their length while attempts last; two
         // seconds leave room for a renewal to commit before the lease runs out.

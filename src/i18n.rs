@@ -108,6 +108,18 @@ impl Catalog {
             .replace("{time}", &format!("{:02}:{:02}", dt.hour(), dt.minute()))
     }
 
+    /// How long something stays open, in words and in no time zone: "about 23 hours".
+    pub fn open_for(&self, ms_left: i64) -> String {
+        let minutes = ms_left.max(0) / 60_000;
+        let (key, n) = match minutes {
+            0..=1 => return self.get("layout.open_for_moment").into_owned(),
+            2..=119 => ("layout.open_for_minutes", minutes),
+            120..=2_879 => ("layout.open_for_hours", minutes / 60),
+            _ => ("layout.open_for_days", minutes / 1_440),
+        };
+        self.with(key, "n", &n.to_string())
+    }
+
     /// Every key, for completeness checks.
     pub fn keys(&self) -> BTreeSet<&str> {
         self.texts.keys().map(String::as_str).collect()
@@ -283,6 +295,18 @@ mod tests {
         assert_eq!(pt.money(111_650), "US$ 1.116,50");
         assert_eq!(en.date(1_779_900_000_000), "27 May 2026, 16:40 UTC");
         assert_eq!(es.date(1_779_900_000_000), "27 de mayo de 2026, 16:40 UTC");
+        assert_eq!(
+            en.open_for(23 * 3_600_000 + 59 * 60_000),
+            "This checkout stays open for about 23 hours."
+        );
+        assert_eq!(
+            en.open_for(90 * 60_000),
+            "This checkout stays open for about 90 minutes."
+        );
+        assert_eq!(
+            en.open_for(7 * 86_400_000),
+            "This checkout stays open for about 7 days."
+        );
         assert_eq!(
             pt.with("result.return_to", "merchant", "Loja"),
             "Voltar para Loja"

@@ -1,8 +1,13 @@
 // Optional enhancements for the checkout pages; every page works without this file (then a
-// <noscript> refresh updates them).
-// - Waiting pages (body[data-status-url]) poll their status and reload when it changes.
-// - Result pages (body[data-return-url]) send the buyer back to the merchant after a delay.
+// <noscript> refresh updates waiting pages).
+// - Waiting pages (body[data-status-url]) poll their status and reload when it changes,
+//   announcing it in the page's language (body[data-updating-label]).
+// - After a submit with errors, focus moves to the error summary; its links move focus to
+//   their field with its label in view (CSS scroll-margin does the same without script).
+// - Times ([data-expires]) are shown in the buyer's own time zone.
 // - Copy buttons ([data-copy]) copy the text of the element they name.
+// No page leaves on a timer: the return to the merchant is the buyer's choice or an instant
+// redirect once they are done.
 (function () {
   "use strict";
 
@@ -11,12 +16,13 @@
   if (statusUrl) {
     var shown = body.getAttribute("data-state");
     var live = document.getElementById("live-status");
+    var updating = body.getAttribute("data-updating-label");
     var poll = function () {
       fetch(statusUrl, { headers: { Accept: "application/json" }, cache: "no-store" })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (s) {
           if (s && s.state && s.state !== shown) {
-            if (live) { live.textContent = "Payment status changed. Updating…"; }
+            if (live && updating) { live.textContent = updating; }
             window.location.reload();
             return;
           }
@@ -27,11 +33,28 @@
     window.setTimeout(poll, 2000);
   }
 
-  var returnUrl = body.getAttribute("data-return-url");
-  if (returnUrl) {
-    var delay = Number(body.getAttribute("data-return-delay")) || 3;
-    window.setTimeout(function () { window.location.assign(returnUrl); }, delay * 1000);
+  var summary = document.getElementById("errors");
+  if (summary) {
+    summary.focus();
+    Array.prototype.forEach.call(summary.querySelectorAll("a[href^='#']"), function (link) {
+      link.addEventListener("click", function (event) {
+        var input = document.getElementById(link.getAttribute("href").slice(1));
+        if (!input) { return; }
+        event.preventDefault();
+        var label = document.querySelector("label[for='" + input.id + "']") || input.closest("label");
+        (label || input).scrollIntoView({ block: "start" });
+        input.focus({ preventScroll: true });
+      });
+    });
   }
+
+  Array.prototype.forEach.call(document.querySelectorAll("[data-expires]"), function (el) {
+    var when = new Date(el.getAttribute("data-expires"));
+    var template = el.getAttribute("data-template");
+    if (isNaN(when.getTime()) || !template || !window.Intl) { return; }
+    var text = when.toLocaleString(document.documentElement.lang, { dateStyle: "long", timeStyle: "short" });
+    el.textContent = template.replace("{date}", text);
+  });
 
   var copyLabel = body.getAttribute("data-copy-label") || "Copy";
   var copiedLabel = body.getAttribute("data-copied-label") || "Copied";

@@ -197,11 +197,12 @@ async fn send_test(settings: &Settings, url: &str, secret: Option<String>) -> an
         tx_hash: Some("0xabc123"),
         metadata: Metadata::parse(&json!({"order_id": "ord_284"})).unwrap_or_default(),
         payment_id: Some("pay_test_webhook"),
+        attempt: 1,
         failure_code: None,
         now_ms: now_ms(),
     })
     .to_string();
-    let event_id = EventKind::Paid.event_id("chk_test_webhook");
+    let event_id = EventKind::Paid.event_id("chk_test_webhook", 1);
     // The operator's own command: it may test a local receiver whatever the mode.
     let clients = WebhookClients::new(
         std::time::Duration::from_secs(settings.webhook_timeout_seconds),

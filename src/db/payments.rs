@@ -13,6 +13,8 @@ pub struct PaymentRow {
     pub merchant_id: String,
     pub environment: String,
     pub customer_id: String,
+    /// 1 for the session's first payment, 2 for the one made after it failed, …
+    pub attempt: i64,
     pub invoice_id: String,
     pub route_id: String,
     pub route_kind: String,
@@ -39,27 +41,28 @@ pub struct PaymentRow {
     pub updated_at: i64,
 }
 
-pub const COLUMNS: &str = "id, session_id, merchant_id, environment, customer_id, invoice_id, \
-    route_id, route_kind, provider, amount_cents, buyer_fee_cents, gateway_fee_cents, \
+pub const COLUMNS: &str = "id, session_id, merchant_id, environment, customer_id, attempt, \
+    invoice_id, route_id, route_kind, provider, amount_cents, buyer_fee_cents, gateway_fee_cents, \
     merchant_net_cents, total_cents, currency, status, ledger_status, provider_state, \
     provider_ref, provider_data, card_brand, card_last4, tx_hash, failure_code, \
     failure_message, provider_deadline, next_poll_at, created_at, updated_at";
 
 impl PaymentRow {
-    /// Whether a provider has the payment (or had it): from then on the session cannot expire.
+    /// Whether a provider has the payment and has not finished it: then its session cannot
+    /// expire.
     pub fn at_provider(&self) -> bool {
-        self.provider_state != "awaiting_buyer"
+        self.status == "pending" && self.provider_state != "awaiting_buyer"
     }
 }
 
-/// Inserts a payment; `false` when the session already has one.
+/// Inserts a payment; `false` when the session already has one with its attempt number.
 pub async fn insert_payment<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     p: &PaymentRow,
 ) -> anyhow::Result<bool> {
-    let placeholders: Vec<String> = (1..=29).map(|i| format!("${i}")).collect();
+    let placeholders: Vec<String> = (1..=30).map(|i| format!("${i}")).collect();
     let done = sqlx::query(&format!(
-        "INSERT INTO payments ({COLUMNS}) VALUES ({}) ON CONFLICT (session_id) DO NOTHING",
+        "INSERT INTO payments ({COLUMNS}) VALUES ({}) ON CONFLICT (session_id, attempt) DO NOTHING",
         placeholders.join(", ")
     ))
     .bind(&p.id)
@@ -67,6 +70,7 @@ pub async fn insert_payment<'e, E: Executor<'e, Database = Any>>(
     .bind(&p.merchant_id)
     .bind(&p.environment)
     .bind(&p.customer_id)
+    .bind(p.attempt)
     .bind(&p.invoice_id)
     .bind(&p.route_id)
     .bind(&p.route_kind)
@@ -97,13 +101,13 @@ pub async fn insert_payment<'e, E: Executor<'e, Database = Any>>(
     Ok(done.rows_affected() == 1)
 }
 
-/// The payment of a session, if the buyer has started paying.
+/// The session's latest payment (its last attempt), if the buyer has started paying.
 pub async fn get_payment_by_session<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     session_id: &str,
 ) -> anyhow::Result<Option<PaymentRow>> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM payments WHERE session_id = $1"
+        "SELECT {COLUMNS} FROM payments WHERE session_id = $1 ORDER BY attempt DESC LIMIT 1"
     ))
     .bind(session_id)
     .fetch_optional(executor)
@@ -334,7 +338,7 @@ pub async fn list_payments<'e, E: Executor<'e, Database = Any>>(
     .context("listing payments")
 }
 
-/// One of the merchant's payments, by `pay_…` or by its session's `chk_…`.
+/// One of the merchant's payments, by `pay_…`, or by its session's `chk_…` (then the latest).
 pub async fn get_payment<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     merchant_id: &MerchantId,
@@ -343,7 +347,8 @@ pub async fn get_payment<'e, E: Executor<'e, Database = Any>>(
 ) -> anyhow::Result<Option<PaymentRow>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM payments
-         WHERE merchant_id = $1 AND environment = $2 AND (id = $3 OR session_id = $3)"
+         WHERE merchant_id = $1 AND environment = $2 AND (id = $3 OR session_id = $3)
+         ORDER BY attempt DESC LIMIT 1"
     ))
     .bind(merchant_id.as_str())
     .bind(environment.as_str())

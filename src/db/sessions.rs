@@ -254,10 +254,13 @@ pub async fn expire_due_sessions<'e, E: Executor<'e, Database = Any>>(
 }
 
 /// `routed` → `pending` when the buyer starts paying, unless the session has expired
-/// meanwhile. `false` when another request (or the deadline) got there first.
+/// meanwhile. `previous` is the payment the buyer saw fail (none for a first attempt): a
+/// compare-and-set on it, so two tabs retrying at once start one payment. `false` when another
+/// request (or the deadline) got there first.
 pub async fn start_session<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     id: &str,
+    previous: Option<&str>,
     payment_id: &str,
     route_id: &str,
     now_ms: i64,
@@ -265,39 +268,69 @@ pub async fn start_session<'e, E: Executor<'e, Database = Any>>(
     let done = sqlx::query(
         "UPDATE checkout_sessions SET status = 'pending', payment_id = $1, route_id = $2,
              updated_at = $3
-         WHERE id = $4 AND status = 'routed' AND expires_at > $3",
+         WHERE id = $4 AND status = 'routed' AND expires_at > $3
+           AND COALESCE(payment_id, '') = $5",
     )
     .bind(payment_id)
     .bind(route_id)
     .bind(now_ms)
     .bind(id)
+    .bind(previous.unwrap_or(""))
     .execute(executor)
     .await
     .context("starting a session")?;
     Ok(done.rows_affected() == 1)
 }
 
-/// `pending` → `paid` | `failed`. With `late`, a session that expired or failed meanwhile
-/// may still become paid: a confirmation for money already taken is always honoured.
+/// The session's current payment `payment_id` ended: `pending` → `status` (`paid`, `failed`,
+/// or `routed` to offer the buyer another attempt). With `late` (a confirmation of money
+/// already taken, always honoured) a session that expired, failed or moved on to another
+/// attempt meanwhile becomes paid too, naming this payment. `None` when the session was
+/// elsewhere.
 pub async fn finish_session<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     id: &str,
+    payment_id: &str,
     status: &str,
     late: bool,
     now_ms: i64,
 ) -> anyhow::Result<Option<SessionRow>> {
     sqlx::query_as(&format!(
-        "UPDATE checkout_sessions SET status = $1, updated_at = $2
-         WHERE id = $3 AND (status = 'pending' OR ($4 = 1 AND status IN ('expired', 'failed')))
+        "UPDATE checkout_sessions SET status = $1, payment_id = $5, updated_at = $2
+         WHERE id = $3 AND ((status = 'pending' AND payment_id = $5)
+             OR ($4 = 1 AND status IN ('routed', 'pending', 'expired', 'failed')))
          RETURNING {COLUMNS}"
     ))
     .bind(status)
     .bind(now_ms)
     .bind(id)
     .bind(i64::from(late))
+    .bind(payment_id)
     .fetch_optional(executor)
     .await
     .context("finishing a session")
+}
+
+/// `routed` → `failed` when the buyer gives up after the failed payment `payment_id` (returns
+/// to the merchant). `None` when the session was elsewhere (paid meanwhile, another attempt
+/// started, expired).
+pub async fn abandon_session<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: &str,
+    payment_id: &str,
+    now_ms: i64,
+) -> anyhow::Result<Option<SessionRow>> {
+    sqlx::query_as(&format!(
+        "UPDATE checkout_sessions SET status = 'failed', updated_at = $1
+         WHERE id = $2 AND status = 'routed' AND payment_id = $3
+         RETURNING {COLUMNS}"
+    ))
+    .bind(now_ms)
+    .bind(id)
+    .bind(payment_id)
+    .fetch_optional(executor)
+    .await
+    .context("closing a session the buyer left")
 }
 
 /// Pending sessions past their deadline whose payment never reached a provider.
@@ -307,7 +340,7 @@ pub async fn due_pending_sessions<'e, E: Executor<'e, Database = Any>>(
     batch: i64,
 ) -> anyhow::Result<Vec<String>> {
     sqlx::query_scalar(
-        "SELECT s.id FROM checkout_sessions s JOIN payments p ON p.session_id = s.id
+        "SELECT s.id FROM checkout_sessions s JOIN payments p ON p.id = s.payment_id
          WHERE s.status = 'pending' AND s.expires_at <= $1 AND p.provider_state = 'awaiting_buyer'
          ORDER BY s.expires_at LIMIT $2",
     )
@@ -328,7 +361,7 @@ pub async fn expire_pending_session<'e, E: Executor<'e, Database = Any>>(
         "UPDATE checkout_sessions SET status = 'expired', updated_at = $1
          WHERE id = $2 AND status = 'pending'
            AND NOT EXISTS (SELECT 1 FROM payments p
-                           WHERE p.session_id = checkout_sessions.id
+                           WHERE p.id = checkout_sessions.payment_id
                              AND p.provider_state <> 'awaiting_buyer')
          RETURNING {COLUMNS}"
     ))

@@ -58,6 +58,34 @@ impl Color {
         (a.max(b) + 0.05) / (a.min(b) + 0.05)
     }
 
+    /// This colour as text, borders and marks on `surface`: itself when it reaches 4.5:1
+    /// there, else mixed towards black (on a light surface) or white (on a dark one) until it
+    /// does, so a pale brand colour still reads on white and a deep one on a dark page.
+    pub fn ink_on(self, surface: Color) -> Color {
+        let toward = if surface.luminance() > 0.18 {
+            0u8
+        } else {
+            255u8
+        };
+        let mix =
+            |c: u8, t: f64| (f64::from(c) + (f64::from(toward) - f64::from(c)) * t).round() as u8;
+        (0..=20)
+            .map(|step| {
+                let t = f64::from(step) / 20.0;
+                Color {
+                    r: mix(self.r, t),
+                    g: mix(self.g, t),
+                    b: mix(self.b, t),
+                }
+            })
+            .find(|c| c.contrast(surface) >= 4.5)
+            .unwrap_or(Color {
+                r: toward,
+                g: toward,
+                b: toward,
+            })
+    }
+
     /// Black or white: whichever reads better on this colour.
     pub fn text_color(self) -> Color {
         let white = Color {
@@ -199,6 +227,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn ink_reaches_text_contrast_on_light_and_dark_surfaces() {
+        let white = Color::parse("#ffffff").unwrap();
+        let dark = Color::parse("#1a1f26").unwrap();
+        for brand in [
+            "#ffd400", "#0b57d0", "#7c3aed", "#00a86b", "#111111", "#f8f8f8",
+        ] {
+            let brand = Color::parse(brand).unwrap();
+            for surface in [white, dark] {
+                let ink = brand.ink_on(surface);
+                assert!(
+                    ink.contrast(surface) >= 4.5,
+                    "{brand:?} on {surface:?}: {ink:?}"
+                );
+            }
+        }
+        // A colour that already reads is kept as it is.
+        let blue = Color::parse("#0b57d0").unwrap();
+        assert_eq!(blue.ink_on(white), blue);
     }
 
     #[test]

@@ -50,9 +50,16 @@ impl EventKind {
         }
     }
 
-    /// `evt_{session id}_{suffix}`: stable, so a receiver can deduplicate on it.
-    pub fn event_id(self, session_id: &str) -> String {
-        format!("evt_{session_id}_{}", self.suffix())
+    /// `evt_{session id}_{suffix}` for the session's first payment, and
+    /// `evt_{session id}_{suffix}_{attempt}` for the payments a buyer makes after one failed
+    /// (`evt_chk_…_failed_2`); `payment.expired` happens once per session. Stable, so a
+    /// receiver can deduplicate on it.
+    pub fn event_id(self, session_id: &str, attempt: i64) -> String {
+        if attempt <= 1 || self == EventKind::Expired {
+            format!("evt_{session_id}_{}", self.suffix())
+        } else {
+            format!("evt_{session_id}_{}_{attempt}", self.suffix())
+        }
     }
 }
 
@@ -84,11 +91,12 @@ pub fn build_event(
         tx_hash: payment.and_then(|p| p.tx_hash.as_deref()),
         metadata: Metadata::from_db(&session.metadata),
         payment_id: payment.map(|p| p.id.as_str()),
+        attempt: payment.map_or(1, |p| p.attempt),
         failure_code: payment.and_then(|p| p.failure_code.as_deref()),
         now_ms,
     });
     EventRow {
-        id: kind.event_id(&session.id),
+        id: kind.event_id(&session.id, payment.map_or(1, |p| p.attempt)),
         merchant_id: session.merchant_id.clone(),
         environment: session.environment.clone(),
         session_id: session.id.clone(),
@@ -112,6 +120,8 @@ pub struct PayloadParts<'a> {
     pub tx_hash: Option<&'a str>,
     pub metadata: Metadata,
     pub payment_id: Option<&'a str>,
+    /// Which of the session's payments this is (1 for the first).
+    pub attempt: i64,
     pub failure_code: Option<&'a str>,
     pub now_ms: i64,
 }
@@ -119,7 +129,7 @@ pub struct PayloadParts<'a> {
 /// The webhook body: `id`, `type`, `livemode`, `created`, `data{…}`.
 pub fn payload(p: &PayloadParts<'_>) -> serde_json::Value {
     json!({
-        "id": p.kind.event_id(p.session_id),
+        "id": p.kind.event_id(p.session_id, p.attempt),
         "type": p.kind.type_name(),
         "livemode": p.livemode,
         "created": iso_millis(p.now_ms),

@@ -17,8 +17,8 @@ use crate::db::payments::{
     record_callback, record_provider_answer, reschedule_poll,
 };
 use crate::db::sessions::{
-    SessionRow, due_pending_sessions, expire_due_sessions, expire_pending_session, finish_session,
-    get_session_by_id, start_session,
+    SessionRow, abandon_session, due_pending_sessions, expire_due_sessions, expire_pending_session,
+    finish_session, get_session_by_id, start_session,
 };
 use crate::domain::card::Card;
 use crate::domain::payment_route::PaymentRoute;
@@ -35,13 +35,16 @@ use crate::startup::AppState;
 pub enum Started {
     /// A payment was created now.
     New(Box<PaymentRow>),
-    /// The session already had one (a double click, the back button): show its state.
+    /// The session already has one under way or finished (a double click, the back button, a
+    /// second tab): show its state.
     Existing(Box<PaymentRow>),
-    /// The session can no longer be paid (expired, or gone).
+    /// The session can no longer be paid (expired, out of attempts, or gone).
     Closed,
 }
 
-/// Creates the payment (pending) and invoice (open) and moves the session to `pending`.
+/// Creates the payment (pending) and invoice (open) and moves the session to `pending`: the
+/// session's first payment, or another attempt after the last one failed, while attempts
+/// (`payment_attempts_per_session`) are left.
 pub async fn start_payment(
     state: &AppState,
     session_id: &SessionId,
@@ -51,11 +54,16 @@ pub async fn start_payment(
     let Some(session) = get_session_by_id(&state.db.write, session_id).await? else {
         return Ok(Started::Closed);
     };
-    if let Some(existing) = get_payment_by_session(&state.db.write, &session.id).await? {
-        return Ok(Started::Existing(Box::new(existing)));
-    }
+    let previous = get_payment_by_session(&state.db.write, &session.id).await?;
+    let attempt = match &previous {
+        Some(p) if p.status != "failed" => return Ok(Started::Existing(Box::new(p.clone()))),
+        Some(p) => p.attempt + 1,
+        None => 1,
+    };
     let status = SessionStatus::parse(&session.status).unwrap_or(SessionStatus::Failed);
-    if status.effective(session.expires_at, now, false) != SessionStatus::Routed {
+    if status.effective(session.expires_at, now, false) != SessionStatus::Routed
+        || attempt > state.settings.payment_attempts_per_session
+    {
         return Ok(Started::Closed);
     }
     let fees = route.fees(session.amount_cents);
@@ -67,6 +75,7 @@ pub async fn start_payment(
         merchant_id: session.merchant_id.clone(),
         environment: session.environment.clone(),
         customer_id: session.customer_id.clone(),
+        attempt,
         invoice_id: invoice_id.clone(),
         route_id: route.id.clone(),
         route_kind: route.kind.clone(),
@@ -107,20 +116,31 @@ pub async fn start_payment(
         updated_at: now,
     };
     let mut tx = state.db.begin().await?;
-    if !start_session(&mut *tx, &session.id, &payment_id, &route.id, now).await?
+    let previous_id = previous.as_ref().map(|p| p.id.as_str());
+    if !start_session(
+        &mut *tx,
+        &session.id,
+        previous_id,
+        &payment_id,
+        &route.id,
+        now,
+    )
+    .await?
         || !insert_payment(&mut *tx, &payment).await?
     {
         tx.rollback().await.context("rolling back a lost start")?;
         return Ok(
             match get_payment_by_session(&state.db.write, &session.id).await? {
-                Some(existing) => Started::Existing(Box::new(existing)),
-                None => Started::Closed,
+                Some(existing) if existing.status != "failed" => {
+                    Started::Existing(Box::new(existing))
+                }
+                _ => Started::Closed,
             },
         );
     }
     insert_invoice(&mut *tx, &invoice).await?;
     tx.commit().await.context("committing a started payment")?;
-    tracing::info!(session.id = %session.id, payment.id = %payment_id, route = %route.id, "payment started");
+    tracing::info!(session.id = %session.id, payment.id = %payment_id, route = %route.id, attempt, "payment started");
     Ok(Started::New(Box::new(payment)))
 }
 
@@ -400,9 +420,12 @@ pub async fn apply_outcome(
     Ok(applied)
 }
 
-/// Payment → paid | failed, session → paid | failed, invoice → paid | void, and the event.
-/// A confirmation is honoured even when late: after the session's deadline, and after a
-/// payment was failed for a provider time-out (money taken is never ignored).
+/// Payment → paid | failed, invoice → paid | void, and the event; the session → paid, or
+/// after a failure back to `routed` for another attempt (while attempts and time are left)
+/// or `failed`. A confirmation is honoured even when late: after the session's deadline,
+/// after a payment was failed for a provider time-out, and after the buyer moved on to
+/// another attempt (money taken is never ignored; that other attempt, if the buyer has not
+/// handed it to a provider yet, is failed as superseded).
 async fn apply_in(
     state: &AppState,
     tx: &mut Tx,
@@ -414,14 +437,33 @@ async fn apply_in(
         return Ok(false);
     };
     let paid = matches!(outcome, Outcome::Paid { .. });
+    let before = session_in(tx, &payment.session_id).await?;
     let (status, invoice_status, kind) = if paid {
         ("paid", "paid", EventKind::Paid)
     } else {
         ("failed", "void", EventKind::Failed)
     };
-    let session = match finish_session(&mut **tx, &payment.session_id, status, paid, now).await? {
+    let session_status = if paid {
+        "paid"
+    } else if payment.attempt < state.settings.payment_attempts_per_session
+        && now < before.expires_at
+    {
+        "routed"
+    } else {
+        "failed"
+    };
+    let session = match finish_session(
+        &mut **tx,
+        &payment.session_id,
+        &payment.id,
+        session_status,
+        paid,
+        now,
+    )
+    .await?
+    {
         Some(session) => session,
-        None => session_in(tx, &payment.session_id).await?,
+        None => before.clone(),
     };
     close_invoice(&mut **tx, &payment.invoice_id, invoice_status, paid, now).await?;
     let event = build_event(
@@ -433,8 +475,58 @@ async fn apply_in(
         now,
     );
     record_event(tx, &event).await?;
-    tracing::info!(session.id = %session.id, payment.id = %payment.id, status, "payment finished");
+    tracing::info!(session.id = %session.id, payment.id = %payment.id, status, session.status = %session.status, "payment finished");
+    if paid && let Some(other) = before.payment_id.as_deref().filter(|id| *id != payment.id) {
+        supersede(state, tx, &session, other, now).await?;
+    }
     Ok(true)
+}
+
+/// Fails `payment_id`, a later attempt of a session that another payment has just paid, if
+/// the buyer has not handed it to a provider yet (one handed off keeps its own outcome).
+async fn supersede(
+    state: &AppState,
+    tx: &mut Tx,
+    session: &SessionRow,
+    payment_id: &str,
+    now: i64,
+) -> anyhow::Result<()> {
+    let outcome = Outcome::Failed {
+        code: "superseded".into(),
+        message: "An earlier payment of this checkout was confirmed; this one was not made.".into(),
+    };
+    let Some(payment) =
+        finish_payment_from(&mut **tx, payment_id, &outcome, Some("awaiting_buyer"), now).await?
+    else {
+        return Ok(());
+    };
+    close_invoice(&mut **tx, &payment.invoice_id, "void", false, now).await?;
+    let event = build_event(
+        EventKind::Failed,
+        session,
+        Some(&payment),
+        route_of(state, &payment),
+        "failed",
+        now,
+    );
+    record_event(tx, &event).await?;
+    Ok(())
+}
+
+/// The buyer gave up after a failed payment and returns to the merchant: the session becomes
+/// `failed` (a compare-and-set on its latest payment). `false` when it had moved on (paid,
+/// another attempt started, expired). Sends no event: the merchant had `payment.failed` for
+/// the payment already, and sees the session's status on the return.
+pub async fn abandon(
+    state: &AppState,
+    session_id: &str,
+    failed_payment_id: &str,
+) -> anyhow::Result<bool> {
+    let done = abandon_session(&state.db.write, session_id, failed_payment_id, now_ms()).await?;
+    if done.is_some() {
+        tracing::info!(session.id = %session_id, "the buyer returned to the merchant after a failed payment");
+    }
+    Ok(done.is_some())
 }
 
 async fn session_in(tx: &mut Tx, session_id: &str) -> anyhow::Result<SessionRow> {

@@ -69,6 +69,18 @@ api_routes! {
     "/metrics" => { GET: crate::metrics::metrics },
 }
 
+/// `/{id}/<step>`: a checkout form's address, posted to by `submit`; `GET` shows the page.
+fn form_resource<F, Args>(step: &str, submit: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(format!("/{{id}}/{step}"))
+        .route(web::get().to(pages::to_checkout_page))
+        .route(web::post().to(submit))
+}
+
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // The buyer's pages first, under one prefix: the router tries resources in order, and the
@@ -81,10 +93,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::head().to(pages::checkout_page)),
             )
             .route("/{id}/status", web::get().to(pages::checkout_status))
-            .route("/{id}/start", web::post().to(pages::start_submit))
-            .route("/{id}/card", web::post().to(pages::card_submit))
-            .route("/{id}/challenge", web::post().to(pages::challenge_submit))
-            .route("/{id}/simulate", web::post().to(pages::simulate_submit))
+            .service(
+                web::resource("/{id}/card")
+                    .route(web::get().to(pages::card_page_get))
+                    .route(web::post().to(pages::card_submit)),
+            )
+            .route("/{id}/routes", web::get().to(pages::routes_page))
+            // Each form's address shows the checkout page when fetched (a reload, a link).
+            .service(form_resource("start", pages::start_submit))
+            .service(form_resource("challenge", pages::challenge_submit))
+            .service(form_resource("simulate", pages::simulate_submit))
+            .service(form_resource("leave", pages::leave_submit))
             .default_service(web::to(not_found)),
     );
     configure_api(cfg);

@@ -86,7 +86,7 @@ async fn a_signed_failure_callback_fails_the_payment_and_voids_the_invoice() {
     let response = send_callback(&app, &failed("cb_1", &payment_id)).await;
 
     assert_eq!(response.status().as_u16(), 200);
-    assert_finished(
+    assert_failed_attempt(
         &app,
         &id,
         &Expected {

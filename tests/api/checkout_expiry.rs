@@ -206,12 +206,11 @@ async fn a_provider_that_never_answers_times_out_and_a_late_confirmation_is_hono
     let timed_out = api_payment(&app, &id).await;
     assert_eq!(timed_out["status"], "failed", "{timed_out}");
     assert_eq!(timed_out["failureCode"], "provider_timeout", "{timed_out}");
-    assert_result_page(
+    assert_retry_page(
         &buyer.open().await,
-        false,
-        Some(&expected_return(REDIRECT, &id, "failed")),
+        "The payment provider did not confirm the payment in time.",
     );
-    assert_finished(&app, &id, &wallet(false, Some("provider_timeout"))).await;
+    assert_failed_attempt(&app, &id, &wallet(false, Some("provider_timeout"))).await;
 
     // The provider confirms after all: the money was taken, so the payment is paid.
     let response = send_callback(

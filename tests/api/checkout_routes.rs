@@ -44,7 +44,9 @@ async fn declined_card_reaches_the_redirect_as_failed_with_card_declined() {
     let id = create_checkout(&app, &checkout_body(116.0, Some(REDIRECT))).await;
     let buyer = Buyer::new(&app, &id);
 
-    let result = buyer.card_checkout(CARD_DECLINED).await;
+    let retry = buyer.card_checkout(CARD_DECLINED).await;
+    assert_retry_page(&retry, "The card was declined.");
+    let result = buyer.leave(&retry).await;
 
     assert_result_page(
         &result,
@@ -65,7 +67,9 @@ async fn card_without_funds_fails_with_insufficient_funds() {
     let id = create_checkout(&app, &checkout_body(116.0, Some(REDIRECT))).await;
     let buyer = Buyer::new(&app, &id);
 
-    let result = buyer.card_checkout(CARD_NO_FUNDS).await;
+    let retry = buyer.card_checkout(CARD_NO_FUNDS).await;
+    assert_retry_page(&retry, "The card has insufficient funds.");
+    let result = buyer.leave(&retry).await;
 
     assert_result_page(
         &result,
@@ -113,7 +117,9 @@ async fn challenge_card_denied_by_the_buyer_fails_with_authentication_failed() {
     let buyer = Buyer::new(&app, &id);
     buyer.card_checkout(CARD_CHALLENGE).await;
 
-    let result = buyer.press("deny").await;
+    let retry = buyer.press("deny").await;
+    assert_retry_page(&retry, "confirmation step was not completed.");
+    let result = buyer.leave(&retry).await;
 
     assert_result_page(
         &result,
@@ -242,7 +248,9 @@ async fn failed_wallet_transfer_reaches_the_redirect_as_failed() {
     let buyer = Buyer::new(&app, &id);
     buyer.choose(WALLET_ROUTE).await;
 
-    let result = buyer.press("transfer_fail").await;
+    let retry = buyer.press("transfer_fail").await;
+    assert_retry_page(&retry, "The wallet transfer failed.");
+    let result = buyer.leave(&retry).await;
 
     assert_result_page(
         &result,
@@ -285,7 +293,9 @@ async fn bank_transfer_rejected_by_the_bank_reaches_the_redirect_as_failed() {
     let buyer = Buyer::new(&app, &id);
     buyer.choose(LOCAL_ROUTE).await;
 
-    let result = buyer.press("bank_reject").await;
+    let retry = buyer.press("bank_reject").await;
+    assert_retry_page(&retry, "The bank rejected the transfer.");
+    let result = buyer.leave(&retry).await;
 
     assert_result_page(
         &result,
@@ -330,7 +340,11 @@ async fn without_a_redirect_url_the_result_page_is_the_end() {
     assert_result_page(&paid, true, None);
 
     let other = create_checkout(&app, &checkout_body(116.0, None)).await;
-    let failed = Buyer::new(&app, &other).card_checkout(CARD_DECLINED).await;
+    let buyer = Buyer::new(&app, &other);
+    let retry = buyer.card_checkout(CARD_DECLINED).await;
+    assert_retry_page(&retry, "The card was declined.");
+    assert!(retry.html.contains("Cancel the payment"), "{}", retry.html);
+    let failed = buyer.leave(&retry).await;
     assert_result_page(&failed, false, None);
 }
 

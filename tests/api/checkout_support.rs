@@ -178,9 +178,28 @@ impl Page {
 
     /// The href of the "Return to …" link, unescaped.
     pub fn return_href(&self) -> Option<String> {
-        let text = self.html.find(">Return to ")?;
-        let tag_start = self.html[..text].rfind("<a ")?;
-        self.attribute_after(tag_start, "href")
+        self.html
+            .match_indices(">Return to ")
+            .find_map(|(text, _)| {
+                let tag_start = self.html[..text].rfind('<')?;
+                self.html[tag_start..]
+                    .starts_with("<a ")
+                    .then(|| self.attribute_after(tag_start, "href"))
+                    .flatten()
+            })
+    }
+
+    /// The action and token of the form whose action ends with `suffix`.
+    pub fn form_ending(&self, suffix: &str) -> Option<(String, String)> {
+        self.html.match_indices("<form").find_map(|(at, _)| {
+            let action = self.attribute_after(at, "action")?;
+            if !action.split('?').next().unwrap_or("").ends_with(suffix) {
+                return None;
+            }
+            let token_at = self.html[at..].find("name=\"token\"")? + at;
+            let tag_start = self.html[..token_at].rfind('<')?;
+            Some((action, self.attribute_after(tag_start, "value")?))
+        })
     }
 }
 
@@ -329,6 +348,21 @@ impl<'a> Buyer<'a> {
         self.submit(&page, &[("action", value)]).await
     }
 
+    /// Gives up after a failed payment: posts the page's "return to the merchant" form. The
+    /// answer is the failed page itself (sending the buyer on at once) when the session has a
+    /// `redirectUrl`, else the `303` to the failed page, followed.
+    pub async fn leave(&self, page: &Page) -> Page {
+        let (action, token) = page
+            .form_ending("/leave")
+            .unwrap_or_else(|| panic!("the page offers no way back:\n{}", page.html));
+        let response = self.post_form(&action, &[("token", &token)]).await;
+        if response.status().as_u16() == 303 {
+            self.assert_see_other(response).await;
+            return self.open().await;
+        }
+        Page::read(response).await
+    }
+
     /// `GET /checkout/{id}/status`.
     pub async fn status_json(&self) -> Value {
         let response = self
@@ -445,7 +479,27 @@ pub fn expected_return(redirect: &str, session_id: &str, status: &str) -> String
     format!("{url}{sep}checkout_session_id={session_id}&status={status}")
 }
 
-/// Checks the result page: paid or failed, the link back and the timed refresh to it.
+/// Checks the page after a failed payment while the session is open: why it failed, a way to
+/// pay again (the card form, or the routes), and a way back to the merchant; no timed exit.
+pub fn assert_retry_page(page: &Page, reason: &str) {
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(
+        page.html.contains("The payment did not go through") && page.html.contains(reason),
+        "expected the page to offer another attempt, saying {reason:?}:\n{}",
+        page.html
+    );
+    assert!(
+        page.form_ending("/card").is_some() || page.form_ending("/start").is_some(),
+        "the buyer can pay again:\n{}",
+        page.html
+    );
+    assert!(page.form_ending("/leave").is_some(), "{}", page.html);
+    assert_eq!(page.refresh(), None, "the page never leaves by itself");
+}
+
+/// Checks the result page: paid or failed, and the link back. Paid sends the buyer back at
+/// once (an instant redirect: the merchant has been told); so does the answer to a buyer
+/// choosing to go back after a failure. Nothing leaves on a timer.
 pub fn assert_result_page(page: &Page, paid: bool, return_to: Option<&str>) {
     assert_eq!(page.status, 200, "{}", page.html);
     let heading = if paid {
@@ -468,8 +522,8 @@ pub fn assert_result_page(page: &Page, paid: bool, return_to: Option<&str>) {
             assert_eq!(page.return_href().as_deref(), Some(url), "{}", page.html);
             assert_eq!(
                 page.refresh(),
-                Some(format!("3;url={url}")),
-                "the result page sends the buyer back by itself"
+                Some(format!("0;url={url}")),
+                "the result page sends the buyer back at once"
             );
         }
         None => {
@@ -489,8 +543,30 @@ pub struct Expected<'a> {
 }
 
 /// Checks the payment, invoice and session through the API, and the events in the outbox:
-/// exactly one `provider_pending` and one `paid` or `failed`, with the SPEC 6 payload.
+/// exactly one `provider_pending` and one `paid` or `failed`, with the SPEC 6 payload. A
+/// failed session is one the buyer left after the failure.
 pub async fn assert_finished(app: &TestApp, session_id: &str, expected: &Expected<'_>) -> Value {
+    let session_status = if expected.paid { "paid" } else { "failed" };
+    assert_payment_finished(app, session_id, expected, session_status).await
+}
+
+/// As `assert_finished` for a failed payment whose session is open again for another
+/// attempt (`routed`): the buyer has not left.
+pub async fn assert_failed_attempt(
+    app: &TestApp,
+    session_id: &str,
+    expected: &Expected<'_>,
+) -> Value {
+    assert!(!expected.paid);
+    assert_payment_finished(app, session_id, expected, "routed").await
+}
+
+async fn assert_payment_finished(
+    app: &TestApp,
+    session_id: &str,
+    expected: &Expected<'_>,
+    session_status: &str,
+) -> Value {
     let outcome = if expected.paid { "paid" } else { "failed" };
     assert_eq!(payment_count(app, session_id).await, 1, "one payment");
     assert_eq!(invoice_count(app, session_id).await, 1, "one invoice");
@@ -523,9 +599,9 @@ pub async fn assert_finished(app: &TestApp, session_id: &str, expected: &Expecte
     assert_eq!(invoice["paymentId"], payment["id"], "{invoice}");
 
     let session = api_session(app, session_id).await;
-    assert_eq!(session["status"], outcome, "{session}");
+    assert_eq!(session["status"], session_status, "{session}");
     assert_eq!(session["paymentId"], payment["id"], "{session}");
-    assert_eq!(app.stored_status(session_id).await, outcome);
+    assert_eq!(app.stored_status(session_id).await, session_status);
 
     let events = events_of(app, session_id).await;
     let mut ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();

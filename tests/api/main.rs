@@ -9,6 +9,7 @@ mod checkout_expiry;
 mod checkout_fees;
 mod checkout_payments_api;
 mod checkout_recovery;
+mod checkout_retry;
 mod checkout_routes;
 mod checkout_safety;
 mod checkout_support;

@@ -113,6 +113,7 @@ pub async fn run_action(
         tx_hash: (kind == EventKind::Paid).then_some("0xabc123"),
         metadata,
         payment_id: Some("pay_abc123"),
+        attempt: 1,
         failure_code: (kind == EventKind::Failed).then_some("card_declined"),
         now_ms: now_ms(),
     });

@@ -37,6 +37,9 @@ pub struct Payment {
     pub customer_id: String,
     pub invoice_id: String,
     pub session_id: String,
+    /// Extension: which of the session's payments this is (1 for the first; after a failed
+    /// payment the buyer may pay again, as payment 2, 3, …).
+    pub attempt: i64,
     pub route: Option<RouteSummary>,
     pub fees: FeesJson,
     /// Present when reading one payment.
@@ -83,6 +86,7 @@ impl Payment {
             customer_id: row.customer_id,
             invoice_id: row.invoice_id,
             session_id: row.session_id,
+            attempt: row.attempt,
             route,
             fees: fees.to_json(),
             metadata: None,

@@ -4,10 +4,11 @@
 //! can only ever show the current state, never pay twice.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::checkout::{CardValues, FieldError, effective_status, load, show};
+use super::checkout::{
+    CardValues, FieldError, bound_step, effective_status, load, see_checkout, show, show_leaving,
+};
 use super::form::{field, is_same_origin, read_form, verify_token};
 use super::{Ctx, error_page, message, not_found_page};
 use crate::db::payments::PaymentRow;
@@ -62,7 +63,7 @@ async fn accept(
     if !verify_token(
         &state.form_secret,
         &view.session.id,
-        step,
+        &bound_step(step, payment.as_ref()),
         field(&fields, "token"),
         now_ms() / 1000,
     ) {
@@ -79,9 +80,7 @@ async fn accept(
 
 /// `303 See Other` to the checkout page, keeping the buyer's language choice.
 fn see_current_state(ctx: &Ctx, session_id: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, ctx.link(&format!("/checkout/{session_id}"))))
-        .finish()
+    see_checkout(ctx, session_id)
 }
 
 /// `POST /checkout/{id}/start`: the buyer chose a route.
@@ -137,10 +136,15 @@ pub async fn card_submit(
     let Some(payment) = post.payment.as_ref() else {
         return see_current_state(&post.ctx, &session.id);
     };
-    let open = effective_status(session, Some(payment)) == SessionStatus::Pending
+    let status = effective_status(session, Some(payment));
+    let awaiting = status == SessionStatus::Pending
         && payment.provider_state == "awaiting_buyer"
         && payment.route_kind == "card";
-    if !open {
+    // After a declined card the form stays on screen: paying again makes a new payment.
+    let again = status == SessionStatus::Routed
+        && payment.status == "failed"
+        && payment.route_kind == "card";
+    if !awaiting && !again {
         return see_current_state(&post.ctx, &session.id);
     }
     let form = CardForm {
@@ -173,8 +177,60 @@ pub async fn card_submit(
             );
         }
     };
-    tracing::info!(session.id = %session.id, card.brand = card.brand, card.last4 = card.last4(), "card submitted");
-    match lifecycle::hand_off(&state, payment, Some(&card)).await {
+    tracing::info!(session.id = %session.id, card.brand = card.brand, card.last4 = card.last4(), again, "card submitted");
+    let result = async {
+        let payment = if again {
+            let route = state
+                .settings
+                .routes
+                .iter()
+                .find(|r| r.id == payment.route_id && r.offered_in(&session.environment));
+            let Some(route) = route else {
+                return anyhow::Ok(());
+            };
+            let session_id = SessionId::from_trusted(session.id.clone());
+            match lifecycle::start_payment(&state, &session_id, route).await? {
+                Started::New(payment) => *payment,
+                // Another tab paid or started meanwhile, or the session closed.
+                Started::Existing(_) | Started::Closed => return Ok(()),
+            }
+        } else {
+            payment.clone()
+        };
+        lifecycle::hand_off(&state, &payment, Some(&card)).await?;
+        Ok(())
+    };
+    match result.await {
+        Ok(()) => see_current_state(&post.ctx, &session.id),
+        Err(e) => error_page(&state, &post.ctx, &e),
+    }
+}
+
+/// `POST /checkout/{id}/leave`: after a failed payment the buyer gives up and goes back to
+/// the merchant. The session becomes `failed`; the answer is a page that sends the buyer on to
+/// `redirectUrl` at once (a form post may not redirect off this host), or, without one, the
+/// failed page as the end.
+pub async fn leave_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let post = match accept(&state, &req, &id, payload, "leave").await {
+        Ok(post) => post,
+        Err(response) => return response,
+    };
+    let session = &post.view.session;
+    let Some(payment) = post.payment.as_ref().filter(|p| p.status == "failed") else {
+        return see_current_state(&post.ctx, &session.id);
+    };
+    if let Err(e) = lifecycle::abandon(&state, &session.id, &payment.id).await {
+        return error_page(&state, &post.ctx, &e);
+    }
+    match load(&state, &session.id).await {
+        Ok(Some((view, payment))) if view.session.status == "failed" => {
+            show_leaving(&state, &post.ctx, &view, payment.as_ref())
+        }
         Ok(_) => see_current_state(&post.ctx, &session.id),
         Err(e) => error_page(&state, &post.ctx, &e),
     }

@@ -85,17 +85,35 @@ impl Brand {
     /// The custom properties the main stylesheet reads for buttons.
     pub fn stylesheet(&self) -> String {
         let mut css = String::from("/* Merchant branding. */\n:root {\n");
+        // The surfaces of static/checkout.css, light and dark.
+        let light = Color {
+            r: 0xff,
+            g: 0xff,
+            b: 0xff,
+        };
+        let dark = Color {
+            r: 0x1a,
+            g: 0x1f,
+            b: 0x26,
+        };
         if let Some(color) = self.color {
             css.push_str(&format!(
-                "  --color-brand: {};\n  --color-brand-text: {};\n",
+                "  --color-brand: {};\n  --color-brand-text: {};\n  --color-brand-ink: {};\n",
                 color.hex(),
-                color.text_color().hex()
+                color.text_color().hex(),
+                color.ink_on(light).hex()
             ));
         }
         if let Some(shape) = self.shape {
             css.push_str(&format!("  --radius-button: {};\n", shape.radius()));
         }
         css.push_str("}\n");
+        if let Some(color) = self.color {
+            css.push_str(&format!(
+                "@media (prefers-color-scheme: dark) {{\n  :root {{ --color-brand-ink: {}; }}\n}}\n",
+                color.ink_on(dark).hex()
+            ));
+        }
         css
     }
 }

@@ -8,7 +8,7 @@ use askama::Template;
 use serde_json::json;
 
 use super::form::issue_token;
-use super::{Ctx, Layout, MessagePage, Summary, error_page, not_found_page, render};
+use super::{Ctx, Expiry, Layout, MessagePage, Summary, error_page, not_found_page, render};
 use crate::db::payments::{PaymentRow, get_payment_by_session};
 use crate::db::sessions::{SessionRow, SessionView, get_session_view};
 use crate::db::webhook_deliveries::event_delivery_state;
@@ -20,8 +20,6 @@ use crate::providers::Instructions;
 use crate::providers::sandbox::TEST_CARDS;
 use crate::startup::AppState;
 
-/// Seconds before the result page sends the buyer back to the merchant.
-const RETURN_DELAY_SECONDS: u32 = 3;
 /// Seconds between refreshes of a waiting page without JavaScript.
 const REFRESH_SECONDS: u32 = 5;
 
@@ -44,6 +42,19 @@ pub struct CheckoutPage {
     pub routes: Vec<RouteChoice>,
     pub action: String,
     pub token: String,
+    /// After a failed payment: why, and the way back to the merchant.
+    pub retry: Option<Retry>,
+}
+
+/// What the buyer sees after a failed payment while the session is still open: why it
+/// failed, and a form that gives up and goes back to the merchant.
+pub struct Retry {
+    pub reason: String,
+    /// The field the reason's link moves to (the card number, or the route that failed).
+    pub field: String,
+    pub leave_action: String,
+    pub leave_token: String,
+    pub leave_label: String,
 }
 
 pub struct FieldError {
@@ -68,6 +79,10 @@ pub struct CardPage {
     pub errors: Vec<FieldError>,
     pub values: CardValues,
     pub test_cards: Vec<(&'static str, &'static str)>,
+    /// After a declined card: why, and the ways out.
+    pub retry: Option<Retry>,
+    /// The route chooser, to pay another way (after a failed card).
+    pub other_routes_href: Option<String>,
 }
 
 impl CardPage {
@@ -121,6 +136,10 @@ pub struct ResultPage {
     pub back_href: Option<String>,
     /// Paid, and the merchant is being told before the buyer goes back.
     pub confirming: bool,
+    /// What the buyer paid with: card brand and last four, transaction hash, bank reference.
+    pub method: Option<String>,
+    pub payment_id: Option<String>,
+    pub customer_email: Option<String>,
 }
 
 pub async fn checkout_page(
@@ -132,7 +151,7 @@ pub async fn checkout_page(
         let Some((view, payment)) = load(&state, &id).await? else {
             return anyhow::Ok(None);
         };
-        let confirming = merchant_still_confirming(&state, &view.session).await?;
+        let confirming = merchant_still_confirming(&state, &view.session, payment.as_ref()).await?;
         Ok(Some((view, payment, confirming)))
     };
     match loaded.await {
@@ -149,18 +168,97 @@ pub async fn checkout_page(
     }
 }
 
+/// `GET /checkout/{id}/card`: the card form's own address (the form with errors is shown
+/// here), so a reload, a new tab or a language link shows the card form again while the
+/// buyer can still pay by card; any other state is shown at `/checkout/{id}`.
+pub async fn card_page_get(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
+    match load(&state, &id).await {
+        Ok(Some((view, payment))) => {
+            let ctx = Ctx::for_session(&state, &req, &view);
+            let status = effective_status(&view.session, payment.as_ref());
+            let card_form = payment.as_ref().is_some_and(|p| {
+                p.route_kind == "card"
+                    && ((status == SessionStatus::Pending && p.provider_state == "awaiting_buyer")
+                        || (status == SessionStatus::Routed && p.status == "failed"))
+            });
+            if card_form {
+                show(&state, &ctx, &view, payment.as_ref(), None)
+            } else {
+                see_checkout(&ctx, &view.session.id)
+            }
+        }
+        Ok(None) => not_found_page(&state, &Ctx::new(&state, &req, None)),
+        Err(e) => error_page(&state, &Ctx::new(&state, &req, None), &e),
+    }
+}
+
+/// `GET /checkout/{id}/routes`: the route chooser, for a session open to another attempt
+/// after a failed payment ("pay another way"); any other state is shown at `/checkout/{id}`.
+pub async fn routes_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
+    match load(&state, &id).await {
+        Ok(Some((view, payment))) => {
+            let ctx = Ctx::for_session(&state, &req, &view);
+            if effective_status(&view.session, payment.as_ref()) == SessionStatus::Routed {
+                show_page(&state, &ctx, &view, payment.as_ref(), None, Want::Routes)
+            } else {
+                see_checkout(&ctx, &view.session.id)
+            }
+        }
+        Ok(None) => not_found_page(&state, &Ctx::new(&state, &req, None)),
+        Err(e) => error_page(&state, &Ctx::new(&state, &req, None), &e),
+    }
+}
+
+/// `GET` on a form's address (`/start`, `/challenge`, `/simulate`, `/leave`): the page that
+/// posted it was shown at `/checkout/{id}`, so that is where a reload or a link goes.
+pub async fn to_checkout_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
+    match SessionId::parse(&id) {
+        Some(id) => see_checkout(&Ctx::new(&state, &req, None), id.as_str()),
+        None => not_found_page(&state, &Ctx::new(&state, &req, None)),
+    }
+}
+
+/// `303 See Other` to the checkout page, keeping the buyer's language choice.
+pub(super) fn see_checkout(ctx: &Ctx, session_id: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            ctx.link(&format!("/checkout/{session_id}")),
+        ))
+        .finish()
+}
+
 /// Whether the buyer of a paid session should wait a moment before going back: the merchant
 /// has an endpoint for `payment.paid` that has not acknowledged it yet, and the short wait
 /// (`redirect_wait_seconds`) since the payment is not over. Then the merchant knows of the
 /// payment before the buyer lands on its page; if it is slow, the buyer goes anyway.
-async fn merchant_still_confirming(state: &AppState, session: &SessionRow) -> anyhow::Result<bool> {
+async fn merchant_still_confirming(
+    state: &AppState,
+    session: &SessionRow,
+    payment: Option<&PaymentRow>,
+) -> anyhow::Result<bool> {
+    let Some(payment) = payment else {
+        return Ok(false);
+    };
     if session.status != "paid"
         || session.redirect_url.is_none()
         || now_ms() >= session.updated_at + state.settings.redirect_wait_seconds * 1000
     {
         return Ok(false);
     }
-    let event_id = EventKind::Paid.event_id(&session.id);
+    let event_id = EventKind::Paid.event_id(&session.id, payment.attempt);
     let (delivered, owed) = event_delivery_state(&state.db.read, &event_id).await?;
     Ok(delivered == 0 && owed > 0)
 }
@@ -186,6 +284,9 @@ pub(super) fn show_confirming(
             reason: String::new(),
             back_href: None,
             confirming: true,
+            method: payment.and_then(|p| payment_method(ctx, p)),
+            payment_id: payment.map(|p| p.id.clone()),
+            customer_email: Some(session.customer_email.clone()).filter(|e| !e.is_empty()),
         },
     )
 }
@@ -260,15 +361,52 @@ fn summary(
     payment: Option<&PaymentRow>,
 ) -> Summary {
     let route = payment.and_then(|p| state.settings.routes.iter().find(|r| r.id == p.route_id));
+    let breakdown = payment.filter(|p| p.buyer_fee_cents > 0).map(|p| {
+        ctx.t.with2(
+            "layout.breakdown",
+            ("amount", &ctx.money(p.amount_cents)),
+            ("fee", &ctx.money(p.buyer_fee_cents)),
+        )
+    });
+    let headline = match payment {
+        Some(p) => ctx.money(p.total_cents),
+        None => ctx.money(session.amount_cents),
+    };
     Summary {
         product: session.product.clone(),
+        headline,
+        breakdown,
         amount: ctx.money(session.amount_cents),
         route_label: route.map(|r| r.label_in(ctx.t.code).to_owned()),
         fee: payment.map(|p| ctx.money(p.buyer_fee_cents)),
         total: payment.map(|p| ctx.money(p.total_cents)),
         sandbox: session.environment == "sandbox",
-        expires: payment.is_none().then(|| ctx.t.date(session.expires_at)),
+        expires: payment.is_none().then(|| Expiry {
+            text: ctx.t.open_for(session.expires_at - now_ms()),
+            iso: crate::domain::time::iso_seconds(session.expires_at),
+            template: ctx.t.get("layout.open_until").into_owned(),
+        }),
     }
+}
+
+/// What a page asks of `show`: the current state, or (at `/checkout/{id}/routes`) the route
+/// chooser of a session that is open for another attempt.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Want {
+    Current,
+    Routes,
+    /// The answer to "return to the merchant": the failed page, sending the buyer on at once.
+    Leaving,
+}
+
+/// The failed page after the buyer chose to go back: it sends them to `redirectUrl` at once.
+pub(super) fn show_leaving(
+    state: &AppState,
+    ctx: &Ctx,
+    view: &SessionView,
+    payment: Option<&PaymentRow>,
+) -> HttpResponse {
+    show_page(state, ctx, view, payment, None, Want::Leaving)
 }
 
 /// The page for the current state. `card_errors` re-renders the card form after a refusal.
@@ -278,6 +416,17 @@ pub(super) fn show(
     view: &SessionView,
     payment: Option<&PaymentRow>,
     card_errors: Option<(Vec<FieldError>, CardValues)>,
+) -> HttpResponse {
+    show_page(state, ctx, view, payment, card_errors, Want::Current)
+}
+
+pub(super) fn show_page(
+    state: &AppState,
+    ctx: &Ctx,
+    view: &SessionView,
+    payment: Option<&PaymentRow>,
+    card_errors: Option<(Vec<FieldError>, CardValues)>,
+    want: Want,
 ) -> HttpResponse {
     let session = &view.session;
     let status = effective_status(session, payment);
@@ -290,8 +439,75 @@ pub(super) fn show(
         page.refresh = Some(REFRESH_SECONDS.to_string());
         page
     };
-    let token = |step: &str| issue_token(&state.form_secret, &session.id, step, now_s);
+    let token = |step: &str| {
+        issue_token(
+            &state.form_secret,
+            &session.id,
+            &bound_step(step, payment),
+            now_s,
+        )
+    };
     let sandbox = session.environment == "sandbox";
+    // The session is open again after this payment failed: the buyer may try again.
+    let failed_before = payment.filter(|p| status == SessionStatus::Routed && p.status == "failed");
+    let retry = |field: String| {
+        failed_before.map(|p| Retry {
+            reason: failure_reason(ctx, Some(p)),
+            field,
+            leave_action: ctx.link(&format!("/checkout/{}/leave", session.id)),
+            leave_token: token("leave"),
+            leave_label: match &session.redirect_url {
+                Some(_) => ctx
+                    .t
+                    .with("result.return_to", "merchant", &view.merchant_name),
+                None => ctx.t.get("retry.cancel").into_owned(),
+            },
+        })
+    };
+    let choose = || {
+        let selected = failed_before
+            .map(|p| p.route_id.as_str())
+            .or(session.route_id.as_deref());
+        let routes = state
+            .settings
+            .routes
+            .iter()
+            .filter(|r| {
+                r.offered_in(&session.environment) && state.providers.get(&r.integration).is_some()
+            })
+            .map(|r| {
+                let fees = r.fees(session.amount_cents);
+                RouteChoice {
+                    id: r.id.clone(),
+                    label: r.label_in(ctx.t.code).to_owned(),
+                    provider: r.provider.clone(),
+                    eta: r.eta_in(ctx.t.code).to_owned(),
+                    fees: ctx.t.with2(
+                        "checkout.route_fees",
+                        ("fee", &ctx.money(fees.buyer_fee)),
+                        ("total", &ctx.money(fees.total)),
+                    ),
+                    selected: selected == Some(r.id.as_str()),
+                }
+            })
+            .collect();
+        let field = format!("route-{}", selected.unwrap_or_default());
+        let mut page = ctx.layout(state, &session.product, &view.merchant_name);
+        if failed_before.is_some() {
+            page.title = ctx.t.get("retry.title").into_owned();
+        }
+        render(
+            StatusCode::OK,
+            &CheckoutPage {
+                page,
+                summary: summary(state, ctx, session, None),
+                routes,
+                action: ctx.link(&format!("/checkout/{}/start", session.id)),
+                token: token("start"),
+                retry: retry(field),
+            },
+        )
+    };
 
     match (status, payment) {
         (SessionStatus::Paid | SessionStatus::Failed, _) => {
@@ -305,10 +521,12 @@ pub(super) fn show(
             } else {
                 "result.failed_title"
             });
-            if let Some(href) = &back_href {
-                page.refresh = Some(format!("{RETURN_DELAY_SECONDS};url={href}"));
-                page.return_url = Some(href.clone());
-                page.return_delay = RETURN_DELAY_SECONDS;
+            // Paid: the merchant has been told (or the short wait is over), so the buyer goes
+            // back at once. Failed: the buyer stays until they choose to go.
+            if (paid || want == Want::Leaving)
+                && let Some(href) = &back_href
+            {
+                page.redirect_now = Some(href.clone());
             }
             render(
                 StatusCode::OK,
@@ -319,6 +537,9 @@ pub(super) fn show(
                     reason: failure_reason(ctx, payment),
                     back_href,
                     confirming: false,
+                    method: payment.and_then(|p| payment_method(ctx, p)),
+                    payment_id: payment.map(|p| p.id.clone()),
+                    customer_email: Some(session.customer_email.clone()).filter(|e| !e.is_empty()),
                 },
             )
         }
@@ -334,70 +555,23 @@ pub(super) fn show(
                     .map(|url| return_url(url, &session.id, "expired")),
             },
         ),
-        (_, None) => {
-            let routes = state
-                .settings
-                .routes
-                .iter()
-                .filter(|r| {
-                    r.offered_in(&session.environment)
-                        && state.providers.get(&r.integration).is_some()
-                })
-                .map(|r| {
-                    let fees = r.fees(session.amount_cents);
-                    RouteChoice {
-                        id: r.id.clone(),
-                        label: r.label_in(ctx.t.code).to_owned(),
-                        provider: r.provider.clone(),
-                        eta: r.eta_in(ctx.t.code).to_owned(),
-                        fees: ctx.t.with2(
-                            "checkout.route_fees",
-                            ("fee", &ctx.money(fees.buyer_fee)),
-                            ("total", &ctx.money(fees.total)),
-                        ),
-                        selected: session.route_id.as_deref() == Some(r.id.as_str()),
-                    }
-                })
-                .collect();
-            render(
-                StatusCode::OK,
-                &CheckoutPage {
-                    page: ctx.layout(state, &session.product, &view.merchant_name),
-                    summary: summary(state, ctx, session, None),
-                    routes,
-                    action: ctx.link(&format!("/checkout/{}/start", session.id)),
-                    token: token("start"),
-                },
+        (_, Some(p))
+            if failed_before.is_some() && p.route_kind == "card" && want == Want::Current =>
+        {
+            card_page(
+                state,
+                ctx,
+                view,
+                p,
+                card_errors,
+                retry("number".into()),
+                token("card"),
             )
         }
+        (_, None) => choose(),
+        (_, Some(_)) if failed_before.is_some() => choose(),
         (_, Some(p)) if p.provider_state == "awaiting_buyer" && p.route_kind == "card" => {
-            let (errors, values) = card_errors.unwrap_or_default();
-            let status = if errors.is_empty() {
-                StatusCode::OK
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            };
-            let page = layout(if errors.is_empty() {
-                "card.title"
-            } else {
-                "card.error_title"
-            });
-            render(
-                status,
-                &CardPage {
-                    page,
-                    summary: summary(state, ctx, session, Some(p)),
-                    action: ctx.link(&format!("/checkout/{}/card", session.id)),
-                    token: token("card"),
-                    errors,
-                    values,
-                    test_cards: if sandbox {
-                        TEST_CARDS.to_vec()
-                    } else {
-                        Vec::new()
-                    },
-                },
-            )
+            card_page(state, ctx, view, p, card_errors, None, token("card"))
         }
         (_, Some(p)) if p.provider_state == "challenge" => render(
             StatusCode::OK,
@@ -430,11 +604,18 @@ pub(super) fn show(
                     ]
                 };
                 (
-                    format!("/checkout/{}/simulate", session.id),
+                    ctx.link(&format!("/checkout/{}/simulate", session.id)),
                     token("simulate"),
                     buttons,
                 )
             });
+            let mut summary = summary(state, ctx, session, Some(p));
+            if p.route_kind == "wallet"
+                && let Some(amount) = &instructions.asset_amount
+            {
+                // What the buyer sends is the figure that matters: the USDC amount.
+                summary.headline = format!("{amount} USDC");
+            }
             render(
                 StatusCode::OK,
                 &InstructionsPage {
@@ -444,7 +625,7 @@ pub(super) fn show(
                         "bank.title"
                     }),
                     bank_amount: ctx.money(p.total_cents),
-                    summary: summary(state, ctx, session, Some(p)),
+                    summary,
                     instructions,
                     qr_svg,
                     simulate,
@@ -458,6 +639,99 @@ pub(super) fn show(
                 summary: summary(state, ctx, session, Some(p)),
             },
         ),
+    }
+}
+
+/// The card form: for a card payment waiting for the buyer's card, or (with `retry`) to try
+/// again after a declined card.
+fn card_page(
+    state: &AppState,
+    ctx: &Ctx,
+    view: &SessionView,
+    p: &PaymentRow,
+    card_errors: Option<(Vec<FieldError>, CardValues)>,
+    retry: Option<Retry>,
+    token: String,
+) -> HttpResponse {
+    let session = &view.session;
+    let (errors, values) = card_errors.unwrap_or_default();
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let title = if !errors.is_empty() {
+        "card.error_title"
+    } else if retry.is_some() {
+        "retry.title"
+    } else {
+        "card.title"
+    };
+    // A new card's errors replace the reason the last one failed.
+    let retry = retry.map(|r| Retry {
+        reason: if errors.is_empty() {
+            r.reason
+        } else {
+            String::new()
+        },
+        ..r
+    });
+    render(
+        status,
+        &CardPage {
+            page: ctx.layout(state, &ctx.t.get(title), &view.merchant_name),
+            summary: summary(state, ctx, session, Some(p)),
+            action: ctx.link(&format!("/checkout/{}/card", session.id)),
+            other_routes_href: retry
+                .is_some()
+                .then(|| ctx.link(&format!("/checkout/{}/routes", session.id))),
+            token,
+            errors,
+            values,
+            test_cards: if session.environment == "sandbox" {
+                TEST_CARDS.to_vec()
+            } else {
+                Vec::new()
+            },
+            retry,
+        },
+    )
+}
+
+/// What a form token is bound to: the step, and the payment the page showed with its status,
+/// so a page's form stops working once that payment has moved on (see `form`).
+pub(super) fn bound_step(step: &str, payment: Option<&PaymentRow>) -> String {
+    match payment {
+        Some(p) => format!("{step}:{}:{}", p.id, p.status),
+        None => format!("{step}::"),
+    }
+}
+
+/// How the buyer paid, in words: "Visa ending 4242", a transaction hash, a bank reference.
+fn payment_method(ctx: &Ctx, p: &PaymentRow) -> Option<String> {
+    if let (Some(brand), Some(last4)) = (&p.card_brand, &p.card_last4) {
+        return Some(ctx.t.with2(
+            "result.card_method",
+            ("brand", &card_brand_name(brand)),
+            ("last4", last4),
+        ));
+    }
+    if let Some(tx) = &p.tx_hash {
+        return Some(ctx.t.with("result.tx_method", "tx", tx));
+    }
+    let instructions: Instructions = serde_json::from_str(&p.provider_data).ok()?;
+    instructions
+        .reference
+        .map(|r| ctx.t.with("result.bank_method", "reference", &r))
+}
+
+fn card_brand_name(brand: &str) -> String {
+    match brand {
+        "visa" => "Visa".into(),
+        "mastercard" => "Mastercard".into(),
+        "amex" => "American Express".into(),
+        "discover" => "Discover".into(),
+        other => other.to_owned(),
     }
 }
 

@@ -2,9 +2,11 @@
 //! that the post comes from our own pages, and a small, bounded body.
 //!
 //! Tokens are stateless: `<issued at>.<HMAC of session, step and time>`. What makes a token
-//! "one-time" is the step it is bound to: each step is a compare-and-set in the database
-//! (`routed` → `pending`, `awaiting_buyer` → `in_flight`, …) that can succeed once, so a
-//! replayed or double-clicked form finds the step done and is shown the current state.
+//! "one-time" is the step it is bound to, which names the payment the page showed and its
+//! status (`card:pay_…:pending`): each step is a compare-and-set in the database (`routed` →
+//! `pending`, `awaiting_buyer` → `in_flight`, …) that can succeed once, and once the payment
+//! has moved on (failed, so the buyer may try again) the old page's token no longer fits, so
+//! a replayed or double-clicked form is shown the current state instead of paying again.
 
 use actix_web::http::header::{HeaderMap, ORIGIN, REFERER};
 use actix_web::{HttpRequest, web};

@@ -10,7 +10,7 @@ pub mod preview;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, HeaderValue};
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, HeaderName, HeaderValue};
 use std::sync::Arc;
 
 use actix_web::http::header::ACCEPT_LANGUAGE;
@@ -19,8 +19,8 @@ use askama::Template;
 
 use crate::i18n::Catalog;
 
-pub use actions::{card_submit, challenge_submit, simulate_submit, start_submit};
-pub use checkout::{checkout_page, checkout_status};
+pub use actions::{card_submit, challenge_submit, leave_submit, simulate_submit, start_submit};
+pub use checkout::{card_page_get, checkout_page, checkout_status, routes_page, to_checkout_page};
 
 use crate::startup::AppState;
 
@@ -51,9 +51,9 @@ pub struct Layout {
     /// `<meta http-equiv="refresh">` inside `<noscript>`: seconds, optionally `;url=…`.
     /// Updates the page in browsers without JavaScript.
     pub refresh: Option<String>,
-    /// With JavaScript: where the script sends the buyer after `return_delay` seconds.
-    pub return_url: Option<String>,
-    pub return_delay: u32,
+    /// Where the page sends the buyer at once (an instant redirect, not a timed one: the
+    /// merchant knows of the payment, or the buyer chose to go back); the page links it too.
+    pub redirect_now: Option<String>,
     /// The language switcher.
     pub languages: Vec<LanguageLink>,
 }
@@ -178,8 +178,7 @@ impl Ctx {
             status_url: None,
             state_key: String::new(),
             refresh: None,
-            return_url: None,
-            return_delay: 0,
+            redirect_now: None,
             languages,
         }
     }
@@ -188,13 +187,27 @@ impl Ctx {
 /// What is being paid, shown at the top of every step.
 pub struct Summary {
     pub product: String,
+    /// The biggest figure: what the buyer pays (the total once a route is chosen, the USDC
+    /// amount to send on the wallet page), else the price.
+    pub headline: String,
+    /// "$116.00 + $3.72 fee", under the headline once a route with a fee is chosen.
+    pub breakdown: Option<String>,
+    /// The price.
     pub amount: String,
     pub route_label: Option<String>,
     pub fee: Option<String>,
     pub total: Option<String>,
     pub sandbox: bool,
-    /// When the checkout closes, in the page's language (shown before paying).
-    pub expires: Option<String>,
+    /// How long the checkout stays open, in words (shown before paying).
+    pub expires: Option<Expiry>,
+}
+
+/// When the checkout closes: in words for every browser ("about 23 hours"), and as an
+/// instant plus the sentence the script fills with it in the buyer's own time zone.
+pub struct Expiry {
+    pub text: String,
+    pub iso: String,
+    pub template: String,
 }
 
 /// A page that only explains something (not found, expired, an error).
@@ -223,6 +236,11 @@ pub fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
     let headers = response.headers_mut();
     headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // A checkout is one buyer's: never in a search index.
+    headers.insert(
+        HeaderName::from_static("x-robots-tag"),
+        HeaderValue::from_static("noindex, nofollow"),
+    );
     response
 }
 

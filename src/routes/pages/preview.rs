@@ -168,6 +168,7 @@ fn fixture_payment(route_kind: &str, provider_state: &str, status: &str) -> Paym
         merchant_id: "mer_preview".into(),
         environment: "sandbox".into(),
         customer_id: "cus_preview".into(),
+        attempt: 1,
         invoice_id: "inv_preview".into(),
         route_id: route_id.into(),
         route_kind: route_kind.into(),
