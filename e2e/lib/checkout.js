@@ -15,14 +15,16 @@ export const ROUTES = { card: 'card-bridge-a', wallet: 'wallet-usdc-base', bank:
 export const STATES = {
   choose: { marker: 'input[name="route"]', primary: 'form:has(input[name="route"]) button[type="submit"]' },
   card: { marker: '#number', primary: 'form:has(#number) button[type="submit"]' },
-  cardErrors: { marker: '.error-summary', primary: 'form:has(#number) button[type="submit"]' },
+  cardErrors: { marker: '#number[aria-invalid="true"]', primary: 'form:has(#number) button[type="submit"]' },
+  retryCard: { marker: 'body:has(form[action*="/leave"]) #number', primary: 'form:has(#number) button[type="submit"]' },
+  retryRoutes: { marker: 'body:has(form[action*="/leave"]) input[name="route"]', primary: 'form:has(input[name="route"]) button[type="submit"]' },
   challenge: { marker: 'button[name="action"][value="approve"]', primary: 'button[name="action"][value="approve"]' },
   wallet: { marker: 'button[name="action"][value="transfer"]', primary: 'button[name="action"][value="transfer"]' },
   bank: { marker: 'button[name="action"][value="bank_confirm"]', primary: 'button[name="action"][value="bank_confirm"]' },
   waiting: { marker: 'section.stack:not([aria-labelledby]) #live-status', primary: null },
-  confirming: { marker: 'section.result:has(h2.ok):not(:has(a.button))', primary: null },
-  paid: { marker: 'section.result:has(h2.ok) a.button', primary: 'section.result a.button' },
-  failed: { marker: 'section.result:has(h2.bad) a.button', primary: 'section.result a.button' },
+  confirming: { marker: 'section.result:has(h1.ok):not(:has(a.button))', primary: null },
+  paid: { marker: 'section.result:has(h1.ok)', primary: null },
+  failed: { marker: 'section.result:has(h1.bad) a.button', primary: 'section.result a.button' },
   expired: { marker: 'section.message a.button', primary: 'section.message a.button' },
 };
 
@@ -71,7 +73,14 @@ export async function submitAndWait(page, action, nextStates, timeout = 15_000) 
   }
   const states = [].concat(nextStates);
   const selector = states.map((s) => STATES[s].marker).join(', ');
-  await page.locator(selector).first().waitFor({ state: 'attached', timeout });
+  const start = new URL(page.url()).origin;
+  try {
+    await page.locator(selector).first().waitFor({ state: 'attached', timeout });
+  } catch (e) {
+    // A paid page sends the buyer back at once: they may be at the merchant already.
+    if (states.includes('paid') && new URL(page.url()).origin !== start) return 'paid';
+    throw e;
+  }
   for (const s of states) {
     if ((await page.locator(STATES[s].marker).count()) > 0) return s;
   }
@@ -96,8 +105,13 @@ export async function fillCard(page, number, { expiry = '12/34', cvc = '123', na
   await page.fill('#name', name);
 }
 
-export const AFTER_CARD = ['challenge', 'waiting', 'confirming', 'paid', 'failed', 'cardErrors'];
-export const AFTER_ANSWER = ['waiting', 'confirming', 'paid', 'failed'];
+export const AFTER_CARD = ['challenge', 'waiting', 'confirming', 'paid', 'cardErrors', 'retryCard', 'failed'];
+export const AFTER_ANSWER = ['waiting', 'confirming', 'paid', 'retryCard', 'retryRoutes', 'failed'];
+
+/** After a failure: "Return to the store" (the session fails and the buyer goes back at once). */
+export async function leave(page) {
+  await page.click('form[action*="/leave"] button[type="submit"]');
+}
 
 export async function pay(page) {
   return submitAndWait(page, () => page.click(STATES.card.primary), AFTER_CARD);

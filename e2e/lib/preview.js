@@ -16,7 +16,8 @@ export const CSP =
 /** Which STATES entry (lib/checkout.js) gives each gallery state its primary action. */
 export const PRIMARY_OF = {
   choose: 'choose', card: 'card', 'card-errors': 'cardErrors', challenge: 'challenge', wallet: 'wallet',
-  bank: 'bank', paid: 'paid', failed: 'failed', expired: 'expired',
+  bank: 'bank', paid: 'paid', failed: 'failed', expired: 'expired', 'retry-card': 'retryCard',
+  'retry-routes': 'retryRoutes',
 };
 
 /** `{ url, slugs, served, close }`: `url(slug)` is the page of one gallery entry. */

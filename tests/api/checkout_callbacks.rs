@@ -243,7 +243,8 @@ async fn concurrent_distinct_callbacks_settle_the_payment_once() {
     }
     assert_eq!(applied, 1, "exactly one callback decides");
     let status = app.stored_status(&id).await;
-    assert!(status == "paid" || status == "failed", "{status}");
+    // A failure opens the session for another attempt (`routed`).
+    assert!(status == "paid" || status == "routed", "{status}");
     assert_eq!(event_ids(&app, &id).await.len(), 2);
 }
 

@@ -671,7 +671,8 @@ async fn concurrent_and_replayed_challenge_answers_settle_once() {
         buyer.assert_see_other(response).await;
     }
     let status = app.stored_status(&id).await;
-    assert!(status == "paid" || status == "failed", "{status}");
+    // A failure opens the session for another attempt (`routed`).
+    assert!(status == "paid" || status == "routed", "{status}");
     assert_eq!(event_ids(&app, &id).await.len(), 2, "one outcome event");
     let before = payment_row_text(&app, &id).await;
     for fields in [&approve, &deny] {

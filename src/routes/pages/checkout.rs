@@ -524,6 +524,7 @@ pub(super) fn show_page(
             // Paid: the merchant has been told (or the short wait is over), so the buyer goes
             // back at once. Failed: the buyer stays until they choose to go.
             if (paid || want == Want::Leaving)
+                && !ctx.preview
                 && let Some(href) = &back_href
             {
                 page.redirect_now = Some(href.clone());

@@ -73,6 +73,8 @@ pub struct Ctx {
     path: String,
     /// The merchant's branding, on pages of a known session.
     brand: Option<BrandView>,
+    /// A page of the preview gallery: it shows pages, so it never navigates away by itself.
+    pub preview: bool,
 }
 
 /// Branding with the URLs its stylesheet and logo are served at.
@@ -106,6 +108,7 @@ impl Ctx {
             explicit,
             path: req.path().to_owned(),
             brand: None,
+            preview: false,
         }
     }
 
@@ -133,6 +136,7 @@ impl Ctx {
             explicit: false,
             path: path.to_owned(),
             brand,
+            preview: true,
         }
     }
 
