@@ -20,6 +20,10 @@ export const CHROMIUM_ARGS = [
 export const VIEWPORTS = {
   phone: { name: 'phone', viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 1 },
   desktop: { name: 'desktop', viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 },
+  // The screenshot sizes of docs/screenshots/.
+  w320: { name: 'w320', viewport: { width: 320, height: 640 }, isMobile: true, hasTouch: true, deviceScaleFactor: 1 },
+  w390: { name: 'w390', viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 1 },
+  w1280: { name: 'w1280', viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 },
 };
 
 export const SCREENSHOT_DIR = path.join(ROOT, 'target', 'e2e-screenshots');

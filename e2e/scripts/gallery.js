@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Regenerates docs/screenshots/: the main page states of real checkouts, in English, at
-// 360×740 (phone) and 1280×800 (desktop), and docs/screenshots/README.md with them in a table.
+// Regenerates docs/screenshots/: every page state of real checkouts, in English, at 320, 390
+// and 1280 px wide, plain and with a merchant's branding, and docs/screenshots/README.md with
+// them in a table.
 // Run: npm --prefix e2e run screenshots   (needs `cargo build` and /usr/bin/chromium)
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -12,7 +13,8 @@ import { startMerchant } from '../lib/merchant.js';
 import { ROOT, startServer } from '../lib/server.js';
 
 const OUT = path.join(ROOT, 'docs', 'screenshots');
-const SIZES = ['phone', 'desktop'];
+const SIZES = ['w320', 'w390', 'w1280'];
+const BRANDING = { displayName: 'Northwind Tea', brandColor: '#7c3aed', buttonShape: 'pill', note: 'Questions? hello@northwind.example' };
 
 /** [file stem, title, what it shows, how to get there] */
 const SHOTS = [
@@ -29,11 +31,18 @@ const SHOTS = [
   }],
   ['wallet', 'USDC wallet', 'Address, exact amount and a QR code drawn on the server.', async (p, s) => { await open(p, s); await chooseRoute(p, 'wallet'); }],
   ['bank', 'Bank transfer', 'The account and a unique reference.', async (p, s) => { await open(p, s); await chooseRoute(p, 'bank'); }],
-  ['paid', 'Paid', 'Sends the buyer back to the merchant after a few seconds (and by a link).', async (p, s) => {
+  ['paid', 'Paid', 'A clear mark, the amount paid, what for and how; then back to the merchant at once.', async (p, s) => {
     await open(p, s); await chooseRoute(p, 'card'); await fillCard(p, CARDS.paid); await pay(p); await waitForState(p, 'paid');
   }],
-  ['failed', 'Failed', 'Why, and that no money was taken.', async (p, s) => {
+  ['retry-card', 'Card declined: pay again', 'The reason in the error summary, the card form ready for another card, other ways out.', async (p, s) => {
     await open(p, s); await chooseRoute(p, 'card'); await fillCard(p, CARDS.declined); await pay(p);
+  }],
+  ['retry-routes', 'Transfer failed: choose again', 'After a failed wallet transfer every route is offered again.', async (p, s) => {
+    await open(p, s); await chooseRoute(p, 'wallet'); await action(p, 'transfer_fail');
+  }],
+  ['failed', 'Failed', 'The last attempt failed: why, that no money was taken, and the way back.', async (p, s) => {
+    await open(p, s); await chooseRoute(p, 'card'); await fillCard(p, CARDS.declined); await pay(p);
+    await fillCard(p, CARDS.insufficient); await pay(p);
   }],
   ['expired', 'Expired', 'No payment was taken; a link back to the merchant.', async (p, s, { server }) => {
     await server.api('POST', `/api/gateway/sessions/${s.id}/expire`); await open(p, s);
@@ -60,7 +69,12 @@ async function shoot(page, file) {
 }
 
 const server = await startServer({
-  env: { OPENRAILS_SANDBOX_DELAY_SECONDS: '600', OPENRAILS_REDIRECT_WAIT_SECONDS: '30' },
+  env: {
+    OPENRAILS_SANDBOX_DELAY_SECONDS: '600',
+    OPENRAILS_REDIRECT_WAIT_SECONDS: '30',
+    // So that the second decline of the "failed" shot is the last attempt.
+    OPENRAILS_PAYMENT_ATTEMPTS_PER_SESSION: '2',
+  },
 });
 const merchant = await startMerchant();
 const browser = await launch();
@@ -68,31 +82,39 @@ try {
   await merchant.register(server);
   mkdirSync(OUT, { recursive: true });
   for (const f of readdirSync(OUT)) if (f.endsWith('.png')) rmSync(path.join(OUT, f));
-  for (const [stem, title, , go] of SHOTS) {
-    for (const size of SIZES) {
-      const context = await newContext(browser, size);
-      // The merchant's page answers 204 here, so the result pages stay on screen.
-      await context.route(`${merchant.url}/return**`, (route) => route.fulfill({ status: 204 }));
-      const page = await context.newPage();
-      const session = await createSession(server, merchant, { preferredRoute: 'card' });
-      await go(page, session, { server, merchant });
-      const file = path.join(OUT, `${stem}-${size}.png`);
-      await shoot(page, file);
-      await context.close();
-      console.log(`${title} @${size}: ${path.relative(ROOT, file)}`);
+  for (const set of ['plain', 'branded']) {
+    if (set === 'branded') await server.api('PUT', '/api/gateway/branding', BRANDING);
+    for (const [stem, title, , go] of SHOTS) {
+      for (const size of SIZES) {
+        const context = await newContext(browser, size);
+        // The merchant's page answers 204 here, so the result pages stay on screen.
+        await context.route(`${merchant.url}/return**`, (route) => route.fulfill({ status: 204 }));
+        const page = await context.newPage();
+        const session = await createSession(server, merchant, { preferredRoute: 'card' });
+        await go(page, session, { server, merchant });
+        const file = path.join(OUT, `${stem}${set === 'branded' ? '-branded' : ''}-${size.slice(1)}.png`);
+        await shoot(page, file);
+        await context.close();
+        console.log(`${title} (${set}) @${size}: ${path.relative(ROOT, file)}`);
+      }
     }
   }
-  const rows = SHOTS.map(
-    ([stem, title, what]) =>
-      `| **${title}**<br>${what} | <img src="${stem}-phone.png" width="180" alt="${title}, phone"> | <img src="${stem}-desktop.png" width="480" alt="${title}, desktop"> |`,
-  );
+  const cells = (stem) => SIZES.map((size) => {
+    const w = size.slice(1);
+    return `<img src="${stem}-${w}.png" width="${w === '1280' ? 400 : 160}" alt="${stem} at ${w} px">`;
+  }).join(' | ');
+  const rows = SHOTS.flatMap(([stem, title, what]) => [
+    `| **${title}**<br>${what} | ${cells(stem)} |`,
+    `| ${title}, branded | ${cells(`${stem}-branded`)} |`,
+  ]);
   writeFileSync(
     path.join(OUT, 'README.md'),
     `# What the buyer sees
 
-Screenshots of real sandbox checkouts in headless Chromium, in English, on a phone (360×740)
-and a desktop (1280×800), full page. Every state in every language and branding is in the
-preview gallery (\`/preview\` in development, or \`openrails-checkout preview export <dir>\`).
+Screenshots of real sandbox checkouts in headless Chromium, in English, 320, 390 and 1280 px
+wide, full page; each state plain and with a merchant's branding (name, colour \`#7c3aed\`,
+pill buttons, a note). Every state in every language and branding is also in the preview
+gallery (\`/preview\` in development, or \`openrails-checkout preview export <dir>\`).
 
 Regenerate them (after \`cargo build\`) with:
 
@@ -101,12 +123,12 @@ npm --prefix e2e ci
 npm --prefix e2e run screenshots
 \`\`\`
 
-| State | Phone | Desktop |
-|---|---|---|
+| State | 320 px | 390 px | 1280 px |
+|---|---|---|---|
 ${rows.join('\n')}
 `,
   );
-  console.log(`wrote ${SHOTS.length * SIZES.length} screenshots and README.md to ${path.relative(ROOT, OUT)}/`);
+  console.log(`wrote ${SHOTS.length * SIZES.length * 2} screenshots and README.md to ${path.relative(ROOT, OUT)}/`);
 } finally {
   await browser.close();
   await merchant.close();

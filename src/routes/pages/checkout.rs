@@ -457,9 +457,11 @@ pub(super) fn show_page(
             leave_action: ctx.link(&format!("/checkout/{}/leave", session.id)),
             leave_token: token("leave"),
             leave_label: match &session.redirect_url {
-                Some(_) => ctx
-                    .t
-                    .with("result.return_to", "merchant", &view.merchant_name),
+                Some(_) => ctx.t.with(
+                    "result.return_to",
+                    "merchant",
+                    &ctx.merchant_name(&view.merchant_name),
+                ),
                 None => ctx.t.get("retry.cancel").into_owned(),
             },
         })

@@ -149,6 +149,14 @@ impl Ctx {
         }
     }
 
+    /// The merchant's name as its branding shows it, else `fallback` (the account's name).
+    pub fn merchant_name(&self, fallback: &str) -> String {
+        self.brand
+            .as_ref()
+            .and_then(|b| b.brand.display_name.clone())
+            .unwrap_or_else(|| fallback.to_owned())
+    }
+
     /// Money in this language's format.
     pub fn money(&self, cents: i64) -> String {
         self.t.money(cents)
@@ -171,9 +179,7 @@ impl Ctx {
         Layout {
             t: self.t.clone(),
             title: title.to_owned(),
-            merchant_name: brand
-                .and_then(|b| b.brand.display_name.clone())
-                .unwrap_or_else(|| merchant_name.to_owned()),
+            merchant_name: self.merchant_name(merchant_name),
             css_href: state.assets.css_href(),
             js_href: state.assets.js_href(),
             brand_css_href: brand.and_then(|b| b.css_href.clone()),

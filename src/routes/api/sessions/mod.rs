@@ -36,7 +36,9 @@ pub struct CheckoutSession {
     /// Where to send the buyer: the public URL + `/checkout/` + id.
     pub checkout_url: String,
     pub redirect_url: Option<String>,
-    /// `routed`, `pending`, `paid`, `failed` or `expired`.
+    /// `routed` (also again after a failed payment, while the buyer may pay again), `pending`,
+    /// `paid`, `failed` (the buyer gave up after a failure, or the attempts ran out) or
+    /// `expired`.
     pub status: &'static str,
     /// US dollars, e.g. `116` or `116.5`.
     #[schema(value_type = f64)]
