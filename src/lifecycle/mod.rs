@@ -135,11 +135,6 @@ pub enum HandedOff {
     AlreadyDone,
 }
 
-/// How long after a hand-off was claimed reconciliation treats it as cut short (the process
-/// died, or the database failed, before the provider's answer was recorded) and drives it
-/// again with the same idempotency key. Longer than any provider call takes.
-pub const REDRIVE_AFTER_MS: i64 = 15_000;
-
 /// Gives the payment to its provider: claimed first (so twenty concurrent submits call the
 /// provider once), then the provider is called outside any transaction with the payment's
 /// idempotency key, then its answer and the `payment.provider_pending` event are written
@@ -163,7 +158,9 @@ pub async fn hand_off(
 }
 
 /// The first half of a hand-off: `awaiting_buyer` → `in_flight`, the card's brand and last
-/// four kept; `false` when another request claimed it first.
+/// four kept; `false` when another request claimed it first. Unless the provider's answer is
+/// recorded meanwhile, reconciliation drives the hand-off again `handoff_redrive_after_seconds`
+/// later, with the same idempotency key.
 pub async fn claim_hand_off(
     state: &AppState,
     payment: &PaymentRow,
@@ -171,6 +168,7 @@ pub async fn claim_hand_off(
     deadline: i64,
     now: i64,
 ) -> anyhow::Result<bool> {
+    let redrive_at = now + state.settings.handoff_redrive_after_seconds * 1000;
     let claim = HandOff {
         to_state: "in_flight",
         provider_ref: None,
@@ -178,7 +176,7 @@ pub async fn claim_hand_off(
         card_brand: card.map(|c| c.brand),
         card_last4: card.map(Card::last4),
         provider_deadline: Some(deadline),
-        next_poll_at: Some(deadline.min(now + REDRIVE_AFTER_MS)),
+        next_poll_at: Some(deadline.min(redrive_at)),
     };
     advance_provider_state(&state.db.write, &payment.id, "awaiting_buyer", &claim, now).await
 }
