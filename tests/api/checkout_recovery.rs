@@ -203,7 +203,7 @@ async fn heal(app: &TestApp, name: &str) {
 }
 
 /// Submits the card form; the answer may be an error page, since the database fails.
-async fn submit_card(buyer: &Buyer<'_>, number: &str) {
+async fn submit_card(buyer: &Buyer, number: &str) {
     let form = buyer.choose(CARD_ROUTE).await;
     let token = form.input_value("token");
     buyer

@@ -23,6 +23,7 @@ mod http_conventions;
 mod idempotency;
 mod openapi;
 mod operations;
+mod served;
 mod sessions;
 mod validation;
 mod webhook_addresses;
