@@ -7,6 +7,7 @@ mod branding_logos;
 mod checkout_callbacks;
 mod checkout_expiry;
 mod checkout_fees;
+mod checkout_kills;
 mod checkout_payments_api;
 mod checkout_recovery;
 mod checkout_routes;

@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_openrails-checkout");
 
@@ -49,6 +50,34 @@ impl Served {
     pub fn assert_running(&mut self) {
         if let Some(status) = self.child.try_wait().unwrap() {
             panic!("the server exited ({status}):\n{}", self.output());
+        }
+    }
+
+    /// Waits for the `listening … port=N` line and returns `http://127.0.0.1:N`.
+    pub async fn address(&mut self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            self.assert_running();
+            let output = self.output();
+            let port = output
+                .lines()
+                .find(|l| l.contains("listening"))
+                .and_then(|l| l.split("port=").nth(1))
+                .map(|after| {
+                    after
+                        .chars()
+                        .take_while(char::is_ascii_digit)
+                        .collect::<String>()
+                })
+                .filter(|digits| !digits.is_empty());
+            if let Some(port) = port {
+                return format!("http://127.0.0.1:{port}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server never said it was listening:\n{output}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 

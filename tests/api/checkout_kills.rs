@@ -1,0 +1,525 @@
+//! A card submit whose server is killed (`kill -9`) at each point of the hand-off, on the real
+//! binary: (a) after the claim committed, before the provider decided; (b) after the provider
+//! decided (its books written), before its answer was recorded on the payment; (c) after the
+//! answer and `payment.provider_pending` were recorded, before the outcome was (the outcome,
+//! the session, the invoice and their event commit together, in a transaction of their own, so
+//! there is no point between them). After a restart on the same database everything converges
+//! on what the provider decided: the payment, the session and the invoice, exactly one
+//! `payment.paid` or `payment.failed`, one decision in the sandbox's books for the payment's
+//! idempotency key (never a second charge), and the buyer's page.
+//!
+//! To stop the process exactly at a point, the write that comes next there stalls inside the
+//! database, and the server is killed once it is seen stalled in it. On PostgreSQL a trigger
+//! sleeps (`pg_sleep`) and `pg_stat_activity` shows the server's statement sleeping; once the
+//! server is dead, the statement it left sleeping is ended (`pg_terminate_backend`): it dies
+//! with the process, as the provider's deciding does when the call to it is cut, and as an open
+//! transaction does once PostgreSQL notices its client gone. SQLite has no sleep, so there the
+//! trigger runs a query that takes minutes, and the server counts as stalled once it has held
+//! the write lock without a break for a while, with the point's previous step committed; the
+//! kill ends the statement. Either way the stalled statement's transaction never commits: the
+//! database is left exactly as the previous step wrote it, which each test checks before it
+//! restarts the server. Runs on whichever database the suite uses.
+
+use std::time::{Duration, Instant};
+
+use openrails_checkout::bootstrap::ensure_first_merchant;
+use openrails_checkout::db::payments::{PaymentRow, get_payment_by_session};
+use openrails_checkout::db::sandbox_ledger::{LedgerEntry, find_decision};
+use openrails_checkout::db::{Backend, Db};
+use openrails_checkout::providers::idempotency_key;
+use serde_json::Value;
+use sqlx::Connection;
+
+use crate::checkout_support::{
+    Buyer, CARD_DECLINED, CARD_NO_FUNDS, CARD_PAYS, CARD_ROUTE, FUTURE_EXPIRY, REDIRECT,
+    assert_result_page, checkout_body, expected_return,
+};
+use crate::helpers::{TestDatabase, http_client};
+use crate::served::Served;
+
+/// Both servers reconcile every second and drive a cut-short hand-off again 3 s after its
+/// claim (15 s by default): long enough for the first server to be killed well before it
+/// would drive the hand-off itself.
+const QUICK_RECOVERY: &[(&str, &str)] = &[
+    ("OPENRAILS_RECONCILE_INTERVAL_SECONDS", "1"),
+    ("OPENRAILS_HANDOFF_REDRIVE_AFTER_SECONDS", "3"),
+];
+
+/// Where the hand-off is cut short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Point {
+    /// (a) The claim committed; the sandbox is deciding (its books' insert stalls).
+    Deciding,
+    /// (b) The sandbox decided; its answer is being recorded on the payment.
+    RecordingAnswer,
+    /// (c) The answer and `payment.provider_pending` are recorded; the outcome is being applied.
+    ApplyingOutcome,
+}
+
+impl Point {
+    /// The write that comes next at this point: (table, operation, condition over OLD and NEW).
+    fn next_write(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Point::Deciding => ("sandbox_ledger", "INSERT", "TRUE"),
+            Point::RecordingAnswer => (
+                "payments",
+                "UPDATE",
+                "NEW.provider_ref IS NOT NULL AND OLD.provider_ref IS NULL",
+            ),
+            Point::ApplyingOutcome => ("payments", "UPDATE", "NEW.status <> OLD.status"),
+        }
+    }
+}
+
+/// What the database holds about the checkout.
+#[derive(Debug)]
+struct Snapshot {
+    payment: PaymentRow,
+    session_status: String,
+    invoice_status: String,
+    /// The sandbox's decisions under the payment's idempotency key.
+    decisions: Vec<LedgerEntry>,
+    /// Every decision in the sandbox's books (this database has one payment).
+    ledger_rows: i64,
+    /// (id, type) of the session's events, by id.
+    events: Vec<(String, String)>,
+}
+
+impl Snapshot {
+    async fn take(db: &Db, session_id: &str) -> Snapshot {
+        let payment = get_payment_by_session(&db.read, session_id)
+            .await
+            .unwrap()
+            .expect("the session has a payment");
+        let decisions = find_decision(&db.read, &idempotency_key(&payment.id))
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+        let ledger_rows = sqlx::query_scalar("SELECT COUNT(*) FROM sandbox_ledger")
+            .fetch_one(&db.read)
+            .await
+            .unwrap();
+        let session_status =
+            sqlx::query_scalar("SELECT status FROM checkout_sessions WHERE id = $1")
+                .bind(session_id)
+                .fetch_one(&db.read)
+                .await
+                .unwrap();
+        let invoice_status = sqlx::query_scalar("SELECT status FROM invoices WHERE id = $1")
+            .bind(&payment.invoice_id)
+            .fetch_one(&db.read)
+            .await
+            .unwrap();
+        let events =
+            sqlx::query_as("SELECT id, type FROM events WHERE session_id = $1 ORDER BY id")
+                .bind(session_id)
+                .fetch_all(&db.read)
+                .await
+                .unwrap();
+        Snapshot {
+            payment,
+            session_status,
+            invoice_status,
+            decisions,
+            ledger_rows,
+            events,
+        }
+    }
+
+    /// Whether this is the state at `point`: the step before it committed, nothing after.
+    fn shows(&self, point: Point) -> bool {
+        let p = &self.payment;
+        let open = p.status == "pending"
+            && p.provider_state == "in_flight"
+            && self.session_status == "pending"
+            && self.invoice_status == "open";
+        let pending_event = self.events.len() == 1
+            && self.events[0].0 == format!("evt_{}_provider_pending", p.session_id);
+        open && match point {
+            Point::Deciding => {
+                p.provider_ref.is_none() && self.decisions.is_empty() && self.events.is_empty()
+            }
+            Point::RecordingAnswer => {
+                p.provider_ref.is_none() && self.decisions.len() == 1 && self.events.is_empty()
+            }
+            Point::ApplyingOutcome => {
+                p.provider_ref.is_some() && self.decisions.len() == 1 && pending_event
+            }
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.payment.status != "pending"
+    }
+}
+
+/// A trigger that stalls the write that comes next at a point.
+struct Stall {
+    point: Point,
+}
+
+impl Stall {
+    async fn install(db: &Db, point: Point) -> Stall {
+        let (table, operation, when) = point.next_write();
+        let statements = match db.backend {
+            Backend::Postgres => vec![
+                "CREATE FUNCTION stall() RETURNS trigger LANGUAGE plpgsql AS
+                 $$ BEGIN PERFORM pg_sleep(60); RETURN NEW; END $$"
+                    .to_owned(),
+                format!(
+                    "CREATE TRIGGER stall BEFORE {operation} ON {table} FOR EACH ROW
+                     WHEN ({when}) EXECUTE FUNCTION stall()"
+                ),
+            ],
+            // 2000³ rows to go through: minutes of work for the server's writer.
+            Backend::Sqlite => vec![
+                "CREATE TABLE stall_rows (x INTEGER NOT NULL)".to_owned(),
+                "INSERT INTO stall_rows (x) WITH RECURSIVE n(x) AS
+                 (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 2000) SELECT x FROM n"
+                    .to_owned(),
+                format!(
+                    "CREATE TRIGGER stall BEFORE {operation} ON {table} FOR EACH ROW
+                     WHEN {when}
+                     BEGIN SELECT max(a.x + b.x + c.x) FROM stall_rows a, stall_rows b, stall_rows c; END"
+                ),
+            ],
+        };
+        for sql in statements {
+            sqlx::query(&sql).execute(&db.write).await.unwrap();
+        }
+        Stall { point }
+    }
+
+    /// Waits until the server is stalled in the trigger, the database at the point.
+    async fn wait_until_stalled(&self, db: &Db, database_url: &str, session_id: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut lock_probe = match db.backend {
+            Backend::Sqlite => Some(WriteLockProbe::open(database_url).await),
+            Backend::Postgres => None,
+        };
+        let mut held_since: Option<Instant> = None;
+        loop {
+            let stalled = match &mut lock_probe {
+                None => sleeping_statements(db).await > 0,
+                Some(probe) => {
+                    // Another write may hold the lock for a moment; the stalled one holds it.
+                    if probe.is_held().await {
+                        let since = *held_since.get_or_insert_with(Instant::now);
+                        since.elapsed() >= Duration::from_millis(300)
+                    } else {
+                        held_since = None;
+                        false
+                    }
+                }
+            };
+            if stalled && Snapshot::take(db, session_id).await.shows(self.point) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server never stalled {:?}: {:?}",
+                self.point,
+                Snapshot::take(db, session_id).await
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Once the server is dead: ends the statement it left stalled, which would otherwise
+    /// sleep on (and an autocommit one then commit) as if the process lived, and removes the
+    /// trigger.
+    async fn remove(self, db: &Db) {
+        let (table, _, _) = self.point.next_write();
+        match db.backend {
+            Backend::Postgres => {
+                sqlx::query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE datname = current_database() AND wait_event = 'PgSleep'",
+                )
+                .execute(&db.write)
+                .await
+                .unwrap();
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while sleeping_statements(db).await > 0 {
+                    assert!(
+                        Instant::now() < deadline,
+                        "the dead server's statement lingers"
+                    );
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                for sql in [
+                    format!("DROP TRIGGER stall ON {table}"),
+                    "DROP FUNCTION stall()".to_owned(),
+                ] {
+                    sqlx::query(&sql).execute(&db.write).await.unwrap();
+                }
+            }
+            Backend::Sqlite => {
+                for sql in ["DROP TRIGGER stall", "DROP TABLE stall_rows"] {
+                    sqlx::query(sql).execute(&db.write).await.unwrap();
+                }
+            }
+        }
+    }
+}
+
+/// Statements of this database sleeping in the trigger.
+async fn sleeping_statements(db: &Db) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event = 'PgSleep'",
+    )
+    .fetch_one(&db.write)
+    .await
+    .unwrap()
+}
+
+/// A SQLite connection of the test's own that asks, without waiting, whether another
+/// connection holds the write lock.
+struct WriteLockProbe(sqlx::SqliteConnection);
+
+impl WriteLockProbe {
+    async fn open(database_url: &str) -> WriteLockProbe {
+        let mut conn = sqlx::SqliteConnection::connect(database_url).await.unwrap();
+        sqlx::query("PRAGMA busy_timeout = 0")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        WriteLockProbe(conn)
+    }
+
+    async fn is_held(&mut self) -> bool {
+        match sqlx::query("BEGIN IMMEDIATE").execute(&mut self.0).await {
+            Ok(_) => {
+                sqlx::query("ROLLBACK").execute(&mut self.0).await.unwrap();
+                false
+            }
+            Err(e) if e.to_string().contains("locked") => true,
+            Err(e) => panic!("probing SQLite's write lock: {e}"),
+        }
+    }
+}
+
+/// What the provider is to decide for the card, and what the checkout must end as.
+struct Expected {
+    paid: bool,
+    failure_code: Option<&'static str>,
+    last4: &'static str,
+}
+
+/// The story of every test: a buyer submits `card`, the server is killed at `point`, a new one
+/// starts on the same database, and the checkout converges on `expected`.
+async fn kill_at(point: Point, card: &str, expected: Expected) {
+    let database = TestDatabase::create().await;
+    let db = Db::connect(&database.url, 4).await.unwrap();
+    db.migrate().await.unwrap();
+    let key = ensure_first_merchant(&db, "Killed Store")
+        .await
+        .unwrap()
+        .unwrap()
+        .sandbox_key;
+    let logs = tempfile::tempdir().unwrap();
+    let mut first = Served::start(
+        &database.url,
+        &logs.path().join("first.log"),
+        QUICK_RECOVERY,
+    );
+    let address = first.address().await;
+
+    let session_id = create_session(&address, &key).await;
+    let buyer = Buyer::at(&address, &session_id);
+    let card_form = buyer.choose(CARD_ROUTE).await;
+    let stall = Stall::install(&db, point).await;
+    let fields = [
+        ("token", card_form.input_value("token")),
+        ("number", card.to_owned()),
+        ("expiry", FUTURE_EXPIRY.to_owned()),
+        ("cvc", "123".to_owned()),
+        ("name", "Ada Buyer".to_owned()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let action = card_form.form_action();
+    let (answer, ()) = tokio::join!(buyer.try_post_form(&action, &fields), async {
+        stall
+            .wait_until_stalled(&db, &database.url, &session_id)
+            .await;
+        first.kill_9();
+    });
+    assert!(
+        answer.is_err(),
+        "the buyer got an answer from a server killed mid-hand-off: {answer:?}"
+    );
+    stall.remove(&db).await;
+    let at_kill = Snapshot::take(&db, &session_id).await;
+    assert!(
+        at_kill.shows(point),
+        "after the kill, the database is not as at {point:?}: {at_kill:?}"
+    );
+
+    let mut second = Served::start(
+        &database.url,
+        &logs.path().join("second.log"),
+        QUICK_RECOVERY,
+    );
+    let address = second.address().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let last = loop {
+        second.assert_running();
+        let now = Snapshot::take(&db, &session_id).await;
+        if now.finished() {
+            break now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not recovered 20 s after the restart: {now:?}\n{}",
+            second.output()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    let outcome = if expected.paid { "paid" } else { "failed" };
+    let p = &last.payment;
+    assert_eq!(p.status, outcome, "{last:?}");
+    assert_eq!(p.failure_code.as_deref(), expected.failure_code, "{last:?}");
+    assert_eq!(p.card_last4.as_deref(), Some(expected.last4), "{last:?}");
+    assert_eq!(
+        p.next_poll_at, None,
+        "nothing is left to reconcile: {last:?}"
+    );
+    assert_eq!(last.session_status, outcome, "{last:?}");
+    let invoice = if expected.paid { "paid" } else { "void" };
+    assert_eq!(last.invoice_status, invoice, "{last:?}");
+    // The provider's books: what it decided before the kill, and nothing more.
+    assert_eq!(last.decisions, at_kill.decisions, "{last:?}");
+    assert_eq!(last.ledger_rows, last.decisions.len() as i64, "{last:?}");
+    let final_event = (
+        format!("evt_{session_id}_{outcome}"),
+        format!("payment.{outcome}"),
+    );
+    match last.decisions.as_slice() {
+        [] => {
+            assert_eq!(point, Point::Deciding);
+            assert_eq!(last.events, vec![final_event], "{last:?}");
+        }
+        [decision] => {
+            assert_eq!(decision.decision, outcome, "{decision:?}");
+            assert_eq!(p.provider_ref.as_ref(), Some(&decision.provider_ref));
+            assert_eq!(p.failure_code, decision.failure_code, "{last:?}");
+            if expected.paid {
+                assert!(decision.tx_hash.is_some(), "{decision:?}");
+                assert_eq!(p.tx_hash, decision.tx_hash, "{last:?}");
+            }
+            let pending = (
+                format!("evt_{session_id}_provider_pending"),
+                "payment.provider_pending".to_owned(),
+            );
+            let mut want = vec![final_event, pending];
+            want.sort();
+            assert_eq!(last.events, want, "{last:?}");
+        }
+        more => panic!("the provider decided more than once: {more:?}"),
+    }
+
+    // The merchant API and the buyer's page, from the new server, say the same.
+    let client = http_client();
+    let payment = get_json(
+        &client,
+        &address,
+        &key,
+        &format!("/api/gateway/payments/{session_id}"),
+    )
+    .await;
+    assert_eq!(payment["status"], outcome, "{payment}");
+    assert_eq!(payment["card"]["last4"], expected.last4, "{payment}");
+    let session = get_json(
+        &client,
+        &address,
+        &key,
+        &format!("/api/gateway/sessions/{session_id}"),
+    )
+    .await;
+    assert_eq!(session["status"], outcome, "{session}");
+    let page = Buyer::at(&address, &session_id).open().await;
+    let back = expected_return(REDIRECT, &session_id, outcome);
+    assert_result_page(&page, expected.paid, Some(&back));
+    second.kill_9();
+    db.close().await;
+}
+
+async fn create_session(address: &str, key: &str) -> String {
+    let response = http_client()
+        .post(format!("{address}/api/gateway/sessions"))
+        .bearer_auth(key)
+        .json(&checkout_body(116.0, Some(REDIRECT)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["id"].as_str().unwrap().to_owned()
+}
+
+async fn get_json(client: &reqwest::Client, address: &str, key: &str, path: &str) -> Value {
+    let response = client
+        .get(format!("{address}{path}"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200, "GET {path}");
+    response.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_the_claim_before_the_provider_decided_the_card_fails_with_no_money_taken() {
+    // The approved card never reached the provider, and its number was never stored: the
+    // payment cannot go on without the buyer, and nothing is charged.
+    let expected = Expected {
+        paid: false,
+        failure_code: Some("handoff_interrupted"),
+        last4: "4242",
+    };
+    kill_at(Point::Deciding, CARD_PAYS, expected).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_the_provider_approved_before_its_answer_was_recorded_the_card_ends_paid() {
+    let expected = Expected {
+        paid: true,
+        failure_code: None,
+        last4: "4242",
+    };
+    kill_at(Point::RecordingAnswer, CARD_PAYS, expected).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_the_provider_declined_before_its_answer_was_recorded_the_card_ends_declined()
+{
+    let expected = Expected {
+        paid: false,
+        failure_code: Some("card_declined"),
+        last4: "0002",
+    };
+    kill_at(Point::RecordingAnswer, CARD_DECLINED, expected).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_the_approval_was_recorded_before_the_outcome_the_card_ends_paid() {
+    let expected = Expected {
+        paid: true,
+        failure_code: None,
+        last4: "4242",
+    };
+    kill_at(Point::ApplyingOutcome, CARD_PAYS, expected).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_the_refusal_was_recorded_before_the_outcome_the_card_ends_failed() {
+    let expected = Expected {
+        paid: false,
+        failure_code: Some("insufficient_funds"),
+        last4: "9995",
+    };
+    kill_at(Point::ApplyingOutcome, CARD_NO_FUNDS, expected).await;
+}
