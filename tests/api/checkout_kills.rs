@@ -6,7 +6,9 @@
 //! there is no point between them). After a restart on the same database everything converges
 //! on what the provider decided: the payment, the session and the invoice, exactly one
 //! `payment.paid` or `payment.failed`, one decision in the sandbox's books for the payment's
-//! idempotency key (never a second charge), and the buyer's page.
+//! idempotency key (never a second charge), and the buyer's page. A wallet payment, handed to
+//! its provider as soon as the buyer chooses the route, is killed after it was created: the
+//! buyer, who has nothing more to submit, still gets the instructions and pays.
 //!
 //! To stop the process exactly at a point, the write that comes next there stalls inside the
 //! database, and the server is killed once it is seen stalled in it. On PostgreSQL a trigger
@@ -32,7 +34,7 @@ use sqlx::Connection;
 
 use crate::checkout_support::{
     Buyer, CARD_DECLINED, CARD_NO_FUNDS, CARD_PAYS, CARD_ROUTE, FUTURE_EXPIRY, REDIRECT,
-    assert_result_page, checkout_body, expected_return,
+    WALLET_ROUTE, assert_result_page, checkout_body, expected_return,
 };
 use crate::helpers::{TestDatabase, http_client};
 use crate::served::Served;
@@ -48,6 +50,9 @@ const QUICK_RECOVERY: &[(&str, &str)] = &[
 /// Where the hand-off is cut short.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Point {
+    /// A wallet or bank transfer: the payment was created, nothing else written yet (neither a
+    /// claim nor a decision of the provider).
+    Starting,
     /// (a) The claim committed; the sandbox is deciding (its books' insert stalls).
     Deciding,
     /// (b) The sandbox decided; its answer is being recorded on the payment.
@@ -56,17 +61,29 @@ enum Point {
     ApplyingOutcome,
 }
 
+/// The sandbox's books take a decision.
+const DECISION: (&str, &str, &str) = ("sandbox_ledger", "INSERT", "TRUE");
+
 impl Point {
-    /// The write that comes next at this point: (table, operation, condition over OLD and NEW).
-    fn next_write(self) -> (&'static str, &'static str, &'static str) {
+    /// The writes that can come next at this point, whichever comes first: (table, operation,
+    /// condition over OLD and NEW).
+    fn next_writes(self) -> Vec<(&'static str, &'static str, &'static str)> {
         match self {
-            Point::Deciding => ("sandbox_ledger", "INSERT", "TRUE"),
-            Point::RecordingAnswer => (
+            Point::Starting => vec![
+                (
+                    "payments",
+                    "UPDATE",
+                    "OLD.provider_state = 'awaiting_buyer'",
+                ),
+                DECISION,
+            ],
+            Point::Deciding => vec![DECISION],
+            Point::RecordingAnswer => vec![(
                 "payments",
                 "UPDATE",
                 "NEW.provider_ref IS NOT NULL AND OLD.provider_ref IS NULL",
-            ),
-            Point::ApplyingOutcome => ("payments", "UPDATE", "NEW.status <> OLD.status"),
+            )],
+            Point::ApplyingOutcome => vec![("payments", "UPDATE", "NEW.status <> OLD.status")],
         }
     }
 }
@@ -131,20 +148,29 @@ impl Snapshot {
     fn shows(&self, point: Point) -> bool {
         let p = &self.payment;
         let open = p.status == "pending"
-            && p.provider_state == "in_flight"
             && self.session_status == "pending"
             && self.invoice_status == "open";
+        let claimed = p.provider_state == "in_flight";
         let pending_event = self.events.len() == 1
             && self.events[0].0 == format!("evt_{}_provider_pending", p.session_id);
         open && match point {
-            Point::Deciding => {
+            Point::Starting => {
                 p.provider_ref.is_none() && self.decisions.is_empty() && self.events.is_empty()
             }
+            Point::Deciding => {
+                claimed
+                    && p.provider_ref.is_none()
+                    && self.decisions.is_empty()
+                    && self.events.is_empty()
+            }
             Point::RecordingAnswer => {
-                p.provider_ref.is_none() && self.decisions.len() == 1 && self.events.is_empty()
+                claimed
+                    && p.provider_ref.is_none()
+                    && self.decisions.len() == 1
+                    && self.events.is_empty()
             }
             Point::ApplyingOutcome => {
-                p.provider_ref.is_some() && self.decisions.len() == 1 && pending_event
+                claimed && p.provider_ref.is_some() && self.decisions.len() == 1 && pending_event
             }
         }
     }
@@ -161,16 +187,11 @@ struct Stall {
 
 impl Stall {
     async fn install(db: &Db, point: Point) -> Stall {
-        let (table, operation, when) = point.next_write();
-        let statements = match db.backend {
+        let mut statements = match db.backend {
             Backend::Postgres => vec![
                 "CREATE FUNCTION stall() RETURNS trigger LANGUAGE plpgsql AS
                  $$ BEGIN PERFORM pg_sleep(60); RETURN NEW; END $$"
                     .to_owned(),
-                format!(
-                    "CREATE TRIGGER stall BEFORE {operation} ON {table} FOR EACH ROW
-                     WHEN ({when}) EXECUTE FUNCTION stall()"
-                ),
             ],
             // 2000³ rows to go through: minutes of work for the server's writer.
             Backend::Sqlite => vec![
@@ -178,13 +199,21 @@ impl Stall {
                 "INSERT INTO stall_rows (x) WITH RECURSIVE n(x) AS
                  (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 2000) SELECT x FROM n"
                     .to_owned(),
-                format!(
-                    "CREATE TRIGGER stall BEFORE {operation} ON {table} FOR EACH ROW
+            ],
+        };
+        for (i, (table, operation, when)) in point.next_writes().into_iter().enumerate() {
+            statements.push(match db.backend {
+                Backend::Postgres => format!(
+                    "CREATE TRIGGER stall_{i} BEFORE {operation} ON {table} FOR EACH ROW
+                     WHEN ({when}) EXECUTE FUNCTION stall()"
+                ),
+                Backend::Sqlite => format!(
+                    "CREATE TRIGGER stall_{i} BEFORE {operation} ON {table} FOR EACH ROW
                      WHEN {when}
                      BEGIN SELECT max(a.x + b.x + c.x) FROM stall_rows a, stall_rows b, stall_rows c; END"
                 ),
-            ],
-        };
+            });
+        }
         for sql in statements {
             sqlx::query(&sql).execute(&db.write).await.unwrap();
         }
@@ -230,36 +259,36 @@ impl Stall {
     /// sleep on (and an autocommit one then commit) as if the process lived, and removes the
     /// trigger.
     async fn remove(self, db: &Db) {
-        let (table, _, _) = self.point.next_write();
-        match db.backend {
-            Backend::Postgres => {
-                sqlx::query(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                     WHERE datname = current_database() AND wait_event = 'PgSleep'",
-                )
-                .execute(&db.write)
-                .await
-                .unwrap();
-                let deadline = Instant::now() + Duration::from_secs(10);
-                while sleeping_statements(db).await > 0 {
-                    assert!(
-                        Instant::now() < deadline,
-                        "the dead server's statement lingers"
-                    );
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                for sql in [
-                    format!("DROP TRIGGER stall ON {table}"),
-                    "DROP FUNCTION stall()".to_owned(),
-                ] {
-                    sqlx::query(&sql).execute(&db.write).await.unwrap();
-                }
+        let mut statements = Vec::new();
+        if db.backend == Backend::Postgres {
+            sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event = 'PgSleep'",
+            )
+            .execute(&db.write)
+            .await
+            .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while sleeping_statements(db).await > 0 {
+                assert!(
+                    Instant::now() < deadline,
+                    "the dead server's statement lingers"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            Backend::Sqlite => {
-                for sql in ["DROP TRIGGER stall", "DROP TABLE stall_rows"] {
-                    sqlx::query(sql).execute(&db.write).await.unwrap();
-                }
-            }
+        }
+        for (i, (table, _, _)) in self.point.next_writes().into_iter().enumerate() {
+            statements.push(match db.backend {
+                Backend::Postgres => format!("DROP TRIGGER stall_{i} ON {table}"),
+                Backend::Sqlite => format!("DROP TRIGGER stall_{i}"),
+            });
+        }
+        statements.push(match db.backend {
+            Backend::Postgres => "DROP FUNCTION stall()".to_owned(),
+            Backend::Sqlite => "DROP TABLE stall_rows".to_owned(),
+        });
+        for sql in statements {
+            sqlx::query(&sql).execute(&db.write).await.unwrap();
         }
     }
 }
@@ -301,16 +330,32 @@ impl WriteLockProbe {
     }
 }
 
-/// What the provider is to decide for the card, and what the checkout must end as.
-struct Expected {
-    paid: bool,
-    failure_code: Option<&'static str>,
-    last4: &'static str,
+/// What the buyer sends as the server is killed.
+#[derive(Debug, Clone, Copy)]
+enum Submit {
+    /// The card form, with this number.
+    Card(&'static str),
+    /// The choice of a route that goes to its provider at once (a wallet or a bank transfer).
+    Route(&'static str),
 }
 
-/// The story of every test: a buyer submits `card`, the server is killed at `point`, a new one
-/// starts on the same database, and the checkout converges on `expected`.
-async fn kill_at(point: Point, card: &str, expected: Expected) {
+/// A checkout whose server was killed at a point, and the server started after it on the same
+/// database.
+struct Restarted {
+    db: Db,
+    key: String,
+    server: Served,
+    address: String,
+    session_id: String,
+    /// The database right after the kill.
+    at_kill: Snapshot,
+    _logs: tempfile::TempDir,
+    _database: TestDatabase,
+}
+
+/// A buyer submits `submit`, the server is killed at `point`, and a new one starts on the same
+/// database (once the database is checked to be as at the point).
+async fn kill_at(point: Point, submit: Submit) -> Restarted {
     let database = TestDatabase::create().await;
     let db = Db::connect(&database.url, 4).await.unwrap();
     db.migrate().await.unwrap();
@@ -329,18 +374,25 @@ async fn kill_at(point: Point, card: &str, expected: Expected) {
 
     let session_id = create_session(&address, &key).await;
     let buyer = Buyer::at(&address, &session_id);
-    let card_form = buyer.choose(CARD_ROUTE).await;
+    let (form, fields) = match submit {
+        Submit::Card(number) => {
+            let form = buyer.choose(CARD_ROUTE).await;
+            let fields = vec![
+                ("number", number),
+                ("expiry", FUTURE_EXPIRY),
+                ("cvc", "123"),
+                ("name", "Ada Buyer"),
+            ];
+            (form, fields)
+        }
+        Submit::Route(route) => (buyer.open().await, vec![("route", route)]),
+    };
+    let token = form.input_value("token");
+    let mut all = vec![("token", token.as_str())];
+    all.extend(fields);
+    let action = form.form_action();
     let stall = Stall::install(&db, point).await;
-    let fields = [
-        ("token", card_form.input_value("token")),
-        ("number", card.to_owned()),
-        ("expiry", FUTURE_EXPIRY.to_owned()),
-        ("cvc", "123".to_owned()),
-        ("name", "Ada Buyer".to_owned()),
-    ];
-    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let action = card_form.form_action();
-    let (answer, ()) = tokio::join!(buyer.try_post_form(&action, &fields), async {
+    let (answer, ()) = tokio::join!(buyer.try_post_form(&action, &all), async {
         stall
             .wait_until_stalled(&db, &database.url, &session_id)
             .await;
@@ -357,32 +409,78 @@ async fn kill_at(point: Point, card: &str, expected: Expected) {
         "after the kill, the database is not as at {point:?}: {at_kill:?}"
     );
 
-    let mut second = Served::start(
+    let mut server = Served::start(
         &database.url,
         &logs.path().join("second.log"),
         QUICK_RECOVERY,
     );
-    let address = second.address().await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let last = loop {
-        second.assert_running();
-        let now = Snapshot::take(&db, &session_id).await;
-        if now.finished() {
-            break now;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not recovered 20 s after the restart: {now:?}\n{}",
-            second.output()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let address = server.address().await;
+    Restarted {
+        db,
+        key,
+        server,
+        address,
+        session_id,
+        at_kill,
+        _logs: logs,
+        _database: database,
+    }
+}
 
+impl Restarted {
+    /// Waits (a few seconds past the hand-off's redrive delay at most) until `done` holds.
+    async fn wait_until(&mut self, what: &str, done: impl Fn(&Snapshot) -> bool) -> Snapshot {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            self.server.assert_running();
+            let now = Snapshot::take(&self.db, &self.session_id).await;
+            if done(&now) {
+                return now;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not {what} 20 s after the restart: {now:?}\n{}",
+                self.server.output()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn buyer(&self) -> Buyer {
+        Buyer::at(&self.address, &self.session_id)
+    }
+
+    /// A merchant API read from the new server.
+    async fn api(&self, path: &str) -> Value {
+        let response = http_client()
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+}
+
+/// What the checkout must end as.
+struct Expected {
+    paid: bool,
+    failure_code: Option<&'static str>,
+    /// The card's last four digits, for a card payment.
+    last4: Option<&'static str>,
+    /// What the provider decided, if it was ever asked (`paid`, `failed`, `awaiting_transfer`).
+    decision: Option<&'static str>,
+}
+
+/// Checks what the finished checkout `last` left behind, in the database, the merchant API and
+/// the buyer's page: the provider's one decision, exactly one outcome event.
+async fn assert_settled(r: &Restarted, last: &Snapshot, expected: &Expected) {
     let outcome = if expected.paid { "paid" } else { "failed" };
     let p = &last.payment;
     assert_eq!(p.status, outcome, "{last:?}");
     assert_eq!(p.failure_code.as_deref(), expected.failure_code, "{last:?}");
-    assert_eq!(p.card_last4.as_deref(), Some(expected.last4), "{last:?}");
+    assert_eq!(p.card_last4.as_deref(), expected.last4, "{last:?}");
     assert_eq!(
         p.next_poll_at, None,
         "nothing is left to reconcile: {last:?}"
@@ -390,25 +488,27 @@ async fn kill_at(point: Point, card: &str, expected: Expected) {
     assert_eq!(last.session_status, outcome, "{last:?}");
     let invoice = if expected.paid { "paid" } else { "void" };
     assert_eq!(last.invoice_status, invoice, "{last:?}");
-    // The provider's books: what it decided before the kill, and nothing more.
-    assert_eq!(last.decisions, at_kill.decisions, "{last:?}");
+    // The provider's books: a decision taken before the kill stands, and it is the only one.
+    if !r.at_kill.decisions.is_empty() {
+        assert_eq!(last.decisions, r.at_kill.decisions, "{last:?}");
+    }
     assert_eq!(last.ledger_rows, last.decisions.len() as i64, "{last:?}");
+    let session_id = &r.session_id;
     let final_event = (
         format!("evt_{session_id}_{outcome}"),
         format!("payment.{outcome}"),
     );
-    match last.decisions.as_slice() {
-        [] => {
-            assert_eq!(point, Point::Deciding);
-            assert_eq!(last.events, vec![final_event], "{last:?}");
-        }
-        [decision] => {
-            assert_eq!(decision.decision, outcome, "{decision:?}");
+    match (last.decisions.as_slice(), expected.decision) {
+        ([], None) => assert_eq!(last.events, vec![final_event], "{last:?}"),
+        ([decision], Some(decided)) => {
+            assert_eq!(decision.decision, decided, "{decision:?}");
             assert_eq!(p.provider_ref.as_ref(), Some(&decision.provider_ref));
-            assert_eq!(p.failure_code, decision.failure_code, "{last:?}");
-            if expected.paid {
-                assert!(decision.tx_hash.is_some(), "{decision:?}");
+            if decided != "awaiting_transfer" {
+                assert_eq!(p.failure_code, decision.failure_code, "{last:?}");
                 assert_eq!(p.tx_hash, decision.tx_hash, "{last:?}");
+            }
+            if expected.paid {
+                assert!(p.tx_hash.is_some(), "{last:?}");
             }
             let pending = (
                 format!("evt_{session_id}_provider_pending"),
@@ -418,33 +518,30 @@ async fn kill_at(point: Point, card: &str, expected: Expected) {
             want.sort();
             assert_eq!(last.events, want, "{last:?}");
         }
-        more => panic!("the provider decided more than once: {more:?}"),
+        (decisions, _) => panic!(
+            "the provider decided {decisions:?}, expected {:?}",
+            expected.decision
+        ),
     }
 
-    // The merchant API and the buyer's page, from the new server, say the same.
-    let client = http_client();
-    let payment = get_json(
-        &client,
-        &address,
-        &key,
-        &format!("/api/gateway/payments/{session_id}"),
-    )
-    .await;
+    let payment = r.api(&format!("/api/gateway/payments/{session_id}")).await;
     assert_eq!(payment["status"], outcome, "{payment}");
-    assert_eq!(payment["card"]["last4"], expected.last4, "{payment}");
-    let session = get_json(
-        &client,
-        &address,
-        &key,
-        &format!("/api/gateway/sessions/{session_id}"),
-    )
-    .await;
+    match expected.last4 {
+        Some(last4) => assert_eq!(payment["card"]["last4"], last4, "{payment}"),
+        None => assert!(payment["card"].is_null(), "{payment}"),
+    }
+    let session = r.api(&format!("/api/gateway/sessions/{session_id}")).await;
     assert_eq!(session["status"], outcome, "{session}");
-    let page = Buyer::at(&address, &session_id).open().await;
-    let back = expected_return(REDIRECT, &session_id, outcome);
+    let page = r.buyer().open().await;
+    let back = expected_return(REDIRECT, session_id, outcome);
     assert_result_page(&page, expected.paid, Some(&back));
-    second.kill_9();
-    db.close().await;
+}
+
+/// The card story: killed at `point`, restarted, settled as `expected` without the buyer.
+async fn card_killed_at(point: Point, number: &'static str, expected: Expected) {
+    let mut restarted = kill_at(point, Submit::Card(number)).await;
+    let last = restarted.wait_until("settled", Snapshot::finished).await;
+    assert_settled(&restarted, &last, &expected).await;
 }
 
 async fn create_session(address: &str, key: &str) -> String {
@@ -460,17 +557,6 @@ async fn create_session(address: &str, key: &str) -> String {
     body["id"].as_str().unwrap().to_owned()
 }
 
-async fn get_json(client: &reqwest::Client, address: &str, key: &str, path: &str) -> Value {
-    let response = client
-        .get(format!("{address}{path}"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200, "GET {path}");
-    response.json().await.unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_after_the_claim_before_the_provider_decided_the_card_fails_with_no_money_taken() {
     // The approved card never reached the provider, and its number was never stored: the
@@ -478,9 +564,10 @@ async fn killed_after_the_claim_before_the_provider_decided_the_card_fails_with_
     let expected = Expected {
         paid: false,
         failure_code: Some("handoff_interrupted"),
-        last4: "4242",
+        last4: Some("4242"),
+        decision: None,
     };
-    kill_at(Point::Deciding, CARD_PAYS, expected).await;
+    card_killed_at(Point::Deciding, CARD_PAYS, expected).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -488,9 +575,10 @@ async fn killed_after_the_provider_approved_before_its_answer_was_recorded_the_c
     let expected = Expected {
         paid: true,
         failure_code: None,
-        last4: "4242",
+        last4: Some("4242"),
+        decision: Some("paid"),
     };
-    kill_at(Point::RecordingAnswer, CARD_PAYS, expected).await;
+    card_killed_at(Point::RecordingAnswer, CARD_PAYS, expected).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -499,9 +587,10 @@ async fn killed_after_the_provider_declined_before_its_answer_was_recorded_the_c
     let expected = Expected {
         paid: false,
         failure_code: Some("card_declined"),
-        last4: "0002",
+        last4: Some("0002"),
+        decision: Some("failed"),
     };
-    kill_at(Point::RecordingAnswer, CARD_DECLINED, expected).await;
+    card_killed_at(Point::RecordingAnswer, CARD_DECLINED, expected).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -509,9 +598,10 @@ async fn killed_after_the_approval_was_recorded_before_the_outcome_the_card_ends
     let expected = Expected {
         paid: true,
         failure_code: None,
-        last4: "4242",
+        last4: Some("4242"),
+        decision: Some("paid"),
     };
-    kill_at(Point::ApplyingOutcome, CARD_PAYS, expected).await;
+    card_killed_at(Point::ApplyingOutcome, CARD_PAYS, expected).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -519,7 +609,31 @@ async fn killed_after_the_refusal_was_recorded_before_the_outcome_the_card_ends_
     let expected = Expected {
         paid: false,
         failure_code: Some("insufficient_funds"),
-        last4: "9995",
+        last4: Some("9995"),
+        decision: Some("failed"),
     };
-    kill_at(Point::ApplyingOutcome, CARD_NO_FUNDS, expected).await;
+    card_killed_at(Point::ApplyingOutcome, CARD_NO_FUNDS, expected).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_a_wallet_payment_was_created_the_buyer_still_gets_the_instructions_and_pays()
+{
+    let mut restarted = kill_at(Point::Starting, Submit::Route(WALLET_ROUTE)).await;
+    // Nobody needs to ask the buyer again: the new server hands the payment to the provider,
+    // and the page the buyer is waiting on shows where to pay.
+    restarted
+        .wait_until("handed off", |s| s.payment.provider_ref.is_some())
+        .await;
+    let buyer = restarted.buyer();
+    let instructions = buyer.open().await;
+    assert!(instructions.html.contains("USDC"), "{}", instructions.html);
+    buyer.press("transfer").await;
+    let last = restarted.wait_until("settled", Snapshot::finished).await;
+    let expected = Expected {
+        paid: true,
+        failure_code: None,
+        last4: None,
+        decision: Some("awaiting_transfer"),
+    };
+    assert_settled(&restarted, &last, &expected).await;
 }
