@@ -80,6 +80,12 @@ pub struct Settings {
     pub payment_attempts_per_session: i64,
     /// How often in-flight payments are checked with their provider.
     pub reconcile_interval_seconds: i64,
+    /// How long after a hand-off was claimed reconciliation treats it as cut short (the
+    /// process died, or the database failed, before the provider's answer was recorded) and
+    /// drives it again. Must be longer than any provider takes to answer a hand-off: one still
+    /// in progress would be driven again beside it, and a card (whose number is never stored)
+    /// would then fail as `handoff_interrupted`.
+    pub handoff_redrive_after_seconds: i64,
     /// How long the sandbox's delayed test card stays pending before it pays.
     pub sandbox_delay_seconds: i64,
     /// How long a webhook endpoint has to answer.
@@ -132,6 +138,7 @@ impl Default for Settings {
             provider_timeout_seconds: 1_800,
             payment_attempts_per_session: 5,
             reconcile_interval_seconds: 5,
+            handoff_redrive_after_seconds: 15,
             sandbox_delay_seconds: 5,
             webhook_timeout_seconds: 10,
             webhook_lease_seconds: 5,
@@ -226,6 +233,10 @@ impl Settings {
         if let Some(v) = get("OPENRAILS_RECONCILE_INTERVAL_SECONDS") {
             self.reconcile_interval_seconds = parse("OPENRAILS_RECONCILE_INTERVAL_SECONDS", &v)?;
         }
+        if let Some(v) = get("OPENRAILS_HANDOFF_REDRIVE_AFTER_SECONDS") {
+            self.handoff_redrive_after_seconds =
+                parse("OPENRAILS_HANDOFF_REDRIVE_AFTER_SECONDS", &v)?;
+        }
         if let Some(v) = get("OPENRAILS_SANDBOX_DELAY_SECONDS") {
             self.sandbox_delay_seconds = parse("OPENRAILS_SANDBOX_DELAY_SECONDS", &v)?;
         }
@@ -294,6 +305,9 @@ impl Settings {
         }
         if !(1..=100).contains(&self.payment_attempts_per_session) {
             bail!("payment_attempts_per_session must be between 1 and 100");
+        }
+        if self.handoff_redrive_after_seconds < 1 {
+            bail!("handoff_redrive_after_seconds must be at least 1");
         }
         // A worker renews its leases every third of their length while attempts last; two
         // seconds leave room for a renewal to commit before the lease runs out.
@@ -413,6 +427,20 @@ mod tests {
         s.webhook_lease_seconds = 2;
         assert!(s.validate().is_ok());
         s.webhook_endpoint_concurrency = 0;
+        assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn a_cut_short_hand_off_is_driven_again_after_a_configurable_delay_of_at_least_a_second() {
+        let mut s = Settings::default();
+        assert_eq!(s.handoff_redrive_after_seconds, 15);
+        s.apply_env(|name| {
+            (name == "OPENRAILS_HANDOFF_REDRIVE_AFTER_SECONDS").then(|| "3".to_owned())
+        })
+        .expect("valid env");
+        assert_eq!(s.handoff_redrive_after_seconds, 3);
+        assert!(s.validate().is_ok());
+        s.handoff_redrive_after_seconds = 0;
         assert!(s.validate().is_err());
     }
 

@@ -44,7 +44,11 @@ pub enum Started {
 
 /// Creates the payment (pending) and invoice (open) and moves the session to `pending`: the
 /// session's first payment, or another attempt after the last one failed, while attempts
-/// (`payment_attempts_per_session`) are left.
+/// (`payment_attempts_per_session`) are left. A payment whose route goes to its provider at
+/// once (a wallet or bank transfer, for its instructions) is created claimed for that
+/// hand-off, in the same transaction: however the process dies afterwards, reconciliation
+/// drives the hand-off (a payment left waiting for a buyer who has nothing left to submit
+/// would be stuck until the session expired). A card payment waits for the buyer's card.
 pub async fn start_payment(
     state: &AppState,
     session_id: &SessionId,
@@ -66,6 +70,16 @@ pub async fn start_payment(
     {
         return Ok(Started::Closed);
     }
+    let (provider_state, provider_deadline, next_poll_at) = if route.kind == "card" {
+        ("awaiting_buyer", None, None)
+    } else {
+        let deadline = provider_deadline(state, Some(route), now);
+        (
+            "in_flight",
+            Some(deadline),
+            Some(redrive_at(state, deadline, now)),
+        )
+    };
     let fees = route.fees(session.amount_cents);
     let payment_id = PaymentId::generate().into_string();
     let invoice_id = InvoiceId::generate().into_string();
@@ -88,7 +102,7 @@ pub async fn start_payment(
         currency: session.currency.clone(),
         status: "pending".into(),
         ledger_status: "pending".into(),
-        provider_state: "awaiting_buyer".into(),
+        provider_state: provider_state.into(),
         provider_ref: None,
         provider_data: "{}".into(),
         card_brand: None,
@@ -96,8 +110,8 @@ pub async fn start_payment(
         tx_hash: None,
         failure_code: None,
         failure_message: None,
-        provider_deadline: None,
-        next_poll_at: None,
+        provider_deadline,
+        next_poll_at,
         created_at: now,
         updated_at: now,
     };
@@ -155,11 +169,6 @@ pub enum HandedOff {
     AlreadyDone,
 }
 
-/// How long after a hand-off was claimed reconciliation treats it as cut short (the process
-/// died, or the database failed, before the provider's answer was recorded) and drives it
-/// again with the same idempotency key. Longer than any provider call takes.
-pub const REDRIVE_AFTER_MS: i64 = 15_000;
-
 /// Gives the payment to its provider: claimed first (so twenty concurrent submits call the
 /// provider once), then the provider is called outside any transaction with the payment's
 /// idempotency key, then its answer and the `payment.provider_pending` event are written
@@ -170,10 +179,7 @@ pub async fn hand_off(
     card: Option<&Card>,
 ) -> anyhow::Result<HandedOff> {
     let now = now_ms();
-    let timeout_seconds = route_of(state, payment)
-        .and_then(|r| r.provider_timeout_seconds)
-        .unwrap_or(state.settings.provider_timeout_seconds);
-    let deadline = now + timeout_seconds * 1000;
+    let deadline = provider_deadline(state, route_of(state, payment), now);
     if !claim_hand_off(state, payment, card, deadline, now).await? {
         return Ok(HandedOff::AlreadyDone);
     }
@@ -182,8 +188,36 @@ pub async fn hand_off(
         .unwrap_or(HandedOff::AlreadyDone))
 }
 
+/// Gives a payment created claimed ([`start_payment`] of a wallet or bank transfer) to its
+/// provider.
+pub async fn hand_off_started(state: &AppState, payment: &PaymentRow) -> anyhow::Result<HandedOff> {
+    let deadline = payment
+        .provider_deadline
+        .context("a payment started for its provider has a deadline")?;
+    Ok(drive_hand_off(state, payment, None, deadline, false)
+        .await?
+        .unwrap_or(HandedOff::AlreadyDone))
+}
+
+/// When a payment handed to its provider now fails with `provider_timeout` unless the provider
+/// decided: the route's time-out, or the default one.
+fn provider_deadline(state: &AppState, route: Option<&PaymentRoute>, now: i64) -> i64 {
+    let timeout_seconds = route
+        .and_then(|r| r.provider_timeout_seconds)
+        .unwrap_or(state.settings.provider_timeout_seconds);
+    now + timeout_seconds * 1000
+}
+
+/// When reconciliation drives a hand-off claimed now again, should its provider's answer not
+/// be recorded by then.
+fn redrive_at(state: &AppState, deadline: i64, now: i64) -> i64 {
+    deadline.min(now + state.settings.handoff_redrive_after_seconds * 1000)
+}
+
 /// The first half of a hand-off: `awaiting_buyer` → `in_flight`, the card's brand and last
-/// four kept; `false` when another request claimed it first.
+/// four kept; `false` when another request claimed it first. Unless the provider's answer is
+/// recorded meanwhile, reconciliation drives the hand-off again `handoff_redrive_after_seconds`
+/// later, with the same idempotency key.
 pub async fn claim_hand_off(
     state: &AppState,
     payment: &PaymentRow,
@@ -198,7 +232,7 @@ pub async fn claim_hand_off(
         card_brand: card.map(|c| c.brand),
         card_last4: card.map(Card::last4),
         provider_deadline: Some(deadline),
-        next_poll_at: Some(deadline.min(now + REDRIVE_AFTER_MS)),
+        next_poll_at: Some(redrive_at(state, deadline, now)),
     };
     advance_provider_state(&state.db.write, &payment.id, "awaiting_buyer", &claim, now).await
 }

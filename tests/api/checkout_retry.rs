@@ -31,7 +31,7 @@ async fn payments(app: &crate::helpers::TestApp, session_id: &str) -> Vec<Value>
 }
 
 /// Fills in the card form shown on `page` and submits it, following the `303`.
-async fn pay_on(buyer: &Buyer<'_>, page: &Page, number: &str) -> Page {
+async fn pay_on(buyer: &Buyer, page: &Page, number: &str) -> Page {
     let (action, token) = page
         .form_ending("/card")
         .unwrap_or_else(|| panic!("no card form:\n{}", page.html));
@@ -185,7 +185,7 @@ async fn when_the_attempts_run_out_the_session_fails_and_the_buyer_chooses_when_
 async fn assert_payment_count_stays(
     app: &crate::helpers::TestApp,
     id: &str,
-    buyer: &Buyer<'_>,
+    buyer: &Buyer,
     old: &Page,
 ) {
     let (action, token) = old.form_ending("/card").unwrap();

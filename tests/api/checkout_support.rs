@@ -47,6 +47,7 @@ pub async fn create_checkout(app: &TestApp, body: &Value) -> String {
 
 /// A client that behaves like a browser tab for our purposes: redirects are followed by hand.
 pub fn browser() -> reqwest::Client {
+    openrails_checkout::webhooks::client::install_crypto_provider();
     reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
@@ -204,19 +205,29 @@ impl Page {
 }
 
 /// A buyer on one checkout page, with a browser of their own.
-pub struct Buyer<'a> {
-    pub app: &'a TestApp,
+pub struct Buyer {
+    /// The server's `http://127.0.0.1:<port>`.
+    pub address: String,
     pub id: String,
     pub client: reqwest::Client,
 }
 
-impl<'a> Buyer<'a> {
-    pub fn new(app: &'a TestApp, id: &str) -> Buyer<'a> {
+impl Buyer {
+    pub fn new(app: &TestApp, id: &str) -> Buyer {
+        Buyer::at(&app.address, id)
+    }
+
+    /// A buyer of the server at `address` (e.g. the real binary in a process of its own).
+    pub fn at(address: &str, id: &str) -> Buyer {
         Buyer {
-            app,
+            address: address.to_owned(),
             id: id.to_owned(),
             client: browser(),
         }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
     }
 
     pub fn page_path(&self) -> String {
@@ -227,7 +238,7 @@ impl<'a> Buyer<'a> {
     pub async fn open(&self) -> Page {
         let response = self
             .client
-            .get(self.app.url(&self.page_path()))
+            .get(self.url(&self.page_path()))
             .send()
             .await
             .unwrap();
@@ -236,7 +247,17 @@ impl<'a> Buyer<'a> {
 
     /// A same-origin form post (as the browser sends it from our page).
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        self.post_form_with(path, fields, &[("Origin", self.app.address.as_str())])
+        self.try_post_form(path, fields).await.unwrap()
+    }
+
+    /// [`Buyer::post_form`], for a post that may get no answer (the server dies meanwhile).
+    pub async fn try_post_form(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Result<reqwest::Response> {
+        self.form_request(path, fields, &[("Origin", self.address.as_str())])
+            .send()
             .await
     }
 
@@ -247,16 +268,28 @@ impl<'a> Buyer<'a> {
         fields: &[(&str, &str)],
         headers: &[(&str, &str)],
     ) -> reqwest::Response {
+        self.form_request(path, fields, headers)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    fn form_request(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> reqwest::RequestBuilder {
         let body = serde_urlencoded::to_string(fields).unwrap();
         let mut request = self
             .client
-            .post(self.app.url(path))
+            .post(self.url(path))
             .header("Content-Type", "application/x-www-form-urlencoded")
             .body(body);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        request.send().await.unwrap()
+        request
     }
 
     /// Checks that `response` is the `303` back to the checkout page.
@@ -367,7 +400,7 @@ impl<'a> Buyer<'a> {
     pub async fn status_json(&self) -> Value {
         let response = self
             .client
-            .get(self.app.url(&format!("/checkout/{}/status", self.id)))
+            .get(self.url(&format!("/checkout/{}/status", self.id)))
             .send()
             .await
             .unwrap();

@@ -159,6 +159,8 @@ pub struct OtherMerchant {
 }
 
 pub fn http_client() -> reqwest::Client {
+    // Done by the server too; a test that only talks to the binary must do it itself.
+    openrails_checkout::webhooks::client::install_crypto_provider();
     reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))

@@ -3,9 +3,6 @@
 //! kill cut short. Runs on whichever database the suite uses (SQLite file or PostgreSQL).
 
 use std::collections::HashSet;
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use openrails_checkout::bootstrap::ensure_first_merchant;
@@ -19,11 +16,10 @@ use openrails_checkout::webhooks::secret_box::EncryptionKeys;
 use openrails_checkout::webhooks::worker::deliver_due;
 
 use crate::helpers::{TestDatabase, spawn_app_with};
+use crate::served::Served;
 use crate::webhook_support::{
     Receiver, Reply, assert_signed_with, driven_clock, record_paid_events, register_receiver,
 };
-
-const BINARY: &str = env!("CARGO_BIN_EXE_openrails-checkout");
 
 async fn count(db: &Db, sql: &str) -> i64 {
     sqlx::query_scalar::<_, i64>(sql)
@@ -129,69 +125,12 @@ async fn two_workers_on_one_database_deliver_a_thousand_events_each_exactly_once
     );
 }
 
-/// The real binary serving on `database_url`, its output in `log`; killed when dropped.
-struct Served {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Served {
-    fn start(database_url: &str, log: &Path) -> Served {
-        let out = File::create(log).unwrap();
-        let err = out.try_clone().unwrap();
-        let mut command = Command::new(BINARY);
-        for (name, _) in std::env::vars() {
-            if name.starts_with("OPENRAILS_") {
-                command.env_remove(name);
-            }
-        }
-        crate::helpers::pass_test_encryption_key(&mut command);
-        let child = command
-            .arg("serve")
-            .env("DATABASE_URL", database_url)
-            .env("OPENRAILS_BIND", "127.0.0.1:0")
-            // Short leases: a killed worker's deliveries are taken over quickly.
-            .env("OPENRAILS_WEBHOOK_TIMEOUT_SECONDS", "1")
-            .env("OPENRAILS_WEBHOOK_LEASE_SECONDS", "2")
-            .env("OPENRAILS_WEBHOOK_POLL_INTERVAL_MS", "100")
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .current_dir(std::env::temp_dir())
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
-            .spawn()
-            .unwrap();
-        Served {
-            child,
-            log: log.to_owned(),
-        }
-    }
-
-    fn output(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn assert_running(&mut self) {
-        if let Some(status) = self.child.try_wait().unwrap() {
-            panic!("the server exited ({status}):\n{}", self.output());
-        }
-    }
-
-    /// `kill -9`: no chance to finish or record anything.
-    fn kill_9(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
+/// Short leases: a killed worker's deliveries are taken over quickly.
+const QUICK_WORKER: &[(&str, &str)] = &[
+    ("OPENRAILS_WEBHOOK_TIMEOUT_SECONDS", "1"),
+    ("OPENRAILS_WEBHOOK_LEASE_SECONDS", "2"),
+    ("OPENRAILS_WEBHOOK_POLL_INTERVAL_MS", "100"),
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_server_killed_mid_delivery_delivers_every_event_after_a_restart() {
@@ -222,7 +161,7 @@ async fn a_server_killed_mid_delivery_delivers_every_event_after_a_restart() {
     let ids = record_paid_events(&db, merchant.as_str(), "sandbox", "kill", 300, now_ms()).await;
     let logs = tempfile::tempdir().unwrap();
 
-    let mut first = Served::start(&database.url, &logs.path().join("first.log"));
+    let mut first = Served::start(&database.url, &logs.path().join("first.log"), QUICK_WORKER);
     let deadline = Instant::now() + Duration::from_secs(30);
     while receiver.count() < 100 {
         first.assert_running();
@@ -248,7 +187,7 @@ async fn a_server_killed_mid_delivery_delivers_every_event_after_a_restart() {
         "the kill cut no delivery short; the test proves nothing"
     );
 
-    let mut second = Served::start(&database.url, &logs.path().join("second.log"));
+    let mut second = Served::start(&database.url, &logs.path().join("second.log"), QUICK_WORKER);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         second.assert_running();

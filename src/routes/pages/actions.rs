@@ -107,10 +107,10 @@ pub async fn start_submit(
     let result = async {
         let session_id = SessionId::from_trusted(session.id.clone());
         if let Started::New(payment) = lifecycle::start_payment(&state, &session_id, route).await? {
-            // Wallet and bank transfers go to the provider at once, to get their instructions;
-            // a card waits for the buyer's card details.
-            if payment.route_kind != "card" {
-                lifecycle::hand_off(&state, &payment, None).await?;
+            // Wallet and bank transfers go to the provider at once (they were created claimed
+            // for it), to get their instructions; a card waits for the buyer's card details.
+            if payment.at_provider() {
+                lifecycle::hand_off_started(&state, &payment).await?;
             }
         }
         anyhow::Ok(())
