@@ -56,18 +56,16 @@
     el.textContent = template.replace("{date}", text);
   });
 
-  var copyLabel = body.getAttribute("data-copy-label") || "Copy";
-  var copiedLabel = body.getAttribute("data-copied-label") || "Copied";
-  var buttons = document.querySelectorAll("button[data-copy]");
-  Array.prototype.forEach.call(buttons, function (button) {
+  Array.prototype.forEach.call(document.querySelectorAll("button[data-copy]"), function (button) {
     if (!navigator.clipboard) { return; }
+    var label = button.textContent;
     button.hidden = false;
     button.addEventListener("click", function () {
       var source = document.getElementById(button.getAttribute("data-copy"));
       if (!source) { return; }
       navigator.clipboard.writeText(source.textContent.replace(/ USDC$/, "").trim()).then(function () {
-        button.textContent = copiedLabel;
-        window.setTimeout(function () { button.textContent = copyLabel; }, 2000);
+        button.textContent = button.getAttribute("data-copied");
+        window.setTimeout(function () { button.textContent = label; }, 2000);
       });
     });
   });

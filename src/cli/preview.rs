@@ -10,7 +10,7 @@ use clap::Subcommand;
 use crate::config::Settings;
 use crate::routes::assets::asset_bytes;
 use crate::routes::pages::preview::{
-    FIXTURE_LOGO, entries, fixture_brand_css, gallery_page, render_entry,
+    FIXTURE_LOGO, GALLERY_CSS, entries, fixture_brand_css, gallery_page, render_entry,
 };
 use crate::startup::AppState;
 
@@ -39,6 +39,7 @@ pub async fn export(settings: Settings, dir: &Path) -> anyhow::Result<usize> {
         std::fs::write(dir.join("static").join(name), bytes)?;
     }
     std::fs::write(dir.join("assets/brand.css"), fixture_brand_css())?;
+    std::fs::write(dir.join("assets/gallery.css"), GALLERY_CSS)?;
     std::fs::write(dir.join("assets/logo.svg"), FIXTURE_LOGO)?;
     let relative = |html: &str| {
         let mut html = html

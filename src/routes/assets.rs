@@ -51,6 +51,60 @@ pub fn asset_bytes(static_dir: &str, name: &str) -> Option<Vec<u8>> {
         .map(|(_, _, content)| content.as_bytes().to_vec())
 }
 
+#[cfg(test)]
+mod tests {
+    use super::compact;
+
+    #[test]
+    fn compacting_drops_comments_and_indentation_only() {
+        let css = "/* Tokens. */\n:root {\n  --a: 1px; /* why */\n}\n\n.b { content: \"x\"; }\n";
+        assert_eq!(
+            String::from_utf8(compact("text/css; charset=utf-8", css.as_bytes())).unwrap(),
+            ":root {\n--a: 1px;\n}\n.b { content: \"x\"; }\n"
+        );
+        let js =
+            "// Header.\n(function () {\n  // inside\n  var u = \"http://x\"; // kept\n})();\n";
+        assert_eq!(
+            String::from_utf8(compact("text/javascript", js.as_bytes())).unwrap(),
+            "(function () {\nvar u = \"http://x\"; // kept\n})();\n"
+        );
+        assert_eq!(compact("image/svg+xml", b"  <svg/>"), b"  <svg/>");
+    }
+}
+
+/// What buyers download: the source without its comments and indentation (the files are
+/// written to be read; their comments are for designers, not for every buyer's phone). CSS
+/// loses `/* … */` comments, script its whole-line `//` comments; every line its leading
+/// white space, and blank lines go. Anything else, and a file that is not UTF-8, is unchanged.
+pub fn compact(content_type: &str, source: &[u8]) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(source) else {
+        return source.to_vec();
+    };
+    let css = content_type.starts_with("text/css");
+    let js = content_type.starts_with("text/javascript");
+    if !css && !js {
+        return source.to_vec();
+    }
+    let mut text = text.to_owned();
+    if css {
+        while let Some(start) = text.find("/*") {
+            let Some(len) = text[start..].find("*/") else {
+                break;
+            };
+            text.replace_range(start..start + len + 2, "");
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || (js && line.starts_with("//")) {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
 /// One asset's current content and its version (the first 10 hex digits of its SHA-256).
 #[derive(Clone)]
 pub struct Asset {
@@ -107,10 +161,11 @@ impl StaticAssets {
         {
             return Some(asset.clone());
         }
-        let bytes = match stamp {
-            Stamp::BuiltIn => web::Bytes::from_static(built_in.as_bytes()),
-            Stamp::Disk(..) => web::Bytes::from(std::fs::read(self.dir.join(name)).ok()?),
+        let source = match stamp {
+            Stamp::BuiltIn => built_in.as_bytes().to_vec(),
+            Stamp::Disk(..) => std::fs::read(self.dir.join(name)).ok()?,
         };
+        let bytes = web::Bytes::from(compact(content_type, &source));
         let digest = sha2::Sha256::digest(&bytes);
         let asset = Arc::new(Asset {
             content_type,

@@ -368,10 +368,10 @@ async fn checkout_pages_ask_not_to_be_indexed() {
     let id = create_checkout(&app, &checkout_body(116.0, Some(REDIRECT))).await;
     let page = Buyer::new(&app, &id).open().await;
 
-    assert_eq!(page.header("x-robots-tag"), "noindex, nofollow");
+    assert_eq!(page.header("x-robots-tag"), "noindex");
     assert!(
         page.html
-            .contains("<meta name=\"robots\" content=\"noindex, nofollow\">"),
+            .contains("<meta name=\"robots\" content=\"noindex\">"),
         "{}",
         page.html
     );

@@ -5,6 +5,7 @@
 use std::io::Read;
 
 use openrails_checkout::routes::API_ROUTES;
+use openrails_checkout::routes::assets::compact;
 use reqwest::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -256,10 +257,15 @@ async fn editing_a_static_file_changes_the_page_s_link_and_ends_the_old_link_s_i
 
     // A designer's edit, of the same length so that only the content (and the time) differs.
     let path = dir.path().join("checkout.css");
-    let mut css = std::fs::read(&path).unwrap();
-    let last = css.len() - 1;
-    css[last] = if css[last] == b'\n' { b' ' } else { b'\n' };
-    std::fs::write(&path, &css).unwrap();
+    let css = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        css.contains("#f6f7f9"),
+        "the edit below changes the page background"
+    );
+    let edited = css.replacen("#f6f7f9", "#f6f7f8", 1);
+    std::fs::write(&path, &edited).unwrap();
+    // Buyers get the file without its comments and indentation.
+    let css = compact("text/css", edited.as_bytes());
     let file = std::fs::File::options().write(true).open(&path).unwrap();
     file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
         .unwrap();
@@ -292,7 +298,10 @@ async fn without_static_dir_the_built_in_copies_are_served_with_the_same_convent
     let link = page_link(&app, id, "checkout.css").await;
     let (status, headers, body) = get_with(&app, &link, &[]).await;
     assert_eq!(status, 200);
-    assert_eq!(body, std::fs::read("static/checkout.css").unwrap());
+    assert_eq!(
+        body,
+        compact("text/css", &std::fs::read("static/checkout.css").unwrap())
+    );
     assert_eq!(
         header(&headers, "cache-control"),
         "public, max-age=31536000, immutable"

@@ -249,7 +249,7 @@ pub fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
     // A checkout is one buyer's: never in a search index.
     headers.insert(
         HeaderName::from_static("x-robots-tag"),
-        HeaderValue::from_static("noindex, nofollow"),
+        HeaderValue::from_static("noindex"),
     );
     response
 }

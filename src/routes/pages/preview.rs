@@ -325,6 +325,7 @@ type GalleryRow = (String, String, Vec<(String, String)>);
 #[template(path = "preview.html")]
 struct GalleryPage {
     css_href: String,
+    gallery_css_href: &'static str,
     rows: Vec<GalleryRow>,
 }
 
@@ -361,6 +362,7 @@ pub fn gallery_page(state: &AppState, prefix: &str) -> impl Template {
         .collect();
     GalleryPage {
         css_href: state.assets.css_href(),
+        gallery_css_href: "/preview/assets/gallery.css",
         rows,
     }
 }
@@ -379,7 +381,13 @@ pub async fn gallery_entry(state: web::Data<AppState>, slug: web::Path<String>) 
     render_entry(&state, &entry, t)
 }
 
-/// `GET /preview/assets/{name}`: the fixture brand's stylesheet and logo.
+/// The gallery index's own table styles (kept out of the buyers' stylesheet).
+pub const GALLERY_CSS: &str = ".gallery { border-collapse: collapse; width: 100%; }
+.gallery th, .gallery td { text-align: left; vertical-align: top; padding: var(--space-2); border-top: 1px solid var(--color-border); }
+.gallery-links { list-style: none; margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: var(--space-1) var(--space-3); }
+";
+
+/// `GET /preview/assets/{name}`: the fixture brand's stylesheet and logo, and the index's styles.
 pub async fn gallery_asset(state: web::Data<AppState>, name: web::Path<String>) -> HttpResponse {
     if !enabled(&state) {
         return HttpResponse::NotFound().finish();
@@ -388,6 +396,9 @@ pub async fn gallery_asset(state: web::Data<AppState>, name: web::Path<String>) 
         "brand.css" => HttpResponse::Ok()
             .content_type("text/css; charset=utf-8")
             .body(fixture_brand_css()),
+        "gallery.css" => HttpResponse::Ok()
+            .content_type("text/css; charset=utf-8")
+            .body(GALLERY_CSS),
         "logo.svg" => HttpResponse::Ok()
             .content_type("image/svg+xml")
             .body(FIXTURE_LOGO),
