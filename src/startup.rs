@@ -119,6 +119,7 @@ impl Application {
             settings.public_url.trim_end_matches('/').to_owned()
         };
         let shutdown_timeout = settings.shutdown_timeout_seconds;
+        let head_timeout = Duration::from_secs(settings.head_timeout_seconds);
         let assets = StaticAssets::new(&settings.static_dir);
         let state = web::Data::new(AppState {
             session_writer: SessionWriter::start(db.clone()),
@@ -145,6 +146,7 @@ impl Application {
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         })
+        .client_request_timeout(head_timeout)
         .listen(listener)
         .context("listening")?
         .shutdown_timeout(shutdown_timeout)
