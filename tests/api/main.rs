@@ -23,6 +23,7 @@ mod http_conventions;
 mod idempotency;
 mod openapi;
 mod operations;
+mod protocol_errors;
 mod sessions;
 mod validation;
 mod webhook_addresses;
