@@ -55,6 +55,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// How long a client may take to send a request body once its headers arrived.
     pub body_timeout_seconds: u64,
+    /// How long a new connection may take to send its first request's line and headers.
+    pub head_timeout_seconds: u64,
     /// Lifetime of a session when the request gives no `expiresInSeconds`.
     pub default_expires_in_seconds: i64,
     /// How often the sweeper looks for sessions past `expiresAt`.
@@ -127,6 +129,7 @@ impl Default for Settings {
             max_amount: 10_000,
             max_body_bytes: 64 * 1024,
             body_timeout_seconds: 10,
+            head_timeout_seconds: 5,
             default_expires_in_seconds: 86_400,
             sweep_interval_seconds: 15,
             shutdown_timeout_seconds: 30,
@@ -217,6 +220,9 @@ impl Settings {
         if let Some(v) = get("OPENRAILS_BODY_TIMEOUT_SECONDS") {
             self.body_timeout_seconds = parse("OPENRAILS_BODY_TIMEOUT_SECONDS", &v)?;
         }
+        if let Some(v) = get("OPENRAILS_HEAD_TIMEOUT_SECONDS") {
+            self.head_timeout_seconds = parse("OPENRAILS_HEAD_TIMEOUT_SECONDS", &v)?;
+        }
         if let Some(v) = get("OPENRAILS_DEFAULT_EXPIRES_IN_SECONDS") {
             self.default_expires_in_seconds = parse("OPENRAILS_DEFAULT_EXPIRES_IN_SECONDS", &v)?;
         }
@@ -294,8 +300,8 @@ impl Settings {
         if !(300..=604_800).contains(&self.default_expires_in_seconds) {
             bail!("default_expires_in_seconds must be between 300 and 604800");
         }
-        if self.body_timeout_seconds == 0 {
-            bail!("body_timeout_seconds must be at least 1");
+        if self.body_timeout_seconds == 0 || self.head_timeout_seconds == 0 {
+            bail!("body_timeout_seconds and head_timeout_seconds must be at least 1");
         }
         if self.max_body_bytes < 1024 {
             bail!("max_body_bytes must be at least 1024");

@@ -149,6 +149,24 @@ impl ApiError {
         self.code
     }
 
+    /// The envelope's JSON text, for an answer written outside a request (the HTTP layer's).
+    pub fn envelope_json(&self, request_id: &str) -> Vec<u8> {
+        serde_json::to_vec(&self.envelope(request_id.to_owned())).unwrap_or_default()
+    }
+
+    fn envelope(&self, request_id: String) -> ErrorEnvelope {
+        ErrorEnvelope {
+            error: ErrorBody {
+                kind: self.kind(),
+                code: self.code,
+                message: self.message.clone(),
+                issues: self.issues.clone(),
+                suggestion: self.suggestion.clone(),
+                request_id,
+            },
+        }
+    }
+
     fn kind(&self) -> &'static str {
         match self.status {
             StatusCode::UNAUTHORIZED => "authentication_error",
@@ -206,15 +224,6 @@ impl ResponseError for ApiError {
         if let Some(seconds) = self.retry_after {
             response.insert_header((actix_web::http::header::RETRY_AFTER, seconds.to_string()));
         }
-        response.json(ErrorEnvelope {
-            error: ErrorBody {
-                kind: self.kind(),
-                code: self.code,
-                message: self.message.clone(),
-                issues: self.issues.clone(),
-                suggestion: self.suggestion.clone(),
-                request_id,
-            },
-        })
+        response.json(self.envelope(request_id))
     }
 }

@@ -5,6 +5,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod http1;
 pub mod i18n;
 pub mod lifecycle;
 pub mod metrics;

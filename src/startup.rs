@@ -3,15 +3,19 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
-use actix_web::dev::Server;
+use actix_http::{HttpService, KeepAlive};
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
+use actix_web::dev::{AppConfig, Server};
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::rt::net::TcpStream;
+use actix_web::{App, web};
 use anyhow::Context;
 
 use crate::config::Settings;
 use crate::db::Db;
 use crate::db::app_state::shared_secret;
 use crate::db::session_writer::SessionWriter;
+use crate::http1::Connection;
 use crate::i18n::Catalogs;
 use crate::lifecycle;
 use crate::metrics::Metrics;
@@ -118,7 +122,6 @@ impl Application {
         } else {
             settings.public_url.trim_end_matches('/').to_owned()
         };
-        let shutdown_timeout = settings.shutdown_timeout_seconds;
         let assets = StaticAssets::new(&settings.static_dir);
         let state = web::Data::new(AppState {
             session_writer: SessionWriter::start(db.clone()),
@@ -136,19 +139,7 @@ impl Application {
             settings,
             public_url,
         });
-        let app_state = state.clone();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(app_state.clone())
-                .wrap(from_fn(routes::head::head_as_get))
-                .wrap(from_fn(request_context))
-                .configure(routes::configure)
-                .default_service(web::to(routes::not_found))
-        })
-        .listen(listener)
-        .context("listening")?
-        .shutdown_timeout(shutdown_timeout)
-        .run();
+        let server = http_server(listener, address, state.clone())?;
         Ok(Application {
             port: address.port(),
             server,
@@ -193,6 +184,52 @@ impl Application {
         tracing::info!("shut down");
         result
     }
+}
+
+/// The HTTP/1 server on `listener`: what actix-web's `HttpServer` builds (its workers, signals,
+/// graceful shutdown, keep-alive and time-outs), with each connection wrapped in a
+/// [`Connection`] so that the HTTP layer's own refusals of API requests carry the error
+/// envelope. `HttpServer` cannot wrap a connection, hence the pieces it is made of.
+fn http_server(
+    listener: TcpListener,
+    address: std::net::SocketAddr,
+    state: web::Data<AppState>,
+) -> anyhow::Result<Server> {
+    let settings = &state.settings;
+    let shutdown_timeout = settings.shutdown_timeout_seconds;
+    let head_timeout = Duration::from_secs(settings.head_timeout_seconds);
+    let server = Server::build()
+        .shutdown_timeout(shutdown_timeout)
+        .listen("openrails-checkout", listener, move || {
+            let app = App::new()
+                .app_data(state.clone())
+                .wrap(from_fn(routes::head::head_as_get))
+                .wrap(from_fn(request_context))
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+                .into_factory()
+                .map_err(|e: actix_web::Error| e.error_response());
+            // `HttpServer` passes the bound address as the host of requests without a `Host`
+            // header; that constructor is private, so those see the default's `localhost:8080`.
+            // Only HTTP/1.0 clients may leave `Host` out, and browsers (the one reader, the
+            // checkout forms' same-origin check) always send it.
+            let app = map_config(app, |()| AppConfig::default());
+            let http = HttpService::build()
+                .keep_alive(KeepAlive::default())
+                .client_request_timeout(head_timeout)
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .h1_allow_half_closed(true)
+                .local_addr(address)
+                .h1(app);
+            fn_service(|io: TcpStream| {
+                let peer = io.peer_addr().ok();
+                std::future::ready(Ok((Connection::new(io), peer)))
+            })
+            .and_then(http)
+        })
+        .context("listening")?
+        .run();
+    Ok(server)
 }
 
 /// Moves sessions past `expiresAt` to `expired`. Every instance may run one: each change is

@@ -31,7 +31,7 @@ pub fn current_request_id() -> String {
 
 /// `req_` + a random prefix drawn once per process + a counter: unique across instances and
 /// restarts without a system call per request.
-fn next_request_id() -> String {
+pub fn next_request_id() -> String {
     static PREFIX: OnceLock<String> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let prefix = PREFIX.get_or_init(|| random_token(10).unwrap_or_else(|_| "0000000000".into()));

@@ -25,6 +25,7 @@ mod http_conventions;
 mod idempotency;
 mod openapi;
 mod operations;
+mod protocol_errors;
 mod served;
 mod sessions;
 mod validation;

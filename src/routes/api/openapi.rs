@@ -109,8 +109,9 @@ fn error_response(description: &str) -> Value {
 }
 
 /// Adds the answers any operation of a kind can give: 401 where a key is needed; 400, 408, 413
-/// and 415 where a JSON body is read; 400 where query parameters are; 500 and 503 on the API. Query
-/// strings refuse control characters, which their schema says.
+/// and 415 where a JSON body is read; 400 where query parameters are; on the API, 500 and 503
+/// and the HTTP layer's refusals (400, 408, 431). Query strings refuse control characters, which
+/// their schema says.
 fn add_common_responses(doc: &mut Value) {
     let Some(paths) = doc["paths"].as_object_mut() else {
         return;
@@ -146,17 +147,36 @@ fn add_common_responses(doc: &mut Value) {
                 }
             };
             if has_body || has_query {
-                add("400", "Invalid body, field or parameter");
+                add(
+                    "400",
+                    "Invalid body, field or parameter, or a request that is not valid HTTP/1.1",
+                );
             }
             if secured {
                 add("401", "Missing or invalid API key");
             }
             if has_body {
-                add("408", "The body did not arrive within body_timeout_seconds");
+                add(
+                    "408",
+                    "The body did not arrive within body_timeout_seconds, or a new connection's headers within head_timeout_seconds",
+                );
                 add("413", "Body too large");
                 add("415", "Body is not JSON (Content-Type: application/json)");
             }
             if path.starts_with("/api/") {
+                // The HTTP layer's refusals, which carry the envelope on the API's paths.
+                add(
+                    "400",
+                    "A request that is not valid HTTP/1.1 (malformed_request)",
+                );
+                add(
+                    "408",
+                    "A new connection's headers did not arrive within head_timeout_seconds",
+                );
+                add(
+                    "431",
+                    "The request line and headers are over 128 KiB, or there are more than 96 headers",
+                );
                 add(
                     "500",
                     "Something went wrong on our side: only the request id, the cause is logged",
