@@ -298,6 +298,31 @@ describe('more paths @desktop', () => {
     assert.equal(await page.getAttribute('html', 'lang'), 'es');
   });
 
+  test('the live status change is announced in the page\'s language', async (t) => {
+    const { page } = await buyer(h, t);
+    // What the live region says, kept across the reload that follows the announcement.
+    await page.addInitScript(() => {
+      document.addEventListener('DOMContentLoaded', () => {
+        const live = document.getElementById('live-status');
+        if (!live) return;
+        new MutationObserver(() => sessionStorage.setItem('announced', live.textContent))
+          .observe(live, { childList: true, characterData: true, subtree: true });
+      });
+    });
+    const session = await createSession(h.server, h.merchant);
+    h.merchant.state.holdPaid.set(session.id, 8_000);
+    await page.goto(`${session.checkoutUrl}?lang=es`);
+    await chooseRoute(page, 'card');
+    await fillCard(page, CARDS.pending);
+    assert.equal(await pay(page), 'waiting');
+    await waitForState(page, 'confirming', 15_000);
+    assert.equal(await page.getAttribute('html', 'lang'), 'es');
+    assert.equal(
+      await page.evaluate(() => sessionStorage.getItem('announced')),
+      'El estado del pago cambió. Actualizando…',
+    );
+  });
+
   test('card path with JavaScript disabled', async (t) => {
     const { page, context, visit } = await buyer(h, t, 'desktop', { javaScriptEnabled: false });
     const session = await createSession(h.server, h.merchant);
