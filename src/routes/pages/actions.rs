@@ -58,7 +58,7 @@ async fn accept(
         ));
     }
     let Some(fields) = read_form(req, payload).await else {
-        return Err(see_current_state(&ctx, &view.session.id));
+        return Err(see_checkout(&ctx, &view.session.id));
     };
     if !verify_token(
         &state.form_secret,
@@ -68,7 +68,7 @@ async fn accept(
         now_ms() / 1000,
     ) {
         tracing::info!(session.id = %view.session.id, step, "form token refused; showing the current state");
-        return Err(see_current_state(&ctx, &view.session.id));
+        return Err(see_checkout(&ctx, &view.session.id));
     }
     Ok(Post {
         view,
@@ -76,11 +76,6 @@ async fn accept(
         fields,
         ctx,
     })
-}
-
-/// `303 See Other` to the checkout page, keeping the buyer's language choice.
-fn see_current_state(ctx: &Ctx, session_id: &str) -> HttpResponse {
-    see_checkout(ctx, session_id)
 }
 
 /// `POST /checkout/{id}/start`: the buyer chose a route.
@@ -102,7 +97,7 @@ pub async fn start_submit(
         .iter()
         .find(|r| r.id == route_id && r.offered_in(&session.environment));
     let Some(route) = route else {
-        return see_current_state(&post.ctx, &session.id);
+        return see_checkout(&post.ctx, &session.id);
     };
     let result = async {
         let session_id = SessionId::from_trusted(session.id.clone());
@@ -116,7 +111,7 @@ pub async fn start_submit(
         anyhow::Ok(())
     };
     match result.await {
-        Ok(()) => see_current_state(&post.ctx, &session.id),
+        Ok(()) => see_checkout(&post.ctx, &session.id),
         Err(e) => error_page(&state, &post.ctx, &e),
     }
 }
@@ -134,7 +129,7 @@ pub async fn card_submit(
     };
     let session = &post.view.session;
     let Some(payment) = post.payment.as_ref() else {
-        return see_current_state(&post.ctx, &session.id);
+        return see_checkout(&post.ctx, &session.id);
     };
     let status = effective_status(session, Some(payment));
     let awaiting = status == SessionStatus::Pending
@@ -145,7 +140,7 @@ pub async fn card_submit(
         && payment.status == "failed"
         && payment.route_kind == "card";
     if !awaiting && !again {
-        return see_current_state(&post.ctx, &session.id);
+        return see_checkout(&post.ctx, &session.id);
     }
     let form = CardForm {
         number: field(&post.fields, "number"),
@@ -201,7 +196,7 @@ pub async fn card_submit(
         Ok(())
     };
     match result.await {
-        Ok(()) => see_current_state(&post.ctx, &session.id),
+        Ok(()) => see_checkout(&post.ctx, &session.id),
         Err(e) => error_page(&state, &post.ctx, &e),
     }
 }
@@ -222,7 +217,7 @@ pub async fn leave_submit(
     };
     let session = &post.view.session;
     let Some(payment) = post.payment.as_ref().filter(|p| p.status == "failed") else {
-        return see_current_state(&post.ctx, &session.id);
+        return see_checkout(&post.ctx, &session.id);
     };
     if let Err(e) = lifecycle::abandon(&state, &session.id, &payment.id).await {
         return error_page(&state, &post.ctx, &e);
@@ -231,7 +226,7 @@ pub async fn leave_submit(
         Ok(Some((view, payment))) if view.session.status == "failed" => {
             show_leaving(&state, &post.ctx, &view, payment.as_ref())
         }
-        Ok(_) => see_current_state(&post.ctx, &session.id),
+        Ok(_) => see_checkout(&post.ctx, &session.id),
         Err(e) => error_page(&state, &post.ctx, &e),
     }
 }
@@ -250,7 +245,7 @@ pub async fn challenge_submit(
     let simulation = match field(&post.fields, "action") {
         "approve" => Simulation::ApproveChallenge,
         "deny" => Simulation::DenyChallenge,
-        _ => return see_current_state(&post.ctx, &post.view.session.id),
+        _ => return see_checkout(&post.ctx, &post.view.session.id),
     };
     simulate_step(&state, &post, "challenge", simulation).await
 }
@@ -277,7 +272,7 @@ pub async fn simulate_submit(
     );
     match Simulation::parse(field(&post.fields, "action")) {
         Some(simulation) if allowed => simulate_step(&state, &post, "in_flight", simulation).await,
-        _ => see_current_state(&post.ctx, &post.view.session.id),
+        _ => see_checkout(&post.ctx, &post.view.session.id),
     }
 }
 
@@ -291,14 +286,14 @@ async fn simulate_step(
     let session = &post.view.session;
     let (Some(payment), Some(sandbox)) = (post.payment.as_ref(), state.providers.sandbox.as_ref())
     else {
-        return see_current_state(&post.ctx, &session.id);
+        return see_checkout(&post.ctx, &session.id);
     };
     let applicable = session.environment == "sandbox"
         && payment.provider == crate::providers::sandbox::ID
         && payment.status == "pending"
         && payment.provider_state == provider_state;
     if !applicable {
-        return see_current_state(&post.ctx, &session.id);
+        return see_checkout(&post.ctx, &session.id);
     }
     let result = async {
         let callback = sandbox.simulate(&payment.id, simulation)?;
@@ -306,7 +301,7 @@ async fn simulate_step(
         anyhow::Ok(())
     };
     match result.await {
-        Ok(()) => see_current_state(&post.ctx, &session.id),
+        Ok(()) => see_checkout(&post.ctx, &session.id),
         Err(e) => error_page(state, &post.ctx, &e),
     }
 }

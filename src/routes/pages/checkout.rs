@@ -176,24 +176,15 @@ pub async fn card_page_get(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> HttpResponse {
-    match load(&state, &id).await {
-        Ok(Some((view, payment))) => {
-            let ctx = Ctx::for_session(&state, &req, &view);
-            let status = effective_status(&view.session, payment.as_ref());
-            let card_form = payment.as_ref().is_some_and(|p| {
-                p.route_kind == "card"
-                    && ((status == SessionStatus::Pending && p.provider_state == "awaiting_buyer")
-                        || (status == SessionStatus::Routed && p.status == "failed"))
-            });
-            if card_form {
-                show(&state, &ctx, &view, payment.as_ref(), None)
-            } else {
-                see_checkout(&ctx, &view.session.id)
-            }
-        }
-        Ok(None) => not_found_page(&state, &Ctx::new(&state, &req, None)),
-        Err(e) => error_page(&state, &Ctx::new(&state, &req, None), &e),
-    }
+    step_page(&state, &req, &id, |status, payment| {
+        let card_form = payment.is_some_and(|p| {
+            p.route_kind == "card"
+                && ((status == SessionStatus::Pending && p.provider_state == "awaiting_buyer")
+                    || (status == SessionStatus::Routed && p.status == "failed"))
+        });
+        card_form.then_some(Want::Current)
+    })
+    .await
 }
 
 /// `GET /checkout/{id}/routes`: the route chooser, for a session open to another attempt
@@ -203,17 +194,31 @@ pub async fn routes_page(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> HttpResponse {
-    match load(&state, &id).await {
+    step_page(&state, &req, &id, |status, _| {
+        (status == SessionStatus::Routed).then_some(Want::Routes)
+    })
+    .await
+}
+
+/// A step's own address: the page `want` picks for the session's state, or (`None`) a `303` to
+/// `/checkout/{id}`, which shows whatever the state is.
+async fn step_page(
+    state: &AppState,
+    req: &HttpRequest,
+    id: &str,
+    want: impl FnOnce(SessionStatus, Option<&PaymentRow>) -> Option<Want>,
+) -> HttpResponse {
+    match load(state, id).await {
         Ok(Some((view, payment))) => {
-            let ctx = Ctx::for_session(&state, &req, &view);
-            if effective_status(&view.session, payment.as_ref()) == SessionStatus::Routed {
-                show_page(&state, &ctx, &view, payment.as_ref(), None, Want::Routes)
-            } else {
-                see_checkout(&ctx, &view.session.id)
+            let ctx = Ctx::for_session(state, req, &view);
+            let status = effective_status(&view.session, payment.as_ref());
+            match want(status, payment.as_ref()) {
+                Some(want) => show_page(state, &ctx, &view, payment.as_ref(), None, want),
+                None => see_checkout(&ctx, &view.session.id),
             }
         }
-        Ok(None) => not_found_page(&state, &Ctx::new(&state, &req, None)),
-        Err(e) => error_page(&state, &Ctx::new(&state, &req, None), &e),
+        Ok(None) => not_found_page(state, &Ctx::new(state, req, None)),
+        Err(e) => error_page(state, &Ctx::new(state, req, None), &e),
     }
 }
 
