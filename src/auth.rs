@@ -10,7 +10,7 @@ use futures_util::future::LocalBoxFuture;
 
 use crate::db::api_keys::{KeyOwner, find_key_owner};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const HOW_TO_GET_A_KEY: &str = "Send your secret key as `Authorization: Bearer sk_test_…`. \
 The server prints a sandbox key the first time it starts; create another with \

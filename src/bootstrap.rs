@@ -5,7 +5,7 @@ use anyhow::Context;
 
 use crate::db::Db;
 use crate::db::api_keys::create_api_key;
-use crate::db::app_state::claim_app_state;
+use crate::db::installation::claim_installation_fact;
 use crate::db::merchants::insert_merchant;
 use crate::domain::time::now_ms;
 use crate::domain::{Environment, MerchantId};
@@ -21,7 +21,7 @@ pub struct FirstMerchant {
 pub async fn ensure_first_merchant(db: &Db, name: &str) -> anyhow::Result<Option<FirstMerchant>> {
     let now = now_ms();
     let mut tx = db.begin().await?;
-    if !claim_app_state(&mut *tx, "first_merchant", &now.to_string()).await? {
+    if !claim_installation_fact(&mut *tx, "first_merchant", &now.to_string()).await? {
         return Ok(None);
     }
     let merchant_id = MerchantId::generate();

@@ -6,8 +6,8 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use crate::domain::payment_route::{PaymentRoute, default_routes};
-use crate::webhooks::secret_box::EncryptionKeys;
+use crate::crypto::secret_box::EncryptionKeys;
+use crate::domain::payment_route::{INTEGRATIONS, PaymentRoute, default_routes};
 
 /// How the process presents itself: readable logs in development, JSON logs in production.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -371,11 +371,12 @@ impl Settings {
             }
         }
         for route in &self.routes {
-            if route.integration != crate::providers::sandbox::ID {
+            if !INTEGRATIONS.contains(&route.integration.as_str()) {
                 bail!(
-                    "route {}: integration {:?} is not a configured provider (available: sandbox)",
+                    "route {}: integration {:?} is not a configured provider (available: {})",
                     route.id,
-                    route.integration
+                    route.integration,
+                    INTEGRATIONS.join(", ")
                 );
             }
             if route.route_kind().is_none() {

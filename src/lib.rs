@@ -1,7 +1,9 @@
+pub mod assets;
 pub mod auth;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod error;
@@ -12,5 +14,6 @@ pub mod metrics;
 pub mod providers;
 pub mod routes;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
 pub mod webhooks;

@@ -1,12 +1,8 @@
-//! `GET /metrics`: counters of this instance in the Prometheus text format, plus a few gauges
-//! read from the database at scrape time (shared by all instances).
+//! What this instance counts, for `GET /metrics` (`routes::api::metrics`): HTTP responses by
+//! status class, sessions created, webhook attempts. Plain counters, shared through an `Arc`
+//! by the request middleware, the handlers and the webhook worker.
 
-use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use actix_web::{HttpResponse, web};
-
-use crate::startup::AppState;
 
 /// What this instance counts.
 #[derive(Debug, Default)]
@@ -19,6 +15,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Counts one response of `status`.
     pub fn count_response(&self, status: u16) {
         if let Some(slot) = (status / 100)
             .checked_sub(2)
@@ -28,94 +25,22 @@ impl Metrics {
         }
     }
 
+    /// Responses counted so far, as (status class, count).
+    pub fn responses(&self) -> [(&'static str, u64); 4] {
+        let count = |i: usize| self.responses[i].load(Ordering::Relaxed);
+        [
+            ("2xx", count(0)),
+            ("3xx", count(1)),
+            ("4xx", count(2)),
+            ("5xx", count(3)),
+        ]
+    }
+
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
-}
 
-/// `GET /metrics`.
-#[utoipa::path(get, path = "/metrics", tag = "Operations",
-    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let m = &state.metrics;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# HELP openrails_http_responses_total HTTP responses of this instance, by status class."
-    );
-    let _ = writeln!(out, "# TYPE openrails_http_responses_total counter");
-    for (i, class) in ["2xx", "3xx", "4xx", "5xx"].iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "openrails_http_responses_total{{class=\"{class}\"}} {}",
-            m.responses[i].load(Ordering::Relaxed)
-        );
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
     }
-    let counters = [
-        (
-            "openrails_sessions_created_total",
-            "Checkout sessions created by this instance.",
-            &m.sessions_created,
-        ),
-        (
-            "openrails_webhook_attempts_succeeded_total",
-            "Webhook attempts answered with 2xx, by this instance.",
-            &m.webhook_attempts_succeeded,
-        ),
-        (
-            "openrails_webhook_attempts_failed_total",
-            "Webhook attempts that failed, by this instance.",
-            &m.webhook_attempts_failed,
-        ),
-    ];
-    for (name, help, value) in counters {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-            value.load(Ordering::Relaxed)
-        );
-    }
-    // Shared state, from the database.
-    let gauges: [(&str, &str, &str); 3] = [
-        (
-            "openrails_webhook_deliveries_pending",
-            "Webhook deliveries waiting to be sent (all instances).",
-            "SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'",
-        ),
-        (
-            "openrails_webhook_deliveries_failed",
-            "Webhook deliveries given up on (all instances).",
-            "SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'failed'",
-        ),
-        (
-            "openrails_payments_at_provider",
-            "Payments pending at a provider (all instances).",
-            "SELECT COUNT(*) FROM payments WHERE provider_state IN ('in_flight', 'challenge')",
-        ),
-    ];
-    let mut database_up = 1;
-    for (name, help, sql) in gauges {
-        match sqlx::query_scalar::<_, i64>(sql)
-            .fetch_one(&state.db.read)
-            .await
-        {
-            Ok(value) => {
-                let _ = writeln!(
-                    out,
-                    "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
-                );
-            }
-            Err(e) => {
-                database_up = 0;
-                tracing::warn!(error = %e, metric = name, "reading a metric failed");
-            }
-        }
-    }
-    let _ = writeln!(
-        out,
-        "# HELP openrails_database_up Whether the database answered the scrape.\n# TYPE openrails_database_up gauge\nopenrails_database_up {database_up}"
-    );
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(out)
 }

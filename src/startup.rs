@@ -13,74 +13,12 @@ use anyhow::Context;
 
 use crate::config::Settings;
 use crate::db::Db;
-use crate::db::app_state::shared_secret;
-use crate::db::session_writer::SessionWriter;
 use crate::http1::Connection;
-use crate::i18n::Catalogs;
 use crate::lifecycle;
-use crate::metrics::Metrics;
-use crate::providers::Providers;
-use crate::providers::sandbox::SandboxProvider;
 use crate::routes;
-use crate::routes::assets::StaticAssets;
+use crate::state::{AppState, SharedSecrets};
 use crate::telemetry::request_context;
 use crate::webhooks;
-use crate::webhooks::client::{EndpointRules, WebhookClients};
-use tokio::sync::Notify;
-
-/// What every handler can reach.
-pub struct AppState {
-    pub db: Db,
-    pub settings: Settings,
-    /// Base of `checkoutUrl`, without a trailing slash.
-    pub public_url: String,
-    /// Group-commit writer for new sessions.
-    pub session_writer: SessionWriter,
-    /// The pages' CSS and script, with the content-versioned URLs pages link to.
-    pub assets: StaticAssets,
-    /// The payment providers the routes use.
-    pub providers: Providers,
-    /// The pages' texts, one catalog per language.
-    pub catalogs: Catalogs,
-    /// Signs the checkout pages' form tokens; shared by all instances.
-    pub form_secret: Vec<u8>,
-    /// The HTTP clients that deliver webhooks.
-    pub webhook_clients: WebhookClients,
-    /// Wakes this instance's webhook worker when an event is recorded.
-    pub webhook_wakeup: Notify,
-    /// This instance's counters, for `/metrics`.
-    pub metrics: Metrics,
-}
-
-impl AppState {
-    /// A state for rendering pages from fixtures, with no database behind it and random
-    /// secrets: what `preview export` uses.
-    pub fn offline(settings: Settings) -> anyhow::Result<AppState> {
-        let db = Db::unconnected()?;
-        let random = |n| crate::domain::ids::random_token(n).map(String::into_bytes);
-        Ok(AppState {
-            session_writer: SessionWriter::start(db.clone()),
-            assets: StaticAssets::new(&settings.static_dir),
-            providers: Providers::with_sandbox(SandboxProvider::new(
-                db.clone(),
-                random(43)?,
-                0,
-                1000,
-            )),
-            catalogs: Catalogs::load(&settings.locales_dir)?,
-            form_secret: random(43)?,
-            webhook_clients: WebhookClients::new(
-                Duration::from_secs(settings.webhook_timeout_seconds),
-                EndpointRules::from_settings(&settings),
-            )?,
-            webhook_wakeup: Notify::new(),
-            metrics: Metrics::default(),
-            public_url: String::new(),
-            db,
-            settings,
-        })
-    }
-}
 
 pub struct Application {
     port: u16,
@@ -105,15 +43,8 @@ impl Application {
     /// Builds on a database that is already migrated.
     pub async fn build_with_db(settings: Settings, db: Db) -> anyhow::Result<Application> {
         settings.validate()?;
-        webhooks::secret_box::reseal_all(&db, &settings.encryption).await?;
-        let form_secret = shared_secret(&db, "forms").await?;
-        let sandbox_secret = shared_secret(&db, "sandbox_callbacks").await?;
-        let providers = Providers::with_sandbox(SandboxProvider::new(
-            db.clone(),
-            sandbox_secret,
-            settings.sandbox_delay_seconds * 1000,
-            settings.reconcile_interval_seconds * 1000,
-        ));
+        webhooks::secrets::reseal_all(&db, &settings.encryption).await?;
+        let secrets = SharedSecrets::load(&db).await?;
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let address = listener.local_addr().context("reading the bound address")?;
@@ -122,23 +53,7 @@ impl Application {
         } else {
             settings.public_url.trim_end_matches('/').to_owned()
         };
-        let assets = StaticAssets::new(&settings.static_dir);
-        let state = web::Data::new(AppState {
-            session_writer: SessionWriter::start(db.clone()),
-            assets,
-            providers,
-            catalogs: Catalogs::load(&settings.locales_dir)?,
-            form_secret,
-            webhook_clients: WebhookClients::new(
-                Duration::from_secs(settings.webhook_timeout_seconds),
-                EndpointRules::from_settings(&settings),
-            )?,
-            webhook_wakeup: Notify::new(),
-            metrics: Metrics::default(),
-            db,
-            settings,
-            public_url,
-        });
+        let state = web::Data::new(AppState::new(settings, db, secrets, public_url)?);
         let server = http_server(listener, address, state.clone())?;
         Ok(Application {
             port: address.port(),
@@ -170,7 +85,7 @@ impl Application {
         let sweeper = tokio::spawn(run_expiry_sweeper(self.state.clone()));
         let reconciler = tokio::spawn(run_reconciler(self.state.clone()));
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let worker = tokio::spawn(webhooks::worker::run(self.state.clone(), stopped));
+        let worker = tokio::spawn(webhooks::worker::run(self.state.webhook_worker(), stopped));
         let result = self.server.await.context("running the HTTP server");
         tracing::info!("HTTP server stopped; finishing webhook deliveries in hand");
         sweeper.abort();
@@ -196,6 +111,7 @@ fn http_server(
     state: web::Data<AppState>,
 ) -> anyhow::Result<Server> {
     let settings = &state.settings;
+    let metrics = web::Data::from(state.metrics.clone());
     let shutdown_timeout = settings.shutdown_timeout_seconds;
     let head_timeout = Duration::from_secs(settings.head_timeout_seconds);
     let server = Server::build()
@@ -203,6 +119,7 @@ fn http_server(
         .listen("openrails-checkout", listener, move || {
             let app = App::new()
                 .app_data(state.clone())
+                .app_data(metrics.clone())
                 .wrap(from_fn(routes::head::head_as_get))
                 .wrap(from_fn(request_context))
                 .configure(routes::configure)

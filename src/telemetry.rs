@@ -17,6 +17,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::Mode;
 use crate::domain::ids::random_token;
+use crate::metrics::Metrics;
 
 tokio::task_local! {
     static REQUEST_ID: String;
@@ -118,11 +119,8 @@ pub async fn request_context(
         .scope(request_id.clone(), next.call(req).instrument(span.clone()))
         .await?;
     let status = res.status().as_u16();
-    if let Some(state) = res
-        .request()
-        .app_data::<actix_web::web::Data<crate::startup::AppState>>()
-    {
-        state.metrics.count_response(status);
+    if let Some(metrics) = res.request().app_data::<actix_web::web::Data<Metrics>>() {
+        metrics.count_response(status);
     }
     span.in_scope(|| {
         tracing::info!(

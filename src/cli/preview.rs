@@ -7,12 +7,12 @@ use anyhow::Context;
 use askama::Template;
 use clap::Subcommand;
 
+use crate::assets::asset_bytes;
 use crate::config::Settings;
-use crate::routes::assets::asset_bytes;
 use crate::routes::pages::preview::{
     FIXTURE_LOGO, GALLERY_CSS, entries, fixture_brand_css, gallery_page, render_entry,
 };
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Subcommand)]
 pub enum PreviewAction {
@@ -73,4 +73,32 @@ pub async fn export(settings: Settings, dir: &Path) -> anyhow::Result<usize> {
         std::fs::write(dir.join(format!("{}.html", entry.slug)), relative(&html))?;
     }
     Ok(all.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_export_writes_one_file_per_entry_and_an_index() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let count = export(Settings::default(), dir.path())
+            .await
+            .expect("export");
+        let pages = std::fs::read_dir(dir.path())
+            .expect("read dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "html"))
+            .count();
+        assert_eq!(
+            count,
+            entries(&AppState::offline(Settings::default()).expect("offline state")).len()
+        );
+        assert_eq!(pages, count + 1);
+        let index = std::fs::read_to_string(dir.path().join("index.html")).expect("index");
+        assert!(index.contains("href=\"card.es.branded.html\""));
+        let page = std::fs::read_to_string(dir.path().join("card.es.branded.html")).expect("page");
+        assert!(page.contains("href=\"static/checkout.css\"") && page.contains("assets/brand.css"));
+        assert!(dir.path().join("static/checkout.js").exists());
+    }
 }

@@ -15,7 +15,7 @@ use crate::lifecycle::events::{EventKind, PayloadParts, payload};
 use crate::routes::api::events::redeliver_since;
 use crate::routes::api::webhook_endpoints::{create_endpoint, new_secret};
 use crate::webhooks::client::{EndpointRules, WebhookClients, check_endpoint_url};
-use crate::webhooks::secret_box::reseal_all;
+use crate::webhooks::secrets::reseal_all;
 use crate::webhooks::{DEFAULT_EVENT_TYPES, EVENT_TYPES, sign_header};
 
 #[derive(Subcommand)]

@@ -7,11 +7,12 @@
 //! `BEGIN IMMEDIATE` (no deadlock between processes sharing the file).
 
 pub mod api_keys;
-pub mod app_state;
 pub mod customers;
 pub mod events;
+pub mod installation;
 pub mod invoices;
 pub mod merchants;
+pub mod metrics;
 pub mod payments;
 pub mod sandbox_ledger;
 pub mod session_writer;

@@ -14,7 +14,7 @@ pub struct EndpointRow {
     pub events: String,
     pub status: String,
     pub disabled_reason: Option<String>,
-    /// As stored: sealed (`enc:v1:…`) or plain; see `webhooks::secret_box`.
+    /// As stored: sealed (`enc:v1:…`) or plain; see `crypto::secret_box`.
     pub secret: String,
     pub previous_secret: Option<String>,
     pub previous_secret_expires_at: Option<i64>,

@@ -43,8 +43,14 @@ pub struct PaymentRoute {
     pub environments: Vec<String>,
 }
 
+/// The sandbox provider's id: the integration of the default routes.
+pub const SANDBOX_INTEGRATION: &str = "sandbox";
+
+/// The integrations this build carries: what a route's `integration` may name.
+pub const INTEGRATIONS: &[&str] = &[SANDBOX_INTEGRATION];
+
 fn default_integration() -> String {
-    "sandbox".into()
+    SANDBOX_INTEGRATION.into()
 }
 fn default_asset() -> String {
     "USDC".into()

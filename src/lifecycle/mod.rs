@@ -28,7 +28,7 @@ use crate::providers::{
     CallbackError, NeedsBuyer, PollResult, SignedCallback, StartOutcome, StartRequest,
     idempotency_key,
 };
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The answer to "the buyer chose this route".
 #[derive(Debug)]

@@ -8,7 +8,6 @@
 //! and recording the provider's answer.
 
 pub mod sandbox;
-pub mod signature;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -99,7 +98,7 @@ pub struct ProviderEvent {
 /// Why a callback was refused.
 #[derive(Debug)]
 pub enum CallbackError {
-    Signature(signature::SignatureError),
+    Signature(crate::crypto::signature::SignatureError),
     Malformed(String),
 }
 

@@ -15,18 +15,18 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::signature::{self, SignatureError};
 use super::{
     CallbackError, Instructions, NeedsBuyer, PollResult, Provider, ProviderEvent, SignedCallback,
     StartOutcome, StartRequest,
 };
+use crate::crypto::signature::{self, SignatureError};
 use crate::db::Db;
 use crate::db::payments::{Outcome, PaymentRow};
 use crate::db::sandbox_ledger::{LedgerEntry, find_decision, record_decision};
 use crate::domain::ids::random_token;
 use crate::domain::time::now_ms;
 
-pub const ID: &str = "sandbox";
+pub const ID: &str = crate::domain::payment_route::SANDBOX_INTEGRATION;
 pub const SIGNATURE_HEADER: &str = "x-sandbox-signature";
 
 /// USDC's token contract on Base (chain 8453).

@@ -66,7 +66,7 @@ api_routes! {
     "/api/openapi.json" => { GET: api::openapi::openapi_json },
     "/healthz" => { GET: api::health::healthz },
     "/readyz" => { GET: api::health::readyz },
-    "/metrics" => { GET: crate::metrics::metrics },
+    "/metrics" => { GET: api::metrics::metrics },
 }
 
 /// `/{id}/<step>`: a checkout form's address, posted to by `submit`; `GET` shows the page.
@@ -155,7 +155,7 @@ async fn method_not_allowed(allowed: &'static [&'static str]) -> HttpResponse {
 /// Anything no route matched: the HTML 404 page for a browser's paths, JSON for the API.
 pub async fn not_found(
     req: actix_web::HttpRequest,
-    state: web::Data<crate::startup::AppState>,
+    state: web::Data<crate::state::AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let path = req.path();
     let is_api = path.starts_with("/api/") || path == "/api" || path.ends_with(".json");

@@ -6,12 +6,12 @@
 
 pub mod client;
 pub mod schedule;
-pub mod secret_box;
+pub mod secrets;
 pub mod worker;
 
-use crate::providers::signature;
+use crate::crypto::signature;
 
-pub use crate::providers::signature::SignatureError;
+pub use crate::crypto::signature::SignatureError;
 
 /// The event types a merchant can subscribe to.
 pub const EVENT_TYPES: &[&str] = &[

@@ -6,16 +6,20 @@
 //! within seconds. A hung endpoint therefore costs only its own deliveries. [`deliver_due`] is
 //! the same work as one step, which tests drive with the time they choose.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures_util::future::join_all;
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-use super::client::{is_forbidden_ip, literal_ip};
+use super::client::{WebhookClients, is_forbidden_ip, literal_ip};
 use super::schedule::{next_attempt_at, parse_retry_after, random_jitter};
-use super::secret_box::signing_secrets;
+use super::secrets::signing_secrets;
 use super::sign_header;
+use crate::config::Settings;
+use crate::db::Db;
 use crate::db::webhook_deliveries::{
     AttemptRecord, DueDelivery, NextStep, claim_due_deliveries, finish_attempt, insert_attempt,
     renew_leases,
@@ -23,7 +27,17 @@ use crate::db::webhook_deliveries::{
 use crate::db::webhook_endpoints::{disable_endpoint, record_endpoint_health};
 use crate::domain::time::now_ms;
 use crate::metrics::Metrics;
-use crate::startup::AppState;
+
+/// What the worker works with, and nothing more (the handlers' state is not its business).
+#[derive(Clone)]
+pub struct WorkerContext {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub clients: WebhookClients,
+    pub metrics: Arc<Metrics>,
+    /// Notified when this instance records an event.
+    pub wakeup: Arc<Notify>,
+}
 
 /// How much of an endpoint's answer is kept with the attempt.
 const RESPONSE_SNIPPET_BYTES: usize = 2048;
@@ -49,14 +63,14 @@ struct Attempt {
 
 /// Claims up to `limit` due deliveries at `now_ms` for `worker_id`.
 async fn claim(
-    state: &AppState,
+    ctx: &WorkerContext,
     worker_id: &str,
     now_ms: i64,
     limit: i64,
 ) -> anyhow::Result<Vec<DueDelivery>> {
-    let settings = &state.settings;
+    let settings = &ctx.settings;
     claim_due_deliveries(
-        &state.db,
+        &ctx.db,
         worker_id,
         now_ms,
         settings.webhook_lease_seconds * 1000,
@@ -69,14 +83,14 @@ async fn claim(
 /// Claims, sends and records whatever is due at `now_ms`: each attempt is recorded as soon
 /// as it finishes, whatever the others are doing.
 pub async fn deliver_due(
-    state: &AppState,
+    ctx: &WorkerContext,
     worker_id: &str,
     now_ms: i64,
 ) -> anyhow::Result<StepSummary> {
-    let claimed = claim(state, worker_id, now_ms, state.settings.webhook_batch_size).await?;
+    let claimed = claim(ctx, worker_id, now_ms, ctx.settings.webhook_batch_size).await?;
     let results = join_all(claimed.into_iter().map(|d| async move {
-        let attempt = send(state, d).await;
-        record_all(state, worker_id, &[attempt], now_ms).await
+        let attempt = send(ctx, d).await;
+        record_all(ctx, worker_id, &[attempt], now_ms).await
     }))
     .await;
     let mut summary = StepSummary::default();
@@ -91,28 +105,28 @@ pub async fn deliver_due(
 
 /// Records attempts that finished, in one transaction; (delivered, failed).
 async fn record_all(
-    state: &AppState,
+    ctx: &WorkerContext,
     worker_id: &str,
     attempts: &[Attempt],
     now: i64,
 ) -> anyhow::Result<(usize, usize)> {
     let (mut succeeded, mut failed) = (0, 0);
-    let mut tx = state.db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     for attempt in attempts {
-        if record(state, &mut tx, worker_id, attempt, now).await? {
+        if record(ctx, &mut tx, worker_id, attempt, now).await? {
             succeeded += 1;
         } else {
             failed += 1;
         }
     }
     tx.commit().await.context("recording delivery attempts")?;
-    Metrics::add(&state.metrics.webhook_attempts_succeeded, succeeded as u64);
-    Metrics::add(&state.metrics.webhook_attempts_failed, failed as u64);
+    Metrics::add(&ctx.metrics.webhook_attempts_succeeded, succeeded as u64);
+    Metrics::add(&ctx.metrics.webhook_attempts_failed, failed as u64);
     Ok((succeeded, failed))
 }
 
 /// Sends one delivery. Never fails: every problem becomes the attempt's error.
-async fn send(state: &AppState, delivery: DueDelivery) -> Attempt {
+async fn send(ctx: &WorkerContext, delivery: DueDelivery) -> Attempt {
     let started_at = now_ms();
     let clock = Instant::now();
     let mut attempt = Attempt {
@@ -129,14 +143,12 @@ async fn send(state: &AppState, delivery: DueDelivery) -> Attempt {
         attempt.error = Some("the endpoint is disabled".into());
         return attempt;
     }
-    if state.webhook_clients.public_only(&d.environment)
-        && literal_ip(&d.url).is_some_and(is_forbidden_ip)
-    {
+    if ctx.clients.public_only(&d.environment) && literal_ip(&d.url).is_some_and(is_forbidden_ip) {
         attempt.error = Some("refused: the endpoint's address is not public".into());
         return attempt;
     }
     let secrets = match signing_secrets(
-        &state.settings.encryption,
+        &ctx.settings.encryption,
         &d.endpoint_id,
         &d.secret,
         d.previous_secret.as_deref(),
@@ -151,8 +163,8 @@ async fn send(state: &AppState, delivery: DueDelivery) -> Attempt {
     };
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     let signature = sign_header(&secrets, started_at / 1000, d.payload.as_bytes());
-    let request = state
-        .webhook_clients
+    let request = ctx
+        .clients
         .for_environment(&d.environment)
         .post(&d.url)
         .header("content-type", "application/json")
@@ -208,7 +220,7 @@ fn describe(e: &reqwest::Error) -> String {
 
 /// Writes the attempt and what follows from it; `true` when delivered.
 async fn record(
-    state: &AppState,
+    ctx: &WorkerContext,
     tx: &mut crate::db::Tx,
     worker_id: &str,
     a: &Attempt,
@@ -270,7 +282,7 @@ async fn record(
             .await?;
         } else if !delivered
             && d.failing_since.is_some_and(|since| {
-                now - since >= state.settings.webhook_disable_after_seconds * 1000
+                now - since >= ctx.settings.webhook_disable_after_seconds * 1000
             })
         {
             disable_endpoint(
@@ -296,15 +308,13 @@ async fn record(
 /// Runs the worker until `stop` turns true, then finishes and records the attempts in hand.
 /// Wakes at once when this instance records an event, and polls for other instances' events
 /// otherwise.
-pub async fn run(
-    state: actix_web::web::Data<AppState>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
+pub async fn run(ctx: WorkerContext, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let ctx = Arc::new(ctx);
     let worker_id = format!(
         "wrk_{}",
         crate::domain::ids::random_token(12).unwrap_or_default()
     );
-    let settings = &state.settings;
+    let settings = &ctx.settings;
     let poll = Duration::from_millis(settings.webhook_poll_interval_ms);
     let lease_ms = settings.webhook_lease_seconds * 1000;
     let mut renew = tokio::time::interval(Duration::from_millis((lease_ms / 3).max(100) as u64));
@@ -319,13 +329,13 @@ pub async fn run(
         }
         let room = settings.webhook_batch_size - sending.len() as i64;
         if !stopping && room > 0 && Instant::now() >= next_poll {
-            match claim(&state, &worker_id, now_ms(), room).await {
+            match claim(&ctx, &worker_id, now_ms(), room).await {
                 Ok(claimed) => {
                     // A full claim may have left more behind: look again at once.
                     let full = claimed.len() as i64 == room;
                     for delivery in claimed {
-                        let state = state.clone();
-                        sending.spawn(async move { send(&state, delivery).await });
+                        let ctx = ctx.clone();
+                        sending.spawn(async move { send(&ctx, delivery).await });
                     }
                     if !full {
                         next_poll = Instant::now() + poll;
@@ -347,15 +357,15 @@ pub async fn run(
                 while let Some(more) = sending.try_join_next() {
                     finished.extend(more.ok());
                 }
-                if let Err(e) = record_all(&state, &worker_id, &finished, now_ms()).await {
+                if let Err(e) = record_all(&ctx, &worker_id, &finished, now_ms()).await {
                     tracing::warn!(error.cause = format!("{e:#}"), "recording webhook attempts failed; their leases will run out and they will be retried");
                 }
             }
-            _ = state.webhook_wakeup.notified(), if !stopping => next_poll = Instant::now(),
+            _ = ctx.wakeup.notified(), if !stopping => next_poll = Instant::now(),
             _ = tokio::time::sleep_until(next_poll.into()), if !stopping && room > 0 => {}
             _ = renew.tick(), if !sending.is_empty() => {
                 let now = now_ms();
-                if let Err(e) = renew_leases(&state.db, &worker_id, now, now + lease_ms).await {
+                if let Err(e) = renew_leases(&ctx.db, &worker_id, now, now + lease_ms).await {
                     // Past its lease another worker may send the same delivery: stop ours.
                     tracing::warn!(error.cause = format!("{e:#}"), in_flight = sending.len(), "renewing webhook leases failed; abandoning the attempts in flight");
                     sending.abort_all();

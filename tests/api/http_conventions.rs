@@ -4,8 +4,8 @@
 
 use std::io::Read;
 
+use openrails_checkout::assets::compact;
 use openrails_checkout::routes::API_ROUTES;
-use openrails_checkout::routes::assets::compact;
 use reqwest::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -764,8 +764,8 @@ async fn removing_an_endpoint_while_its_delivery_is_in_flight_leaves_the_other_d
     let (fast_id, _) = register_receiver(&app, &fast).await;
     let t0 = driven_clock();
     let event = record_event_at(&app, "inflight", t0).await;
-    let state = app.state.clone();
-    let step = tokio::spawn(async move { deliver_due(&state, "test-worker", t0).await });
+    let worker = app.state.webhook_worker();
+    let step = tokio::spawn(async move { deliver_due(&worker, "test-worker", t0).await });
     slow.wait_for(1, Duration::from_secs(10)).await;
     fast.wait_for(1, Duration::from_secs(10)).await;
 

@@ -6,8 +6,8 @@ use std::process::Command;
 
 use base64::Engine;
 use openrails_checkout::config::Settings;
+use openrails_checkout::crypto::secret_box::EncryptionKeys;
 use openrails_checkout::startup::Application;
-use openrails_checkout::webhooks::secret_box::EncryptionKeys;
 use openrails_checkout::webhooks::worker::deliver_due;
 
 use crate::helpers::{TestApp, spawn_app_with};
@@ -61,7 +61,7 @@ async fn deliver_one_through(
     let before = receiver.count();
     let at = driven_clock();
     record_event_at(app, tag, at).await;
-    let summary = deliver_due(&server.state(), "restarted-worker", at)
+    let summary = deliver_due(&server.state().webhook_worker(), "restarted-worker", at)
         .await
         .unwrap();
     assert_eq!(summary.succeeded, 1, "{summary:?}");
@@ -280,9 +280,13 @@ async fn the_command_line_encrypts_with_the_key_from_the_environment() {
     // The sealed secrets still sign: through a server that has the key.
     let server = restart_with(&app, keys(&key, &[])).await.unwrap();
     record_event_at(&app, "cli", driven_clock()).await;
-    let summary = deliver_due(&server.state(), "restarted-worker", driven_clock())
-        .await
-        .unwrap();
+    let summary = deliver_due(
+        &server.state().webhook_worker(),
+        "restarted-worker",
+        driven_clock(),
+    )
+    .await
+    .unwrap();
     assert_eq!(summary.succeeded, 2, "{summary:?}");
     let requests = receiver.requests();
     let signed_with = |s: &str| {

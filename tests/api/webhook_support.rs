@@ -457,7 +457,9 @@ pub async fn record_event_at(app: &TestApp, tag: &str, at: i64) -> String {
 
 /// Runs one worker step as if the time were `at` (ms).
 pub async fn deliver_at(app: &TestApp, at: i64) -> StepSummary {
-    deliver_due(&app.state, "test-worker", at).await.unwrap()
+    deliver_due(&app.state.webhook_worker(), "test-worker", at)
+        .await
+        .unwrap()
 }
 
 /// A delivery as stored.

@@ -6,13 +6,13 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use openrails_checkout::bootstrap::ensure_first_merchant;
+use openrails_checkout::crypto::secret_box::EncryptionKeys;
 use openrails_checkout::db::Db;
 use openrails_checkout::db::webhook_deliveries::claim_due_deliveries;
 use openrails_checkout::domain::Environment;
 use openrails_checkout::domain::time::now_ms;
 use openrails_checkout::routes::api::webhook_endpoints::create_endpoint;
 use openrails_checkout::startup::Application;
-use openrails_checkout::webhooks::secret_box::EncryptionKeys;
 use openrails_checkout::webhooks::worker::deliver_due;
 
 use crate::helpers::{TestDatabase, spawn_app_with};
@@ -48,7 +48,7 @@ async fn two_workers_on_one_database_deliver_a_thousand_events_each_exactly_once
     )
     .await;
     // A second instance: its own pools on the same database, its own HTTP clients.
-    let mut settings = app.state.settings.clone();
+    let mut settings = (*app.state.settings).clone();
     settings.bind = "127.0.0.1:0".into();
     let second_db = Db::connect(&app.database_url, 4).await.unwrap();
     let second = Application::build_with_db(settings, second_db)
@@ -56,7 +56,7 @@ async fn two_workers_on_one_database_deliver_a_thousand_events_each_exactly_once
         .unwrap();
     let started = Instant::now();
 
-    let workers: Vec<_> = [app.state.clone(), second.state()]
+    let workers: Vec<_> = [app.state.webhook_worker(), second.state().webhook_worker()]
         .into_iter()
         .enumerate()
         .map(|(i, state)| {
@@ -348,7 +348,7 @@ async fn a_worker_renews_its_lease_while_an_attempt_outlasts_it() {
     // Another worker keeps looking while the first one's attempt lasts twice its lease.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let other = deliver_due(&app.state, "other-worker", now_ms())
+        let other = deliver_due(&app.state.webhook_worker(), "other-worker", now_ms())
             .await
             .unwrap();
         assert_eq!(other.claimed, 0, "the lease was taken over mid-attempt");

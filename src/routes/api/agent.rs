@@ -11,7 +11,7 @@ use crate::domain::metadata::Metadata;
 use crate::domain::time::now_ms;
 use crate::error::{ApiError, ErrorEnvelope, FieldIssue};
 use crate::lifecycle::events::{EventKind, PayloadParts, payload};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const FIELDS: &[&str] = &[
     "event",

@@ -13,7 +13,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A JSON object's members in order, each value still as its JSON text.
 pub struct RawObject(pub Vec<(String, Box<RawValue>)>);

@@ -13,7 +13,7 @@ use crate::domain::branding::{
 use crate::domain::time::now_ms;
 use crate::error::{ApiError, ErrorEnvelope, FieldIssue};
 use crate::i18n::Catalogs;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -10,7 +10,7 @@ use crate::db::customers::{CustomerFilter, CustomerRow, get_customer, list_custo
 use crate::domain::CustomerId;
 use crate::domain::time::iso_seconds;
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Customer {

@@ -13,7 +13,7 @@ use crate::db::events::{EventRow, events_since, get_event, list_events};
 use crate::db::webhook_deliveries::{list_event_attempts, list_event_deliveries, redeliver_event};
 use crate::domain::time::{iso_millis, iso_seconds, now_ms, parse_rfc3339_ms};
 use crate::error::{ApiError, ErrorEnvelope, FieldIssue};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -13,7 +13,7 @@ use crate::domain::metadata::Metadata;
 use crate::domain::money::cents_to_json;
 use crate::domain::time::iso_seconds;
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

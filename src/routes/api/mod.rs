@@ -8,6 +8,7 @@ pub mod events;
 pub mod health;
 pub mod invoices;
 pub mod list;
+pub mod metrics;
 pub mod openapi;
 pub mod payments;
 pub mod provider_callbacks;

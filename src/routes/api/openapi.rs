@@ -8,10 +8,10 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    agent, branding, customers, events, health, invoices, payments, provider_callbacks, schemas,
-    sessions, webhook_endpoints,
+    agent, branding, customers, events, health, invoices, metrics, payments, provider_callbacks,
+    schemas, sessions, webhook_endpoints,
 };
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -46,7 +46,7 @@ use crate::startup::AppState;
         openapi_json,
         health::healthz,
         health::readyz,
-        crate::metrics::metrics,
+        metrics::metrics,
     ),
     modifiers(&ApiKeyAuth)
 )]

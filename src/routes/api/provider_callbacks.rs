@@ -10,7 +10,7 @@ use crate::error::{ApiError, ErrorEnvelope};
 use crate::lifecycle::{CallbackRefusal, CallbackResult, receive_callback};
 use crate::providers::CallbackError;
 use crate::routes::api::body::{body_timeout, read_body};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const MAX_CALLBACK_BYTES: usize = 64 * 1024;
 

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::body::{RawObject, read_json_object};
 use super::list::{List, ListParams};
 use crate::auth::Authenticated;
+use crate::crypto::secret_box::EncryptionKeys;
 use crate::db::Db;
 use crate::db::webhook_endpoints::{
     EndpointRow, delete_endpoint, enable_endpoint, get_endpoint, insert_endpoint, list_endpoints,
@@ -17,9 +18,8 @@ use crate::domain::Environment;
 use crate::domain::ids::{new_suffix, random_token};
 use crate::domain::time::{iso_seconds, now_ms};
 use crate::error::{ApiError, ErrorEnvelope, FieldIssue};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::webhooks::client::{EndpointRules, check_endpoint_url};
-use crate::webhooks::secret_box::EncryptionKeys;
 use crate::webhooks::{DEFAULT_EVENT_TYPES, EVENT_TYPES};
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -18,7 +18,7 @@ use crate::domain::time::now_ms;
 use crate::domain::{SessionId, SessionStatus};
 use crate::lifecycle::{self, Started};
 use crate::providers::sandbox::Simulation;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// What a verified post carries.
 struct Post {

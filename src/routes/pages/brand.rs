@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::db::merchants::{BrandingRow, get_branding, get_logo};
 use crate::domain::MerchantId;
 use crate::domain::branding::{ButtonShape, Color, check_logo, logo_type_for_path};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The branding a page shows.
 #[derive(Debug, Clone, Default)]

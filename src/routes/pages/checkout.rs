@@ -18,7 +18,7 @@ use crate::domain::{SessionId, SessionStatus};
 use crate::lifecycle::events::EventKind;
 use crate::providers::Instructions;
 use crate::providers::sandbox::TEST_CARDS;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Seconds between refreshes of a waiting page without JavaScript.
 const REFRESH_SECONDS: u32 = 5;

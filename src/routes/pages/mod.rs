@@ -22,7 +22,7 @@ use crate::i18n::Catalog;
 pub use actions::{card_submit, challenge_submit, leave_submit, simulate_submit, start_submit};
 pub use checkout::{card_page_get, checkout_page, checkout_status, routes_page, to_checkout_page};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// No inline script or style, nothing from another host, no framing. Browsers apply
 /// `form-action` to every redirect that follows a form post, so a post never redirects off

@@ -18,7 +18,7 @@ use crate::db::sessions::{SessionRow, SessionView};
 use crate::domain::time::now_ms;
 use crate::i18n::Catalog;
 use crate::providers::Instructions;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// One page of the gallery.
 pub struct Entry {
@@ -464,26 +464,6 @@ mod tests {
                 entry.slug
             );
         }
-    }
-
-    #[tokio::test]
-    async fn the_export_writes_one_file_per_entry_and_an_index() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let count = crate::cli::preview::export(Settings::default(), dir.path())
-            .await
-            .expect("export");
-        let pages = std::fs::read_dir(dir.path())
-            .expect("read dir")
-            .filter_map(Result::ok)
-            .filter(|e| e.path().extension().is_some_and(|x| x == "html"))
-            .count();
-        assert_eq!(count, entries(&offline()).len());
-        assert_eq!(pages, count + 1);
-        let index = std::fs::read_to_string(dir.path().join("index.html")).expect("index");
-        assert!(index.contains("href=\"card.es.branded.html\""));
-        let page = std::fs::read_to_string(dir.path().join("card.es.branded.html")).expect("page");
-        assert!(page.contains("href=\"static/checkout.css\"") && page.contains("assets/brand.css"));
-        assert!(dir.path().join("static/checkout.js").exists());
     }
 
     /// The colour tokens of `static/checkout.css`, light then dark.

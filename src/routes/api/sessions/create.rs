@@ -14,7 +14,7 @@ use crate::domain::{Environment, SessionId};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::metrics::Metrics;
 use crate::routes::api::body::read_json_object;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Create a checkout session.
 ///

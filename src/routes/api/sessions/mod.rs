@@ -20,7 +20,7 @@ use crate::domain::time::{iso_seconds, now_ms};
 use crate::domain::{Amount, SessionId, SessionStatus};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::lifecycle::events::{EventKind, build_event};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub use create::create_session;
 pub use request::FIELDS as CREATE_FIELDS;

@@ -1,4 +1,5 @@
-//! Webhook secrets at rest: sealed with ChaCha20-Poly1305 under a key from the environment.
+//! Secrets at rest (webhook endpoints' signing secrets): sealed with ChaCha20-Poly1305 under a
+//! key from the environment.
 //!
 //! `OPENRAILS_ENCRYPTION_KEY` (32 random bytes, base64) seals; `OPENRAILS_ENCRYPTION_KEY_PREVIOUS`
 //! (a comma-separated list) still opens what older keys sealed. A stored value reads
@@ -7,19 +8,16 @@
 //! a value copied to another endpoint does not open. A value without the prefix is a secret
 //! stored in plain text, from before encryption or from a server that has no key.
 //!
-//! At start, [`reseal_all`] checks that every stored secret opens (a missing or wrong key is a
-//! start-up error, never a wrong signature) and seals with the current key whatever is plain
-//! or sealed with an older key. Keys never reach a log or a `Debug` output.
+//! At start, `webhooks::secrets::reseal_all` checks that every stored secret opens (a missing
+//! or wrong key is a start-up error, never a wrong signature) and seals with the current key
+//! whatever is plain or sealed with an older key. Keys never reach a log or a `Debug` output.
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 use sha2::{Digest, Sha256};
-
-use crate::db::Db;
-use crate::db::webhook_endpoints::{StoredSecrets, list_stored_secrets, replace_stored_secrets};
 
 const PREFIX: &str = "enc:v1:";
 const NONCE_BYTES: usize = 12;
@@ -195,7 +193,7 @@ impl EncryptionKeys {
     }
 
     /// Whether `stored` is already in the form [`seal`](Self::seal) would give it now.
-    fn is_current(&self, stored: &str) -> bool {
+    pub fn is_current(&self, stored: &str) -> bool {
         match &self.current {
             None => !stored.starts_with("enc:"),
             Some(key) => stored
@@ -203,67 +201,6 @@ impl EncryptionKeys {
                 .is_some_and(|rest| rest.starts_with(&format!("{}:", key.id))),
         }
     }
-}
-
-/// The secrets a delivery signs with at `now_ms`: the current one, and the previous one until
-/// `previous_expires_at`.
-pub fn signing_secrets(
-    keys: &EncryptionKeys,
-    endpoint_id: &str,
-    current: &str,
-    previous: Option<&str>,
-    previous_expires_at: Option<i64>,
-    now_ms: i64,
-) -> Result<Vec<String>, SecretError> {
-    let mut secrets = vec![keys.open(endpoint_id, current)?];
-    if let (Some(previous), Some(until)) = (previous, previous_expires_at)
-        && now_ms < until
-    {
-        secrets.push(keys.open(endpoint_id, previous)?);
-    }
-    Ok(secrets)
-}
-
-/// Checks that every stored webhook secret opens with `keys`, and stores again, sealed with the
-/// current key, each one that is plain or sealed with an older key. Returns how many endpoints
-/// were rewritten. Fails, naming the endpoint, when one does not open: the server must not
-/// start and sign with garbage. Says once, as a warning, when secrets stay in plain text.
-pub async fn reseal_all(db: &Db, keys: &EncryptionKeys) -> anyhow::Result<u64> {
-    let mut rewritten = 0;
-    for row in list_stored_secrets(&db.read).await? {
-        let open = |stored: &str| {
-            keys.open(&row.id, stored)
-                .with_context(|| format!("reading the secret of webhook endpoint {}", row.id))
-        };
-        let secret = open(&row.secret)?;
-        let previous = row.previous_secret.as_deref().map(open).transpose()?;
-        let up_to_date =
-            keys.is_current(&row.secret) && row.previous_secret.iter().all(|p| keys.is_current(p));
-        if up_to_date || !keys.is_configured() {
-            continue;
-        }
-        let new = StoredSecrets {
-            id: row.id.clone(),
-            secret: keys.seal(&row.id, &secret)?,
-            previous_secret: previous.map(|p| keys.seal(&row.id, &p)).transpose()?,
-        };
-        // Compare-and-set: a rotation meanwhile (another instance) wins, already sealed.
-        if replace_stored_secrets(&db.write, &row, &new).await? {
-            rewritten += 1;
-        }
-    }
-    match keys.current_id() {
-        None => tracing::warn!(
-            "OPENRAILS_ENCRYPTION_KEY is not set: webhook secrets are stored in plain text"
-        ),
-        Some(key_id) if rewritten > 0 => tracing::info!(
-            key.id = key_id,
-            endpoints = rewritten,
-            "webhook secrets encrypted with the current key"
-        ),
-        Some(_) => {}
-    }
-    Ok(rewritten)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use sqlx::{Any, Executor};
 use crate::domain::ids::random_token;
 
 /// Records a one-off fact; `false` when it was already recorded (by this or another instance).
-pub async fn claim_app_state<'e, E: Executor<'e, Database = Any>>(
+pub async fn claim_installation_fact<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     key: &str,
     value: &str,
@@ -26,7 +26,7 @@ pub async fn claim_app_state<'e, E: Executor<'e, Database = Any>>(
 /// that asks, read by the others.
 pub async fn shared_secret(db: &super::Db, name: &str) -> anyhow::Result<Vec<u8>> {
     let key = format!("secret:{name}");
-    claim_app_state(&db.write, &key, &random_token(43)?).await?;
+    claim_installation_fact(&db.write, &key, &random_token(43)?).await?;
     let value: String = sqlx::query_scalar("SELECT value FROM app_state WHERE key = $1")
         .bind(&key)
         .fetch_one(&db.write)

@@ -1,0 +1,6 @@
+//! The product's own cryptography, pure and free of the rest of the crate: the
+//! `t=…,v1=…` HMAC signature of webhooks and sandbox callbacks, and the sealing of secrets at
+//! rest.
+
+pub mod secret_box;
+pub mod signature;

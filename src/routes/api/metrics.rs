@@ -1,0 +1,100 @@
+//! `GET /metrics`: this instance's counters in the Prometheus text format, plus a few gauges
+//! read from the database at scrape time (shared by all instances).
+
+use std::fmt::Write;
+
+use actix_web::{HttpResponse, web};
+
+use crate::db::metrics::{
+    count_failed_deliveries, count_payments_at_provider, count_pending_deliveries,
+};
+use crate::metrics::Metrics;
+use crate::state::AppState;
+
+/// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics", tag = "Operations",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let m = &state.metrics;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP openrails_http_responses_total HTTP responses of this instance, by status class."
+    );
+    let _ = writeln!(out, "# TYPE openrails_http_responses_total counter");
+    for (class, count) in m.responses() {
+        let _ = writeln!(
+            out,
+            "openrails_http_responses_total{{class=\"{class}\"}} {count}"
+        );
+    }
+    let counters = [
+        (
+            "openrails_sessions_created_total",
+            "Checkout sessions created by this instance.",
+            &m.sessions_created,
+        ),
+        (
+            "openrails_webhook_attempts_succeeded_total",
+            "Webhook attempts answered with 2xx, by this instance.",
+            &m.webhook_attempts_succeeded,
+        ),
+        (
+            "openrails_webhook_attempts_failed_total",
+            "Webhook attempts that failed, by this instance.",
+            &m.webhook_attempts_failed,
+        ),
+    ];
+    for (name, help, value) in counters {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+            Metrics::get(value)
+        );
+    }
+    // Shared state, from the database.
+    let db = &state.db.read;
+    let gauges = [
+        (
+            "openrails_webhook_deliveries_pending",
+            "Webhook deliveries waiting to be sent (all instances).",
+            count_pending_deliveries(db).await,
+        ),
+        (
+            "openrails_webhook_deliveries_failed",
+            "Webhook deliveries given up on (all instances).",
+            count_failed_deliveries(db).await,
+        ),
+        (
+            "openrails_payments_at_provider",
+            "Payments pending at a provider (all instances).",
+            count_payments_at_provider(db).await,
+        ),
+    ];
+    let mut database_up = 1;
+    for (name, help, value) in gauges {
+        match value {
+            Ok(value) => {
+                let _ = writeln!(
+                    out,
+                    "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+                );
+            }
+            Err(e) => {
+                database_up = 0;
+                tracing::warn!(
+                    error.cause = format!("{e:#}"),
+                    metric = name,
+                    "reading a metric failed"
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP openrails_database_up Whether the database answered the scrape.\n# TYPE openrails_database_up gauge\nopenrails_database_up {database_up}"
+    );
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(out)
+}

@@ -1,0 +1,128 @@
+//! What the request handlers can reach: [`AppState`], built by one constructor for the
+//! server, the command line and the offline preview. Background work does not take the whole
+//! state: the webhook worker gets a [`WorkerContext`] of its own.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::assets::StaticAssets;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::db::installation::shared_secret;
+use crate::db::session_writer::SessionWriter;
+use crate::domain::ids::random_token;
+use crate::i18n::Catalogs;
+use crate::metrics::Metrics;
+use crate::providers::Providers;
+use crate::providers::sandbox::SandboxProvider;
+use crate::webhooks::client::{EndpointRules, WebhookClients};
+use crate::webhooks::worker::WorkerContext;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    /// Base of `checkoutUrl`, without a trailing slash.
+    pub public_url: String,
+    pub db: Db,
+    /// Group-commit writer for new sessions.
+    pub session_writer: SessionWriter,
+    /// The pages' CSS and script, with the content-versioned URLs pages link to.
+    pub assets: StaticAssets,
+    /// The payment providers the routes use.
+    pub providers: Providers,
+    /// The pages' texts, one catalog per language.
+    pub catalogs: Catalogs,
+    /// Signs the checkout pages' form tokens; shared by all instances.
+    pub form_secret: Vec<u8>,
+    /// The HTTP clients that deliver webhooks.
+    pub webhook_clients: WebhookClients,
+    /// Wakes this instance's webhook worker when an event is recorded.
+    pub webhook_wakeup: Arc<Notify>,
+    /// This instance's counters, for `/metrics`.
+    pub metrics: Arc<Metrics>,
+}
+
+/// The secrets every instance of one installation shares (through the database).
+pub struct SharedSecrets {
+    /// Signs the checkout pages' form tokens.
+    pub forms: Vec<u8>,
+    /// Signs the sandbox provider's callbacks.
+    pub sandbox_callbacks: Vec<u8>,
+}
+
+impl SharedSecrets {
+    /// The installation's secrets, created by the first instance that asks.
+    pub async fn load(db: &Db) -> anyhow::Result<SharedSecrets> {
+        Ok(SharedSecrets {
+            forms: shared_secret(db, "forms").await?,
+            sandbox_callbacks: shared_secret(db, "sandbox_callbacks").await?,
+        })
+    }
+
+    /// Fresh random secrets, for work that has no database (the offline preview).
+    pub fn random() -> anyhow::Result<SharedSecrets> {
+        let random = || random_token(43).map(String::into_bytes);
+        Ok(SharedSecrets {
+            forms: random()?,
+            sandbox_callbacks: random()?,
+        })
+    }
+}
+
+impl AppState {
+    /// The state over `db`; `public_url` is the base of `checkoutUrl`. Starts the session
+    /// writer's task, so it must run inside the Tokio runtime.
+    pub fn new(
+        settings: Settings,
+        db: Db,
+        secrets: SharedSecrets,
+        public_url: String,
+    ) -> anyhow::Result<AppState> {
+        let providers = Providers::with_sandbox(SandboxProvider::new(
+            db.clone(),
+            secrets.sandbox_callbacks,
+            settings.sandbox_delay_seconds * 1000,
+            settings.reconcile_interval_seconds * 1000,
+        ));
+        Ok(AppState {
+            session_writer: SessionWriter::start(db.clone()),
+            assets: StaticAssets::new(&settings.static_dir),
+            providers,
+            catalogs: Catalogs::load(&settings.locales_dir)?,
+            form_secret: secrets.forms,
+            webhook_clients: WebhookClients::new(
+                Duration::from_secs(settings.webhook_timeout_seconds),
+                EndpointRules::from_settings(&settings),
+            )?,
+            webhook_wakeup: Arc::new(Notify::new()),
+            metrics: Arc::new(Metrics::default()),
+            public_url,
+            db,
+            settings: Arc::new(settings),
+        })
+    }
+
+    /// A state for rendering pages from fixtures, with no database behind it and random
+    /// secrets: what `preview export` and the gallery's tests use.
+    pub fn offline(settings: Settings) -> anyhow::Result<AppState> {
+        AppState::new(
+            settings,
+            Db::unconnected()?,
+            SharedSecrets::random()?,
+            String::new(),
+        )
+    }
+
+    /// What this instance's webhook worker works with.
+    pub fn webhook_worker(&self) -> WorkerContext {
+        WorkerContext {
+            db: self.db.clone(),
+            settings: self.settings.clone(),
+            clients: self.webhook_clients.clone(),
+            metrics: self.metrics.clone(),
+            wakeup: self.webhook_wakeup.clone(),
+        }
+    }
+}
