@@ -8,23 +8,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+pub use crate::domain::input::FieldIssue;
 use crate::telemetry::current_request_id;
-
-/// One problem with one input field.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct FieldIssue {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldIssue {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldIssue {
-        FieldIssue {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
 
 #[derive(Debug)]
 pub struct ApiError {

@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 
+use crate::domain::language::best_match;
+
 /// The built-in catalogs: (code, file content).
 const BUILT_IN: &[(&str, &str)] = &[
     ("en", include_str!("../locales/en.toml")),
@@ -155,6 +157,7 @@ fn flatten(
 #[derive(Debug, Clone)]
 pub struct Catalogs {
     all: Vec<Arc<Catalog>>,
+    codes: Vec<&'static str>,
 }
 
 impl Catalogs {
@@ -172,7 +175,8 @@ impl Catalogs {
             };
             all.push(Arc::new(Catalog::parse(code, &source)?));
         }
-        let catalogs = Catalogs { all };
+        let codes = all.iter().map(|c| c.code).collect();
+        let catalogs = Catalogs { all, codes };
         if let Some((code, key)) = catalogs.missing_keys().first() {
             bail!("the {code} catalog lacks {key}, which another catalog has");
         }
@@ -200,27 +204,13 @@ impl Catalogs {
     }
 
     pub fn codes(&self) -> Vec<&'static str> {
-        self.all.iter().map(|c| c.code).collect()
+        self.codes.clone()
     }
 
     /// The catalog for a code such as `es`, `pt-BR`, `pt`, `en-GB`.
     pub fn find(&self, code: &str) -> Option<Arc<Catalog>> {
-        let code = code.trim();
-        if code.is_empty() {
-            return None;
-        }
-        let exact = self.all.iter().find(|c| c.code.eq_ignore_ascii_case(code));
-        let primary = code.split(['-', '_']).next().unwrap_or(code);
-        exact
-            .or_else(|| {
-                self.all.iter().find(|c| {
-                    c.code
-                        .split('-')
-                        .next()
-                        .is_some_and(|p| p.eq_ignore_ascii_case(primary))
-                })
-            })
-            .cloned()
+        let found = best_match(&self.codes, code)?;
+        self.all.iter().find(|c| c.code == found).cloned()
     }
 
     /// `?lang=`, then `Accept-Language` (by quality), then `default`, then English.

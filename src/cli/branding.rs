@@ -9,11 +9,12 @@ use super::resolve_merchant;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::db::merchants::{get_branding, update_branding};
+use crate::domain::branding::Branding;
 use crate::domain::branding::logo_type_for_path;
+use crate::domain::branding::parse_update;
+use crate::domain::input::RawObject;
 use crate::domain::time::now_ms;
 use crate::i18n::Catalogs;
-use crate::routes::api::body::parse_object;
-use crate::routes::api::branding::{Branding, parse_update};
 
 #[derive(Subcommand)]
 pub enum BrandingAction {
@@ -97,9 +98,9 @@ pub async fn run(settings: Settings, action: BrandingAction) -> anyhow::Result<(
                 );
             }
         }
-        let body = parse_object(Value::Object(fields).to_string().as_bytes())
+        let body = RawObject::parse(Value::Object(fields).to_string().as_bytes())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let (update, issues) = parse_update(&catalogs, &body);
+        let (update, issues) = parse_update(&body, &catalogs.codes());
         if !issues.is_empty() {
             let text: Vec<String> = issues
                 .iter()

@@ -9,14 +9,14 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::db::webhook_endpoints::{delete_endpoint, list_all_endpoints};
 use crate::domain::Environment;
+use crate::domain::event::{EventKind, PayloadParts, payload};
 use crate::domain::metadata::Metadata;
 use crate::domain::time::{iso_seconds, now_ms, parse_rfc3339_ms};
-use crate::lifecycle::events::{EventKind, PayloadParts, payload};
-use crate::routes::api::events::redeliver_since;
-use crate::routes::api::webhook_endpoints::{create_endpoint, new_secret};
+use crate::lifecycle::outbox::redeliver_since;
 use crate::webhooks::client::{EndpointRules, WebhookClients, check_endpoint_url};
+use crate::webhooks::endpoints::{create_endpoint, default_event_list, event_list, new_secret};
 use crate::webhooks::secrets::reseal_all;
-use crate::webhooks::{DEFAULT_EVENT_TYPES, EVENT_TYPES, sign_header};
+use crate::webhooks::sign_header;
 
 #[derive(Subcommand)]
 pub enum WebhooksAction {
@@ -74,26 +74,18 @@ pub async fn run(settings: Settings, action: WebhooksAction) -> anyhow::Result<(
         } => {
             let environment = Environment::parse(&environment)
                 .context("--environment must be sandbox or production")?;
-            let events: Vec<String> = match events {
-                None => DEFAULT_EVENT_TYPES
-                    .iter()
-                    .map(|s| (*s).to_owned())
-                    .collect(),
-                Some(list) => list
-                    .split(',')
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| !s.is_empty())
-                    .collect(),
+            let events = match events {
+                None => default_event_list(),
+                Some(list) => {
+                    let names: Vec<String> = list
+                        .split(',')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect();
+                    event_list(&names)
+                        .map_err(|problems| anyhow::anyhow!("--events {}", problems.join("; ")))?
+                }
             };
-            if let Some(bad) = events.iter().find(|e| !EVENT_TYPES.contains(&e.as_str())) {
-                bail!(
-                    "{bad:?} is not an event type; use {}",
-                    EVENT_TYPES.join(", ")
-                );
-            }
-            if events.is_empty() {
-                bail!("--events must name at least one event type");
-            }
             if let Err(reason) =
                 check_endpoint_url(&url, environment, EndpointRules::from_settings(&settings)).await
             {
@@ -189,7 +181,6 @@ async fn send_test(settings: &Settings, url: &str, secret: Option<String>) -> an
         session_id: "chk_test_webhook",
         customer_id: "cus_test_webhook",
         livemode: false,
-        status: "paid",
         amount_cents,
         currency: "USD",
         route,

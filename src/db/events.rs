@@ -39,14 +39,6 @@ pub async fn insert_event<'e, E: Executor<'e, Database = Any>>(
     Ok(done.rows_affected() == 1)
 }
 
-/// Writes an event and queues its webhook deliveries, in the caller's transaction.
-pub async fn record_event(tx: &mut super::Tx, e: &EventRow) -> anyhow::Result<()> {
-    if insert_event(&mut **tx, e).await? {
-        super::webhook_deliveries::fan_out_event(&mut **tx, e).await?;
-    }
-    Ok(())
-}
-
 /// A session's events, oldest first.
 pub async fn list_session_events<'e, E: Executor<'e, Database = Any>>(
     executor: E,

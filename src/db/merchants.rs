@@ -1,9 +1,11 @@
 //! Merchant accounts.
 
 use anyhow::Context;
-use sqlx::{Any, Executor, FromRow};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, FromRow, Row};
 
 use crate::domain::MerchantId;
+use crate::domain::branding::{BrandingUpdate, MerchantBranding};
 
 /// Creates a merchant.
 pub async fn insert_merchant<'e, E: Executor<'e, Database = Any>>(
@@ -45,17 +47,19 @@ pub async fn first_merchant<'e, E: Executor<'e, Database = Any>>(
     Ok(id.map(MerchantId::from_trusted))
 }
 
-/// A merchant's branding as stored; every part optional (the config file's `[branding]`
-/// fills what a merchant has not set).
-#[derive(Debug, Clone, Default, FromRow, PartialEq, Eq)]
-pub struct BrandingRow {
-    pub display_name: Option<String>,
-    pub brand_color: Option<String>,
-    pub button_shape: Option<String>,
-    pub logo_type: Option<String>,
-    pub note: Option<String>,
-    pub default_language: Option<String>,
-    pub branding_updated_at: Option<i64>,
+/// Reads the branding columns (`BRANDING_COLUMNS`) of a merchant row.
+impl<'r> FromRow<'r, AnyRow> for MerchantBranding {
+    fn from_row(row: &'r AnyRow) -> Result<MerchantBranding, sqlx::Error> {
+        Ok(MerchantBranding {
+            display_name: row.try_get("display_name")?,
+            brand_color: row.try_get("brand_color")?,
+            button_shape: row.try_get("button_shape")?,
+            logo_type: row.try_get("logo_type")?,
+            note: row.try_get("note")?,
+            default_language: row.try_get("default_language")?,
+            branding_updated_at: row.try_get("branding_updated_at")?,
+        })
+    }
 }
 
 pub const BRANDING_COLUMNS: &str = "display_name, brand_color, button_shape, logo_type, note, \
@@ -64,7 +68,7 @@ pub const BRANDING_COLUMNS: &str = "display_name, brand_color, button_shape, log
 pub async fn get_branding<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     id: &MerchantId,
-) -> anyhow::Result<Option<BrandingRow>> {
+) -> anyhow::Result<Option<MerchantBranding>> {
     sqlx::query_as(&format!(
         "SELECT {BRANDING_COLUMNS} FROM merchants WHERE id = $1"
     ))
@@ -72,18 +76,6 @@ pub async fn get_branding<'e, E: Executor<'e, Database = Any>>(
     .fetch_optional(executor)
     .await
     .context("reading a merchant's branding")
-}
-
-/// Changes to branding: `None` leaves a part alone, `Some(None)` clears it.
-#[derive(Debug, Default)]
-pub struct BrandingUpdate {
-    pub display_name: Option<Option<String>>,
-    pub brand_color: Option<Option<String>>,
-    pub button_shape: Option<Option<String>>,
-    /// (content type, base64)
-    pub logo: Option<Option<(String, String)>>,
-    pub note: Option<Option<String>>,
-    pub default_language: Option<Option<String>>,
 }
 
 pub async fn update_branding(

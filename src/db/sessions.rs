@@ -177,7 +177,7 @@ pub struct SessionView {
     pub session: SessionRow,
     pub merchant_name: String,
     #[sqlx(flatten)]
-    pub branding: super::merchants::BrandingRow,
+    pub branding: crate::domain::branding::MerchantBranding,
 }
 
 pub async fn get_session_view<'e, E: Executor<'e, Database = Any>>(

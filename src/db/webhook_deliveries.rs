@@ -260,11 +260,11 @@ pub async fn finish_attempt<'e, E: Executor<'e, Database = Any>>(
     Ok(())
 }
 
-/// Queues the event again for every endpoint that should have it: existing deliveries go
-/// back to pending, and active endpoints subscribed since get one. Returns how many.
-pub async fn redeliver_event(
-    tx: &mut super::Tx,
-    event: &EventRow,
+/// Puts the event's finished deliveries to active endpoints back to pending, due at `now_ms`.
+/// Returns how many.
+pub async fn requeue_deliveries<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    event_id: &str,
     now_ms: i64,
 ) -> anyhow::Result<u64> {
     let reset = sqlx::query(
@@ -274,14 +274,11 @@ pub async fn redeliver_event(
            AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE status = 'active')",
     )
     .bind(now_ms)
-    .bind(&event.id)
-    .execute(&mut **tx)
+    .bind(event_id)
+    .execute(executor)
     .await
     .context("requeueing deliveries")?;
-    let mut fresh = event.clone();
-    fresh.created_at = now_ms;
-    let added = fan_out_event(&mut **tx, &fresh).await?;
-    Ok(reset.rows_affected() + added)
+    Ok(reset.rows_affected())
 }
 
 /// A delivery as the API shows it.

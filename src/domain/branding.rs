@@ -3,6 +3,10 @@
 //! one of the two always reaches the 4.5:1 that WCAG AA asks of normal text.
 
 use base64::Engine;
+use serde::Serialize;
+
+use super::input::{FieldIssue, RawObject};
+use super::language::best_match;
 
 /// `#rrggbb`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,6 +209,153 @@ pub fn logo_type_for_path(path: &str) -> Option<&'static str> {
     .into_iter()
     .find(|(ext, _)| lower.ends_with(ext))
     .map(|(_, kind)| kind)
+}
+
+/// A merchant's branding as stored; every part optional (the config file's `[branding]`
+/// fills what a merchant has not set).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MerchantBranding {
+    pub display_name: Option<String>,
+    pub brand_color: Option<String>,
+    pub button_shape: Option<String>,
+    pub logo_type: Option<String>,
+    pub note: Option<String>,
+    pub default_language: Option<String>,
+    pub branding_updated_at: Option<i64>,
+}
+
+/// The branding as the API and the command line show it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Branding {
+    /// Always `branding`.
+    pub object: &'static str,
+    pub display_name: Option<String>,
+    /// `#rrggbb`
+    pub brand_color: Option<String>,
+    /// The text colour chosen for the brand colour (contrast ≥ 4.5:1).
+    pub brand_text_color: Option<String>,
+    /// `rounded`, `pill` or `square`
+    pub button_shape: Option<String>,
+    /// Where the pages load the logo from, when there is one.
+    pub logo_url: Option<String>,
+    pub note: Option<String>,
+    /// `en`, `es` or `pt-BR`
+    pub default_language: Option<String>,
+}
+
+impl Branding {
+    /// The object for `row`, the branding of merchant `merchant_id`.
+    pub fn from_row(row: MerchantBranding, merchant_id: &str) -> Branding {
+        let color = row
+            .brand_color
+            .as_deref()
+            .and_then(|c| Color::parse(c).ok());
+        Branding {
+            object: "branding",
+            display_name: row.display_name,
+            brand_color: color.map(Color::hex),
+            brand_text_color: color.map(|c| c.text_color().hex()),
+            button_shape: row.button_shape,
+            logo_url: row.logo_type.map(|_| format!("/brand/{merchant_id}/logo")),
+            note: row.note,
+            default_language: row.default_language,
+        }
+    }
+}
+
+/// Changes to branding: `None` leaves a part alone, `Some(None)` clears it.
+#[derive(Debug, Default)]
+pub struct BrandingUpdate {
+    pub display_name: Option<Option<String>>,
+    pub brand_color: Option<Option<String>>,
+    pub button_shape: Option<Option<String>>,
+    /// (content type, base64)
+    pub logo: Option<Option<(String, String)>>,
+    pub note: Option<Option<String>>,
+    pub default_language: Option<Option<String>>,
+}
+
+/// The fields a branding change may name.
+pub const FIELDS: &[&str] = &[
+    "displayName",
+    "brandColor",
+    "buttonShape",
+    "logo",
+    "note",
+    "defaultLanguage",
+];
+
+/// Parses the fields of a branding change (the API's body, or the command line's options put
+/// as one), collecting every problem; `languages` are the pages' language codes.
+pub fn parse_update(
+    body: &RawObject,
+    languages: &[&'static str],
+) -> (BrandingUpdate, Vec<FieldIssue>) {
+    let mut issues = body.unknown_fields(FIELDS);
+    let mut update = BrandingUpdate::default();
+    let present = |name: &str| body.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.get());
+    let text = |name: &str, issues: &mut Vec<FieldIssue>| -> Option<Option<String>> {
+        let raw = present(name)?;
+        if raw == "null" {
+            return Some(None);
+        }
+        match serde_json::from_str::<String>(raw) {
+            Ok(s) => Some(Some(s)),
+            Err(_) => {
+                issues.push(FieldIssue::new(name, "must be a string or null"));
+                None
+            }
+        }
+    };
+    let check = |name: &str,
+                 value: Option<Option<String>>,
+                 issues: &mut Vec<FieldIssue>,
+                 f: &dyn Fn(&str) -> Result<String, String>| {
+        match value {
+            Some(Some(s)) => match f(&s) {
+                Ok(v) => Some(Some(v).filter(|v| !v.is_empty())),
+                Err(m) => {
+                    issues.push(FieldIssue::new(name, m));
+                    None
+                }
+            },
+            other => other,
+        }
+    };
+    let name = text("displayName", &mut issues);
+    update.display_name = check("displayName", name, &mut issues, &|s| {
+        plain_text(s, MAX_NAME_CHARS)
+    });
+    let color = text("brandColor", &mut issues);
+    update.brand_color = check("brandColor", color, &mut issues, &|s| {
+        Color::parse(s).map(Color::hex).map_err(str::to_owned)
+    });
+    let shape = text("buttonShape", &mut issues);
+    update.button_shape = check("buttonShape", shape, &mut issues, &|s| {
+        ButtonShape::parse(s)
+            .map(|b| b.as_str().to_owned())
+            .map_err(str::to_owned)
+    });
+    let note = text("note", &mut issues);
+    update.note = check("note", note, &mut issues, &|s| {
+        plain_text(s, MAX_NOTE_CHARS)
+    });
+    let language = text("defaultLanguage", &mut issues);
+    update.default_language = check("defaultLanguage", language, &mut issues, &|s| {
+        best_match(languages, s)
+            .map(str::to_owned)
+            .ok_or_else(|| format!("must be one of {}", languages.join(", ")))
+    });
+    match text("logo", &mut issues) {
+        Some(Some(url)) => match parse_logo_data_url(&url) {
+            Ok(logo) => update.logo = Some(Some(logo)),
+            Err(m) => issues.push(FieldIssue::new("logo", m)),
+        },
+        Some(None) => update.logo = Some(None),
+        None => {}
+    }
+    (update, issues)
 }
 
 #[cfg(test)]

@@ -4,8 +4,11 @@
 pub mod branding;
 pub mod card;
 pub mod email;
+pub mod event;
 pub mod fees;
 pub mod ids;
+pub mod input;
+pub mod language;
 pub mod metadata;
 pub mod money;
 pub mod payment_route;

@@ -4,12 +4,13 @@
 //! payments, two transitions or a lost event. Provider calls happen outside transactions.
 
 pub mod events;
+pub mod outbox;
 
 use anyhow::Context;
 
-use self::events::{EventKind, build_event};
+use self::events::build_event;
+use self::outbox::record_event;
 use crate::db::Tx;
-use crate::db::events::record_event;
 use crate::db::invoices::{InvoiceRow, close_invoice, insert_invoice};
 use crate::db::payments::{
     HandOff, Outcome, PaymentRow, advance_provider_state, claim_payments_to_poll, finish_payment,
@@ -18,12 +19,13 @@ use crate::db::payments::{
 };
 use crate::db::sessions::{
     SessionRow, abandon_session, due_pending_sessions, expire_due_sessions, expire_pending_session,
-    finish_session, get_session_by_id, start_session,
+    expire_session, finish_session, get_session, get_session_by_id, start_session,
 };
 use crate::domain::card::Card;
+use crate::domain::event::EventKind;
 use crate::domain::payment_route::PaymentRoute;
 use crate::domain::time::now_ms;
-use crate::domain::{InvoiceId, PaymentId, SessionId, SessionStatus};
+use crate::domain::{Environment, InvoiceId, MerchantId, PaymentId, SessionId, SessionStatus};
 use crate::providers::{
     CallbackError, NeedsBuyer, PollResult, SignedCallback, StartOutcome, StartRequest,
     idempotency_key,
@@ -338,7 +340,6 @@ pub async fn drive_hand_off(
         &session,
         Some(&current),
         route,
-        "pending",
         now,
     );
     record_event(&mut tx, &event).await?;
@@ -472,10 +473,10 @@ async fn apply_in(
     };
     let paid = matches!(outcome, Outcome::Paid { .. });
     let before = session_in(tx, &payment.session_id).await?;
-    let (status, invoice_status, kind) = if paid {
-        ("paid", "paid", EventKind::Paid)
+    let (invoice_status, kind) = if paid {
+        ("paid", EventKind::Paid)
     } else {
-        ("failed", "void", EventKind::Failed)
+        ("void", EventKind::Failed)
     };
     let session_status = if paid {
         "paid"
@@ -505,11 +506,10 @@ async fn apply_in(
         &session,
         Some(&payment),
         route_of(state, &payment),
-        status,
         now,
     );
     record_event(tx, &event).await?;
-    tracing::info!(session.id = %session.id, payment.id = %payment.id, status, session.status = %session.status, "payment finished");
+    tracing::info!(session.id = %session.id, payment.id = %payment.id, status = kind.status(), session.status = %session.status, "payment finished");
     if paid && let Some(other) = before.payment_id.as_deref().filter(|id| *id != payment.id) {
         supersede(state, tx, &session, other, now).await?;
     }
@@ -540,7 +540,6 @@ async fn supersede(
         session,
         Some(&payment),
         route_of(state, &payment),
-        "failed",
         now,
     );
     record_event(tx, &event).await?;
@@ -646,7 +645,7 @@ pub async fn expire_due(state: &AppState) -> anyhow::Result<usize> {
         let mut tx = state.db.begin().await?;
         let expired = expire_due_sessions(&mut *tx, now, BATCH).await?;
         for session in &expired {
-            let event = build_event(EventKind::Expired, session, None, None, "expired", now);
+            let event = build_event(EventKind::Expired, session, None, None, now);
             record_event(&mut tx, &event).await?;
         }
         tx.commit().await.context("committing expired sessions")?;
@@ -695,17 +694,54 @@ async fn expire_started_session(state: &AppState, session_id: &str) -> anyhow::R
         close_invoice(&mut *tx, &payment.invoice_id, "void", false, now).await?;
     }
     let route = payment.as_ref().and_then(|p| route_of(state, p));
-    let event = build_event(
-        EventKind::Expired,
-        &session,
-        payment.as_ref(),
-        route,
-        "expired",
-        now,
-    );
+    let event = build_event(EventKind::Expired, &session, payment.as_ref(), route, now);
     record_event(&mut tx, &event).await?;
     tx.commit().await.context("committing an expired session")?;
     state.webhook_wakeup.notify_one();
     tracing::info!(session.id = %session_id, "session expired");
     Ok(true)
+}
+
+/// What became of a merchant's request to expire a session.
+#[derive(Debug)]
+pub enum MerchantExpiry {
+    /// Expired now, with `payment.expired`.
+    Expired(Box<SessionRow>),
+    /// It had expired already: the same answer again.
+    AlreadyExpired(Box<SessionRow>),
+    /// A buyer has started paying, or it is over: it stays as it is.
+    NotExpirable(Box<SessionRow>),
+    /// No such session for this merchant and environment.
+    Unknown,
+}
+
+/// The merchant expires a session no buyer has started paying (`routed` → `expired`, a
+/// compare-and-set, so a buyer starting at the same moment wins or loses cleanly), with its
+/// `payment.expired` event.
+pub async fn expire_for_merchant(
+    state: &AppState,
+    merchant_id: &MerchantId,
+    environment: Environment,
+    id: &SessionId,
+) -> anyhow::Result<MerchantExpiry> {
+    let now = now_ms();
+    let mut tx = state.db.begin().await?;
+    let answer = match expire_session(&mut *tx, merchant_id, environment, id, now).await? {
+        Some(row) => {
+            let event = build_event(EventKind::Expired, &row, None, None, now);
+            record_event(&mut tx, &event).await?;
+            tracing::info!(session.id = %id, "session expired by the merchant");
+            MerchantExpiry::Expired(Box::new(row))
+        }
+        None => match get_session(&mut *tx, merchant_id, environment, id).await? {
+            Some(row) if row.status == "expired" => MerchantExpiry::AlreadyExpired(Box::new(row)),
+            Some(row) => MerchantExpiry::NotExpirable(Box::new(row)),
+            None => MerchantExpiry::Unknown,
+        },
+    };
+    tx.commit().await.context("committing an expiry")?;
+    if matches!(answer, MerchantExpiry::Expired(_)) {
+        state.webhook_wakeup.notify_one();
+    }
+    Ok(answer)
 }

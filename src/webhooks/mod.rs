@@ -1,10 +1,12 @@
-//! Merchant webhooks: signing, the delivery worker, and the rules for where they may go.
+//! Merchant webhooks: endpoints, signing, the delivery worker, and the rules for where they
+//! may go.
 //!
 //! Receivers verify a delivery with [`verify`]: the header `x-gateway-signature` is
 //! `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" with the endpoint secret>`, with a
 //! second `v1=` while a rotated secret is still valid.
 
 pub mod client;
+pub mod endpoints;
 pub mod schedule;
 pub mod secrets;
 pub mod worker;
@@ -12,18 +14,6 @@ pub mod worker;
 use crate::crypto::signature;
 
 pub use crate::crypto::signature::SignatureError;
-
-/// The event types a merchant can subscribe to.
-pub const EVENT_TYPES: &[&str] = &[
-    "payment.provider_pending",
-    "payment.paid",
-    "payment.failed",
-    "payment.expired",
-];
-
-/// What an endpoint gets when it names no events: the three payment outcomes.
-pub const DEFAULT_EVENT_TYPES: &[&str] =
-    &["payment.provider_pending", "payment.paid", "payment.failed"];
 
 /// Verifies a webhook delivery as a receiver should: `signature_header` is the value of
 /// `x-gateway-signature`, `body` the raw request body, `now_seconds` the receiver's clock.

@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use openrails_checkout::db::Db;
-use openrails_checkout::db::events::{EventRow, record_event};
+use openrails_checkout::db::events::EventRow;
 use openrails_checkout::domain::time::{iso_millis, now_ms};
+use openrails_checkout::lifecycle::outbox::record_event;
 use openrails_checkout::webhooks::worker::{StepSummary, deliver_due};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

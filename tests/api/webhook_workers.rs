@@ -11,8 +11,8 @@ use openrails_checkout::db::Db;
 use openrails_checkout::db::webhook_deliveries::claim_due_deliveries;
 use openrails_checkout::domain::Environment;
 use openrails_checkout::domain::time::now_ms;
-use openrails_checkout::routes::api::webhook_endpoints::create_endpoint;
 use openrails_checkout::startup::Application;
+use openrails_checkout::webhooks::endpoints::create_endpoint;
 use openrails_checkout::webhooks::worker::deliver_due;
 
 use crate::helpers::{TestDatabase, spawn_app_with};

@@ -7,10 +7,10 @@ use serde_json::json;
 
 use super::body::read_json_object;
 use crate::domain::Amount;
+use crate::domain::event::{EventKind, PayloadParts, payload};
 use crate::domain::metadata::Metadata;
 use crate::domain::time::now_ms;
 use crate::error::{ApiError, ErrorEnvelope, FieldIssue};
-use crate::lifecycle::events::{EventKind, PayloadParts, payload};
 use crate::state::AppState;
 
 const FIELDS: &[&str] = &[
@@ -94,18 +94,11 @@ pub async fn run_action(
     if !issues.is_empty() {
         return Err(ApiError::validation(issues, None));
     }
-    let status = match kind {
-        EventKind::ProviderPending => "pending",
-        EventKind::Paid => "paid",
-        EventKind::Failed => "failed",
-        EventKind::Expired => "expired",
-    };
     let example = payload(&PayloadParts {
         kind,
         session_id: &session_id,
         customer_id: &customer_id,
         livemode: false,
-        status,
         amount_cents: amount.cents(),
         currency: "USD",
         route,

@@ -8,11 +8,13 @@ use utoipa::ToSchema;
 use super::body::read_json_object;
 use super::list::{List, ListParams};
 use crate::auth::Authenticated;
-use crate::db::Db;
-use crate::db::events::{EventRow, events_since, get_event, list_events};
-use crate::db::webhook_deliveries::{list_event_attempts, list_event_deliveries, redeliver_event};
+use anyhow::Context;
+
+use crate::db::events::{EventRow, get_event, list_events};
+use crate::db::webhook_deliveries::{list_event_attempts, list_event_deliveries};
 use crate::domain::time::{iso_millis, iso_seconds, now_ms, parse_rfc3339_ms};
 use crate::error::{ApiError, ErrorEnvelope, FieldIssue};
+use crate::lifecycle::outbox::{redeliver_event, redeliver_since};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -150,7 +152,7 @@ pub async fn redeliver_event_handler(
     let row = find(&state, &auth, &id).await?;
     let mut tx = state.db.begin().await?;
     let queued = redeliver_event(&mut tx, &row, now_ms()).await?;
-    tx.commit().await.map_err(anyhow::Error::from)?;
+    tx.commit().await.context("committing a redelivery")?;
     state.webhook_wakeup.notify_one();
     Ok(HttpResponse::Ok().json(json!({"id": row.id, "queued": queued})))
 }
@@ -194,21 +196,4 @@ pub async fn redeliver_since_handler(
     .await?;
     state.webhook_wakeup.notify_one();
     Ok(HttpResponse::Ok().json(json!({"events": events, "queued": queued})))
-}
-
-/// Queues every event of the merchant since `since_ms` again; (events, deliveries).
-pub async fn redeliver_since(
-    db: &Db,
-    merchant_id: &str,
-    environment: &str,
-    since_ms: i64,
-) -> anyhow::Result<(usize, u64)> {
-    let events = events_since(&db.read, merchant_id, environment, since_ms).await?;
-    let mut tx = db.begin().await?;
-    let mut queued = 0;
-    for event in &events {
-        queued += redeliver_event(&mut tx, event, now_ms()).await?;
-    }
-    tx.commit().await?;
-    Ok((events.len(), queued))
 }

@@ -5,22 +5,18 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::body::{RawObject, read_json_object};
+use super::body::read_json_object;
 use super::list::{List, ListParams};
 use crate::auth::Authenticated;
-use crate::crypto::secret_box::EncryptionKeys;
-use crate::db::Db;
 use crate::db::webhook_endpoints::{
-    EndpointRow, delete_endpoint, enable_endpoint, get_endpoint, insert_endpoint, list_endpoints,
-    rotate_secret,
+    EndpointRow, delete_endpoint, enable_endpoint, get_endpoint, list_endpoints,
 };
 use crate::domain::Environment;
-use crate::domain::ids::{new_suffix, random_token};
 use crate::domain::time::{iso_seconds, now_ms};
 use crate::error::{ApiError, ErrorEnvelope, FieldIssue};
 use crate::state::AppState;
 use crate::webhooks::client::{EndpointRules, check_endpoint_url};
-use crate::webhooks::{DEFAULT_EVENT_TYPES, EVENT_TYPES};
+use crate::webhooks::endpoints::{create_endpoint, parse_event_list, rotate_endpoint_secret};
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -64,78 +60,6 @@ impl WebhookEndpoint {
 }
 
 const FIELDS: &[&str] = &["url", "events", "environment"];
-
-/// A new secret: `whsec_` and 160 random bits.
-pub fn new_secret() -> anyhow::Result<String> {
-    Ok(format!("whsec_{}", random_token(32)?))
-}
-
-/// Parses the event list; the default when absent.
-pub fn parse_event_list(body: &RawObject, issues: &mut Vec<FieldIssue>) -> Vec<String> {
-    let Some(raw) = body.get("events") else {
-        return DEFAULT_EVENT_TYPES
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
-    };
-    let Ok(list) = serde_json::from_str::<Vec<String>>(raw) else {
-        issues.push(FieldIssue::new("events", "must be a list of event types"));
-        return Vec::new();
-    };
-    if list.is_empty() {
-        issues.push(FieldIssue::new(
-            "events",
-            "must name at least one event type",
-        ));
-    }
-    let mut events: Vec<String> = Vec::new();
-    for event in list {
-        if !EVENT_TYPES.contains(&event.as_str()) {
-            issues.push(FieldIssue::new(
-                "events",
-                format!(
-                    "{event:?} is not an event type; use {}",
-                    EVENT_TYPES.join(", ")
-                ),
-            ));
-        } else if !events.contains(&event) {
-            events.push(event);
-        }
-    }
-    events
-}
-
-/// Registers an endpoint, its secret sealed with `keys`. Returns the row as stored and the
-/// secret in plain text, to be shown only this once.
-pub async fn create_endpoint(
-    db: &Db,
-    keys: &EncryptionKeys,
-    merchant_id: &str,
-    environment: Environment,
-    url: &str,
-    events: &[String],
-) -> anyhow::Result<(EndpointRow, String)> {
-    let now = now_ms();
-    let id = format!("we_{}", new_suffix());
-    let secret = new_secret()?;
-    let row = EndpointRow {
-        secret: keys.seal(&id, &secret)?,
-        id,
-        merchant_id: merchant_id.to_owned(),
-        environment: environment.as_str().to_owned(),
-        url: url.to_owned(),
-        events: serde_json::to_string(events)?,
-        status: "active".into(),
-        disabled_reason: None,
-        previous_secret: None,
-        previous_secret_expires_at: None,
-        failing_since: None,
-        created_at: now,
-        updated_at: now,
-    };
-    insert_endpoint(&db.write, &row).await?;
-    Ok((row, secret))
-}
 
 /// Register a webhook endpoint.
 #[utoipa::path(
@@ -233,7 +157,6 @@ pub async fn create_endpoint_handler(
         &events,
     )
     .await?;
-    tracing::info!(endpoint.id = %row.id, "webhook endpoint registered");
     Ok(HttpResponse::Ok().json(WebhookEndpoint::from_row(row, Some(secret))))
 }
 
@@ -331,18 +254,14 @@ pub async fn rotate_secret_handler(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let row = find(&state, &auth, &id).await?;
-    let now = now_ms();
-    let secret = new_secret()?;
-    rotate_secret(
-        &state.db.write,
+    let secret = rotate_endpoint_secret(
+        &state.db,
+        &state.settings.encryption,
         &row.id,
-        &state.settings.encryption.seal(&row.id, &secret)?,
-        now + state.settings.webhook_secret_overlap_seconds * 1000,
-        now,
+        state.settings.webhook_secret_overlap_seconds,
     )
     .await?;
     let row = find(&state, &auth, &id).await?;
-    tracing::info!(endpoint.id = %row.id, "webhook secret rotated");
     Ok(HttpResponse::Ok().json(WebhookEndpoint::from_row(row, Some(secret))))
 }
 

@@ -7,8 +7,9 @@ use actix_web::{HttpResponse, web};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::db::merchants::{BrandingRow, get_branding, get_logo};
+use crate::db::merchants::{get_branding, get_logo};
 use crate::domain::MerchantId;
+use crate::domain::branding::MerchantBranding;
 use crate::domain::branding::{ButtonShape, Color, check_logo, logo_type_for_path};
 use crate::state::AppState;
 
@@ -27,16 +28,16 @@ pub struct Brand {
 
 impl Brand {
     /// Branding from stored settings alone (no config defaults).
-    pub fn from_row(row: &BrandingRow) -> Brand {
+    pub fn from_row(row: &MerchantBranding) -> Brand {
         Self::merge(row, &crate::config::BrandingDefaults::default())
     }
 
     /// The merchant's own settings, each falling back to the config file's.
-    pub fn resolve(state: &AppState, row: &BrandingRow) -> Brand {
+    pub fn resolve(state: &AppState, row: &MerchantBranding) -> Brand {
         Self::merge(row, &state.settings.branding)
     }
 
-    fn merge(row: &BrandingRow, defaults: &crate::config::BrandingDefaults) -> Brand {
+    fn merge(row: &MerchantBranding, defaults: &crate::config::BrandingDefaults) -> Brand {
         let pick = |own: &Option<String>, default: &Option<String>| {
             own.clone()
                 .or_else(|| default.clone())

@@ -12,10 +12,10 @@ use super::{Ctx, Expiry, Layout, MessagePage, Summary, error_page, not_found_pag
 use crate::db::payments::{PaymentRow, get_payment_by_session};
 use crate::db::sessions::{SessionRow, SessionView, get_session_view};
 use crate::db::webhook_deliveries::event_delivery_state;
+use crate::domain::event::EventKind;
 use crate::domain::time::now_ms;
 use crate::domain::url::return_url;
 use crate::domain::{SessionId, SessionStatus};
-use crate::lifecycle::events::EventKind;
 use crate::providers::Instructions;
 use crate::providers::sandbox::TEST_CARDS;
 use crate::state::AppState;

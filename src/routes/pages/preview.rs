@@ -12,9 +12,9 @@ use super::brand::Brand;
 use super::checkout::{CardValues, FieldError, show, show_confirming};
 use super::{BrandView, Ctx, message, not_found_page, render};
 use crate::config::Mode;
-use crate::db::merchants::BrandingRow;
 use crate::db::payments::PaymentRow;
 use crate::db::sessions::{SessionRow, SessionView};
+use crate::domain::branding::MerchantBranding;
 use crate::domain::time::now_ms;
 use crate::i18n::Catalog;
 use crate::providers::Instructions;
@@ -76,7 +76,7 @@ pub fn enabled(state: &AppState) -> bool {
 
 /// The fixture brand: purple pill buttons, a logo and a note.
 fn fixture_brand() -> BrandView {
-    let row = BrandingRow {
+    let row = MerchantBranding {
         display_name: Some("Nimbus Studio".into()),
         brand_color: Some("#6d28d9".into()),
         button_shape: Some("pill".into()),
@@ -134,7 +134,7 @@ fn fixture_session(state_name: &str) -> SessionView {
             updated_at: now,
         },
         merchant_name: "Demo Store".into(),
-        branding: BrandingRow::default(),
+        branding: MerchantBranding::default(),
     }
 }
 

@@ -10,16 +10,15 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::Authenticated;
-use crate::db::events::record_event;
 use crate::db::payments::get_payment_by_session;
-use crate::db::sessions::{SessionRow, expire_session, get_session};
+use crate::db::sessions::{SessionRow, get_session};
 use crate::domain::fees::FeesJson;
 use crate::domain::metadata::Metadata;
 use crate::domain::payment_route::PaymentRoute;
 use crate::domain::time::{iso_seconds, now_ms};
 use crate::domain::{Amount, SessionId, SessionStatus};
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::lifecycle::events::{EventKind, build_event};
+use crate::lifecycle::{MerchantExpiry, expire_for_merchant};
 use crate::state::AppState;
 
 pub use create::create_session;
@@ -195,34 +194,21 @@ pub async fn expire_session_handler(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_session_id(&id)?;
     let owner = &auth.0;
-    let now = now_ms();
-    let mut tx = state.db.begin().await?;
-    let expired = expire_session(&mut *tx, &owner.merchant_id, owner.environment, &id, now).await?;
-    let row = match expired {
-        Some(row) => {
-            let event = build_event(EventKind::Expired, &row, None, None, "expired", now);
-            record_event(&mut tx, &event).await?;
-            row
+    let row = match expire_for_merchant(&state, &owner.merchant_id, owner.environment, &id).await? {
+        MerchantExpiry::Expired(row) | MerchantExpiry::AlreadyExpired(row) => row,
+        MerchantExpiry::NotExpirable(row) => {
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::CONFLICT,
+                "session_not_expirable",
+                format!(
+                    "the session is {}; only a session no buyer has started paying can be expired",
+                    row.status
+                ),
+            ));
         }
-        None => {
-            let current = get_session(&mut *tx, &owner.merchant_id, owner.environment, &id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("checkout session", id.as_str()))?;
-            if current.status != "expired" {
-                return Err(ApiError::new(
-                    actix_web::http::StatusCode::CONFLICT,
-                    "session_not_expirable",
-                    format!(
-                        "the session is {}; only a session no buyer has started paying can be expired",
-                        current.status
-                    ),
-                ));
-            }
-            current
+        MerchantExpiry::Unknown => {
+            return Err(ApiError::not_found("checkout session", id.as_str()));
         }
     };
-    tx.commit().await.map_err(anyhow::Error::from)?;
-    state.webhook_wakeup.notify_one();
-    tracing::info!(session.id = %id, "session expired by the merchant");
-    Ok(HttpResponse::Ok().json(CheckoutSession::from_row(row, &state, now, false)))
+    Ok(HttpResponse::Ok().json(CheckoutSession::from_row(*row, &state, now_ms(), false)))
 }

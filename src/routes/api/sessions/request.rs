@@ -5,10 +5,10 @@
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
+use crate::domain::input::RawObject;
 use crate::domain::suggest::closest;
 use crate::domain::{Amount, Email, Environment, Metadata, ProductName, RedirectUrl, RouteKind};
 use crate::error::{ApiError, FieldIssue};
-use crate::routes::api::body::RawObject;
 
 pub const FIELDS: &[&str] = &[
     "product",

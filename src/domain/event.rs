@@ -1,0 +1,154 @@
+//! The webhook events a session produces, and their payload (SPEC section 6).
+
+use serde_json::json;
+
+use super::fees::Fees;
+use super::metadata::Metadata;
+use super::money::cents_to_json;
+use super::payment_route::PaymentRoute;
+use super::time::iso_millis;
+
+/// The events a session can produce, each at most once per payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// The provider accepted the hand-off.
+    ProviderPending,
+    /// The provider confirmed the payment: the one signal to fulfil an order.
+    Paid,
+    /// The payment failed.
+    Failed,
+    /// The session expired before a payment was made (extension; only to endpoints that ask).
+    Expired,
+}
+
+impl EventKind {
+    /// Every event type, in the order the API lists them.
+    pub const ALL: [EventKind; 4] = [
+        EventKind::ProviderPending,
+        EventKind::Paid,
+        EventKind::Failed,
+        EventKind::Expired,
+    ];
+
+    /// What an endpoint subscribes to when it names no events: the three payment outcomes.
+    pub const DEFAULT_SUBSCRIPTION: [EventKind; 3] = [
+        EventKind::ProviderPending,
+        EventKind::Paid,
+        EventKind::Failed,
+    ];
+
+    /// The kind named `payment.paid`, …
+    pub fn parse(type_name: &str) -> Option<EventKind> {
+        EventKind::ALL
+            .into_iter()
+            .find(|k| k.type_name() == type_name)
+    }
+
+    /// `payment.paid`, …: the `type` of the event.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            EventKind::ProviderPending => "payment.provider_pending",
+            EventKind::Paid => "payment.paid",
+            EventKind::Failed => "payment.failed",
+            EventKind::Expired => "payment.expired",
+        }
+    }
+
+    /// Every type name, comma-separated, for messages.
+    pub fn type_names() -> String {
+        EventKind::ALL.map(EventKind::type_name).join(", ")
+    }
+
+    /// The `data.status` the event carries.
+    pub fn status(self) -> &'static str {
+        match self {
+            EventKind::ProviderPending => "pending",
+            EventKind::Paid => "paid",
+            EventKind::Failed => "failed",
+            EventKind::Expired => "expired",
+        }
+    }
+
+    fn suffix(self) -> &'static str {
+        match self {
+            EventKind::ProviderPending => "provider_pending",
+            EventKind::Paid => "paid",
+            EventKind::Failed => "failed",
+            EventKind::Expired => "expired",
+        }
+    }
+
+    /// `evt_{session id}_{suffix}` for the session's first payment, and
+    /// `evt_{session id}_{suffix}_{attempt}` for the payments a buyer makes after one failed
+    /// (`evt_chk_…_failed_2`); `payment.expired` happens once per session. Stable, so a
+    /// receiver can deduplicate on it.
+    pub fn event_id(self, session_id: &str, attempt: i64) -> String {
+        if attempt <= 1 || self == EventKind::Expired {
+            format!("evt_{session_id}_{}", self.suffix())
+        } else {
+            format!("evt_{session_id}_{}_{attempt}", self.suffix())
+        }
+    }
+}
+
+/// Everything a payload is made of.
+pub struct PayloadParts<'a> {
+    pub kind: EventKind,
+    pub session_id: &'a str,
+    pub customer_id: &'a str,
+    pub livemode: bool,
+    pub amount_cents: i64,
+    pub currency: &'a str,
+    pub route: Option<&'a PaymentRoute>,
+    pub fees: Option<Fees>,
+    pub tx_hash: Option<&'a str>,
+    pub metadata: Metadata,
+    pub payment_id: Option<&'a str>,
+    /// Which of the session's payments this is (1 for the first).
+    pub attempt: i64,
+    pub failure_code: Option<&'a str>,
+    pub now_ms: i64,
+}
+
+/// The webhook body: `id`, `type`, `livemode`, `created`, `data{…}`.
+pub fn payload(p: &PayloadParts<'_>) -> serde_json::Value {
+    json!({
+        "id": p.kind.event_id(p.session_id, p.attempt),
+        "type": p.kind.type_name(),
+        "livemode": p.livemode,
+        "created": iso_millis(p.now_ms),
+        "data": {
+            "session_id": p.session_id,
+            "customer_id": p.customer_id,
+            "status": p.kind.status(),
+            "amount": cents_to_json(p.amount_cents),
+            "currency": p.currency,
+            "asset": p.route.map_or("USDC", |r| r.asset.as_str()),
+            "network": p.route.map_or("Base", |r| r.network.as_str()),
+            "route": p.route.map(|r| json!({
+                "id": r.id, "kind": r.kind, "label": r.label, "provider": r.provider,
+            })),
+            "fees": p.fees.map(Fees::to_json),
+            "tx_hash": p.tx_hash,
+            "metadata": p.metadata.to_json(),
+            "payment_id": p.payment_id,
+            "failure_code": p.failure_code,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_round_trip_and_ids_name_the_attempt() {
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::parse(kind.type_name()), Some(kind));
+        }
+        assert_eq!(EventKind::parse("payment.refunded"), None);
+        assert_eq!(EventKind::Paid.event_id("chk_1", 1), "evt_chk_1_paid");
+        assert_eq!(EventKind::Failed.event_id("chk_1", 2), "evt_chk_1_failed_2");
+        assert_eq!(EventKind::Expired.event_id("chk_1", 3), "evt_chk_1_expired");
+    }
+}
