@@ -379,9 +379,6 @@ impl Settings {
                     INTEGRATIONS.join(", ")
                 );
             }
-            if route.route_kind().is_none() {
-                bail!("route {}: kind must be card, wallet or local", route.id);
-            }
             for rate in [route.buyer_fee_rate, route.gateway_fee_rate] {
                 if !(0.0..0.5).contains(&rate) {
                     bail!("route {}: fee rates must be between 0 and 0.5", route.id);

@@ -11,14 +11,17 @@ use crate::assets::StaticAssets;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::db::installation::shared_secret;
+use crate::db::sandbox_ledger::{find_decision, record_decision};
 use crate::db::session_writer::SessionWriter;
 use crate::domain::ids::random_token;
+use crate::domain::sandbox::LedgerEntry;
 use crate::i18n::Catalogs;
 use crate::metrics::Metrics;
 use crate::providers::Providers;
-use crate::providers::sandbox::SandboxProvider;
+use crate::providers::sandbox::{Ledger, SandboxProvider};
 use crate::webhooks::client::{EndpointRules, WebhookClients};
 use crate::webhooks::worker::WorkerContext;
+use futures_util::future::BoxFuture;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -81,7 +84,7 @@ impl AppState {
         public_url: String,
     ) -> anyhow::Result<AppState> {
         let providers = Providers::with_sandbox(SandboxProvider::new(
-            db.clone(),
+            Box::new(DatabaseLedger(db.clone())),
             secrets.sandbox_callbacks,
             settings.sandbox_delay_seconds * 1000,
             settings.reconcile_interval_seconds * 1000,
@@ -124,5 +127,18 @@ impl AppState {
             metrics: self.metrics.clone(),
             wakeup: self.webhook_wakeup.clone(),
         }
+    }
+}
+
+/// The sandbox provider's books, kept in our own database (`sandbox_ledger`).
+struct DatabaseLedger(Db);
+
+impl Ledger for DatabaseLedger {
+    fn find<'a>(&'a self, key: &'a str) -> BoxFuture<'a, anyhow::Result<Option<LedgerEntry>>> {
+        Box::pin(find_decision(&self.0.read, key))
+    }
+
+    fn record<'a>(&'a self, entry: &'a LedgerEntry) -> BoxFuture<'a, anyhow::Result<LedgerEntry>> {
+        Box::pin(record_decision(&self.0, entry))
     }
 }

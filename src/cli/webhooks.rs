@@ -95,7 +95,7 @@ pub async fn run(settings: Settings, action: WebhooksAction) -> anyhow::Result<(
             let (row, secret) = create_endpoint(
                 &db,
                 &settings.encryption,
-                merchant_id.as_str(),
+                &merchant_id,
                 environment,
                 &url,
                 &events,
@@ -127,7 +127,7 @@ pub async fn run(settings: Settings, action: WebhooksAction) -> anyhow::Result<(
             let Some(endpoint) = list_all_endpoints(&db.read)
                 .await?
                 .into_iter()
-                .find(|e| e.id == id)
+                .find(|e| e.id.as_str() == id)
             else {
                 bail!("no endpoint {id}");
             };
@@ -147,7 +147,7 @@ pub async fn run(settings: Settings, action: WebhooksAction) -> anyhow::Result<(
                 .context("--environment must be sandbox or production")?;
             let merchant_id = resolve_merchant(&db, &settings, merchant).await?;
             let (events, queued) =
-                redeliver_since(&db, merchant_id.as_str(), environment.as_str(), since_ms).await?;
+                redeliver_since(&db, &merchant_id, environment, since_ms).await?;
             println!(
                 "queued {queued} deliveries of {events} events; a running server sends them within a second or so"
             );
@@ -200,10 +200,10 @@ async fn send_test(settings: &Settings, url: &str, secret: Option<String>) -> an
         EndpointRules::sandbox_anywhere(),
     )?;
     let response = clients
-        .for_environment("sandbox")
+        .for_environment(Environment::Sandbox)
         .post(url)
         .header("content-type", "application/json")
-        .header("x-gateway-event", &event_id)
+        .header("x-gateway-event", event_id.as_str())
         .header(
             "x-gateway-signature",
             sign_header(&[&secret], now_ms() / 1000, body.as_bytes()),

@@ -11,9 +11,9 @@ use crate::domain::{ApiKeyId, Environment, MerchantId};
 /// A key as listed: never the secret, only a hint of its ends.
 #[derive(Debug, Clone, FromRow)]
 pub struct ApiKeyRow {
-    pub id: String,
-    pub merchant_id: String,
-    pub environment: String,
+    pub id: ApiKeyId,
+    pub merchant_id: MerchantId,
+    pub environment: Environment,
     pub key_hint: String,
     pub label: String,
     pub created_at: i64,
@@ -57,9 +57,9 @@ pub async fn create_api_key<'e, E: Executor<'e, Database = Any>>(
         &secret[secret.len() - 4..]
     );
     let row = ApiKeyRow {
-        id: ApiKeyId::generate().into_string(),
-        merchant_id: merchant_id.to_string(),
-        environment: environment.as_str().to_owned(),
+        id: ApiKeyId::generate(),
+        merchant_id: merchant_id.clone(),
+        environment,
         key_hint: hint,
         label: label.to_owned(),
         created_at: now_ms,
@@ -71,7 +71,7 @@ pub async fn create_api_key<'e, E: Executor<'e, Database = Any>>(
     )
     .bind(&row.id)
     .bind(&row.merchant_id)
-    .bind(&row.environment)
+    .bind(row.environment)
     .bind(hash_key(&secret))
     .bind(&row.key_hint)
     .bind(&row.label)
@@ -87,7 +87,7 @@ pub async fn find_key_owner<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     secret: &str,
 ) -> anyhow::Result<Option<KeyOwner>> {
-    let row: Option<(String, String, String)> = sqlx::query_as(
+    let row: Option<(ApiKeyId, MerchantId, Environment)> = sqlx::query_as(
         "SELECT id, merchant_id, environment FROM api_keys
          WHERE key_hash = $1 AND revoked_at IS NULL",
     )
@@ -95,12 +95,10 @@ pub async fn find_key_owner<'e, E: Executor<'e, Database = Any>>(
     .fetch_optional(executor)
     .await
     .context("looking up an API key")?;
-    Ok(row.and_then(|(id, merchant, env)| {
-        Some(KeyOwner {
-            key_id: ApiKeyId::from_trusted(id),
-            merchant_id: MerchantId::from_trusted(merchant),
-            environment: Environment::parse(&env)?,
-        })
+    Ok(row.map(|(key_id, merchant_id, environment)| KeyOwner {
+        key_id,
+        merchant_id,
+        environment,
     }))
 }
 
@@ -126,7 +124,7 @@ pub async fn revoke_api_key<'e, E: Executor<'e, Database = Any>>(
     let done =
         sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now_ms)
-            .bind(id.as_str())
+            .bind(id)
             .execute(executor)
             .await
             .context("revoking an API key")?;

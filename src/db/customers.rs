@@ -5,14 +5,15 @@ use std::collections::HashMap;
 use anyhow::Context;
 use sqlx::{Any, Executor, FromRow};
 
-use crate::domain::{CustomerId, Environment, MerchantId};
+use crate::domain::{CustomerId, CustomerStatus, Environment, MerchantId};
 
+/// A customer as stored.
 #[derive(Debug, Clone, FromRow)]
 pub struct CustomerRow {
-    pub id: String,
-    pub environment: String,
+    pub id: CustomerId,
+    pub environment: Environment,
     pub email: String,
-    pub status: String,
+    pub status: CustomerStatus,
     pub created_at: i64,
 }
 
@@ -29,8 +30,8 @@ pub struct CustomerFilter {
 /// Who a customer is: merchant, environment and normalized e-mail.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CustomerKey {
-    pub merchant_id: String,
-    pub environment: String,
+    pub merchant_id: MerchantId,
+    pub environment: Environment,
     pub email_normalized: String,
 }
 
@@ -66,12 +67,13 @@ pub async fn upsert_customers<'e, E: Executor<'e, Database = Any>>(
           DO UPDATE SET status = customers.status
           RETURNING id, merchant_id, environment, email_normalized",
     );
-    let mut query = sqlx::query_as::<_, (String, String, String, String)>(&sql).bind(now_ms);
+    let mut query =
+        sqlx::query_as::<_, (CustomerId, MerchantId, Environment, String)>(&sql).bind(now_ms);
     for (key, email) in emails {
         query = query
-            .bind(CustomerId::generate().into_string())
-            .bind(key.merchant_id.as_str())
-            .bind(key.environment.as_str())
+            .bind(CustomerId::generate())
+            .bind(&key.merchant_id)
+            .bind(key.environment)
             .bind(*email)
             .bind(key.email_normalized.as_str());
     }
@@ -88,7 +90,7 @@ pub async fn upsert_customers<'e, E: Executor<'e, Database = Any>>(
                     environment,
                     email_normalized,
                 },
-                CustomerId::from_trusted(id),
+                id,
             )
         })
         .collect())
@@ -105,9 +107,9 @@ pub async fn get_customer<'e, E: Executor<'e, Database = Any>>(
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM customers WHERE merchant_id = $1 AND environment = $2 AND id = $3"
     ))
-    .bind(merchant_id.as_str())
-    .bind(environment.as_str())
-    .bind(id.as_str())
+    .bind(merchant_id)
+    .bind(environment)
+    .bind(id)
     .fetch_optional(executor)
     .await
     .context("reading a customer")
@@ -130,12 +132,7 @@ pub async fn list_customers<'e, E: Executor<'e, Database = Any>>(
     sql.filter("id =", filter.customer_id.clone());
     sql.filter("status =", filter.status.clone());
     sql.filter("id <", filter.starting_after.clone());
-    sql.fetch(
-        executor,
-        merchant_id.as_str(),
-        environment.as_str(),
-        filter.limit + 1,
-    )
-    .await
-    .context("listing customers")
+    sql.fetch(executor, merchant_id, environment, filter.limit + 1)
+        .await
+        .context("listing customers")
 }

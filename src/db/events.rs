@@ -4,14 +4,19 @@
 use anyhow::Context;
 use sqlx::{Any, Executor, FromRow};
 
+use crate::domain::{Environment, EventId, MerchantId, SessionId};
+
+/// An event as stored: its type and the exact body its webhooks carry.
 #[derive(Debug, Clone, FromRow)]
 pub struct EventRow {
-    pub id: String,
-    pub merchant_id: String,
-    pub environment: String,
-    pub session_id: String,
+    pub id: EventId,
+    pub merchant_id: MerchantId,
+    pub environment: Environment,
+    pub session_id: SessionId,
+    /// `payment.paid`, …
     #[sqlx(rename = "type")]
     pub kind: String,
+    /// The webhook body, JSON text.
     pub payload: String,
     pub created_at: i64,
 }
@@ -28,7 +33,7 @@ pub async fn insert_event<'e, E: Executor<'e, Database = Any>>(
     )
     .bind(&e.id)
     .bind(&e.merchant_id)
-    .bind(&e.environment)
+    .bind(e.environment)
     .bind(&e.session_id)
     .bind(&e.kind)
     .bind(&e.payload)
@@ -39,28 +44,13 @@ pub async fn insert_event<'e, E: Executor<'e, Database = Any>>(
     Ok(done.rows_affected() == 1)
 }
 
-/// A session's events, oldest first.
-pub async fn list_session_events<'e, E: Executor<'e, Database = Any>>(
-    executor: E,
-    session_id: &str,
-) -> anyhow::Result<Vec<EventRow>> {
-    sqlx::query_as(
-        "SELECT id, merchant_id, environment, session_id, type, payload, created_at
-         FROM events WHERE session_id = $1 ORDER BY created_at, id",
-    )
-    .bind(session_id)
-    .fetch_all(executor)
-    .await
-    .context("listing a session's events")
-}
-
 const COLUMNS: &str = "id, merchant_id, environment, session_id, type, payload, created_at";
 
 /// The merchant's events in this environment, by id descending.
 pub async fn list_events<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    merchant_id: &str,
-    environment: &str,
+    merchant_id: &MerchantId,
+    environment: Environment,
     kind: Option<String>,
     session_id: Option<String>,
     starting_after: Option<String>,
@@ -79,8 +69,8 @@ pub async fn list_events<'e, E: Executor<'e, Database = Any>>(
 
 pub async fn get_event<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    merchant_id: &str,
-    environment: &str,
+    merchant_id: &MerchantId,
+    environment: Environment,
     id: &str,
 ) -> anyhow::Result<Option<EventRow>> {
     sqlx::query_as(&format!(
@@ -97,8 +87,8 @@ pub async fn get_event<'e, E: Executor<'e, Database = Any>>(
 /// The merchant's events created at or after `since_ms`, oldest first.
 pub async fn events_since<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    merchant_id: &str,
-    environment: &str,
+    merchant_id: &MerchantId,
+    environment: Environment,
     since_ms: i64,
 ) -> anyhow::Result<Vec<EventRow>> {
     sqlx::query_as(&format!(

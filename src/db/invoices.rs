@@ -3,19 +3,22 @@
 use anyhow::Context;
 use sqlx::{Any, Executor, FromRow};
 
-use crate::domain::{Environment, MerchantId};
+use crate::domain::{
+    CustomerId, Environment, InvoiceId, InvoiceStatus, MerchantId, PaymentId, SessionId,
+};
 
+/// An invoice as stored: the billing record of one payment.
 #[derive(Debug, Clone, FromRow)]
 pub struct InvoiceRow {
-    pub id: String,
-    pub session_id: String,
-    pub payment_id: String,
-    pub merchant_id: String,
-    pub environment: String,
-    pub customer_id: String,
+    pub id: InvoiceId,
+    pub session_id: SessionId,
+    pub payment_id: PaymentId,
+    pub merchant_id: MerchantId,
+    pub environment: Environment,
+    pub customer_id: CustomerId,
     pub amount_cents: i64,
     pub currency: String,
-    pub status: String,
+    pub status: InvoiceStatus,
     pub metadata: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -35,11 +38,11 @@ pub async fn insert_invoice<'e, E: Executor<'e, Database = Any>>(
     .bind(&i.session_id)
     .bind(&i.payment_id)
     .bind(&i.merchant_id)
-    .bind(&i.environment)
+    .bind(i.environment)
     .bind(&i.customer_id)
     .bind(i.amount_cents)
     .bind(&i.currency)
-    .bind(&i.status)
+    .bind(i.status)
     .bind(&i.metadata)
     .bind(i.created_at)
     .bind(i.updated_at)
@@ -53,11 +56,12 @@ pub async fn insert_invoice<'e, E: Executor<'e, Database = Any>>(
 /// voided invoice may still become paid (a confirmation after a provider time-out).
 pub async fn close_invoice<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    id: &str,
-    status: &str,
+    id: &InvoiceId,
+    status: InvoiceStatus,
     late: bool,
     now_ms: i64,
 ) -> anyhow::Result<bool> {
+    // `$4 = 1`: a late confirmation, which may pay a voided invoice.
     let done = sqlx::query(
         "UPDATE invoices SET status = $1, updated_at = $2
          WHERE id = $3 AND (status = 'open' OR ($4 = 1 AND status = 'void'))",
@@ -97,14 +101,9 @@ pub async fn list_invoices<'e, E: Executor<'e, Database = Any>>(
     sql.filter("id =", filter.invoice_id.clone());
     sql.filter("status =", filter.status.clone());
     sql.filter("id <", filter.starting_after.clone());
-    sql.fetch(
-        executor,
-        merchant_id.as_str(),
-        environment.as_str(),
-        filter.limit + 1,
-    )
-    .await
-    .context("listing invoices")
+    sql.fetch(executor, merchant_id, environment, filter.limit + 1)
+        .await
+        .context("listing invoices")
 }
 
 pub async fn get_invoice<'e, E: Executor<'e, Database = Any>>(
@@ -116,8 +115,8 @@ pub async fn get_invoice<'e, E: Executor<'e, Database = Any>>(
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM invoices WHERE merchant_id = $1 AND environment = $2 AND id = $3"
     ))
-    .bind(merchant_id.as_str())
-    .bind(environment.as_str())
+    .bind(merchant_id)
+    .bind(environment)
     .bind(id)
     .fetch_optional(executor)
     .await

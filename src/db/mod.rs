@@ -7,6 +7,7 @@
 //! `BEGIN IMMEDIATE` (no deadlock between processes sharing the file).
 
 pub mod api_keys;
+mod codec;
 pub mod customers;
 pub mod events;
 pub mod installation;
@@ -293,6 +294,24 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
         .is_some_and(|e| e.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }
 
+/// `($first, $first+1, …), (…), …`: `rows` tuples of `columns` numbered placeholders, for a
+/// multi-row `VALUES` or an `IN` list. (sqlx's `QueryBuilder` would write `?` placeholders,
+/// which PostgreSQL refuses through the `Any` driver.)
+pub(crate) fn placeholders(rows: usize, columns: usize, first: usize) -> String {
+    let tuple = |row: usize| {
+        let numbers: Vec<String> = (0..columns)
+            .map(|c| format!("${}", first + row * columns + c))
+            .collect();
+        format!("({})", numbers.join(", "))
+    };
+    (0..rows).map(tuple).collect::<Vec<_>>().join(", ")
+}
+
+/// How many columns a comma-separated column list names.
+pub(crate) fn count_columns(list: &str) -> usize {
+    list.split(',').count()
+}
+
 /// Builds the list queries: a fixed head whose two first parameters are the merchant and the
 /// environment, optional `AND column op $n` filters, newest first, and a limit.
 pub(crate) struct ListQuery {
@@ -321,8 +340,8 @@ impl ListQuery {
     pub(crate) async fn fetch<'e, E, R>(
         mut self,
         executor: E,
-        merchant_id: &str,
-        environment: &str,
+        merchant_id: &crate::domain::MerchantId,
+        environment: crate::domain::Environment,
         limit: i64,
     ) -> Result<Vec<R>, sqlx::Error>
     where
@@ -343,6 +362,13 @@ impl ListQuery {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn placeholders_number_every_column_of_every_row() {
+        assert_eq!(super::placeholders(2, 3, 1), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(super::placeholders(1, 2, 3), "($3, $4)");
+        assert_eq!(super::count_columns("id, a,\n b"), 3);
+    }
+
     #[test]
     fn unavailable_codes_are_told_from_mistakes_on_both_backends() {
         for code in [

@@ -4,20 +4,26 @@
 use anyhow::Context;
 use sqlx::{Any, Executor, FromRow};
 
-use crate::domain::{Environment, MerchantId};
+use super::{count_columns, placeholders};
+use crate::domain::{
+    CustomerId, Environment, InvoiceId, LedgerStatus, MerchantId, Outcome, PaymentId,
+    PaymentStatus, ProviderState, RouteKind, SessionId,
+};
 
+/// A payment as stored: one attempt of the buyer to pay a session through one route.
 #[derive(Debug, Clone, FromRow)]
 pub struct PaymentRow {
-    pub id: String,
-    pub session_id: String,
-    pub merchant_id: String,
-    pub environment: String,
-    pub customer_id: String,
+    pub id: PaymentId,
+    pub session_id: SessionId,
+    pub merchant_id: MerchantId,
+    pub environment: Environment,
+    pub customer_id: CustomerId,
     /// 1 for the session's first payment, 2 for the one made after it failed, …
     pub attempt: i64,
-    pub invoice_id: String,
+    pub invoice_id: InvoiceId,
     pub route_id: String,
-    pub route_kind: String,
+    pub route_kind: RouteKind,
+    /// The integration that carries it (`sandbox`).
     pub provider: String,
     pub amount_cents: i64,
     pub buyer_fee_cents: i64,
@@ -25,10 +31,12 @@ pub struct PaymentRow {
     pub merchant_net_cents: i64,
     pub total_cents: i64,
     pub currency: String,
-    pub status: String,
-    pub ledger_status: String,
-    pub provider_state: String,
+    pub status: PaymentStatus,
+    pub ledger_status: LedgerStatus,
+    pub provider_state: ProviderState,
+    /// The provider's id of the payment, once it answered the hand-off.
     pub provider_ref: Option<String>,
+    /// What the provider answered (e.g. transfer instructions), as JSON text.
     pub provider_data: String,
     pub card_brand: Option<String>,
     pub card_last4: Option<String>,
@@ -51,7 +59,7 @@ impl PaymentRow {
     /// Whether a provider has the payment and has not finished it: then its session cannot
     /// expire.
     pub fn at_provider(&self) -> bool {
-        self.status == "pending" && self.provider_state != "awaiting_buyer"
+        self.status == PaymentStatus::Pending && self.provider_state != ProviderState::AwaitingBuyer
     }
 }
 
@@ -60,20 +68,19 @@ pub async fn insert_payment<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     p: &PaymentRow,
 ) -> anyhow::Result<bool> {
-    let placeholders: Vec<String> = (1..=30).map(|i| format!("${i}")).collect();
     let done = sqlx::query(&format!(
-        "INSERT INTO payments ({COLUMNS}) VALUES ({}) ON CONFLICT (session_id, attempt) DO NOTHING",
-        placeholders.join(", ")
+        "INSERT INTO payments ({COLUMNS}) VALUES {} ON CONFLICT (session_id, attempt) DO NOTHING",
+        placeholders(1, count_columns(COLUMNS), 1)
     ))
     .bind(&p.id)
     .bind(&p.session_id)
     .bind(&p.merchant_id)
-    .bind(&p.environment)
+    .bind(p.environment)
     .bind(&p.customer_id)
     .bind(p.attempt)
     .bind(&p.invoice_id)
     .bind(&p.route_id)
-    .bind(&p.route_kind)
+    .bind(p.route_kind)
     .bind(&p.provider)
     .bind(p.amount_cents)
     .bind(p.buyer_fee_cents)
@@ -81,9 +88,9 @@ pub async fn insert_payment<'e, E: Executor<'e, Database = Any>>(
     .bind(p.merchant_net_cents)
     .bind(p.total_cents)
     .bind(&p.currency)
-    .bind(&p.status)
-    .bind(&p.ledger_status)
-    .bind(&p.provider_state)
+    .bind(p.status)
+    .bind(p.ledger_status)
+    .bind(p.provider_state)
     .bind(&p.provider_ref)
     .bind(&p.provider_data)
     .bind(&p.card_brand)
@@ -104,7 +111,7 @@ pub async fn insert_payment<'e, E: Executor<'e, Database = Any>>(
 /// The session's latest payment (its last attempt), if the buyer has started paying.
 pub async fn get_payment_by_session<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    session_id: &str,
+    session_id: &SessionId,
 ) -> anyhow::Result<Option<PaymentRow>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM payments WHERE session_id = $1 ORDER BY attempt DESC LIMIT 1"
@@ -118,7 +125,7 @@ pub async fn get_payment_by_session<'e, E: Executor<'e, Database = Any>>(
 /// A payment by id alone (provider callbacks name it).
 pub async fn get_payment_by_id<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    id: &str,
+    id: &PaymentId,
 ) -> anyhow::Result<Option<PaymentRow>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM payments WHERE id = $1"))
         .bind(id)
@@ -129,7 +136,7 @@ pub async fn get_payment_by_id<'e, E: Executor<'e, Database = Any>>(
 
 /// What a hand-off to the provider records.
 pub struct HandOff<'a> {
-    pub to_state: &'a str,
+    pub to_state: ProviderState,
     pub provider_ref: Option<&'a str>,
     pub provider_data: &'a str,
     pub card_brand: Option<&'a str>,
@@ -142,8 +149,8 @@ pub struct HandOff<'a> {
 /// double click, a replayed form, another instance first).
 pub async fn advance_provider_state<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    payment_id: &str,
-    from_state: &str,
+    payment_id: &PaymentId,
+    from_state: ProviderState,
     step: &HandOff<'_>,
     now_ms: i64,
 ) -> anyhow::Result<bool> {
@@ -175,7 +182,7 @@ pub async fn advance_provider_state<'e, E: Executor<'e, Database = Any>>(
 /// first) or the payment is over.
 pub async fn record_provider_answer<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    payment_id: &str,
+    payment_id: &PaymentId,
     step: &HandOff<'_>,
     now_ms: i64,
 ) -> anyhow::Result<bool> {
@@ -201,7 +208,7 @@ pub async fn record_provider_answer<'e, E: Executor<'e, Database = Any>>(
 /// When reconciliation should next ask the provider about an in-flight payment.
 pub async fn reschedule_poll<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    payment_id: &str,
+    payment_id: &PaymentId,
     at: i64,
 ) -> anyhow::Result<()> {
     sqlx::query(
@@ -220,7 +227,7 @@ pub async fn reschedule_poll<'e, E: Executor<'e, Database = Any>>(
 /// confirmation also overrides a `provider_timeout` failure: money taken is never ignored.
 pub async fn finish_payment<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    payment_id: &str,
+    payment_id: &PaymentId,
     outcome: &Outcome,
     now_ms: i64,
 ) -> anyhow::Result<Option<PaymentRow>> {
@@ -231,16 +238,15 @@ pub async fn finish_payment<'e, E: Executor<'e, Database = Any>>(
 /// expiry of a session must not fail a payment a provider has just been handed.
 pub async fn finish_payment_from<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    payment_id: &str,
+    payment_id: &PaymentId,
     outcome: &Outcome,
-    provider_state: Option<&str>,
+    provider_state: Option<ProviderState>,
     now_ms: i64,
 ) -> anyhow::Result<Option<PaymentRow>> {
-    let (status, ledger, tx_hash, code, message) = match outcome {
-        Outcome::Paid { tx_hash } => ("paid", "settled", tx_hash.as_deref(), None, None),
+    let (ledger, tx_hash, code, message) = match outcome {
+        Outcome::Paid { tx_hash } => (LedgerStatus::Settled, tx_hash.as_deref(), None, None),
         Outcome::Failed { code, message } => (
-            "failed",
-            "pending",
+            LedgerStatus::Pending,
             None,
             Some(code.as_str()),
             Some(message.as_str()),
@@ -255,24 +261,18 @@ pub async fn finish_payment_from<'e, E: Executor<'e, Database = Any>>(
            AND ($8 = '' OR provider_state = $8)
          RETURNING {COLUMNS}"
     ))
-    .bind(status)
+    .bind(outcome.status())
     .bind(ledger)
     .bind(tx_hash)
     .bind(code)
     .bind(message)
     .bind(now_ms)
     .bind(payment_id)
-    .bind(provider_state.unwrap_or(""))
+    // `''` stands for "in any provider state".
+    .bind(provider_state.map_or("", ProviderState::as_str))
     .fetch_optional(executor)
     .await
     .context("finishing a payment")
-}
-
-/// A provider's final word on a payment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Paid { tx_hash: Option<String> },
-    Failed { code: String, message: String },
 }
 
 /// Claims up to `batch` payments at a provider (in flight, or waiting on a challenge) that
@@ -328,14 +328,9 @@ pub async fn list_payments<'e, E: Executor<'e, Database = Any>>(
     sql.filter("session_id =", filter.session_id.clone());
     sql.filter("status =", filter.status.clone());
     sql.filter("id <", filter.starting_after.clone());
-    sql.fetch(
-        executor,
-        merchant_id.as_str(),
-        environment.as_str(),
-        filter.limit + 1,
-    )
-    .await
-    .context("listing payments")
+    sql.fetch(executor, merchant_id, environment, filter.limit + 1)
+        .await
+        .context("listing payments")
 }
 
 /// One of the merchant's payments, by `pay_…`, or by its session's `chk_…` (then the latest).
@@ -350,8 +345,8 @@ pub async fn get_payment<'e, E: Executor<'e, Database = Any>>(
          WHERE merchant_id = $1 AND environment = $2 AND (id = $3 OR session_id = $3)
          ORDER BY attempt DESC LIMIT 1"
     ))
-    .bind(merchant_id.as_str())
-    .bind(environment.as_str())
+    .bind(merchant_id)
+    .bind(environment)
     .bind(id)
     .fetch_optional(executor)
     .await
@@ -363,7 +358,7 @@ pub async fn record_callback<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     provider: &str,
     callback_id: &str,
-    payment_id: &str,
+    payment_id: &PaymentId,
     now_ms: i64,
 ) -> anyhow::Result<bool> {
     let done = sqlx::query(

@@ -2,22 +2,26 @@
 //! key, so that it answers a repeated hand-off and a poll with what it decided the first time.
 
 use anyhow::Context;
-use sqlx::{Any, Executor, FromRow};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, FromRow, Row};
 
-/// What the sandbox decided for one hand-off.
-#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
-pub struct LedgerEntry {
-    pub idempotency_key: String,
-    pub provider_ref: String,
-    /// `paid`, `failed`, `challenge`, `delayed` or `awaiting_transfer`.
-    pub decision: String,
-    pub tx_hash: Option<String>,
-    pub failure_code: Option<String>,
-    pub failure_message: Option<String>,
-    /// When a `delayed` payment settles (Unix ms).
-    pub settle_at: Option<i64>,
-    pub provider_data: String,
-    pub created_at: i64,
+use crate::domain::sandbox::LedgerEntry;
+
+/// Reads a `sandbox_ledger` row.
+impl<'r> FromRow<'r, AnyRow> for LedgerEntry {
+    fn from_row(row: &'r AnyRow) -> Result<LedgerEntry, sqlx::Error> {
+        Ok(LedgerEntry {
+            idempotency_key: row.try_get("idempotency_key")?,
+            provider_ref: row.try_get("provider_ref")?,
+            decision: row.try_get("decision")?,
+            tx_hash: row.try_get("tx_hash")?,
+            failure_code: row.try_get("failure_code")?,
+            failure_message: row.try_get("failure_message")?,
+            settle_at: row.try_get("settle_at")?,
+            provider_data: row.try_get("provider_data")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
 }
 
 /// Records `entry` unless its key was recorded before, and returns the entry that stands: the
@@ -31,7 +35,7 @@ pub async fn record_decision(db: &super::Db, entry: &LedgerEntry) -> anyhow::Res
     )
     .bind(&entry.idempotency_key)
     .bind(&entry.provider_ref)
-    .bind(&entry.decision)
+    .bind(entry.decision)
     .bind(&entry.tx_hash)
     .bind(&entry.failure_code)
     .bind(&entry.failure_message)

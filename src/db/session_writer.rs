@@ -16,8 +16,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Db;
 use super::customers::{CustomerKey, upsert_customers};
-use super::sessions::{SessionRow, insert_sessions, taken_idempotency_keys};
+use super::sessions::{NewSession, SessionRow, insert_sessions, taken_idempotency_keys};
 use crate::domain::time::now_ms;
+use crate::domain::{Environment, MerchantId, SessionId};
 
 /// Largest batch: 128 sessions × 20 columns stays far below SQLite's parameter limit.
 const MAX_BATCH: usize = 128;
@@ -32,9 +33,7 @@ pub enum Inserted {
 }
 
 struct Job {
-    /// Complete but for `customer_id`, which the writer fills in.
-    row: SessionRow,
-    email_normalized: String,
+    session: NewSession,
     reply: oneshot::Sender<anyhow::Result<Inserted>>,
 }
 
@@ -53,18 +52,10 @@ impl SessionWriter {
     }
 
     /// Writes the session and its customer; returns once committed.
-    pub async fn insert(
-        &self,
-        row: SessionRow,
-        email_normalized: String,
-    ) -> anyhow::Result<Inserted> {
+    pub async fn insert(&self, session: NewSession) -> anyhow::Result<Inserted> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job {
-                row,
-                email_normalized,
-                reply,
-            })
+            .send(Job { session, reply })
             .await
             .map_err(|_| anyhow::anyhow!("the session writer has stopped"))?;
         answer
@@ -81,11 +72,8 @@ async fn run(db: Db, mut queue: mpsc::Receiver<Job>) {
             write_and_reply(&db, jobs).await;
             continue;
         }
-        let rows: Vec<(SessionRow, String)> = jobs
-            .iter()
-            .map(|j| (j.row.clone(), j.email_normalized.clone()))
-            .collect();
-        match write_batch(&db, rows).await {
+        let sessions: Vec<NewSession> = jobs.iter().map(|j| j.session.clone()).collect();
+        match write_batch(&db, sessions).await {
             Ok(outcomes) => {
                 for (job, outcome) in jobs.into_iter().zip(outcomes) {
                     let _ = job.reply.send(Ok(outcome));
@@ -107,45 +95,42 @@ async fn run(db: Db, mut queue: mpsc::Receiver<Job>) {
 
 async fn write_and_reply(db: &Db, mut jobs: Vec<Job>) {
     let Some(job) = jobs.pop() else { return };
-    let result = write_batch(db, vec![(job.row, job.email_normalized)])
+    let result = write_batch(db, vec![job.session])
         .await
         .and_then(|mut outcomes| outcomes.pop().context("no outcome for a written session"));
     let _ = job.reply.send(result);
 }
 
-/// One transaction for the whole batch; outcomes in the order of `rows`.
-async fn write_batch(
-    db: &Db,
-    mut rows: Vec<(SessionRow, String)>,
-) -> anyhow::Result<Vec<Inserted>> {
+/// One transaction for the whole batch; outcomes in the order of `sessions`.
+async fn write_batch(db: &Db, sessions: Vec<NewSession>) -> anyhow::Result<Vec<Inserted>> {
     let now = now_ms();
     let mut tx = db.begin().await?;
 
     // Idempotency keys already used (or used twice in this batch) get no customer write.
-    let mut taken: HashSet<(String, String, String)> = HashSet::new();
-    let mut keys_by_scope: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
-    for (row, _) in &rows {
-        if let Some(key) = &row.idempotency_key {
+    type Scope = (MerchantId, Environment);
+    let mut keys_by_scope: BTreeMap<Scope, Vec<&str>> = BTreeMap::new();
+    for session in &sessions {
+        if let Some(key) = &session.idempotency_key {
             keys_by_scope
-                .entry((row.merchant_id.clone(), row.environment.clone()))
+                .entry((session.merchant_id.clone(), session.environment))
                 .or_default()
                 .push(key);
         }
     }
+    let mut taken: HashSet<(Scope, String)> = HashSet::new();
     for ((merchant, environment), keys) in &keys_by_scope {
-        for key in taken_idempotency_keys(&mut *tx, merchant, environment, keys).await? {
-            taken.insert((merchant.clone(), environment.clone(), key));
+        for key in taken_idempotency_keys(&mut *tx, merchant, *environment, keys).await? {
+            taken.insert(((merchant.clone(), *environment), key));
         }
     }
-    let mut claimed: HashSet<(String, String, String)> = HashSet::new();
-    let writable: Vec<bool> = rows
+    let mut claimed: HashSet<(Scope, String)> = HashSet::new();
+    let writable: Vec<bool> = sessions
         .iter()
-        .map(|(row, _)| match &row.idempotency_key {
+        .map(|session| match &session.idempotency_key {
             None => true,
             Some(key) => {
                 let scope = (
-                    row.merchant_id.clone(),
-                    row.environment.clone(),
+                    (session.merchant_id.clone(), session.environment),
                     key.clone(),
                 );
                 !taken.contains(&scope) && claimed.insert(scope)
@@ -153,42 +138,38 @@ async fn write_batch(
         })
         .collect();
 
+    let key_of = |session: &NewSession| CustomerKey {
+        merchant_id: session.merchant_id.clone(),
+        environment: session.environment,
+        email_normalized: session.email_normalized.clone(),
+    };
     let mut customers: BTreeMap<CustomerKey, &str> = BTreeMap::new();
-    for ((row, normalized), write) in rows.iter().zip(&writable) {
+    for (session, write) in sessions.iter().zip(&writable) {
         if *write {
             customers
-                .entry(CustomerKey {
-                    merchant_id: row.merchant_id.clone(),
-                    environment: row.environment.clone(),
-                    email_normalized: normalized.clone(),
-                })
-                .or_insert(row.customer_email.as_str());
+                .entry(key_of(session))
+                .or_insert(session.customer_email.as_str());
         }
     }
     let customers: Vec<(CustomerKey, &str)> = customers.into_iter().collect();
     let ids = upsert_customers(&mut *tx, &customers, now).await?;
 
-    for ((row, normalized), write) in rows.iter_mut().zip(&writable) {
-        if *write {
-            let key = CustomerKey {
-                merchant_id: row.merchant_id.clone(),
-                environment: row.environment.clone(),
-                email_normalized: normalized.clone(),
-            };
-            row.customer_id = ids
-                .get(&key)
-                .context("a customer upsert returned no id")?
-                .to_string();
-        }
+    let mut rows: Vec<Option<SessionRow>> = Vec::with_capacity(sessions.len());
+    for (session, write) in sessions.into_iter().zip(&writable) {
+        rows.push(match write {
+            true => {
+                let customer_id = ids
+                    .get(&key_of(&session))
+                    .context("a customer upsert returned no id")?
+                    .clone();
+                Some(session.into_row(customer_id))
+            }
+            false => None,
+        });
     }
-    let mut to_insert: Vec<&SessionRow> = rows
-        .iter()
-        .zip(&writable)
-        .filter(|(_, write)| **write)
-        .map(|((row, _), _)| row)
-        .collect();
+    let mut to_insert: Vec<&SessionRow> = rows.iter().flatten().collect();
     to_insert.sort_by(|a, b| a.idempotency_key.cmp(&b.idempotency_key));
-    let inserted: HashSet<String> = insert_sessions(&mut *tx, &to_insert)
+    let inserted: HashSet<SessionId> = insert_sessions(&mut *tx, &to_insert)
         .await?
         .into_iter()
         .collect();
@@ -196,12 +177,9 @@ async fn write_batch(
 
     Ok(rows
         .into_iter()
-        .map(|(row, _)| {
-            if inserted.contains(&row.id) {
-                Inserted::Created(Box::new(row))
-            } else {
-                Inserted::IdempotencyKeyTaken
-            }
+        .map(|row| match row {
+            Some(row) if inserted.contains(&row.id) => Inserted::Created(Box::new(row)),
+            _ => Inserted::IdempotencyKeyTaken,
         })
         .collect())
 }

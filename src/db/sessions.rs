@@ -3,30 +3,90 @@
 use anyhow::Context;
 use sqlx::{Any, Executor, FromRow};
 
-use crate::domain::{Environment, MerchantId, SessionId};
+use super::{count_columns, placeholders};
+use crate::domain::{
+    CustomerId, Environment, MerchantId, PaymentId, RouteKind, SessionId, SessionStatus,
+};
 
+/// A checkout session as stored.
 #[derive(Debug, Clone, FromRow)]
 pub struct SessionRow {
-    pub id: String,
-    pub merchant_id: String,
-    pub environment: String,
-    pub customer_id: String,
+    pub id: SessionId,
+    pub merchant_id: MerchantId,
+    pub environment: Environment,
+    pub customer_id: CustomerId,
     pub customer_email: String,
     pub product: String,
     pub amount_cents: i64,
     pub currency: String,
-    pub status: String,
-    pub preferred_route: Option<String>,
+    pub status: SessionStatus,
+    pub preferred_route: Option<RouteKind>,
+    /// The route picked for the preferred kind, then the route of the current payment.
+    pub route_id: Option<String>,
+    pub redirect_url: Option<String>,
+    /// The metadata object's JSON text.
+    pub metadata: String,
+    pub client_reference_id: Option<String>,
+    pub idempotency_key: Option<String>,
+    /// A digest of the creating request, to tell an idempotent retry from a conflict.
+    pub request_hash: Option<String>,
+    /// The latest payment, once the buyer has started paying.
+    pub payment_id: Option<PaymentId>,
+    pub expires_at: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A session to create: everything but its customer, whom the session writer finds or creates
+/// by e-mail in the same transaction.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: SessionId,
+    pub merchant_id: MerchantId,
+    pub environment: Environment,
+    pub customer_email: String,
+    /// The e-mail as customers are looked up by (case-insensitive).
+    pub email_normalized: String,
+    pub product: String,
+    pub amount_cents: i64,
+    pub currency: String,
+    pub preferred_route: Option<RouteKind>,
     pub route_id: Option<String>,
     pub redirect_url: Option<String>,
     pub metadata: String,
     pub client_reference_id: Option<String>,
     pub idempotency_key: Option<String>,
     pub request_hash: Option<String>,
-    pub payment_id: Option<String>,
     pub expires_at: i64,
     pub created_at: i64,
-    pub updated_at: i64,
+}
+
+impl NewSession {
+    /// The row it becomes for `customer_id`: `routed`, no payment yet.
+    pub fn into_row(self, customer_id: CustomerId) -> SessionRow {
+        SessionRow {
+            id: self.id,
+            merchant_id: self.merchant_id,
+            environment: self.environment,
+            customer_id,
+            customer_email: self.customer_email,
+            product: self.product,
+            amount_cents: self.amount_cents,
+            currency: self.currency,
+            status: SessionStatus::Routed,
+            preferred_route: self.preferred_route,
+            route_id: self.route_id,
+            redirect_url: self.redirect_url,
+            metadata: self.metadata,
+            client_reference_id: self.client_reference_id,
+            idempotency_key: self.idempotency_key,
+            request_hash: self.request_hash,
+            payment_id: None,
+            expires_at: self.expires_at,
+            created_at: self.created_at,
+            updated_at: self.created_at,
+        }
+    }
 }
 
 const COLUMNS: &str = "id, merchant_id, environment, customer_id, customer_email, product, \
@@ -40,41 +100,28 @@ const COLUMNS: &str = "id, merchant_id, environment, customer_id, customer_email
 pub async fn insert_sessions<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     rows: &[&SessionRow],
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<Vec<SessionId>> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let mut sql = format!("INSERT INTO checkout_sessions ({COLUMNS}) VALUES ");
-    for i in 0..rows.len() {
-        let base = i * 20;
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for c in 1..=20 {
-            if c > 1 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", base + c));
-        }
-        sql.push(')');
-    }
-    sql.push_str(
-        " ON CONFLICT (merchant_id, environment, idempotency_key) DO NOTHING RETURNING id",
+    let sql = format!(
+        "INSERT INTO checkout_sessions ({COLUMNS}) VALUES {}
+         ON CONFLICT (merchant_id, environment, idempotency_key) DO NOTHING RETURNING id",
+        placeholders(rows.len(), count_columns(COLUMNS), 1)
     );
     let mut query = sqlx::query_scalar(&sql);
     for row in rows {
         query = query
             .bind(&row.id)
             .bind(&row.merchant_id)
-            .bind(&row.environment)
+            .bind(row.environment)
             .bind(&row.customer_id)
             .bind(&row.customer_email)
             .bind(&row.product)
             .bind(row.amount_cents)
             .bind(&row.currency)
-            .bind(&row.status)
-            .bind(&row.preferred_route)
+            .bind(row.status)
+            .bind(row.preferred_route)
             .bind(&row.route_id)
             .bind(&row.redirect_url)
             .bind(&row.metadata)
@@ -95,18 +142,17 @@ pub async fn insert_sessions<'e, E: Executor<'e, Database = Any>>(
 /// Which of these idempotency keys the merchant has already used in this environment.
 pub async fn taken_idempotency_keys<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    merchant_id: &str,
-    environment: &str,
+    merchant_id: &MerchantId,
+    environment: Environment,
     keys: &[&str],
 ) -> anyhow::Result<Vec<String>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (0..keys.len()).map(|i| format!("${}", i + 3)).collect();
     let sql = format!(
         "SELECT idempotency_key FROM checkout_sessions
-         WHERE merchant_id = $1 AND environment = $2 AND idempotency_key IN ({})",
-        placeholders.join(", ")
+         WHERE merchant_id = $1 AND environment = $2 AND idempotency_key IN {}",
+        placeholders(1, keys.len(), 3)
     );
     let mut query = sqlx::query_scalar(&sql).bind(merchant_id).bind(environment);
     for key in keys {
@@ -129,8 +175,8 @@ pub async fn get_session_by_idempotency_key<'e, E: Executor<'e, Database = Any>>
         "SELECT {COLUMNS} FROM checkout_sessions
          WHERE merchant_id = $1 AND environment = $2 AND idempotency_key = $3"
     ))
-    .bind(merchant_id.as_str())
-    .bind(environment.as_str())
+    .bind(merchant_id)
+    .bind(environment)
     .bind(key)
     .fetch_optional(executor)
     .await
@@ -148,9 +194,9 @@ pub async fn get_session<'e, E: Executor<'e, Database = Any>>(
         "SELECT {COLUMNS} FROM checkout_sessions
          WHERE merchant_id = $1 AND environment = $2 AND id = $3"
     ))
-    .bind(merchant_id.as_str())
-    .bind(environment.as_str())
-    .bind(id.as_str())
+    .bind(merchant_id)
+    .bind(environment)
+    .bind(id)
     .fetch_optional(executor)
     .await
     .context("reading a session")
@@ -164,7 +210,7 @@ pub async fn get_session_by_id<'e, E: Executor<'e, Database = Any>>(
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM checkout_sessions WHERE id = $1"
     ))
-    .bind(id.as_str())
+    .bind(id)
     .fetch_optional(executor)
     .await
     .context("reading a session")
@@ -202,7 +248,7 @@ pub async fn get_session_view<'e, E: Executor<'e, Database = Any>>(
         )
     });
     sqlx::query_as(sql)
-        .bind(id.as_str())
+        .bind(id)
         .fetch_optional(executor)
         .await
         .context("reading a session for its page")
@@ -223,9 +269,9 @@ pub async fn expire_session<'e, E: Executor<'e, Database = Any>>(
          RETURNING {COLUMNS}"
     ))
     .bind(now_ms)
-    .bind(merchant_id.as_str())
-    .bind(environment.as_str())
-    .bind(id.as_str())
+    .bind(merchant_id)
+    .bind(environment)
+    .bind(id)
     .fetch_optional(executor)
     .await
     .context("expiring a session")
@@ -259,9 +305,9 @@ pub async fn expire_due_sessions<'e, E: Executor<'e, Database = Any>>(
 /// request (or the deadline) got there first.
 pub async fn start_session<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    id: &str,
-    previous: Option<&str>,
-    payment_id: &str,
+    id: &SessionId,
+    previous: Option<&PaymentId>,
+    payment_id: &PaymentId,
     route_id: &str,
     now_ms: i64,
 ) -> anyhow::Result<bool> {
@@ -275,7 +321,7 @@ pub async fn start_session<'e, E: Executor<'e, Database = Any>>(
     .bind(route_id)
     .bind(now_ms)
     .bind(id)
-    .bind(previous.unwrap_or(""))
+    .bind(previous.map_or("", PaymentId::as_str))
     .execute(executor)
     .await
     .context("starting a session")?;
@@ -289,12 +335,13 @@ pub async fn start_session<'e, E: Executor<'e, Database = Any>>(
 /// elsewhere.
 pub async fn finish_session<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    id: &str,
-    payment_id: &str,
-    status: &str,
+    id: &SessionId,
+    payment_id: &PaymentId,
+    status: SessionStatus,
     late: bool,
     now_ms: i64,
 ) -> anyhow::Result<Option<SessionRow>> {
+    // `$4 = 1`: a late confirmation, which pays a session whatever became of it.
     sqlx::query_as(&format!(
         "UPDATE checkout_sessions SET status = $1, payment_id = $5, updated_at = $2
          WHERE id = $3 AND ((status = 'pending' AND payment_id = $5)
@@ -316,8 +363,8 @@ pub async fn finish_session<'e, E: Executor<'e, Database = Any>>(
 /// started, expired).
 pub async fn abandon_session<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    id: &str,
-    payment_id: &str,
+    id: &SessionId,
+    payment_id: &PaymentId,
     now_ms: i64,
 ) -> anyhow::Result<Option<SessionRow>> {
     sqlx::query_as(&format!(
@@ -338,7 +385,7 @@ pub async fn due_pending_sessions<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     now_ms: i64,
     batch: i64,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<Vec<SessionId>> {
     sqlx::query_scalar(
         "SELECT s.id FROM checkout_sessions s JOIN payments p ON p.id = s.payment_id
          WHERE s.status = 'pending' AND s.expires_at <= $1 AND p.provider_state = 'awaiting_buyer'
@@ -354,7 +401,7 @@ pub async fn due_pending_sessions<'e, E: Executor<'e, Database = Any>>(
 /// `pending` → `expired` for a session whose payment is still waiting for the buyer.
 pub async fn expire_pending_session<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    id: &str,
+    id: &SessionId,
     now_ms: i64,
 ) -> anyhow::Result<Option<SessionRow>> {
     sqlx::query_as(&format!(

@@ -4,8 +4,12 @@
 use anyhow::Context;
 use sqlx::{Any, Executor, FromRow};
 
-use crate::db::events::EventRow;
+use super::events::EventRow;
+use super::placeholders;
 use crate::domain::ids::new_suffix;
+use crate::domain::{
+    AttemptId, DeliveryId, DeliveryStatus, EndpointStatus, Environment, EventId, WebhookEndpointId,
+};
 
 /// Creates a pending delivery of `event` for every active endpoint of its merchant and
 /// environment that subscribes to its type. Returns how many.
@@ -25,7 +29,7 @@ pub async fn fan_out_event<'e, E: Executor<'e, Database = Any>>(
     .bind(&event.id)
     .bind(event.created_at)
     .bind(&event.merchant_id)
-    .bind(&event.environment)
+    .bind(event.environment)
     .bind(format!("%\"{}\"%", event.kind))
     .execute(executor)
     .await
@@ -36,14 +40,15 @@ pub async fn fan_out_event<'e, E: Executor<'e, Database = Any>>(
 /// A claimed delivery with everything needed to send it.
 #[derive(Debug, Clone, FromRow)]
 pub struct DueDelivery {
-    pub id: String,
-    pub event_id: String,
-    pub endpoint_id: String,
+    pub id: DeliveryId,
+    pub event_id: EventId,
+    pub endpoint_id: WebhookEndpointId,
+    /// Attempts so far, this one included.
     pub attempts: i64,
     pub payload: String,
     pub url: String,
-    pub environment: String,
-    pub endpoint_status: String,
+    pub environment: Environment,
+    pub endpoint_status: EndpointStatus,
     pub secret: String,
     pub previous_secret: Option<String>,
     pub previous_secret_expires_at: Option<i64>,
@@ -98,7 +103,7 @@ async fn claim_ids(
     lease_ms: i64,
     batch: i64,
     per_endpoint: i64,
-) -> Result<Vec<String>, sqlx::Error> {
+) -> Result<Vec<DeliveryId>, sqlx::Error> {
     sqlx::query_scalar(
         "UPDATE webhook_deliveries
          SET locked_until = $1, locked_by = $2, attempts = attempts + 1, updated_at = $3
@@ -130,8 +135,7 @@ async fn claim_ids(
 }
 
 /// The claimed deliveries with everything needed to send them.
-async fn read_claimed(db: &super::Db, ids: &[String]) -> anyhow::Result<Vec<DueDelivery>> {
-    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+async fn read_claimed(db: &super::Db, ids: &[DeliveryId]) -> anyhow::Result<Vec<DueDelivery>> {
     let sql = format!(
         "SELECT d.id, d.event_id, d.endpoint_id, d.attempts, e.payload, w.url, w.environment,
                 w.status AS endpoint_status, w.secret, w.previous_secret,
@@ -139,8 +143,8 @@ async fn read_claimed(db: &super::Db, ids: &[String]) -> anyhow::Result<Vec<DueD
          FROM webhook_deliveries d
          JOIN events e ON e.id = d.event_id
          JOIN webhook_endpoints w ON w.id = d.endpoint_id
-         WHERE d.id IN ({})",
-        placeholders.join(", ")
+         WHERE d.id IN {}",
+        placeholders(1, ids.len(), 1)
     );
     let mut query = sqlx::query_as(&sql);
     for id in ids {
@@ -155,9 +159,9 @@ async fn read_claimed(db: &super::Db, ids: &[String]) -> anyhow::Result<Vec<DueD
 /// One attempt's result, as recorded.
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
-    pub delivery_id: String,
-    pub event_id: String,
-    pub endpoint_id: String,
+    pub delivery_id: DeliveryId,
+    pub event_id: EventId,
+    pub endpoint_id: WebhookEndpointId,
     pub attempt: i64,
     pub started_at: i64,
     pub duration_ms: i64,
@@ -178,7 +182,7 @@ pub async fn insert_attempt<'e, E: Executor<'e, Database = Any>>(
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
          WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = $2)",
     )
-    .bind(format!("att_{}", new_suffix()))
+    .bind(AttemptId::generate())
     .bind(&a.delivery_id)
     .bind(&a.event_id)
     .bind(&a.endpoint_id)
@@ -229,16 +233,16 @@ pub async fn renew_leases(
 pub async fn finish_attempt<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     worker: &str,
-    delivery_id: &str,
+    delivery_id: &DeliveryId,
     step: &NextStep,
     status_code: Option<i64>,
     error: Option<&str>,
     now_ms: i64,
 ) -> anyhow::Result<()> {
     let (status, next, delivered) = match step {
-        NextStep::Succeeded => ("succeeded", now_ms, Some(now_ms)),
-        NextStep::RetryAt(at) => ("pending", *at, None),
-        NextStep::GiveUp => ("failed", now_ms, None),
+        NextStep::Succeeded => (DeliveryStatus::Succeeded, now_ms, Some(now_ms)),
+        NextStep::RetryAt(at) => (DeliveryStatus::Pending, *at, None),
+        NextStep::GiveUp => (DeliveryStatus::Failed, now_ms, None),
     };
     sqlx::query(
         "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, delivered_at = $3,
@@ -264,7 +268,7 @@ pub async fn finish_attempt<'e, E: Executor<'e, Database = Any>>(
 /// Returns how many.
 pub async fn requeue_deliveries<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    event_id: &str,
+    event_id: &EventId,
     now_ms: i64,
 ) -> anyhow::Result<u64> {
     let reset = sqlx::query(
@@ -284,9 +288,9 @@ pub async fn requeue_deliveries<'e, E: Executor<'e, Database = Any>>(
 /// A delivery as the API shows it.
 #[derive(Debug, Clone, FromRow)]
 pub struct DeliveryRow {
-    pub id: String,
-    pub endpoint_id: String,
-    pub status: String,
+    pub id: DeliveryId,
+    pub endpoint_id: WebhookEndpointId,
+    pub status: DeliveryStatus,
     pub attempts: i64,
     pub next_attempt_at: i64,
     pub last_status_code: Option<i64>,
@@ -296,7 +300,7 @@ pub struct DeliveryRow {
 
 pub async fn list_event_deliveries<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    event_id: &str,
+    event_id: &EventId,
 ) -> anyhow::Result<Vec<DeliveryRow>> {
     sqlx::query_as(
         "SELECT id, endpoint_id, status, attempts, next_attempt_at, last_status_code, last_error,
@@ -311,8 +315,8 @@ pub async fn list_event_deliveries<'e, E: Executor<'e, Database = Any>>(
 
 #[derive(Debug, Clone, FromRow)]
 pub struct AttemptRow {
-    pub delivery_id: String,
-    pub endpoint_id: String,
+    pub delivery_id: DeliveryId,
+    pub endpoint_id: WebhookEndpointId,
     pub attempt: i64,
     pub started_at: i64,
     pub duration_ms: i64,
@@ -323,7 +327,7 @@ pub struct AttemptRow {
 
 pub async fn list_event_attempts<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    event_id: &str,
+    event_id: &EventId,
 ) -> anyhow::Result<Vec<AttemptRow>> {
     sqlx::query_as(
         "SELECT delivery_id, endpoint_id, attempt, started_at, duration_ms, status_code,
@@ -339,7 +343,7 @@ pub async fn list_event_attempts<'e, E: Executor<'e, Database = Any>>(
 /// Whether the event reached at least one endpoint, and whether any delivery is still owed.
 pub async fn event_delivery_state<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    event_id: &str,
+    event_id: &EventId,
 ) -> anyhow::Result<(i64, i64)> {
     let row: (Option<i64>, Option<i64>) = sqlx::query_as(
         "SELECT SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END),

@@ -3,16 +3,18 @@
 use anyhow::Context;
 use sqlx::{Any, Executor, FromRow};
 
-use crate::domain::{Environment, MerchantId};
+use crate::domain::{EndpointStatus, Environment, MerchantId, WebhookEndpointId};
 
+/// A webhook endpoint as stored.
 #[derive(Debug, Clone, FromRow)]
 pub struct EndpointRow {
-    pub id: String,
-    pub merchant_id: String,
-    pub environment: String,
+    pub id: WebhookEndpointId,
+    pub merchant_id: MerchantId,
+    pub environment: Environment,
     pub url: String,
+    /// The subscribed event types, a JSON list.
     pub events: String,
-    pub status: String,
+    pub status: EndpointStatus,
     pub disabled_reason: Option<String>,
     /// As stored: sealed (`enc:v1:…`) or plain; see `crypto::secret_box`.
     pub secret: String,
@@ -43,10 +45,10 @@ pub async fn insert_endpoint<'e, E: Executor<'e, Database = Any>>(
     ))
     .bind(&e.id)
     .bind(&e.merchant_id)
-    .bind(&e.environment)
+    .bind(e.environment)
     .bind(&e.url)
     .bind(&e.events)
-    .bind(&e.status)
+    .bind(e.status)
     .bind(&e.disabled_reason)
     .bind(&e.secret)
     .bind(&e.previous_secret)
@@ -71,8 +73,8 @@ pub async fn get_endpoint<'e, E: Executor<'e, Database = Any>>(
         "SELECT {COLUMNS} FROM webhook_endpoints
          WHERE merchant_id = $1 AND environment = $2 AND id = $3"
     ))
-    .bind(merchant_id.as_str())
-    .bind(environment.as_str())
+    .bind(merchant_id)
+    .bind(environment)
     .bind(id)
     .fetch_optional(executor)
     .await
@@ -91,7 +93,7 @@ pub async fn list_endpoints<'e, E: Executor<'e, Database = Any>>(
         "SELECT {COLUMNS} FROM webhook_endpoints WHERE merchant_id = $1 AND environment = $2"
     ));
     sql.filter("id <", starting_after);
-    sql.fetch(executor, merchant_id.as_str(), environment.as_str(), limit)
+    sql.fetch(executor, merchant_id, environment, limit)
         .await
         .context("listing webhook endpoints")
 }
@@ -112,8 +114,8 @@ pub async fn list_all_endpoints<'e, E: Executor<'e, Database = Any>>(
 /// Its events stay, for the merchant to read or redeliver elsewhere.
 pub async fn delete_endpoint(
     tx: &mut super::Tx,
-    merchant_id: &str,
-    id: &str,
+    merchant_id: &MerchantId,
+    id: &WebhookEndpointId,
 ) -> anyhow::Result<bool> {
     sqlx::query(
         "DELETE FROM webhook_attempts WHERE delivery_id IN
@@ -146,7 +148,7 @@ pub async fn delete_endpoint(
 /// Replaces the secret; the old one keeps signing until `overlap_until`.
 pub async fn rotate_secret<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    id: &str,
+    id: &WebhookEndpointId,
     new_secret: &str,
     overlap_until: i64,
     now_ms: i64,
@@ -169,7 +171,7 @@ pub async fn rotate_secret<'e, E: Executor<'e, Database = Any>>(
 /// `active` again, forgetting the failures that disabled it.
 pub async fn enable_endpoint<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    id: &str,
+    id: &WebhookEndpointId,
     now_ms: i64,
 ) -> anyhow::Result<bool> {
     let done = sqlx::query(
@@ -188,7 +190,7 @@ pub async fn enable_endpoint<'e, E: Executor<'e, Database = Any>>(
 /// Stops deliveries to an endpoint (it answered 410, or failed for days).
 pub async fn disable_endpoint<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    id: &str,
+    id: &WebhookEndpointId,
     reason: &str,
     now_ms: i64,
 ) -> anyhow::Result<bool> {
@@ -208,7 +210,7 @@ pub async fn disable_endpoint<'e, E: Executor<'e, Database = Any>>(
 /// Records how the endpoint is doing: a success ends a failing run, a failure starts one.
 pub async fn record_endpoint_health<'e, E: Executor<'e, Database = Any>>(
     executor: E,
-    id: &str,
+    id: &WebhookEndpointId,
     succeeded: bool,
     now_ms: i64,
 ) -> anyhow::Result<()> {
@@ -230,7 +232,7 @@ pub async fn record_endpoint_health<'e, E: Executor<'e, Database = Any>>(
 /// An endpoint's secrets as stored (sealed or plain).
 #[derive(Debug, Clone, FromRow)]
 pub struct StoredSecrets {
-    pub id: String,
+    pub id: WebhookEndpointId,
     pub secret: String,
     pub previous_secret: Option<String>,
 }

@@ -2,6 +2,7 @@
 
 use serde_json::json;
 
+use super::EventId;
 use super::fees::Fees;
 use super::metadata::Metadata;
 use super::money::cents_to_json;
@@ -82,12 +83,12 @@ impl EventKind {
     /// `evt_{session id}_{suffix}_{attempt}` for the payments a buyer makes after one failed
     /// (`evt_chk_…_failed_2`); `payment.expired` happens once per session. Stable, so a
     /// receiver can deduplicate on it.
-    pub fn event_id(self, session_id: &str, attempt: i64) -> String {
-        if attempt <= 1 || self == EventKind::Expired {
+    pub fn event_id(self, session_id: &str, attempt: i64) -> EventId {
+        EventId::from_trusted(if attempt <= 1 || self == EventKind::Expired {
             format!("evt_{session_id}_{}", self.suffix())
         } else {
             format!("evt_{session_id}_{}_{attempt}", self.suffix())
-        }
+        })
     }
 }
 
@@ -113,7 +114,7 @@ pub struct PayloadParts<'a> {
 /// The webhook body: `id`, `type`, `livemode`, `created`, `data{…}`.
 pub fn payload(p: &PayloadParts<'_>) -> serde_json::Value {
     json!({
-        "id": p.kind.event_id(p.session_id, p.attempt),
+        "id": p.kind.event_id(p.session_id, p.attempt).as_str(),
         "type": p.kind.type_name(),
         "livemode": p.livemode,
         "created": iso_millis(p.now_ms),
@@ -126,7 +127,7 @@ pub fn payload(p: &PayloadParts<'_>) -> serde_json::Value {
             "asset": p.route.map_or("USDC", |r| r.asset.as_str()),
             "network": p.route.map_or("Base", |r| r.network.as_str()),
             "route": p.route.map(|r| json!({
-                "id": r.id, "kind": r.kind, "label": r.label, "provider": r.provider,
+                "id": r.id, "kind": r.kind.as_str(), "label": r.label, "provider": r.provider,
             })),
             "fees": p.fees.map(Fees::to_json),
             "tx_hash": p.tx_hash,
@@ -147,8 +148,9 @@ mod tests {
             assert_eq!(EventKind::parse(kind.type_name()), Some(kind));
         }
         assert_eq!(EventKind::parse("payment.refunded"), None);
-        assert_eq!(EventKind::Paid.event_id("chk_1", 1), "evt_chk_1_paid");
-        assert_eq!(EventKind::Failed.event_id("chk_1", 2), "evt_chk_1_failed_2");
-        assert_eq!(EventKind::Expired.event_id("chk_1", 3), "evt_chk_1_expired");
+        let id = |kind: EventKind, attempt| kind.event_id("chk_1", attempt).into_string();
+        assert_eq!(id(EventKind::Paid, 1), "evt_chk_1_paid");
+        assert_eq!(id(EventKind::Failed, 2), "evt_chk_1_failed_2");
+        assert_eq!(id(EventKind::Expired, 3), "evt_chk_1_expired");
     }
 }

@@ -89,6 +89,13 @@ macro_rules! prefixed_id {
                 &self.0
             }
         }
+
+        /// As its text.
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
     };
 }
 
@@ -115,6 +122,23 @@ prefixed_id!(
 prefixed_id!(
     /// The billing record of a session.
     InvoiceId, "inv_"
+);
+prefixed_id!(
+    /// A merchant's webhook endpoint.
+    WebhookEndpointId, "we_"
+);
+prefixed_id!(
+    /// An event: `evt_{session id}_{step}`, derived from what it reports (see
+    /// `EventKind::event_id`), so that a step can never produce two.
+    EventId, "evt_"
+);
+prefixed_id!(
+    /// One event's delivery to one endpoint.
+    DeliveryId, "dlv_"
+);
+prefixed_id!(
+    /// One attempt to send a delivery.
+    AttemptId, "att_"
 );
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Pure types that handlers work with once input has been parsed. Nothing here touches the
 //! database, the network or the clock (callers pass `now` in).
 
+mod text_enum;
+
 pub mod branding;
 pub mod card;
 pub mod email;
@@ -11,18 +13,26 @@ pub mod input;
 pub mod language;
 pub mod metadata;
 pub mod money;
+pub mod payment;
 pub mod payment_route;
 pub mod product;
+pub mod sandbox;
 pub mod session;
 pub mod suggest;
 pub mod svg;
 pub mod time;
 pub mod url;
+pub mod webhook;
 
 pub use email::Email;
-pub use ids::{ApiKeyId, CustomerId, InvoiceId, MerchantId, PaymentId, SessionId};
+pub use ids::{
+    ApiKeyId, AttemptId, CustomerId, DeliveryId, EventId, InvoiceId, MerchantId, PaymentId,
+    SessionId, WebhookEndpointId,
+};
 pub use metadata::Metadata;
 pub use money::Amount;
+pub use payment::{InvoiceStatus, LedgerStatus, Outcome, PaymentStatus, ProviderState};
 pub use product::ProductName;
-pub use session::{Environment, RouteKind, SessionStatus};
+pub use session::{CustomerStatus, Environment, RouteKind, SessionStatus};
 pub use url::RedirectUrl;
+pub use webhook::{DeliveryStatus, EndpointStatus};

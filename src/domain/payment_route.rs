@@ -5,15 +5,15 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::RouteKind;
 use super::fees::{Fees, Rate};
+use super::{Environment, RouteKind};
 
 /// A route as configured. Rates are fractions (`0.032` is 3.2 %).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentRoute {
     pub id: String,
-    pub kind: String,
+    pub kind: RouteKind,
     pub label: String,
     /// The provider's display name, as in webhooks (`route.provider`).
     pub provider: String,
@@ -40,7 +40,7 @@ pub struct PaymentRoute {
     pub provider_timeout_seconds: Option<i64>,
     /// Environments this route is offered in.
     #[serde(default = "sandbox_only")]
-    pub environments: Vec<String>,
+    pub environments: Vec<Environment>,
 }
 
 /// The sandbox provider's id: the integration of the default routes.
@@ -58,15 +58,11 @@ fn default_asset() -> String {
 fn default_network() -> String {
     "Base".into()
 }
-fn sandbox_only() -> Vec<String> {
-    vec!["sandbox".into()]
+fn sandbox_only() -> Vec<Environment> {
+    vec![Environment::Sandbox]
 }
 
 impl PaymentRoute {
-    pub fn route_kind(&self) -> Option<RouteKind> {
-        RouteKind::parse(&self.kind)
-    }
-
     /// What paying `amount_cents` through this route costs and yields.
     pub fn fees(&self, amount_cents: i64) -> Fees {
         Fees::compute(
@@ -86,8 +82,9 @@ impl PaymentRoute {
         self.etas.get(language).unwrap_or(&self.eta)
     }
 
-    pub fn offered_in(&self, environment: &str) -> bool {
-        self.environments.iter().any(|e| e == environment)
+    /// Whether buyers of `environment`'s sessions are offered this route.
+    pub fn offered_in(&self, environment: Environment) -> bool {
+        self.environments.contains(&environment)
     }
 }
 
@@ -102,10 +99,10 @@ fn translated(mut route: PaymentRoute, texts: &[(&str, &str, &str)]) -> PaymentR
 
 /// One sandbox route of each kind.
 pub fn default_routes() -> Vec<PaymentRoute> {
-    let route = |id: &str, kind: &str, label: &str, provider: &str, buyer, gateway, eta: &str| {
-        PaymentRoute {
+    let route =
+        |id: &str, kind, label: &str, provider: &str, buyer, gateway, eta: &str| PaymentRoute {
             id: id.into(),
-            kind: kind.into(),
+            kind,
             label: label.into(),
             provider: provider.into(),
             integration: default_integration(),
@@ -118,11 +115,10 @@ pub fn default_routes() -> Vec<PaymentRoute> {
             etas: BTreeMap::new(),
             provider_timeout_seconds: None,
             environments: sandbox_only(),
-        }
-    };
+        };
     let card = route(
         "card-bridge-a",
-        "card",
+        RouteKind::Card,
         "Credit card",
         "Sandbox Card",
         0.032,
@@ -131,7 +127,7 @@ pub fn default_routes() -> Vec<PaymentRoute> {
     );
     let wallet = route(
         "wallet-usdc-base",
-        "wallet",
+        RouteKind::Wallet,
         "USDC wallet",
         "Sandbox Wallet",
         0.005,
@@ -140,7 +136,7 @@ pub fn default_routes() -> Vec<PaymentRoute> {
     );
     let bank = route(
         "local-bank-transfer",
-        "local",
+        RouteKind::Local,
         "Bank transfer",
         "Sandbox Bank",
         0.0,
@@ -177,12 +173,12 @@ pub fn default_routes() -> Vec<PaymentRoute> {
 }
 
 /// The first route of `kind` offered in `environment`.
-pub fn pick<'a>(
-    routes: &'a [PaymentRoute],
+pub fn pick(
+    routes: &[PaymentRoute],
     kind: RouteKind,
-    environment: &str,
-) -> Option<&'a PaymentRoute> {
+    environment: Environment,
+) -> Option<&PaymentRoute> {
     routes
         .iter()
-        .find(|r| r.route_kind() == Some(kind) && r.offered_in(environment))
+        .find(|r| r.kind == kind && r.offered_in(environment))
 }

@@ -1,102 +1,58 @@
 //! The checkout session's vocabulary: environments, route kinds and the status lifecycle.
 
-use std::fmt;
+use super::text_enum::text_enum;
 
-/// `sandbox` (test keys, simulated providers) or `production` (live keys).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Environment {
-    Sandbox,
-    Production,
+text_enum! {
+    /// `sandbox` (test keys, simulated providers) or `production` (live keys).
+    Environment {
+        Sandbox = "sandbox",
+        Production = "production",
+    }
 }
 
 impl Environment {
-    pub fn parse(s: &str) -> Option<Environment> {
-        match s {
-            "sandbox" => Some(Environment::Sandbox),
-            "production" => Some(Environment::Production),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Environment::Sandbox => "sandbox",
-            Environment::Production => "production",
-        }
-    }
-
+    /// The API's `livemode`: whether this is production.
     pub fn livemode(self) -> bool {
         self == Environment::Production
     }
 }
 
-impl fmt::Display for Environment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+text_enum! {
+    /// How the buyer pays.
+    RouteKind {
+        /// A card, through a card provider.
+        Card = "card",
+        /// A wallet transfer (USDC on Base).
+        Wallet = "wallet",
+        /// A local method, such as a bank transfer.
+        Local = "local",
     }
 }
 
-/// How the buyer pays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RouteKind {
-    Card,
-    Wallet,
-    Local,
-}
-
-impl RouteKind {
-    pub const ALL: [RouteKind; 3] = [RouteKind::Card, RouteKind::Wallet, RouteKind::Local];
-
-    pub fn parse(s: &str) -> Option<RouteKind> {
-        match s {
-            "card" => Some(RouteKind::Card),
-            "wallet" => Some(RouteKind::Wallet),
-            "local" => Some(RouteKind::Local),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RouteKind::Card => "card",
-            RouteKind::Wallet => "wallet",
-            RouteKind::Local => "local",
-        }
+text_enum! {
+    /// `routed` → `pending` → `paid` | `failed`; `routed` | `pending` → `expired`.
+    SessionStatus {
+        /// Created (or open again after a failed payment): the buyer can choose a route.
+        Routed = "routed",
+        /// A payment is under way.
+        Pending = "pending",
+        /// A payment was confirmed.
+        Paid = "paid",
+        /// The buyer gave up after a failed payment, or the attempts ran out.
+        Failed = "failed",
+        /// Its deadline passed before a payment was in flight (or the merchant expired it).
+        Expired = "expired",
     }
 }
 
-/// `routed` → `pending` → `paid` | `failed`; `routed` | `pending` → `expired`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SessionStatus {
-    Routed,
-    Pending,
-    Paid,
-    Failed,
-    Expired,
+text_enum! {
+    /// A customer's standing (every customer is `active` today).
+    CustomerStatus {
+        Active = "active",
+    }
 }
 
 impl SessionStatus {
-    pub fn parse(s: &str) -> Option<SessionStatus> {
-        match s {
-            "routed" => Some(SessionStatus::Routed),
-            "pending" => Some(SessionStatus::Pending),
-            "paid" => Some(SessionStatus::Paid),
-            "failed" => Some(SessionStatus::Failed),
-            "expired" => Some(SessionStatus::Expired),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SessionStatus::Routed => "routed",
-            SessionStatus::Pending => "pending",
-            SessionStatus::Paid => "paid",
-            SessionStatus::Failed => "failed",
-            SessionStatus::Expired => "expired",
-        }
-    }
-
     /// The status a reader should see at `now_ms`: past its `expiresAt`, a session nobody is
     /// paying yet (not started, or started but never handed to a provider) is expired, even
     /// before the sweeper has written that down. A payment at a provider keeps it open.
@@ -144,7 +100,7 @@ mod tests {
         for s in ["routed", "pending", "paid", "failed", "expired"] {
             assert_eq!(SessionStatus::parse(s).map(|x| x.as_str()), Some(s));
         }
-        for k in RouteKind::ALL {
+        for &k in RouteKind::ALL {
             assert_eq!(RouteKind::parse(k.as_str()), Some(k));
         }
     }

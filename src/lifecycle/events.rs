@@ -24,9 +24,9 @@ pub fn build_event(
     });
     let payload = payload(&PayloadParts {
         kind,
-        session_id: &session.id,
-        customer_id: &session.customer_id,
-        livemode: session.environment == "production",
+        session_id: session.id.as_str(),
+        customer_id: session.customer_id.as_str(),
+        livemode: session.environment.livemode(),
         amount_cents: session.amount_cents,
         currency: &session.currency,
         route,
@@ -39,9 +39,9 @@ pub fn build_event(
         now_ms,
     });
     EventRow {
-        id: kind.event_id(&session.id, payment.map_or(1, |p| p.attempt)),
+        id: kind.event_id(session.id.as_str(), payment.map_or(1, |p| p.attempt)),
         merchant_id: session.merchant_id.clone(),
-        environment: session.environment.clone(),
+        environment: session.environment,
         session_id: session.id.clone(),
         kind: kind.type_name().to_owned(),
         payload: payload.to_string(),

@@ -13,7 +13,7 @@ use self::outbox::record_event;
 use crate::db::Tx;
 use crate::db::invoices::{InvoiceRow, close_invoice, insert_invoice};
 use crate::db::payments::{
-    HandOff, Outcome, PaymentRow, advance_provider_state, claim_payments_to_poll, finish_payment,
+    HandOff, PaymentRow, advance_provider_state, claim_payments_to_poll, finish_payment,
     finish_payment_from, get_payment_by_id, get_payment_by_session, insert_payment,
     record_callback, record_provider_answer, reschedule_poll,
 };
@@ -25,10 +25,13 @@ use crate::domain::card::Card;
 use crate::domain::event::EventKind;
 use crate::domain::payment_route::PaymentRoute;
 use crate::domain::time::now_ms;
-use crate::domain::{Environment, InvoiceId, MerchantId, PaymentId, SessionId, SessionStatus};
+use crate::domain::{
+    Environment, InvoiceId, InvoiceStatus, LedgerStatus, MerchantId, Outcome, PaymentId,
+    PaymentStatus, ProviderState, RouteKind, SessionId, SessionStatus,
+};
 use crate::providers::{
-    CallbackError, NeedsBuyer, PollResult, SignedCallback, StartOutcome, StartRequest,
-    idempotency_key,
+    CallbackError, NeedsBuyer, PollResult, ProviderPayment, SignedCallback, StartOutcome,
+    StartRequest, idempotency_key,
 };
 use crate::state::AppState;
 
@@ -62,39 +65,40 @@ pub async fn start_payment(
     };
     let previous = get_payment_by_session(&state.db.write, &session.id).await?;
     let attempt = match &previous {
-        Some(p) if p.status != "failed" => return Ok(Started::Existing(Box::new(p.clone()))),
+        Some(p) if p.status != PaymentStatus::Failed => {
+            return Ok(Started::Existing(Box::new(p.clone())));
+        }
         Some(p) => p.attempt + 1,
         None => 1,
     };
-    let status = SessionStatus::parse(&session.status).unwrap_or(SessionStatus::Failed);
-    if status.effective(session.expires_at, now, false) != SessionStatus::Routed
+    if session.status.effective(session.expires_at, now, false) != SessionStatus::Routed
         || attempt > state.settings.payment_attempts_per_session
     {
         return Ok(Started::Closed);
     }
-    let (provider_state, provider_deadline, next_poll_at) = if route.kind == "card" {
-        ("awaiting_buyer", None, None)
+    let (provider_state, provider_deadline, next_poll_at) = if route.kind == RouteKind::Card {
+        (ProviderState::AwaitingBuyer, None, None)
     } else {
         let deadline = provider_deadline(state, Some(route), now);
         (
-            "in_flight",
+            ProviderState::InFlight,
             Some(deadline),
             Some(redrive_at(state, deadline, now)),
         )
     };
     let fees = route.fees(session.amount_cents);
-    let payment_id = PaymentId::generate().into_string();
-    let invoice_id = InvoiceId::generate().into_string();
+    let payment_id = PaymentId::generate();
+    let invoice_id = InvoiceId::generate();
     let payment = PaymentRow {
         id: payment_id.clone(),
         session_id: session.id.clone(),
         merchant_id: session.merchant_id.clone(),
-        environment: session.environment.clone(),
+        environment: session.environment,
         customer_id: session.customer_id.clone(),
         attempt,
         invoice_id: invoice_id.clone(),
         route_id: route.id.clone(),
-        route_kind: route.kind.clone(),
+        route_kind: route.kind,
         provider: route.integration.clone(),
         amount_cents: session.amount_cents,
         buyer_fee_cents: fees.buyer_fee,
@@ -102,9 +106,9 @@ pub async fn start_payment(
         merchant_net_cents: fees.merchant_net,
         total_cents: fees.total,
         currency: session.currency.clone(),
-        status: "pending".into(),
-        ledger_status: "pending".into(),
-        provider_state: provider_state.into(),
+        status: PaymentStatus::Pending,
+        ledger_status: LedgerStatus::Pending,
+        provider_state,
         provider_ref: None,
         provider_data: "{}".into(),
         card_brand: None,
@@ -122,17 +126,17 @@ pub async fn start_payment(
         session_id: session.id.clone(),
         payment_id: payment_id.clone(),
         merchant_id: session.merchant_id.clone(),
-        environment: session.environment.clone(),
+        environment: session.environment,
         customer_id: session.customer_id.clone(),
         amount_cents: session.amount_cents,
         currency: session.currency.clone(),
-        status: "open".into(),
+        status: InvoiceStatus::Open,
         metadata: session.metadata.clone(),
         created_at: now,
         updated_at: now,
     };
     let mut tx = state.db.begin().await?;
-    let previous_id = previous.as_ref().map(|p| p.id.as_str());
+    let previous_id = previous.as_ref().map(|p| &p.id);
     if !start_session(
         &mut *tx,
         &session.id,
@@ -147,7 +151,7 @@ pub async fn start_payment(
         tx.rollback().await.context("rolling back a lost start")?;
         return Ok(
             match get_payment_by_session(&state.db.write, &session.id).await? {
-                Some(existing) if existing.status != "failed" => {
+                Some(existing) if existing.status != PaymentStatus::Failed => {
                     Started::Existing(Box::new(existing))
                 }
                 _ => Started::Closed,
@@ -228,7 +232,7 @@ pub async fn claim_hand_off(
     now: i64,
 ) -> anyhow::Result<bool> {
     let claim = HandOff {
-        to_state: "in_flight",
+        to_state: ProviderState::InFlight,
         provider_ref: None,
         provider_data: &payment.provider_data,
         card_brand: card.map(|c| c.brand),
@@ -236,7 +240,14 @@ pub async fn claim_hand_off(
         provider_deadline: Some(deadline),
         next_poll_at: Some(redrive_at(state, deadline, now)),
     };
-    advance_provider_state(&state.db.write, &payment.id, "awaiting_buyer", &claim, now).await
+    advance_provider_state(
+        &state.db.write,
+        &payment.id,
+        ProviderState::AwaitingBuyer,
+        &claim,
+        now,
+    )
+    .await
 }
 
 /// The second half of a hand-off, for a claimed payment whose provider answer is not recorded
@@ -258,8 +269,9 @@ pub async fn drive_hand_off(
         .with_context(|| format!("provider {} is not configured", payment.provider))?
         .clone();
     let key = idempotency_key(&payment.id);
+    let view = provider_view(payment);
     let request = StartRequest {
-        payment,
+        payment: &view,
         card,
         idempotency_key: &key,
     };
@@ -267,10 +279,10 @@ pub async fn drive_hand_off(
         Ok(outcome) => outcome,
         Err(e) if e.downcast_ref::<NeedsBuyer>().is_some() => {
             tracing::warn!(payment.id = %payment.id, "the hand-off never reached the provider; the buyer must start again");
-            let failed = Outcome::Failed {
-                code: "handoff_interrupted".into(),
-                message: "The payment never reached the provider; no money was taken.".into(),
-            };
+            let failed = Outcome::failed(
+                "handoff_interrupted",
+                "The payment never reached the provider; no money was taken.",
+            );
             apply_outcome(state, &payment.id, &failed).await?;
             return Ok(Some(HandedOff::Accepted));
         }
@@ -280,10 +292,10 @@ pub async fn drive_hand_off(
         }
         Err(e) => {
             tracing::error!(payment.id = %payment.id, error.cause = format!("{e:#}"), "provider refused the hand-off");
-            let failed = Outcome::Failed {
-                code: "provider_unavailable".into(),
-                message: "The payment provider could not be reached.".into(),
-            };
+            let failed = Outcome::failed(
+                "provider_unavailable",
+                "The payment provider could not be reached.",
+            );
             apply_outcome(state, &payment.id, &failed).await?;
             return Ok(Some(HandedOff::Accepted));
         }
@@ -296,7 +308,7 @@ pub async fn drive_hand_off(
             callbacks,
             poll_after_ms,
         } => (
-            "in_flight",
+            ProviderState::InFlight,
             provider_ref,
             provider_data,
             callbacks,
@@ -306,7 +318,7 @@ pub async fn drive_hand_off(
             provider_ref,
             provider_data,
         } => (
-            "challenge",
+            ProviderState::Challenge,
             provider_ref,
             provider_data,
             Vec::new(),
@@ -345,11 +357,11 @@ pub async fn drive_hand_off(
     record_event(&mut tx, &event).await?;
     tx.commit().await.context("committing a hand-off")?;
     state.webhook_wakeup.notify_one();
-    tracing::info!(payment.id = %payment.id, provider_state = to_state, again, "handed off to the provider");
+    tracing::info!(payment.id = %payment.id, provider_state = %to_state, again, "handed off to the provider");
     for callback in callbacks {
         apply_signed_callback(state, &payment.provider, &callback).await?;
     }
-    Ok(Some(if to_state == "challenge" {
+    Ok(Some(if to_state == ProviderState::Challenge {
         HandedOff::Challenge
     } else {
         HandedOff::Accepted
@@ -445,7 +457,7 @@ pub async fn apply_signed_callback(
 /// provider that could not be reached).
 pub async fn apply_outcome(
     state: &AppState,
-    payment_id: &str,
+    payment_id: &PaymentId,
     outcome: &Outcome,
 ) -> anyhow::Result<bool> {
     let mut tx = state.db.begin().await?;
@@ -464,7 +476,7 @@ pub async fn apply_outcome(
 async fn apply_in(
     state: &AppState,
     tx: &mut Tx,
-    payment_id: &str,
+    payment_id: &PaymentId,
     outcome: &Outcome,
     now: i64,
 ) -> anyhow::Result<bool> {
@@ -474,18 +486,18 @@ async fn apply_in(
     let paid = matches!(outcome, Outcome::Paid { .. });
     let before = session_in(tx, &payment.session_id).await?;
     let (invoice_status, kind) = if paid {
-        ("paid", EventKind::Paid)
+        (InvoiceStatus::Paid, EventKind::Paid)
     } else {
-        ("void", EventKind::Failed)
+        (InvoiceStatus::Void, EventKind::Failed)
     };
     let session_status = if paid {
-        "paid"
+        SessionStatus::Paid
     } else if payment.attempt < state.settings.payment_attempts_per_session
         && now < before.expires_at
     {
-        "routed"
+        SessionStatus::Routed
     } else {
-        "failed"
+        SessionStatus::Failed
     };
     let session = match finish_session(
         &mut **tx,
@@ -510,7 +522,7 @@ async fn apply_in(
     );
     record_event(tx, &event).await?;
     tracing::info!(session.id = %session.id, payment.id = %payment.id, status = kind.status(), session.status = %session.status, "payment finished");
-    if paid && let Some(other) = before.payment_id.as_deref().filter(|id| *id != payment.id) {
+    if paid && let Some(other) = before.payment_id.as_ref().filter(|id| **id != payment.id) {
         supersede(state, tx, &session, other, now).await?;
     }
     Ok(true)
@@ -522,19 +534,26 @@ async fn supersede(
     state: &AppState,
     tx: &mut Tx,
     session: &SessionRow,
-    payment_id: &str,
+    payment_id: &PaymentId,
     now: i64,
 ) -> anyhow::Result<()> {
-    let outcome = Outcome::Failed {
-        code: "superseded".into(),
-        message: "An earlier payment of this checkout was confirmed; this one was not made.".into(),
-    };
-    let Some(payment) =
-        finish_payment_from(&mut **tx, payment_id, &outcome, Some("awaiting_buyer"), now).await?
+    let outcome = Outcome::failed(
+        "superseded",
+        "An earlier payment of this checkout was confirmed; this one was not made.",
+    );
+    let awaiting = Some(ProviderState::AwaitingBuyer);
+    let Some(payment) = finish_payment_from(&mut **tx, payment_id, &outcome, awaiting, now).await?
     else {
         return Ok(());
     };
-    close_invoice(&mut **tx, &payment.invoice_id, "void", false, now).await?;
+    close_invoice(
+        &mut **tx,
+        &payment.invoice_id,
+        InvoiceStatus::Void,
+        false,
+        now,
+    )
+    .await?;
     let event = build_event(
         EventKind::Failed,
         session,
@@ -552,8 +571,8 @@ async fn supersede(
 /// the payment already, and sees the session's status on the return.
 pub async fn abandon(
     state: &AppState,
-    session_id: &str,
-    failed_payment_id: &str,
+    session_id: &SessionId,
+    failed_payment_id: &PaymentId,
 ) -> anyhow::Result<bool> {
     let done = abandon_session(&state.db.write, session_id, failed_payment_id, now_ms()).await?;
     if done.is_some() {
@@ -562,8 +581,8 @@ pub async fn abandon(
     Ok(done.is_some())
 }
 
-async fn session_in(tx: &mut Tx, session_id: &str) -> anyhow::Result<SessionRow> {
-    get_session_by_id(&mut **tx, &SessionId::from_trusted(session_id.to_owned()))
+async fn session_in(tx: &mut Tx, session_id: &SessionId) -> anyhow::Result<SessionRow> {
+    get_session_by_id(&mut **tx, session_id)
         .await?
         .context("a payment's session is missing")
 }
@@ -589,7 +608,9 @@ pub async fn reconcile_once(state: &AppState) -> anyhow::Result<usize> {
             continue;
         };
         let deadline = payment.provider_deadline.unwrap_or(now);
-        let result = if payment.provider_ref.is_none() && payment.provider_state == "in_flight" {
+        let result = if payment.provider_ref.is_none()
+            && payment.provider_state == ProviderState::InFlight
+        {
             // Claimed, but the provider's answer was never recorded.
             tracing::info!(payment.id = %payment.id, "driving a hand-off that was cut short again");
             if drive_hand_off(state, &payment, None, deadline, true)
@@ -598,21 +619,21 @@ pub async fn reconcile_once(state: &AppState) -> anyhow::Result<usize> {
             {
                 let now_final = get_payment_by_id(&state.db.write, &payment.id)
                     .await?
-                    .is_some_and(|p| p.status != "pending");
+                    .is_some_and(|p| p.status != PaymentStatus::Pending);
                 finished += usize::from(now_final);
                 continue;
             }
             Ok(PollResult::Pending)
         } else {
-            provider.poll(&payment).await
+            provider.poll(&provider_view(&payment)).await
         };
         let outcome = match result {
             Ok(PollResult::Final(outcome)) => Some(outcome),
             Ok(PollResult::Pending | PollResult::Unknown) | Err(_) if now >= deadline => {
-                Some(Outcome::Failed {
-                    code: "provider_timeout".into(),
-                    message: "The payment provider did not confirm the payment in time.".into(),
-                })
+                Some(Outcome::failed(
+                    "provider_timeout",
+                    "The payment provider did not confirm the payment in time.",
+                ))
             }
             Ok(PollResult::Pending | PollResult::Unknown) => None,
             Err(e) => {
@@ -667,20 +688,20 @@ pub async fn expire_due(state: &AppState) -> anyhow::Result<usize> {
 
 /// A session whose buyer chose a route but never handed anything to a provider: the session
 /// expires, its payment fails (`session_expired`) and its invoice is voided, together.
-async fn expire_started_session(state: &AppState, session_id: &str) -> anyhow::Result<bool> {
+async fn expire_started_session(state: &AppState, session_id: &SessionId) -> anyhow::Result<bool> {
     let now = now_ms();
     let mut tx = state.db.begin().await?;
     let Some(session) = expire_pending_session(&mut *tx, session_id, now).await? else {
         return Ok(false);
     };
-    let outcome = Outcome::Failed {
-        code: "session_expired".into(),
-        message: "The checkout expired before the payment was made.".into(),
-    };
+    let outcome = Outcome::failed(
+        "session_expired",
+        "The checkout expired before the payment was made.",
+    );
     let payment = match &session.payment_id {
         Some(id) => {
-            let failed =
-                finish_payment_from(&mut *tx, id, &outcome, Some("awaiting_buyer"), now).await?;
+            let awaiting = Some(ProviderState::AwaitingBuyer);
+            let failed = finish_payment_from(&mut *tx, id, &outcome, awaiting, now).await?;
             if failed.is_none() {
                 // The buyer handed the payment to a provider meanwhile: it is not ours to expire.
                 tx.rollback().await.context("rolling back an expiry")?;
@@ -691,7 +712,14 @@ async fn expire_started_session(state: &AppState, session_id: &str) -> anyhow::R
         None => None,
     };
     if let Some(payment) = &payment {
-        close_invoice(&mut *tx, &payment.invoice_id, "void", false, now).await?;
+        close_invoice(
+            &mut *tx,
+            &payment.invoice_id,
+            InvoiceStatus::Void,
+            false,
+            now,
+        )
+        .await?;
     }
     let route = payment.as_ref().and_then(|p| route_of(state, p));
     let event = build_event(EventKind::Expired, &session, payment.as_ref(), route, now);
@@ -734,7 +762,9 @@ pub async fn expire_for_merchant(
             MerchantExpiry::Expired(Box::new(row))
         }
         None => match get_session(&mut *tx, merchant_id, environment, id).await? {
-            Some(row) if row.status == "expired" => MerchantExpiry::AlreadyExpired(Box::new(row)),
+            Some(row) if row.status == SessionStatus::Expired => {
+                MerchantExpiry::AlreadyExpired(Box::new(row))
+            }
             Some(row) => MerchantExpiry::NotExpirable(Box::new(row)),
             None => MerchantExpiry::Unknown,
         },
@@ -744,4 +774,15 @@ pub async fn expire_for_merchant(
         state.webhook_wakeup.notify_one();
     }
     Ok(answer)
+}
+
+/// What a provider is told about `payment`.
+pub fn provider_view(payment: &PaymentRow) -> ProviderPayment {
+    ProviderPayment {
+        id: payment.id.clone(),
+        route_kind: payment.route_kind,
+        total_cents: payment.total_cents,
+        currency: payment.currency.clone(),
+        provider_ref: payment.provider_ref.clone(),
+    }
 }

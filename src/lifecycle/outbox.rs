@@ -9,6 +9,7 @@ use crate::db::events::{EventRow, events_since, insert_event};
 use crate::db::webhook_deliveries::{fan_out_event, requeue_deliveries};
 use crate::db::{Db, Tx};
 use crate::domain::time::now_ms;
+use crate::domain::{Environment, MerchantId};
 
 /// Writes an event and queues its webhook deliveries, in the caller's transaction. An event
 /// written before (the same step run twice) is left alone: its id is derived from the step.
@@ -35,8 +36,8 @@ pub async fn redeliver_event(tx: &mut Tx, event: &EventRow, now_ms: i64) -> anyh
 /// (events, deliveries).
 pub async fn redeliver_since(
     db: &Db,
-    merchant_id: &str,
-    environment: &str,
+    merchant_id: &MerchantId,
+    environment: Environment,
     since_ms: i64,
 ) -> anyhow::Result<(usize, u64)> {
     let events = events_since(&db.read, merchant_id, environment, since_ms).await?;

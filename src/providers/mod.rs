@@ -15,12 +15,24 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use crate::db::payments::{Outcome, PaymentRow};
 use crate::domain::card::Card;
+use crate::domain::{Outcome, PaymentId, RouteKind};
+
+/// What a provider is told about a payment (never our whole record of it).
+#[derive(Debug, Clone)]
+pub struct ProviderPayment {
+    pub id: PaymentId,
+    pub route_kind: RouteKind,
+    /// What the buyer pays, in cents: the amount and the buyer fee.
+    pub total_cents: i64,
+    pub currency: String,
+    /// The provider's own id for it, once it answered the hand-off.
+    pub provider_ref: Option<String>,
+}
 
 /// What the buyer handed over to start paying.
 pub struct StartRequest<'a> {
-    pub payment: &'a PaymentRow,
+    pub payment: &'a ProviderPayment,
     /// Present for card routes only; never stored. Absent when a hand-off is driven again.
     pub card: Option<&'a Card>,
     /// The same for every hand-off of one payment ([`idempotency_key`]).
@@ -28,7 +40,7 @@ pub struct StartRequest<'a> {
 }
 
 /// The idempotency key of a payment's hand-off.
-pub fn idempotency_key(payment_id: &str) -> String {
+pub fn idempotency_key(payment_id: &PaymentId) -> String {
     format!("{payment_id}_start")
 }
 
@@ -53,10 +65,10 @@ pub struct SignedCallback {
 }
 
 /// What the page shows the buyer while a wallet or bank transfer is awaited.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Instructions {
-    /// `wallet` or `local`.
-    pub kind: String,
+    /// A wallet transfer or a local one (a bank transfer).
+    pub kind: RouteKind,
     pub address: Option<String>,
     pub asset_amount: Option<String>,
     pub network: Option<String>,
@@ -65,6 +77,23 @@ pub struct Instructions {
     pub bank_name: Option<String>,
     pub account_number: Option<String>,
     pub routing_number: Option<String>,
+}
+
+impl Instructions {
+    /// Instructions of `kind` with nothing filled in yet.
+    pub fn new(kind: RouteKind) -> Instructions {
+        Instructions {
+            kind,
+            address: None,
+            asset_amount: None,
+            network: None,
+            payment_uri: None,
+            reference: None,
+            bank_name: None,
+            account_number: None,
+            routing_number: None,
+        }
+    }
 }
 
 /// The provider's answer to a hand-off.
@@ -91,7 +120,7 @@ pub enum StartOutcome {
 pub struct ProviderEvent {
     /// The provider's id of this callback, for refusing replays.
     pub callback_id: String,
-    pub payment_id: String,
+    pub payment_id: PaymentId,
     pub outcome: Outcome,
 }
 
@@ -132,7 +161,10 @@ pub trait Provider: Send + Sync {
     ) -> Result<ProviderEvent, CallbackError>;
 
     /// Asks the provider where a payment stands (reconciliation).
-    fn poll<'a>(&'a self, payment: &'a PaymentRow) -> BoxFuture<'a, anyhow::Result<PollResult>>;
+    fn poll<'a>(
+        &'a self,
+        payment: &'a ProviderPayment,
+    ) -> BoxFuture<'a, anyhow::Result<PollResult>>;
 }
 
 /// The configured providers by id.

@@ -7,24 +7,33 @@
 //! 4000 0000 0000 0077 stays pending at the provider, then pays after `delay`.
 //! Wallet and bank transfer: the page offers buttons that simulate the transfer or its failure.
 //!
-//! Like a real provider it keeps books (`sandbox_ledger`, in the same database, standing for
-//! the provider's own): each hand-off's decision under our idempotency key, so a hand-off
-//! driven again gets the same answer and a poll learns every outcome it decided.
+//! Like a real provider it keeps books (a [`Ledger`]; the server keeps it in its own database,
+//! standing for the provider's): each hand-off's decision under our idempotency key, so a
+//! hand-off driven again gets the same answer and a poll learns every outcome it decided.
 
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{
-    CallbackError, Instructions, NeedsBuyer, PollResult, Provider, ProviderEvent, SignedCallback,
-    StartOutcome, StartRequest,
+    CallbackError, Instructions, NeedsBuyer, PollResult, Provider, ProviderEvent, ProviderPayment,
+    SignedCallback, StartOutcome, StartRequest,
 };
 use crate::crypto::signature::{self, SignatureError};
-use crate::db::Db;
-use crate::db::payments::{Outcome, PaymentRow};
-use crate::db::sandbox_ledger::{LedgerEntry, find_decision, record_decision};
 use crate::domain::ids::random_token;
+use crate::domain::sandbox::{LedgerEntry, SandboxDecision};
 use crate::domain::time::now_ms;
+use crate::domain::{Outcome, PaymentId, RouteKind};
+
+/// Where the sandbox keeps its books: a real provider keeps them in its own storage.
+pub trait Ledger: Send + Sync {
+    /// The decision recorded under `key`, if any.
+    fn find<'a>(&'a self, key: &'a str) -> BoxFuture<'a, anyhow::Result<Option<LedgerEntry>>>;
+
+    /// Records `entry` unless its key was recorded before, and returns the entry that stands:
+    /// the first decision for a key wins, however many hand-offs race.
+    fn record<'a>(&'a self, entry: &'a LedgerEntry) -> BoxFuture<'a, anyhow::Result<LedgerEntry>>;
+}
 
 pub const ID: &str = crate::domain::payment_route::SANDBOX_INTEGRATION;
 pub const SIGNATURE_HEADER: &str = "x-sandbox-signature";
@@ -68,7 +77,7 @@ impl Simulation {
 }
 
 pub struct SandboxProvider {
-    db: Db,
+    ledger: Box<dyn Ledger>,
     secret: Vec<u8>,
     delay_ms: i64,
     poll_interval_ms: i64,
@@ -91,9 +100,14 @@ pub struct CallbackBody {
 }
 
 impl SandboxProvider {
-    pub fn new(db: Db, secret: Vec<u8>, delay_ms: i64, poll_interval_ms: i64) -> SandboxProvider {
+    pub fn new(
+        ledger: Box<dyn Ledger>,
+        secret: Vec<u8>,
+        delay_ms: i64,
+        poll_interval_ms: i64,
+    ) -> SandboxProvider {
         SandboxProvider {
-            db,
+            ledger,
             secret,
             delay_ms,
             poll_interval_ms,
@@ -102,11 +116,15 @@ impl SandboxProvider {
     }
 
     /// A signed callback, as the sandbox "sends" it.
-    pub fn callback(&self, payment_id: &str, outcome: &Outcome) -> anyhow::Result<SignedCallback> {
+    pub fn callback(
+        &self,
+        payment_id: &PaymentId,
+        outcome: &Outcome,
+    ) -> anyhow::Result<SignedCallback> {
         let body = match outcome {
             Outcome::Paid { tx_hash } => CallbackBody {
                 id: format!("cb_{}", random_token(20)?),
-                payment: payment_id.to_owned(),
+                payment: payment_id.to_string(),
                 kind: "payment.succeeded".into(),
                 tx_hash: tx_hash.clone(),
                 failure_code: None,
@@ -114,7 +132,7 @@ impl SandboxProvider {
             },
             Outcome::Failed { code, message } => CallbackBody {
                 id: format!("cb_{}", random_token(20)?),
-                payment: payment_id.to_owned(),
+                payment: payment_id.to_string(),
                 kind: "payment.failed".into(),
                 tx_hash: None,
                 failure_code: Some(code.clone()),
@@ -129,7 +147,7 @@ impl SandboxProvider {
     /// The callback a sandbox button produces.
     pub fn simulate(
         &self,
-        payment_id: &str,
+        payment_id: &PaymentId,
         simulation: Simulation,
     ) -> anyhow::Result<SignedCallback> {
         let failed = |code: &str, message: &str| Outcome::Failed {
@@ -152,11 +170,11 @@ impl SandboxProvider {
         self.callback(payment_id, &outcome)
     }
 
-    fn wallet_instructions(&self, payment: &PaymentRow) -> Instructions {
+    fn wallet_instructions(&self, payment: &ProviderPayment) -> Instructions {
         // USDC has 6 decimals: one cent is 10^4 base units.
         let base_units = payment.total_cents * 10_000;
         Instructions {
-            kind: "wallet".into(),
+            kind: RouteKind::Wallet,
             address: Some(self.settlement_address.clone()),
             asset_amount: Some(format!(
                 "{}.{:02}",
@@ -168,13 +186,14 @@ impl SandboxProvider {
                 "ethereum:{USDC_BASE_CONTRACT}@{BASE_CHAIN_ID}/transfer?address={}&uint256={base_units}",
                 self.settlement_address
             )),
-            ..Instructions::default()
+            ..Instructions::new(RouteKind::Wallet)
         }
     }
 
-    fn bank_instructions(payment: &PaymentRow) -> Instructions {
+    fn bank_instructions(payment: &ProviderPayment) -> Instructions {
         let tail: String = payment
             .id
+            .as_str()
             .chars()
             .rev()
             .take(8)
@@ -183,7 +202,7 @@ impl SandboxProvider {
             .rev()
             .collect();
         Instructions {
-            kind: "local".into(),
+            kind: RouteKind::Local,
             reference: Some(format!("ORC-{}", tail.to_uppercase())),
             bank_name: Some("Sandbox Bank".into()),
             account_number: Some("000123456789".into()),
@@ -193,7 +212,7 @@ impl SandboxProvider {
                 payment.total_cents / 100,
                 payment.total_cents % 100
             )),
-            ..Instructions::default()
+            ..Instructions::new(RouteKind::Local)
         }
     }
 }
@@ -217,9 +236,9 @@ impl Provider for SandboxProvider {
         request: StartRequest<'a>,
     ) -> BoxFuture<'a, anyhow::Result<StartOutcome>> {
         Box::pin(async move {
-            let entry = match find_decision(&self.db.write, request.idempotency_key).await? {
+            let entry = match self.ledger.find(request.idempotency_key).await? {
                 Some(entry) => entry,
-                None => record_decision(&self.db, &self.decide(&request)?).await?,
+                None => self.ledger.record(&self.decide(&request)?).await?,
             };
             self.answer(request.payment, &entry)
         })
@@ -253,31 +272,39 @@ impl Provider for SandboxProvider {
                 )));
             }
         };
+        let payment_id = PaymentId::parse(&parsed.payment).ok_or_else(|| {
+            CallbackError::Malformed(format!("{:?} is not a payment id", parsed.payment))
+        })?;
         Ok(ProviderEvent {
             callback_id: parsed.id,
-            payment_id: parsed.payment,
+            payment_id,
             outcome,
         })
     }
 
-    fn poll<'a>(&'a self, payment: &'a PaymentRow) -> BoxFuture<'a, anyhow::Result<PollResult>> {
+    fn poll<'a>(
+        &'a self,
+        payment: &'a ProviderPayment,
+    ) -> BoxFuture<'a, anyhow::Result<PollResult>> {
         Box::pin(async move {
             let key = super::idempotency_key(&payment.id);
-            let Some(entry) = find_decision(&self.db.read, &key).await? else {
+            let Some(entry) = self.ledger.find(&key).await? else {
                 return Ok(PollResult::Unknown);
             };
-            Ok(match entry.decision.as_str() {
-                "paid" => PollResult::Final(Outcome::Paid {
+            Ok(match entry.decision {
+                SandboxDecision::Paid => PollResult::Final(Outcome::Paid {
                     tx_hash: entry.tx_hash,
                 }),
-                "failed" => PollResult::Final(entry_failure(&entry)),
-                "delayed" if entry.settle_at.is_some_and(|at| now_ms() >= at) => {
+                SandboxDecision::Failed => PollResult::Final(entry_failure(&entry)),
+                SandboxDecision::Delayed if entry.settle_at.is_some_and(|at| now_ms() >= at) => {
                     PollResult::Final(Outcome::Paid {
                         tx_hash: entry.tx_hash,
                     })
                 }
                 // A challenge, a transfer and a bank payment wait for the buyer's button.
-                _ => PollResult::Pending,
+                SandboxDecision::Delayed
+                | SandboxDecision::Challenge
+                | SandboxDecision::AwaitingTransfer => PollResult::Pending,
             })
         })
     }
@@ -304,7 +331,7 @@ impl SandboxProvider {
         let mut entry = LedgerEntry {
             idempotency_key: request.idempotency_key.to_owned(),
             provider_ref: format!("sbx_{}", random_token(16)?),
-            decision: "awaiting_transfer".into(),
+            decision: SandboxDecision::AwaitingTransfer,
             tx_hash: None,
             failure_code: None,
             failure_message: None,
@@ -313,26 +340,26 @@ impl SandboxProvider {
             created_at: now_ms(),
         };
         let mut fail = |code: &str, message: &str| {
-            entry.decision = "failed".into();
+            entry.decision = SandboxDecision::Failed;
             entry.failure_code = Some(code.into());
             entry.failure_message = Some(message.into());
         };
-        match payment.route_kind.as_str() {
-            "card" => {
+        match payment.route_kind {
+            RouteKind::Card => {
                 let card = request.card.ok_or(NeedsBuyer)?;
                 match card.number() {
                     "4242424242424242" => {
-                        entry.decision = "paid".into();
+                        entry.decision = SandboxDecision::Paid;
                         entry.tx_hash = Some(fake_tx_hash()?);
                     }
                     "4000000000000002" => fail("card_declined", "The card was declined."),
                     "4000000000009995" => {
                         fail("insufficient_funds", "The card has insufficient funds.")
                     }
-                    "4000002760003184" => entry.decision = "challenge".into(),
+                    "4000002760003184" => entry.decision = SandboxDecision::Challenge,
                     "4000000000000077" => {
                         let settle_at = now_ms() + self.delay_ms;
-                        entry.decision = "delayed".into();
+                        entry.decision = SandboxDecision::Delayed;
                         entry.settle_at = Some(settle_at);
                         entry.tx_hash = Some(fake_tx_hash()?);
                         entry.provider_data = json!({ "settle_at": settle_at }).to_string();
@@ -340,16 +367,22 @@ impl SandboxProvider {
                     _ => fail("card_declined", "The sandbox only accepts its test cards."),
                 }
             }
-            "wallet" => {
+            RouteKind::Wallet => {
                 entry.provider_data = serde_json::to_string(&self.wallet_instructions(payment))?
             }
-            _ => entry.provider_data = serde_json::to_string(&Self::bank_instructions(payment))?,
+            RouteKind::Local => {
+                entry.provider_data = serde_json::to_string(&Self::bank_instructions(payment))?
+            }
         }
         Ok(entry)
     }
 
     /// The hand-off's answer from what was decided; the same every time it is asked.
-    fn answer(&self, payment: &PaymentRow, entry: &LedgerEntry) -> anyhow::Result<StartOutcome> {
+    fn answer(
+        &self,
+        payment: &ProviderPayment,
+        entry: &LedgerEntry,
+    ) -> anyhow::Result<StartOutcome> {
         let provider_ref = entry.provider_ref.clone();
         let provider_data: serde_json::Value = serde_json::from_str(&entry.provider_data)?;
         let immediate = |outcome: Outcome| -> anyhow::Result<StartOutcome> {
@@ -360,22 +393,22 @@ impl SandboxProvider {
                 poll_after_ms: self.poll_interval_ms,
             })
         };
-        match entry.decision.as_str() {
-            "paid" => immediate(Outcome::Paid {
+        match entry.decision {
+            SandboxDecision::Paid => immediate(Outcome::Paid {
                 tx_hash: entry.tx_hash.clone(),
             }),
-            "failed" => immediate(entry_failure(entry)),
-            "challenge" => Ok(StartOutcome::Challenge {
+            SandboxDecision::Failed => immediate(entry_failure(entry)),
+            SandboxDecision::Challenge => Ok(StartOutcome::Challenge {
                 provider_ref,
                 provider_data,
             }),
-            "delayed" => Ok(StartOutcome::Accepted {
+            SandboxDecision::Delayed => Ok(StartOutcome::Accepted {
                 provider_ref,
                 provider_data,
                 callbacks: Vec::new(),
                 poll_after_ms: (entry.settle_at.unwrap_or(0) - now_ms()).max(0),
             }),
-            _ => Ok(StartOutcome::Accepted {
+            SandboxDecision::AwaitingTransfer => Ok(StartOutcome::Accepted {
                 provider_ref,
                 provider_data,
                 callbacks: Vec::new(),

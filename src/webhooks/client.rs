@@ -235,18 +235,16 @@ impl WebhookClients {
         })
     }
 
-    pub fn for_environment(&self, environment: &str) -> &reqwest::Client {
-        if environment == "production" {
-            &self.production
-        } else {
-            &self.sandbox
+    pub fn for_environment(&self, environment: Environment) -> &reqwest::Client {
+        match environment {
+            Environment::Production => &self.production,
+            Environment::Sandbox => &self.sandbox,
         }
     }
 
     /// Whether deliveries to `environment`'s endpoints must keep to public addresses. The
     /// resolver covers names; the worker checks a literal address in the URL with this.
-    pub fn public_only(&self, environment: &str) -> bool {
-        let environment = Environment::parse(environment).unwrap_or(Environment::Production);
+    pub fn public_only(&self, environment: Environment) -> bool {
         self.rules.public_only(environment)
     }
 }

@@ -4,11 +4,11 @@
 use crate::crypto::secret_box::EncryptionKeys;
 use crate::db::Db;
 use crate::db::webhook_endpoints::{EndpointRow, insert_endpoint, rotate_secret};
-use crate::domain::Environment;
 use crate::domain::event::EventKind;
-use crate::domain::ids::{new_suffix, random_token};
+use crate::domain::ids::random_token;
 use crate::domain::input::{FieldIssue, RawObject};
 use crate::domain::time::now_ms;
+use crate::domain::{EndpointStatus, Environment, MerchantId, WebhookEndpointId};
 
 /// A new secret: `whsec_` and 160 random bits.
 pub fn new_secret() -> anyhow::Result<String> {
@@ -67,22 +67,22 @@ pub fn parse_event_list(body: &RawObject, issues: &mut Vec<FieldIssue>) -> Vec<S
 pub async fn create_endpoint(
     db: &Db,
     keys: &EncryptionKeys,
-    merchant_id: &str,
+    merchant_id: &MerchantId,
     environment: Environment,
     url: &str,
     events: &[String],
 ) -> anyhow::Result<(EndpointRow, String)> {
     let now = now_ms();
-    let id = format!("we_{}", new_suffix());
+    let id = WebhookEndpointId::generate();
     let secret = new_secret()?;
     let row = EndpointRow {
-        secret: keys.seal(&id, &secret)?,
+        secret: keys.seal(id.as_str(), &secret)?,
         id,
-        merchant_id: merchant_id.to_owned(),
-        environment: environment.as_str().to_owned(),
+        merchant_id: merchant_id.clone(),
+        environment,
         url: url.to_owned(),
         events: serde_json::to_string(events)?,
-        status: "active".into(),
+        status: EndpointStatus::Active,
         disabled_reason: None,
         previous_secret: None,
         previous_secret_expires_at: None,
@@ -100,7 +100,7 @@ pub async fn create_endpoint(
 pub async fn rotate_endpoint_secret(
     db: &Db,
     keys: &EncryptionKeys,
-    endpoint_id: &str,
+    endpoint_id: &WebhookEndpointId,
     overlap_seconds: i64,
 ) -> anyhow::Result<String> {
     let now = now_ms();
@@ -108,7 +108,7 @@ pub async fn rotate_endpoint_secret(
     rotate_secret(
         &db.write,
         endpoint_id,
-        &keys.seal(endpoint_id, &secret)?,
+        &keys.seal(endpoint_id.as_str(), &secret)?,
         now + overlap_seconds * 1000,
         now,
     )

@@ -6,22 +6,23 @@ use anyhow::Context;
 use crate::crypto::secret_box::{EncryptionKeys, SecretError};
 use crate::db::Db;
 use crate::db::webhook_endpoints::{StoredSecrets, list_stored_secrets, replace_stored_secrets};
+use crate::domain::WebhookEndpointId;
 
 /// The secrets a delivery signs with at `now_ms`: the current one, and the previous one until
 /// `previous_expires_at`.
 pub fn signing_secrets(
     keys: &EncryptionKeys,
-    endpoint_id: &str,
+    endpoint_id: &WebhookEndpointId,
     current: &str,
     previous: Option<&str>,
     previous_expires_at: Option<i64>,
     now_ms: i64,
 ) -> Result<Vec<String>, SecretError> {
-    let mut secrets = vec![keys.open(endpoint_id, current)?];
+    let mut secrets = vec![keys.open(endpoint_id.as_str(), current)?];
     if let (Some(previous), Some(until)) = (previous, previous_expires_at)
         && now_ms < until
     {
-        secrets.push(keys.open(endpoint_id, previous)?);
+        secrets.push(keys.open(endpoint_id.as_str(), previous)?);
     }
     Ok(secrets)
 }
@@ -34,7 +35,7 @@ pub async fn reseal_all(db: &Db, keys: &EncryptionKeys) -> anyhow::Result<u64> {
     let mut rewritten = 0;
     for row in list_stored_secrets(&db.read).await? {
         let open = |stored: &str| {
-            keys.open(&row.id, stored)
+            keys.open(row.id.as_str(), stored)
                 .with_context(|| format!("reading the secret of webhook endpoint {}", row.id))
         };
         let secret = open(&row.secret)?;
@@ -46,8 +47,10 @@ pub async fn reseal_all(db: &Db, keys: &EncryptionKeys) -> anyhow::Result<u64> {
         }
         let new = StoredSecrets {
             id: row.id.clone(),
-            secret: keys.seal(&row.id, &secret)?,
-            previous_secret: previous.map(|p| keys.seal(&row.id, &p)).transpose()?,
+            secret: keys.seal(row.id.as_str(), &secret)?,
+            previous_secret: previous
+                .map(|p| keys.seal(row.id.as_str(), &p))
+                .transpose()?,
         };
         // Compare-and-set: a rotation meanwhile (another instance) wins, already sealed.
         if replace_stored_secrets(&db.write, &row, &new).await? {

@@ -25,6 +25,7 @@ use crate::db::webhook_deliveries::{
     renew_leases,
 };
 use crate::db::webhook_endpoints::{disable_endpoint, record_endpoint_health};
+use crate::domain::EndpointStatus;
 use crate::domain::time::now_ms;
 use crate::metrics::Metrics;
 
@@ -139,11 +140,11 @@ async fn send(ctx: &WorkerContext, delivery: DueDelivery) -> Attempt {
         retry_after: None,
     };
     let d = &attempt.delivery;
-    if d.endpoint_status != "active" {
+    if d.endpoint_status != EndpointStatus::Active {
         attempt.error = Some("the endpoint is disabled".into());
         return attempt;
     }
-    if ctx.clients.public_only(&d.environment) && literal_ip(&d.url).is_some_and(is_forbidden_ip) {
+    if ctx.clients.public_only(d.environment) && literal_ip(&d.url).is_some_and(is_forbidden_ip) {
         attempt.error = Some("refused: the endpoint's address is not public".into());
         return attempt;
     }
@@ -165,10 +166,10 @@ async fn send(ctx: &WorkerContext, delivery: DueDelivery) -> Attempt {
     let signature = sign_header(&secrets, started_at / 1000, d.payload.as_bytes());
     let request = ctx
         .clients
-        .for_environment(&d.environment)
+        .for_environment(d.environment)
         .post(&d.url)
         .header("content-type", "application/json")
-        .header("x-gateway-event", &d.event_id)
+        .header("x-gateway-event", d.event_id.as_str())
         .header("x-gateway-signature", signature)
         .body(d.payload.clone());
     match request.send().await {
@@ -232,7 +233,7 @@ async fn record(
     let gone = status == Some(410);
     let step = if delivered {
         NextStep::Succeeded
-    } else if gone || d.endpoint_status != "active" {
+    } else if gone || d.endpoint_status != EndpointStatus::Active {
         NextStep::GiveUp
     } else {
         match next_attempt_at(d.attempts, now, random_jitter(), a.retry_after) {
@@ -270,7 +271,7 @@ async fn record(
         now,
     )
     .await?;
-    if d.endpoint_status == "active" {
+    if d.endpoint_status == EndpointStatus::Active {
         record_endpoint_health(&mut **tx, &d.endpoint_id, delivered, now).await?;
         if gone {
             disable_endpoint(

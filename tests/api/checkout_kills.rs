@@ -26,8 +26,10 @@ use std::time::{Duration, Instant};
 
 use openrails_checkout::bootstrap::ensure_first_merchant;
 use openrails_checkout::db::payments::{PaymentRow, get_payment_by_session};
-use openrails_checkout::db::sandbox_ledger::{LedgerEntry, find_decision};
+use openrails_checkout::db::sandbox_ledger::find_decision;
 use openrails_checkout::db::{Backend, Db};
+use openrails_checkout::domain::SessionId;
+use openrails_checkout::domain::sandbox::LedgerEntry;
 use openrails_checkout::providers::idempotency_key;
 use serde_json::Value;
 use sqlx::Connection;
@@ -104,7 +106,8 @@ struct Snapshot {
 
 impl Snapshot {
     async fn take(db: &Db, session_id: &str) -> Snapshot {
-        let payment = get_payment_by_session(&db.read, session_id)
+        let session = SessionId::parse(session_id).expect("a session id");
+        let payment = get_payment_by_session(&db.read, &session)
             .await
             .unwrap()
             .expect("the session has a payment");
@@ -147,10 +150,10 @@ impl Snapshot {
     /// Whether this is the state at `point`: the step before it committed, nothing after.
     fn shows(&self, point: Point) -> bool {
         let p = &self.payment;
-        let open = p.status == "pending"
+        let open = p.status.as_str() == "pending"
             && self.session_status == "pending"
             && self.invoice_status == "open";
-        let claimed = p.provider_state == "in_flight";
+        let claimed = p.provider_state.as_str() == "in_flight";
         let pending_event = self.events.len() == 1
             && self.events[0].0 == format!("evt_{}_provider_pending", p.session_id);
         open && match point {
@@ -176,7 +179,7 @@ impl Snapshot {
     }
 
     fn finished(&self) -> bool {
-        self.payment.status != "pending"
+        self.payment.status.as_str() != "pending"
     }
 }
 
@@ -480,7 +483,7 @@ async fn assert_settled(r: &Restarted, last: &Snapshot, expected: &Expected) {
     // A failed payment opens the session for another attempt.
     let session_status = if expected.paid { "paid" } else { "routed" };
     let p = &last.payment;
-    assert_eq!(p.status, outcome, "{last:?}");
+    assert_eq!(p.status.as_str(), outcome, "{last:?}");
     assert_eq!(p.failure_code.as_deref(), expected.failure_code, "{last:?}");
     assert_eq!(p.card_last4.as_deref(), expected.last4, "{last:?}");
     assert_eq!(
@@ -503,7 +506,7 @@ async fn assert_settled(r: &Restarted, last: &Snapshot, expected: &Expected) {
     match (last.decisions.as_slice(), expected.decision) {
         ([], None) => assert_eq!(last.events, vec![final_event], "{last:?}"),
         ([decision], Some(decided)) => {
-            assert_eq!(decision.decision, decided, "{decision:?}");
+            assert_eq!(decision.decision.as_str(), decided, "{decision:?}");
             assert_eq!(p.provider_ref.as_ref(), Some(&decision.provider_ref));
             if decided != "awaiting_transfer" {
                 assert_eq!(p.failure_code, decision.failure_code, "{last:?}");

@@ -14,7 +14,7 @@ use openrails_checkout::db::payments::{PaymentRow, get_payment_by_session};
 use openrails_checkout::domain::SessionId;
 use openrails_checkout::domain::card::{Card, CardForm};
 use openrails_checkout::domain::time::now_ms;
-use openrails_checkout::lifecycle::{claim_hand_off, reconcile_once, start_payment};
+use openrails_checkout::lifecycle::{claim_hand_off, provider_view, reconcile_once, start_payment};
 use openrails_checkout::providers::{StartRequest, idempotency_key};
 
 use crate::checkout_support::{
@@ -34,7 +34,7 @@ fn card(number: &str) -> Card {
 }
 
 async fn payment_of(app: &TestApp, session_id: &str) -> PaymentRow {
-    get_payment_by_session(&app.db.write, session_id)
+    get_payment_by_session(&app.db.write, &SessionId::parse(session_id).unwrap())
         .await
         .unwrap()
         .expect("the session has a payment")
@@ -80,7 +80,7 @@ async fn a_crash_after_the_provider_approved_a_card_ends_paid_not_timed_out() {
     let provider = app.state.providers.get("sandbox").unwrap().clone();
     provider
         .start(StartRequest {
-            payment: &payment,
+            payment: &provider_view(&payment),
             card: Some(&card),
             idempotency_key: &key,
         })
@@ -89,7 +89,7 @@ async fn a_crash_after_the_provider_approved_a_card_ends_paid_not_timed_out() {
     assert_eq!(api_payment(&app, &id).await["status"], "pending");
 
     // The next instance's reconciliation, once the claim is old enough to be a stranded one.
-    make_due(&app, &payment.id).await;
+    make_due(&app, payment.id.as_str()).await;
     assert_eq!(reconcile_once(&app.state).await.unwrap(), 1);
 
     let paid = api_payment(&app, &id).await;
@@ -109,7 +109,7 @@ async fn a_crash_after_the_provider_approved_a_card_ends_paid_not_timed_out() {
         Some(&expected_return(REDIRECT, &id, "paid")),
     );
     // Driving it again changes nothing.
-    make_due(&app, &payment.id).await;
+    make_due(&app, payment.id.as_str()).await;
     assert_eq!(reconcile_once(&app.state).await.unwrap(), 0);
     assert_eq!(event_ids(&app, &id).await.len(), 2);
 }
@@ -119,7 +119,7 @@ async fn a_crash_before_the_card_reached_the_provider_fails_at_once_saying_no_mo
     let app = crate::helpers::spawn_app().await;
     let (id, payment, _card) = claimed_card_payment(&app, CARD_PAYS).await;
 
-    make_due(&app, &payment.id).await;
+    make_due(&app, payment.id.as_str()).await;
     assert_eq!(reconcile_once(&app.state).await.unwrap(), 1);
 
     let failed = api_payment(&app, &id).await;
@@ -148,10 +148,10 @@ async fn a_crash_before_a_wallet_hand_off_reached_the_provider_is_driven_again()
         .await
         .unwrap();
     let payment = payment_of(&app, &id).await;
-    assert_eq!(payment.provider_state, "in_flight", "{payment:?}");
+    assert_eq!(payment.provider_state.as_str(), "in_flight", "{payment:?}");
     assert!(event_ids(&app, &id).await.is_empty());
 
-    make_due(&app, &payment.id).await;
+    make_due(&app, payment.id.as_str()).await;
     assert_eq!(reconcile_once(&app.state).await.unwrap(), 0, "still owed");
 
     let driven = payment_of(&app, &id).await;
@@ -231,10 +231,10 @@ async fn a_database_failure_while_recording_the_providers_answer_is_recovered() 
     submit_card(&buyer, CARD_PAYS).await;
 
     let stranded = payment_of(&app, &id).await;
-    assert_eq!(stranded.provider_state, "in_flight");
+    assert_eq!(stranded.provider_state.as_str(), "in_flight");
     assert!(stranded.provider_ref.is_none(), "{stranded:?}");
     heal(&app, "fail_answer").await;
-    make_due(&app, &stranded.id).await;
+    make_due(&app, stranded.id.as_str()).await;
     assert_eq!(reconcile_once(&app.state).await.unwrap(), 1);
 
     assert_eq!(api_payment(&app, &id).await["status"], "paid");
@@ -257,10 +257,10 @@ async fn a_database_failure_while_applying_the_providers_approval_is_recovered_b
     submit_card(&buyer, CARD_PAYS).await;
 
     let stranded = payment_of(&app, &id).await;
-    assert_eq!(stranded.status, "pending");
+    assert_eq!(stranded.status.as_str(), "pending");
     assert!(stranded.provider_ref.is_some(), "{stranded:?}");
     heal(&app, "fail_outcome").await;
-    make_due(&app, &stranded.id).await;
+    make_due(&app, stranded.id.as_str()).await;
     assert_eq!(reconcile_once(&app.state).await.unwrap(), 1);
 
     let paid = api_payment(&app, &id).await;

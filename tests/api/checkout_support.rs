@@ -477,7 +477,8 @@ pub async fn event_ids(app: &TestApp, session_id: &str) -> Vec<String> {
 
 /// Every text of the session's payment row, as one string (to look for what must not be stored).
 pub async fn payment_row_text(app: &TestApp, session_id: &str) -> String {
-    let row = openrails_checkout::db::payments::get_payment_by_session(&app.db.read, session_id)
+    let session_id = openrails_checkout::domain::SessionId::parse(session_id).unwrap();
+    let row = openrails_checkout::db::payments::get_payment_by_session(&app.db.read, &session_id)
         .await
         .unwrap();
     format!("{row:?}")

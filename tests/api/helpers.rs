@@ -175,7 +175,7 @@ pub fn routes_with_production() -> Vec<PaymentRoute> {
     let mut routes = default_routes();
     let mut live = routes[0].clone();
     live.id = "card-live".into();
-    live.environments = vec!["production".into()];
+    live.environments = vec![Environment::Production];
     routes.push(live);
     routes
 }

@@ -6,6 +6,7 @@
 use openrails_checkout::config::Mode;
 use openrails_checkout::db::webhook_endpoints::{EndpointRow, insert_endpoint};
 use openrails_checkout::domain::time::now_ms;
+use openrails_checkout::domain::{EndpointStatus, Environment, WebhookEndpointId};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_error, issue_fields, spawn_app_with};
@@ -85,12 +86,12 @@ async fn the_operator_may_let_sandbox_endpoints_reach_private_addresses_in_produ
 async fn stored_sandbox_endpoint(app: &TestApp, id: &str, url: &str) {
     let now = now_ms();
     let row = EndpointRow {
-        id: id.to_owned(),
-        merchant_id: app.merchant_id.as_str().to_owned(),
-        environment: "sandbox".into(),
+        id: WebhookEndpointId::parse(id).unwrap(),
+        merchant_id: app.merchant_id.clone(),
+        environment: Environment::Sandbox,
         url: url.to_owned(),
         events: json!(["payment.paid"]).to_string(),
-        status: "active".into(),
+        status: EndpointStatus::Active,
         disabled_reason: None,
         secret: "whsec_addresses".into(),
         previous_secret: None,

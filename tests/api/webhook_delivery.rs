@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use openrails_checkout::db::webhook_endpoints::{EndpointRow, insert_endpoint};
-use openrails_checkout::domain::ids::new_suffix;
 use openrails_checkout::domain::time::{iso_seconds, now_ms, parse_rfc3339_ms};
+use openrails_checkout::domain::{EndpointStatus, Environment, WebhookEndpointId};
 use openrails_checkout::webhooks::verify;
 use openrails_checkout::webhooks::worker::deliver_due;
 use serde_json::{Value, json};
@@ -588,12 +588,12 @@ async fn without_an_overlap_a_rotated_secret_stops_signing_at_once() {
 async fn stored_production_endpoint(app: &TestApp, url: &str) -> String {
     let now = now_ms();
     let row = EndpointRow {
-        id: format!("we_{}", new_suffix()),
-        merchant_id: app.merchant_id.as_str().to_owned(),
-        environment: "production".into(),
+        id: WebhookEndpointId::generate(),
+        merchant_id: app.merchant_id.clone(),
+        environment: Environment::Production,
         url: url.to_owned(),
         events: json!(["payment.paid"]).to_string(),
-        status: "active".into(),
+        status: EndpointStatus::Active,
         disabled_reason: None,
         secret: "whsec_stored".into(),
         previous_secret: None,
@@ -603,7 +603,7 @@ async fn stored_production_endpoint(app: &TestApp, url: &str) -> String {
         updated_at: now,
     };
     insert_endpoint(&app.db.write, &row).await.unwrap();
-    row.id
+    row.id.into_string()
 }
 
 #[tokio::test]

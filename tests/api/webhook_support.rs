@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use openrails_checkout::db::Db;
 use openrails_checkout::db::events::EventRow;
 use openrails_checkout::domain::time::{iso_millis, now_ms};
+use openrails_checkout::domain::{Environment, EventId, MerchantId, SessionId};
 use openrails_checkout::lifecycle::outbox::record_event;
 use openrails_checkout::webhooks::worker::{StepSummary, deliver_due};
 use serde_json::{Value, json};
@@ -433,10 +434,10 @@ pub async fn record_paid_events(
             let session_id = format!("chk_{tag}{i:05}");
             let id = format!("evt_{session_id}_paid");
             let row = EventRow {
-                id: id.clone(),
-                merchant_id: merchant_id.to_owned(),
-                environment: environment.to_owned(),
-                session_id: session_id.clone(),
+                id: EventId::parse(&id).unwrap(),
+                merchant_id: MerchantId::parse(merchant_id).unwrap(),
+                environment: Environment::parse(environment).unwrap(),
+                session_id: SessionId::parse(&session_id).unwrap(),
                 kind: "payment.paid".into(),
                 payload: sample_payload(&id, "payment.paid", &session_id, created_at).to_string(),
                 created_at,

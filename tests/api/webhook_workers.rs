@@ -151,7 +151,7 @@ async fn a_server_killed_mid_delivery_delivers_every_event_after_a_restart() {
     let (_, secret) = create_endpoint(
         &db,
         &EncryptionKeys::default(),
-        merchant.as_str(),
+        &merchant,
         Environment::Sandbox,
         &receiver.url,
         &events,

@@ -20,7 +20,7 @@ pub struct Customer {
     pub object: &'static str,
     pub email: String,
     /// `active`.
-    pub status: String,
+    pub status: &'static str,
     pub livemode: bool,
     /// ISO 8601 UTC.
     pub created: String,
@@ -29,11 +29,11 @@ pub struct Customer {
 impl From<CustomerRow> for Customer {
     fn from(row: CustomerRow) -> Customer {
         Customer {
-            id: row.id,
+            id: row.id.into_string(),
             object: "customer",
             email: row.email,
-            status: row.status,
-            livemode: row.environment == "production",
+            status: row.status.as_str(),
+            livemode: row.environment.livemode(),
             created: iso_seconds(row.created_at),
         }
     }

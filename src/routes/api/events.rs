@@ -12,6 +12,7 @@ use anyhow::Context;
 
 use crate::db::events::{EventRow, get_event, list_events};
 use crate::db::webhook_deliveries::{list_event_attempts, list_event_deliveries};
+use crate::domain::DeliveryStatus;
 use crate::domain::time::{iso_millis, iso_seconds, now_ms, parse_rfc3339_ms};
 use crate::error::{ApiError, ErrorEnvelope, FieldIssue};
 use crate::lifecycle::outbox::{redeliver_event, redeliver_since};
@@ -43,12 +44,12 @@ impl From<EventRow> for Event {
     fn from(row: EventRow) -> Event {
         Event {
             payload: serde_json::from_str(&row.payload).unwrap_or_default(),
-            livemode: row.environment == "production",
+            livemode: row.environment.livemode(),
             created: iso_millis(row.created_at),
-            id: row.id,
+            id: row.id.into_string(),
             object: "event",
             kind: row.kind,
-            session_id: row.session_id,
+            session_id: row.session_id.into_string(),
             deliveries: None,
             attempts: None,
         }
@@ -74,8 +75,8 @@ pub async fn list_events_handler(
     let owner = &auth.0;
     let rows = list_events(
         &state.db.read,
-        owner.merchant_id.as_str(),
-        owner.environment.as_str(),
+        &owner.merchant_id,
+        owner.environment,
         params.get("type"),
         params.get("sessionId"),
         params.starting_after.clone(),
@@ -87,14 +88,9 @@ pub async fn list_events_handler(
 
 async fn find(state: &AppState, auth: &Authenticated, id: &str) -> Result<EventRow, ApiError> {
     let owner = &auth.0;
-    get_event(
-        &state.db.read,
-        owner.merchant_id.as_str(),
-        owner.environment.as_str(),
-        id,
-    )
-    .await?
-    .ok_or_else(|| ApiError::not_found("event", id))
+    get_event(&state.db.read, &owner.merchant_id, owner.environment, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event", id))
 }
 
 /// Read an event with its deliveries and every attempt.
@@ -116,8 +112,8 @@ pub async fn get_event_handler(
             .into_iter()
             .map(|d| {
                 json!({
-                    "id": d.id, "endpointId": d.endpoint_id, "status": d.status, "attempts": d.attempts,
-                    "nextAttemptAt": (d.status == "pending").then(|| iso_seconds(d.next_attempt_at)),
+                    "id": d.id, "endpointId": d.endpoint_id, "status": d.status.as_str(), "attempts": d.attempts,
+                    "nextAttemptAt": (d.status == DeliveryStatus::Pending).then(|| iso_seconds(d.next_attempt_at)),
                     "lastStatusCode": d.last_status_code, "lastError": d.last_error,
                     "deliveredAt": d.delivered_at.map(iso_seconds),
                 })
@@ -187,13 +183,8 @@ pub async fn redeliver_since_handler(
         ));
     };
     let owner = &auth.0;
-    let (events, queued) = redeliver_since(
-        &state.db,
-        owner.merchant_id.as_str(),
-        owner.environment.as_str(),
-        since,
-    )
-    .await?;
+    let (events, queued) =
+        redeliver_since(&state.db, &owner.merchant_id, owner.environment, since).await?;
     state.webhook_wakeup.notify_one();
     Ok(HttpResponse::Ok().json(json!({"events": events, "queued": queued})))
 }

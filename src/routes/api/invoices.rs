@@ -26,7 +26,7 @@ pub struct Invoice {
     pub amount: serde_json::Value,
     pub currency: String,
     /// `open`, `paid` or `void`.
-    pub status: String,
+    pub status: &'static str,
     pub created: String,
     pub customer_id: String,
     pub payment_id: String,
@@ -38,17 +38,17 @@ pub struct Invoice {
 impl From<InvoiceRow> for Invoice {
     fn from(row: InvoiceRow) -> Invoice {
         Invoice {
-            id: row.id,
+            id: row.id.into_string(),
             object: "invoice",
             amount: cents_to_json(row.amount_cents),
             currency: row.currency,
-            status: row.status,
+            status: row.status.as_str(),
             created: iso_seconds(row.created_at),
-            customer_id: row.customer_id,
-            payment_id: row.payment_id,
-            session_id: row.session_id,
+            customer_id: row.customer_id.into_string(),
+            payment_id: row.payment_id.into_string(),
+            session_id: row.session_id.into_string(),
             metadata: Metadata::from_db(&row.metadata).pairs().clone(),
-            livemode: row.environment == "production",
+            livemode: row.environment.livemode(),
         }
     }
 }

@@ -30,9 +30,9 @@ pub struct Payment {
     pub amount: serde_json::Value,
     pub currency: String,
     /// `pending`, `paid` or `failed`.
-    pub status: String,
+    pub status: &'static str,
     /// `pending` or `settled`.
-    pub ledger_status: String,
+    pub ledger_status: &'static str,
     pub created: String,
     pub customer_id: String,
     pub invoice_id: String,
@@ -76,21 +76,21 @@ impl Payment {
             total: row.total_cents,
         };
         Payment {
-            id: row.id,
+            id: row.id.into_string(),
             object: "payment",
             amount: cents_to_json(row.amount_cents),
             currency: row.currency,
-            status: row.status,
-            ledger_status: row.ledger_status,
+            status: row.status.as_str(),
+            ledger_status: row.ledger_status.as_str(),
             created: iso_seconds(row.created_at),
-            customer_id: row.customer_id,
-            invoice_id: row.invoice_id,
-            session_id: row.session_id,
+            customer_id: row.customer_id.into_string(),
+            invoice_id: row.invoice_id.into_string(),
+            session_id: row.session_id.into_string(),
             attempt: row.attempt,
             route,
             fees: fees.to_json(),
             metadata: None,
-            livemode: row.environment == "production",
+            livemode: row.environment.livemode(),
             card: match (row.card_brand, row.card_last4) {
                 (Some(brand), Some(last4)) => Some(CardSummary { brand, last4 }),
                 _ => None,
@@ -196,11 +196,7 @@ pub async fn get_payment_handler(
     let row = get_payment(&state.db.read, &owner.merchant_id, owner.environment, &id)
         .await?
         .ok_or_else(not_found)?;
-    let session = get_session_by_id(
-        &state.db.read,
-        &SessionId::from_trusted(row.session_id.clone()),
-    )
-    .await?;
+    let session = get_session_by_id(&state.db.read, &row.session_id).await?;
     let mut payment = Payment::from_row(row, &state);
     payment.metadata = Some(
         session

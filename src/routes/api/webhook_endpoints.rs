@@ -27,10 +27,10 @@ pub struct WebhookEndpoint {
     pub object: &'static str,
     pub url: String,
     pub events: Vec<String>,
-    pub environment: String,
+    pub environment: &'static str,
     pub livemode: bool,
     /// `active` or `disabled`.
-    pub status: String,
+    pub status: &'static str,
     pub disabled_reason: Option<String>,
     /// `whsec_…`: only in the answer that creates or rotates it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -45,15 +45,15 @@ impl WebhookEndpoint {
     fn from_row(row: EndpointRow, secret: Option<String>) -> WebhookEndpoint {
         WebhookEndpoint {
             events: row.event_types(),
-            livemode: row.environment == "production",
+            livemode: row.environment.livemode(),
             secret,
             previous_secret_expires_at: row.previous_secret_expires_at.map(iso_seconds),
             created: iso_seconds(row.created_at),
-            id: row.id,
+            id: row.id.into_string(),
             object: "webhook_endpoint",
             url: row.url,
-            environment: row.environment,
-            status: row.status,
+            environment: row.environment.as_str(),
+            status: row.status.as_str(),
             disabled_reason: row.disabled_reason,
         }
     }
@@ -151,7 +151,7 @@ pub async fn create_endpoint_handler(
     let (row, secret) = create_endpoint(
         &state.db,
         &state.settings.encryption,
-        owner.merchant_id.as_str(),
+        &owner.merchant_id,
         environment,
         &url,
         &events,

@@ -15,7 +15,7 @@ use crate::db::payments::PaymentRow;
 use crate::db::sessions::SessionView;
 use crate::domain::card::{Card, CardForm};
 use crate::domain::time::now_ms;
-use crate::domain::{SessionId, SessionStatus};
+use crate::domain::{Environment, PaymentStatus, ProviderState, RouteKind, SessionStatus};
 use crate::lifecycle::{self, Started};
 use crate::providers::sandbox::Simulation;
 use crate::state::AppState;
@@ -62,7 +62,7 @@ async fn accept(
     };
     if !verify_token(
         &state.form_secret,
-        &view.session.id,
+        view.session.id.as_str(),
         &bound_step(step, payment.as_ref()),
         field(&fields, "token"),
         now_ms() / 1000,
@@ -95,13 +95,12 @@ pub async fn start_submit(
         .settings
         .routes
         .iter()
-        .find(|r| r.id == route_id && r.offered_in(&session.environment));
+        .find(|r| r.id == route_id && r.offered_in(session.environment));
     let Some(route) = route else {
         return see_checkout(&post.ctx, &session.id);
     };
     let result = async {
-        let session_id = SessionId::from_trusted(session.id.clone());
-        if let Started::New(payment) = lifecycle::start_payment(&state, &session_id, route).await? {
+        if let Started::New(payment) = lifecycle::start_payment(&state, &session.id, route).await? {
             // Wallet and bank transfers go to the provider at once (they were created claimed
             // for it), to get their instructions; a card waits for the buyer's card details.
             if payment.at_provider() {
@@ -133,12 +132,12 @@ pub async fn card_submit(
     };
     let status = effective_status(session, Some(payment));
     let awaiting = status == SessionStatus::Pending
-        && payment.provider_state == "awaiting_buyer"
-        && payment.route_kind == "card";
+        && payment.provider_state == ProviderState::AwaitingBuyer
+        && payment.route_kind == RouteKind::Card;
     // After a declined card the form stays on screen: paying again makes a new payment.
     let again = status == SessionStatus::Routed
-        && payment.status == "failed"
-        && payment.route_kind == "card";
+        && payment.status == PaymentStatus::Failed
+        && payment.route_kind == RouteKind::Card;
     if !awaiting && !again {
         return see_checkout(&post.ctx, &session.id);
     }
@@ -179,12 +178,11 @@ pub async fn card_submit(
                 .settings
                 .routes
                 .iter()
-                .find(|r| r.id == payment.route_id && r.offered_in(&session.environment));
+                .find(|r| r.id == payment.route_id && r.offered_in(session.environment));
             let Some(route) = route else {
                 return anyhow::Ok(());
             };
-            let session_id = SessionId::from_trusted(session.id.clone());
-            match lifecycle::start_payment(&state, &session_id, route).await? {
+            match lifecycle::start_payment(&state, &session.id, route).await? {
                 Started::New(payment) => *payment,
                 // Another tab paid or started meanwhile, or the session closed.
                 Started::Existing(_) | Started::Closed => return Ok(()),
@@ -216,14 +214,18 @@ pub async fn leave_submit(
         Err(response) => return response,
     };
     let session = &post.view.session;
-    let Some(payment) = post.payment.as_ref().filter(|p| p.status == "failed") else {
+    let Some(payment) = post
+        .payment
+        .as_ref()
+        .filter(|p| p.status == PaymentStatus::Failed)
+    else {
         return see_checkout(&post.ctx, &session.id);
     };
     if let Err(e) = lifecycle::abandon(&state, &session.id, &payment.id).await {
         return error_page(&state, &post.ctx, &e);
     }
-    match load(&state, &session.id).await {
-        Ok(Some((view, payment))) if view.session.status == "failed" => {
+    match load(&state, session.id.as_str()).await {
+        Ok(Some((view, payment))) if view.session.status == SessionStatus::Failed => {
             show_leaving(&state, &post.ctx, &view, payment.as_ref())
         }
         Ok(_) => see_checkout(&post.ctx, &session.id),
@@ -247,7 +249,7 @@ pub async fn challenge_submit(
         "deny" => Simulation::DenyChallenge,
         _ => return see_checkout(&post.ctx, &post.view.session.id),
     };
-    simulate_step(&state, &post, "challenge", simulation).await
+    simulate_step(&state, &post, ProviderState::Challenge, simulation).await
 }
 
 /// `POST /checkout/{id}/simulate`: the sandbox's buttons for wallet and bank transfers.
@@ -271,7 +273,9 @@ pub async fn simulate_submit(
         )
     );
     match Simulation::parse(field(&post.fields, "action")) {
-        Some(simulation) if allowed => simulate_step(&state, &post, "in_flight", simulation).await,
+        Some(simulation) if allowed => {
+            simulate_step(&state, &post, ProviderState::InFlight, simulation).await
+        }
         _ => see_checkout(&post.ctx, &post.view.session.id),
     }
 }
@@ -280,7 +284,7 @@ pub async fn simulate_submit(
 async fn simulate_step(
     state: &AppState,
     post: &Post,
-    provider_state: &str,
+    provider_state: ProviderState,
     simulation: Simulation,
 ) -> HttpResponse {
     let session = &post.view.session;
@@ -288,9 +292,9 @@ async fn simulate_step(
     else {
         return see_checkout(&post.ctx, &session.id);
     };
-    let applicable = session.environment == "sandbox"
+    let applicable = session.environment == Environment::Sandbox
         && payment.provider == crate::providers::sandbox::ID
-        && payment.status == "pending"
+        && payment.status == PaymentStatus::Pending
         && payment.provider_state == provider_state;
     if !applicable {
         return see_checkout(&post.ctx, &session.id);

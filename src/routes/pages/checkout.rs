@@ -15,7 +15,9 @@ use crate::db::webhook_deliveries::event_delivery_state;
 use crate::domain::event::EventKind;
 use crate::domain::time::now_ms;
 use crate::domain::url::return_url;
-use crate::domain::{SessionId, SessionStatus};
+use crate::domain::{
+    Environment, PaymentStatus, ProviderState, RouteKind, SessionId, SessionStatus,
+};
 use crate::providers::Instructions;
 use crate::providers::sandbox::TEST_CARDS;
 use crate::state::AppState;
@@ -112,6 +114,8 @@ pub type SandboxButtons = (String, String, Vec<(&'static str, &'static str)>);
 pub struct InstructionsPage {
     pub page: Layout,
     pub summary: Summary,
+    /// A wallet transfer (else a bank transfer).
+    pub wallet: bool,
     pub instructions: Instructions,
     /// What to transfer, in the page's money format.
     pub bank_amount: String,
@@ -178,9 +182,10 @@ pub async fn card_page_get(
 ) -> HttpResponse {
     step_page(&state, &req, &id, |status, payment| {
         let card_form = payment.is_some_and(|p| {
-            p.route_kind == "card"
-                && ((status == SessionStatus::Pending && p.provider_state == "awaiting_buyer")
-                    || (status == SessionStatus::Routed && p.status == "failed"))
+            p.route_kind == RouteKind::Card
+                && ((status == SessionStatus::Pending
+                    && p.provider_state == ProviderState::AwaitingBuyer)
+                    || (status == SessionStatus::Routed && p.status == PaymentStatus::Failed))
         });
         card_form.then_some(Want::Current)
     })
@@ -230,13 +235,13 @@ pub async fn to_checkout_page(
     id: web::Path<String>,
 ) -> HttpResponse {
     match SessionId::parse(&id) {
-        Some(id) => see_checkout(&Ctx::new(&state, &req, None), id.as_str()),
+        Some(id) => see_checkout(&Ctx::new(&state, &req, None), &id),
         None => not_found_page(&state, &Ctx::new(&state, &req, None)),
     }
 }
 
 /// `303 See Other` to the checkout page, keeping the buyer's language choice.
-pub(super) fn see_checkout(ctx: &Ctx, session_id: &str) -> HttpResponse {
+pub(super) fn see_checkout(ctx: &Ctx, session_id: &SessionId) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((
             actix_web::http::header::LOCATION,
@@ -257,13 +262,13 @@ async fn merchant_still_confirming(
     let Some(payment) = payment else {
         return Ok(false);
     };
-    if session.status != "paid"
+    if session.status != SessionStatus::Paid
         || session.redirect_url.is_none()
         || now_ms() >= session.updated_at + state.settings.redirect_wait_seconds * 1000
     {
         return Ok(false);
     }
-    let event_id = EventKind::Paid.event_id(&session.id, payment.attempt);
+    let event_id = EventKind::Paid.event_id(session.id.as_str(), payment.attempt);
     let (delivered, owed) = event_delivery_state(&state.db.read, &event_id).await?;
     Ok(delivered == 0 && owed > 0)
 }
@@ -290,7 +295,7 @@ pub(super) fn show_confirming(
             back_href: None,
             confirming: true,
             method: payment.and_then(|p| payment_method(ctx, p)),
-            payment_id: payment.map(|p| p.id.clone()),
+            payment_id: payment.map(|p| p.id.to_string()),
             customer_email: Some(session.customer_email.clone()).filter(|e| !e.is_empty()),
         },
     )
@@ -338,13 +343,11 @@ pub(super) fn effective_status(
     session: &SessionRow,
     payment: Option<&PaymentRow>,
 ) -> SessionStatus {
-    SessionStatus::parse(&session.status)
-        .unwrap_or(SessionStatus::Failed)
-        .effective(
-            session.expires_at,
-            now_ms(),
-            payment.is_some_and(PaymentRow::at_provider),
-        )
+    session.status.effective(
+        session.expires_at,
+        now_ms(),
+        payment.is_some_and(PaymentRow::at_provider),
+    )
 }
 
 /// A short name for what the page shows; when it changes, the page is out of date.
@@ -385,7 +388,7 @@ fn summary(
         route_label: route.map(|r| r.label_in(ctx.t.code).to_owned()),
         fee: payment.map(|p| ctx.money(p.buyer_fee_cents)),
         total: payment.map(|p| ctx.money(p.total_cents)),
-        sandbox: session.environment == "sandbox",
+        sandbox: session.environment == Environment::Sandbox,
         expires: payment.is_none().then(|| Expiry {
             text: ctx.t.open_for(session.expires_at - now_ms()),
             iso: crate::domain::time::iso_seconds(session.expires_at),
@@ -447,14 +450,15 @@ pub(super) fn show_page(
     let token = |step: &str| {
         issue_token(
             &state.form_secret,
-            &session.id,
+            session.id.as_str(),
             &bound_step(step, payment),
             now_s,
         )
     };
-    let sandbox = session.environment == "sandbox";
+    let sandbox = session.environment == Environment::Sandbox;
     // The session is open again after this payment failed: the buyer may try again.
-    let failed_before = payment.filter(|p| status == SessionStatus::Routed && p.status == "failed");
+    let failed_before =
+        payment.filter(|p| status == SessionStatus::Routed && p.status == PaymentStatus::Failed);
     let retry = |field: String| {
         failed_before.map(|p| Retry {
             reason: failure_reason(ctx, Some(p)),
@@ -480,7 +484,7 @@ pub(super) fn show_page(
             .routes
             .iter()
             .filter(|r| {
-                r.offered_in(&session.environment) && state.providers.get(&r.integration).is_some()
+                r.offered_in(session.environment) && state.providers.get(&r.integration).is_some()
             })
             .map(|r| {
                 let fees = r.fees(session.amount_cents);
@@ -522,7 +526,7 @@ pub(super) fn show_page(
             let back_href = session
                 .redirect_url
                 .as_deref()
-                .map(|url| return_url(url, &session.id, status.as_str()));
+                .map(|url| return_url(url, session.id.as_str(), status.as_str()));
             let mut page = layout(if paid {
                 "result.paid_title"
             } else {
@@ -546,7 +550,7 @@ pub(super) fn show_page(
                     back_href,
                     confirming: false,
                     method: payment.and_then(|p| payment_method(ctx, p)),
-                    payment_id: payment.map(|p| p.id.clone()),
+                    payment_id: payment.map(|p| p.id.to_string()),
                     customer_email: Some(session.customer_email.clone()).filter(|e| !e.is_empty()),
                 },
             )
@@ -557,14 +561,15 @@ pub(super) fn show_page(
                 page: layout("message.expired_title"),
                 heading: ctx.t.get("message.expired_heading").into_owned(),
                 body: ctx.t.get("message.expired_body").into_owned(),
-                back_href: session
-                    .redirect_url
-                    .as_deref()
-                    .map(|url| return_url(url, &session.id, "expired")),
+                back_href: session.redirect_url.as_deref().map(|url| {
+                    return_url(url, session.id.as_str(), SessionStatus::Expired.as_str())
+                }),
             },
         ),
         (_, Some(p))
-            if failed_before.is_some() && p.route_kind == "card" && want == Want::Current =>
+            if failed_before.is_some()
+                && p.route_kind == RouteKind::Card
+                && want == Want::Current =>
         {
             card_page(
                 state,
@@ -578,10 +583,13 @@ pub(super) fn show_page(
         }
         (_, None) => choose(),
         (_, Some(_)) if failed_before.is_some() => choose(),
-        (_, Some(p)) if p.provider_state == "awaiting_buyer" && p.route_kind == "card" => {
+        (_, Some(p))
+            if p.provider_state == ProviderState::AwaitingBuyer
+                && p.route_kind == RouteKind::Card =>
+        {
             card_page(state, ctx, view, p, card_errors, None, token("card"))
         }
-        (_, Some(p)) if p.provider_state == "challenge" => render(
+        (_, Some(p)) if p.provider_state == ProviderState::Challenge => render(
             StatusCode::OK,
             &ChallengePage {
                 page: layout("challenge.title"),
@@ -591,16 +599,19 @@ pub(super) fn show_page(
                 sandbox,
             },
         ),
-        (_, Some(p)) if p.route_kind != "card" && p.provider_state == "in_flight" => {
-            let instructions: Instructions =
-                serde_json::from_str(&p.provider_data).unwrap_or_default();
+        (_, Some(p))
+            if p.route_kind != RouteKind::Card && p.provider_state == ProviderState::InFlight =>
+        {
+            let instructions: Instructions = serde_json::from_str(&p.provider_data)
+                .unwrap_or_else(|_| Instructions::new(p.route_kind));
+            let wallet = p.route_kind == RouteKind::Wallet;
             let qr_svg = instructions
                 .payment_uri
                 .as_deref()
                 .map(qr_svg)
                 .unwrap_or_default();
             let simulate = sandbox.then(|| {
-                let buttons = if p.route_kind == "wallet" {
+                let buttons = if wallet {
                     vec![
                         ("transfer", "wallet.simulate_ok"),
                         ("transfer_fail", "wallet.simulate_fail"),
@@ -618,22 +629,17 @@ pub(super) fn show_page(
                 )
             });
             let mut summary = summary(state, ctx, session, Some(p));
-            if p.route_kind == "wallet"
-                && let Some(amount) = &instructions.asset_amount
-            {
+            if wallet && let Some(amount) = &instructions.asset_amount {
                 // What the buyer sends is the figure that matters: the USDC amount.
                 summary.headline = format!("{amount} USDC");
             }
             render(
                 StatusCode::OK,
                 &InstructionsPage {
-                    page: waiting(if p.route_kind == "wallet" {
-                        "wallet.title"
-                    } else {
-                        "bank.title"
-                    }),
+                    page: waiting(if wallet { "wallet.title" } else { "bank.title" }),
                     bank_amount: ctx.money(p.total_cents),
                     summary,
+                    wallet,
                     instructions,
                     qr_svg,
                     simulate,
@@ -696,7 +702,7 @@ fn card_page(
             token,
             errors,
             values,
-            test_cards: if session.environment == "sandbox" {
+            test_cards: if session.environment == Environment::Sandbox {
                 TEST_CARDS.to_vec()
             } else {
                 Vec::new()

@@ -122,8 +122,8 @@ impl Ctx {
         let mut ctx = Ctx::new(state, req, brand.default_language.as_deref());
         let merchant_id = &view.session.merchant_id;
         ctx.brand = Some(BrandView {
-            css_href: brand.css_href(merchant_id),
-            logo_href: brand.logo_href(merchant_id),
+            css_href: brand.css_href(merchant_id.as_str()),
+            logo_href: brand.logo_href(merchant_id.as_str()),
             brand,
         });
         ctx

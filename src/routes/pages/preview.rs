@@ -16,6 +16,10 @@ use crate::db::payments::PaymentRow;
 use crate::db::sessions::{SessionRow, SessionView};
 use crate::domain::branding::MerchantBranding;
 use crate::domain::time::now_ms;
+use crate::domain::{
+    CustomerId, Environment, InvoiceId, LedgerStatus, MerchantId, PaymentId, PaymentStatus,
+    ProviderState, RouteKind, SessionId, SessionStatus,
+};
 use crate::i18n::Catalog;
 use crate::providers::Instructions;
 use crate::state::AppState;
@@ -103,21 +107,21 @@ pub fn fixture_brand_css() -> String {
     fixture_brand().brand.stylesheet()
 }
 
-fn fixture_session(state_name: &str) -> SessionView {
+fn fixture_session(status: SessionStatus) -> SessionView {
     let now = now_ms();
     SessionView {
         session: SessionRow {
-            id: "chk_preview00000000000000000000".into(),
-            merchant_id: "mer_preview".into(),
-            environment: "sandbox".into(),
-            customer_id: "cus_preview".into(),
+            id: SessionId::from_trusted("chk_preview00000000000000000000".into()),
+            merchant_id: MerchantId::from_trusted("mer_preview".into()),
+            environment: Environment::Sandbox,
+            customer_id: CustomerId::from_trusted("cus_preview".into()),
             customer_email: "buyer@example.com".into(),
             // Fixture text full of markup: it must show as text.
             product: "Creator plan <em>annual</em> & \"extras\"".into(),
             amount_cents: 11_600,
             currency: "USD".into(),
-            status: state_name.into(),
-            preferred_route: Some("card".into()),
+            status,
+            preferred_route: Some(RouteKind::Card),
             route_id: Some("card-bridge-a".into()),
             redirect_url: Some("https://merchant.example/success?order=ord_284".into()),
             metadata: "{}".into(),
@@ -125,7 +129,7 @@ fn fixture_session(state_name: &str) -> SessionView {
             idempotency_key: None,
             request_hash: None,
             payment_id: None,
-            expires_at: if state_name == "expired" {
+            expires_at: if status == SessionStatus::Expired {
                 now - 1
             } else {
                 now + 86_400_000
@@ -138,62 +142,67 @@ fn fixture_session(state_name: &str) -> SessionView {
     }
 }
 
-fn fixture_payment(route_kind: &str, provider_state: &str, status: &str) -> PaymentRow {
+fn fixture_payment(
+    route_kind: RouteKind,
+    provider_state: ProviderState,
+    status: PaymentStatus,
+) -> PaymentRow {
     let (route_id, fee) = match route_kind {
-        "wallet" => ("wallet-usdc-base", 58),
-        "local" => ("local-bank-transfer", 0),
-        _ => ("card-bridge-a", 372),
+        RouteKind::Wallet => ("wallet-usdc-base", 58),
+        RouteKind::Local => ("local-bank-transfer", 0),
+        RouteKind::Card => ("card-bridge-a", 372),
     };
     let instructions = match route_kind {
-        "wallet" => Instructions {
-            kind: "wallet".into(),
+        RouteKind::Wallet => Some(Instructions {
             address: Some("0x5a4d8c1f2e3b7a9c0d6e4f1a2b3c8d7e6f5a4b3c".into()),
             asset_amount: Some("116.58".into()),
             network: Some("Base".into()),
             payment_uri: Some("ethereum:0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913@8453/transfer?address=0x5a4d8c1f2e3b7a9c0d6e4f1a2b3c8d7e6f5a4b3c&uint256=116580000".into()),
-            ..Instructions::default()
-        },
-        "local" => Instructions {
-            kind: "local".into(),
+            ..Instructions::new(RouteKind::Wallet)
+        }),
+        RouteKind::Local => Some(Instructions {
             reference: Some("ORC-PREVIEW1".into()),
             bank_name: Some("Sandbox Bank".into()),
             account_number: Some("000123456789".into()),
             routing_number: Some("110000000".into()),
             asset_amount: Some("116.00".into()),
-            ..Instructions::default()
-        },
-        _ => Instructions::default(),
+            ..Instructions::new(RouteKind::Local)
+        }),
+        RouteKind::Card => None,
     };
+    let paid_by_card = route_kind == RouteKind::Card && provider_state == ProviderState::Done;
     PaymentRow {
-        id: "pay_preview".into(),
-        session_id: "chk_preview00000000000000000000".into(),
-        merchant_id: "mer_preview".into(),
-        environment: "sandbox".into(),
-        customer_id: "cus_preview".into(),
+        id: PaymentId::from_trusted("pay_preview".into()),
+        session_id: SessionId::from_trusted("chk_preview00000000000000000000".into()),
+        merchant_id: MerchantId::from_trusted("mer_preview".into()),
+        environment: Environment::Sandbox,
+        customer_id: CustomerId::from_trusted("cus_preview".into()),
         attempt: 1,
-        invoice_id: "inv_preview".into(),
+        invoice_id: InvoiceId::from_trusted("inv_preview".into()),
         route_id: route_id.into(),
-        route_kind: route_kind.into(),
-        provider: "sandbox".into(),
+        route_kind,
+        provider: crate::providers::sandbox::ID.into(),
         amount_cents: 11_600,
         buyer_fee_cents: fee,
         gateway_fee_cents: 348,
         merchant_net_cents: 11_252,
         total_cents: 11_600 + fee,
         currency: "USD".into(),
-        status: status.into(),
-        ledger_status: "pending".into(),
-        provider_state: provider_state.into(),
+        status,
+        ledger_status: LedgerStatus::Pending,
+        provider_state,
         provider_ref: None,
-        provider_data: serde_json::to_string(&instructions).unwrap_or_default(),
-        card_brand: (route_kind == "card" && provider_state == "done").then(|| "visa".into()),
-        card_last4: (route_kind == "card" && provider_state == "done").then(|| "4242".into()),
+        provider_data: instructions
+            .and_then(|i| serde_json::to_string(&i).ok())
+            .unwrap_or_else(|| "{}".into()),
+        card_brand: paid_by_card.then(|| "visa".into()),
+        card_last4: paid_by_card.then(|| "4242".into()),
         tx_hash: None,
-        failure_code: (status == "failed").then(|| {
+        failure_code: (status == PaymentStatus::Failed).then(|| {
             match route_kind {
-                "wallet" => "transfer_failed",
-                "local" => "bank_rejected",
-                _ => "card_declined",
+                RouteKind::Wallet => "transfer_failed",
+                RouteKind::Local => "bank_rejected",
+                RouteKind::Card => "card_declined",
             }
             .into()
         }),
@@ -210,14 +219,18 @@ pub fn render_entry(state: &AppState, entry: &Entry, t: Arc<Catalog>) -> HttpRes
     let brand = entry.branded.then(fixture_brand);
     let ctx = Ctx::fixed(t, &format!("/preview/{}", entry.slug), brand);
     let merchant = "Demo Store";
-    let session = |status: &str| fixture_session(status);
+    let session = fixture_session;
     match entry.state {
-        "choose" => show(state, &ctx, &session("routed"), None, None),
+        "choose" => show(state, &ctx, &session(SessionStatus::Routed), None, None),
         "card" => show(
             state,
             &ctx,
-            &session("pending"),
-            Some(&fixture_payment("card", "awaiting_buyer", "pending")),
+            &session(SessionStatus::Pending),
+            Some(&fixture_payment(
+                RouteKind::Card,
+                ProviderState::AwaitingBuyer,
+                PaymentStatus::Pending,
+            )),
             None,
         ),
         "card-errors" => {
@@ -238,74 +251,114 @@ pub fn render_entry(state: &AppState, entry: &Entry, t: Arc<Catalog>) -> HttpRes
             show(
                 state,
                 &ctx,
-                &session("pending"),
-                Some(&fixture_payment("card", "awaiting_buyer", "pending")),
+                &session(SessionStatus::Pending),
+                Some(&fixture_payment(
+                    RouteKind::Card,
+                    ProviderState::AwaitingBuyer,
+                    PaymentStatus::Pending,
+                )),
                 Some((errors, values)),
             )
         }
         "challenge" => show(
             state,
             &ctx,
-            &session("pending"),
-            Some(&fixture_payment("card", "challenge", "pending")),
+            &session(SessionStatus::Pending),
+            Some(&fixture_payment(
+                RouteKind::Card,
+                ProviderState::Challenge,
+                PaymentStatus::Pending,
+            )),
             None,
         ),
         "wallet" => show(
             state,
             &ctx,
-            &session("pending"),
-            Some(&fixture_payment("wallet", "in_flight", "pending")),
+            &session(SessionStatus::Pending),
+            Some(&fixture_payment(
+                RouteKind::Wallet,
+                ProviderState::InFlight,
+                PaymentStatus::Pending,
+            )),
             None,
         ),
         "bank" => show(
             state,
             &ctx,
-            &session("pending"),
-            Some(&fixture_payment("local", "in_flight", "pending")),
+            &session(SessionStatus::Pending),
+            Some(&fixture_payment(
+                RouteKind::Local,
+                ProviderState::InFlight,
+                PaymentStatus::Pending,
+            )),
             None,
         ),
         "waiting" => show(
             state,
             &ctx,
-            &session("pending"),
-            Some(&fixture_payment("card", "in_flight", "pending")),
+            &session(SessionStatus::Pending),
+            Some(&fixture_payment(
+                RouteKind::Card,
+                ProviderState::InFlight,
+                PaymentStatus::Pending,
+            )),
             None,
         ),
         "paid" => show(
             state,
             &ctx,
-            &session("paid"),
-            Some(&fixture_payment("card", "done", "paid")),
+            &session(SessionStatus::Paid),
+            Some(&fixture_payment(
+                RouteKind::Card,
+                ProviderState::Done,
+                PaymentStatus::Paid,
+            )),
             None,
         ),
         "paid-confirming" => show_confirming(
             state,
             &ctx,
-            &session("paid"),
-            Some(&fixture_payment("card", "done", "paid")),
+            &session(SessionStatus::Paid),
+            Some(&fixture_payment(
+                RouteKind::Card,
+                ProviderState::Done,
+                PaymentStatus::Paid,
+            )),
         ),
         "retry-card" => show(
             state,
             &ctx,
-            &session("routed"),
-            Some(&fixture_payment("card", "done", "failed")),
+            &session(SessionStatus::Routed),
+            Some(&fixture_payment(
+                RouteKind::Card,
+                ProviderState::Done,
+                PaymentStatus::Failed,
+            )),
             None,
         ),
         "retry-routes" => show(
             state,
             &ctx,
-            &session("routed"),
-            Some(&fixture_payment("wallet", "done", "failed")),
+            &session(SessionStatus::Routed),
+            Some(&fixture_payment(
+                RouteKind::Wallet,
+                ProviderState::Done,
+                PaymentStatus::Failed,
+            )),
             None,
         ),
         "failed" => show(
             state,
             &ctx,
-            &session("failed"),
-            Some(&fixture_payment("card", "done", "failed")),
+            &session(SessionStatus::Failed),
+            Some(&fixture_payment(
+                RouteKind::Card,
+                ProviderState::Done,
+                PaymentStatus::Failed,
+            )),
             None,
         ),
-        "expired" => show(state, &ctx, &session("expired"), None, None),
+        "expired" => show(state, &ctx, &session(SessionStatus::Expired), None, None),
         "not-found" => not_found_page(state, &ctx),
         "cross-site" => message(state, &ctx, StatusCode::FORBIDDEN, merchant, "cross_site"),
         _ => message(

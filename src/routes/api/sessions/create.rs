@@ -7,7 +7,7 @@ use super::CheckoutSession;
 use super::request::CreateSession;
 use crate::auth::Authenticated;
 use crate::db::session_writer::Inserted;
-use crate::db::sessions::{SessionRow, get_session_by_idempotency_key};
+use crate::db::sessions::{NewSession, get_session_by_idempotency_key};
 use crate::domain::payment_route::pick;
 use crate::domain::time::now_ms;
 use crate::domain::{Environment, SessionId};
@@ -58,9 +58,11 @@ pub async fn create_session(
     let input = CreateSession::parse(body, owner.environment, state.settings.max_amount_cents())?;
     let environment = input.environment.unwrap_or(owner.environment);
 
-    let payable = state.settings.routes.iter().any(|r| {
-        r.offered_in(environment.as_str()) && state.providers.get(&r.integration).is_some()
-    });
+    let payable = state
+        .settings
+        .routes
+        .iter()
+        .any(|r| r.offered_in(environment) && state.providers.get(&r.integration).is_some());
     if !payable {
         return Err(ApiError::bad_request(
             "no_route_configured",
@@ -72,7 +74,7 @@ pub async fn create_session(
     }
     let route = match input.preferred_route {
         Some(kind) => Some(
-            pick(&state.settings.routes, kind, environment.as_str()).ok_or_else(|| {
+            pick(&state.settings.routes, kind, environment).ok_or_else(|| {
                 ApiError::bad_request(
                     "route_unavailable",
                     format!("no {} route is configured for {environment}", kind.as_str()),
@@ -91,30 +93,26 @@ pub async fn create_session(
         .expires_in_seconds
         .unwrap_or(state.settings.default_expires_in_seconds);
 
-    let row = SessionRow {
-        id: SessionId::generate().into_string(),
-        merchant_id: owner.merchant_id.to_string(),
-        environment: environment.as_str().to_owned(),
-        customer_id: String::new(),
+    let session = NewSession {
+        id: SessionId::generate(),
+        merchant_id: owner.merchant_id.clone(),
+        environment,
         customer_email: input.customer.as_str().to_owned(),
+        email_normalized: input.customer.normalized().to_owned(),
         product: input.product.as_str().to_owned(),
         amount_cents: input.amount.cents(),
         currency: "USD".to_owned(),
-        status: "routed".to_owned(),
-        preferred_route: input.preferred_route.map(|k| k.as_str().to_owned()),
+        preferred_route: input.preferred_route,
         route_id: route.map(|r| r.id.clone()),
         redirect_url: input.redirect_url.map(|u| u.as_str().to_owned()),
         metadata: input.metadata.to_db(),
         client_reference_id: input.client_reference_id,
         idempotency_key: input.idempotency_key.clone(),
         request_hash: Some(fingerprint.clone()),
-        payment_id: None,
         expires_at: now + expires_in * 1000,
         created_at: now,
-        updated_at: now,
     };
-    let email_normalized = input.customer.normalized().to_owned();
-    if let Inserted::Created(row) = state.session_writer.insert(row, email_normalized).await? {
+    if let Inserted::Created(row) = state.session_writer.insert(session).await? {
         tracing::info!(session.id = %row.id, "session created");
         Metrics::add(&state.metrics.sessions_created, 1);
         return Ok(HttpResponse::Ok().json(CheckoutSession::from_row(*row, &state, now, false)));

@@ -16,7 +16,7 @@ use crate::domain::fees::FeesJson;
 use crate::domain::metadata::Metadata;
 use crate::domain::payment_route::PaymentRoute;
 use crate::domain::time::{iso_seconds, now_ms};
-use crate::domain::{Amount, SessionId, SessionStatus};
+use crate::domain::{Amount, PaymentId, RouteKind, SessionId};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::lifecycle::{MerchantExpiry, expire_for_merchant};
 use crate::state::AppState;
@@ -53,10 +53,10 @@ pub struct CheckoutSession {
     pub customer_id: String,
     pub client_reference_id: Option<String>,
     /// `sandbox` or `production`.
-    pub environment: String,
+    pub environment: &'static str,
     pub livemode: bool,
     /// `card`, `wallet` or `local`, when the request named one.
-    pub preferred_route: Option<String>,
+    pub preferred_route: Option<&'static str>,
     /// The route picked for the preferred kind.
     pub route: Option<RouteSummary>,
     /// What the buyer pays and the merchant receives through `route`, once a route is known.
@@ -83,7 +83,7 @@ impl RouteSummary {
     pub fn of(route: &PaymentRoute) -> RouteSummary {
         RouteSummary {
             id: route.id.clone(),
-            kind: route.kind.clone(),
+            kind: route.kind.as_str().to_owned(),
             label: route.label.clone(),
             provider: route.provider.clone(),
         }
@@ -99,9 +99,7 @@ impl CheckoutSession {
         now_ms: i64,
         at_provider: bool,
     ) -> CheckoutSession {
-        let status = SessionStatus::parse(&row.status)
-            .unwrap_or(SessionStatus::Failed)
-            .effective(row.expires_at, now_ms, at_provider);
+        let status = row.status.effective(row.expires_at, now_ms, at_provider);
         let route = row
             .route_id
             .as_deref()
@@ -110,7 +108,7 @@ impl CheckoutSession {
         let route = route.map(RouteSummary::of);
         CheckoutSession {
             checkout_url: format!("{}/checkout/{}", state.public_url, row.id),
-            id: row.id,
+            id: row.id.into_string(),
             object: "checkout_session",
             redirect_url: row.redirect_url,
             status: status.as_str(),
@@ -119,16 +117,16 @@ impl CheckoutSession {
             customer: row.customer_email,
             metadata: Metadata::from_db(&row.metadata).pairs().clone(),
             product: row.product,
-            customer_id: row.customer_id,
+            customer_id: row.customer_id.into_string(),
             client_reference_id: row.client_reference_id,
-            livemode: row.environment == "production",
-            environment: row.environment,
-            preferred_route: row.preferred_route,
+            livemode: row.environment.livemode(),
+            environment: row.environment.as_str(),
+            preferred_route: row.preferred_route.map(RouteKind::as_str),
             route,
             fees,
             expires_at: iso_seconds(row.expires_at),
             created: iso_seconds(row.created_at),
-            payment_id: row.payment_id,
+            payment_id: row.payment_id.map(PaymentId::into_string),
         }
     }
 }

@@ -1,0 +1,82 @@
+//! A payment's vocabulary: its status, where it stands with its provider, its ledger status, its
+//! invoice's status, and a provider's final word on it.
+
+use super::text_enum::text_enum;
+
+text_enum! {
+    /// Where a payment stands for the merchant.
+    PaymentStatus {
+        /// Created, not decided yet.
+        Pending = "pending",
+        /// The provider confirmed it.
+        Paid = "paid",
+        /// The provider refused it, or nothing came in time.
+        Failed = "failed",
+    }
+}
+
+text_enum! {
+    /// Whether the money of a payment is settled.
+    LedgerStatus {
+        Pending = "pending",
+        Settled = "settled",
+    }
+}
+
+text_enum! {
+    /// Where a pending payment stands with its provider.
+    ProviderState {
+        /// Waiting for what only the buyer can give (a card's details).
+        AwaitingBuyer = "awaiting_buyer",
+        /// Handed to the provider (or claimed for the hand-off), which has not decided.
+        InFlight = "in_flight",
+        /// The provider asks the buyer to confirm (e.g. 3-D Secure).
+        Challenge = "challenge",
+        /// Decided: the payment is paid or failed.
+        Done = "done",
+    }
+}
+
+impl ProviderState {
+    /// Whether a provider has the payment (or is being handed it) and has not finished it.
+    pub fn at_provider(self) -> bool {
+        matches!(self, ProviderState::InFlight | ProviderState::Challenge)
+    }
+}
+
+text_enum! {
+    /// The billing record's status, following its payment.
+    InvoiceStatus {
+        Open = "open",
+        Paid = "paid",
+        /// Its payment failed.
+        Void = "void",
+    }
+}
+
+/// A provider's final word on a payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Paid; on chain, the settlement transaction.
+    Paid { tx_hash: Option<String> },
+    /// Failed, with a stable code (`card_declined`, …) and the provider's words.
+    Failed { code: String, message: String },
+}
+
+impl Outcome {
+    /// A failure with this code and message.
+    pub fn failed(code: &str, message: &str) -> Outcome {
+        Outcome::Failed {
+            code: code.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+
+    /// The payment status it leads to.
+    pub fn status(&self) -> PaymentStatus {
+        match self {
+            Outcome::Paid { .. } => PaymentStatus::Paid,
+            Outcome::Failed { .. } => PaymentStatus::Failed,
+        }
+    }
+}
