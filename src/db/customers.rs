@@ -24,6 +24,7 @@ pub struct CustomerFilter {
     pub customer_id: Option<String>,
     pub status: Option<String>,
     pub starting_after: Option<String>,
+    /// The page size; the query returns one more row when there are more.
     pub limit: i64,
 }
 
@@ -115,7 +116,7 @@ pub async fn get_customer<'e, E: Executor<'e, Database = Any>>(
     .context("reading a customer")
 }
 
-/// Newest first; at most `filter.limit + 1` rows so the caller can tell whether there are more.
+/// Newest first: a page of `filter.limit` rows and one more if there are more.
 pub async fn list_customers<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     merchant_id: &MerchantId,
@@ -132,7 +133,7 @@ pub async fn list_customers<'e, E: Executor<'e, Database = Any>>(
     sql.filter("id =", filter.customer_id.clone());
     sql.filter("status =", filter.status.clone());
     sql.filter("id <", filter.starting_after.clone());
-    sql.fetch(executor, merchant_id, environment, filter.limit + 1)
+    sql.fetch(executor, merchant_id, environment, filter.limit)
         .await
         .context("listing customers")
 }

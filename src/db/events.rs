@@ -54,7 +54,7 @@ pub async fn list_events<'e, E: Executor<'e, Database = Any>>(
     kind: Option<String>,
     session_id: Option<String>,
     starting_after: Option<String>,
-    limit: i64,
+    page_size: i64,
 ) -> anyhow::Result<Vec<EventRow>> {
     let mut sql = super::ListQuery::new(&format!(
         "SELECT {COLUMNS} FROM events WHERE merchant_id = $1 AND environment = $2"
@@ -62,7 +62,7 @@ pub async fn list_events<'e, E: Executor<'e, Database = Any>>(
     sql.filter("type =", kind);
     sql.filter("session_id =", session_id);
     sql.filter("id <", starting_after);
-    sql.fetch(executor, merchant_id, environment, limit)
+    sql.fetch(executor, merchant_id, environment, page_size)
         .await
         .context("listing events")
 }

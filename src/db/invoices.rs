@@ -84,6 +84,7 @@ pub struct InvoiceFilter {
     pub invoice_id: Option<String>,
     pub status: Option<String>,
     pub starting_after: Option<String>,
+    /// The page size; the query returns one more row when there are more.
     pub limit: i64,
 }
 
@@ -101,7 +102,7 @@ pub async fn list_invoices<'e, E: Executor<'e, Database = Any>>(
     sql.filter("id =", filter.invoice_id.clone());
     sql.filter("status =", filter.status.clone());
     sql.filter("id <", filter.starting_after.clone());
-    sql.fetch(executor, merchant_id, environment, filter.limit + 1)
+    sql.fetch(executor, merchant_id, environment, filter.limit)
         .await
         .context("listing invoices")
 }

@@ -336,20 +336,23 @@ impl ListQuery {
         }
     }
 
-    /// Runs the query for one merchant and environment: newest first, at most `limit` rows.
+    /// Runs the query for one merchant and environment: newest first, a page of `page_size`
+    /// rows and one more, which only tells that there are more (`hasMore`).
     pub(crate) async fn fetch<'e, E, R>(
         mut self,
         executor: E,
         merchant_id: &crate::domain::MerchantId,
         environment: crate::domain::Environment,
-        limit: i64,
+        page_size: i64,
     ) -> Result<Vec<R>, sqlx::Error>
     where
         E: Executor<'e, Database = Any>,
         R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
     {
-        self.sql
-            .push_str(&format!(" ORDER BY id DESC LIMIT {}", limit.clamp(1, 1000)));
+        self.sql.push_str(&format!(
+            " ORDER BY id DESC LIMIT {}",
+            page_size.clamp(1, 1000) + 1
+        ));
         let mut query = sqlx::query_as(&self.sql)
             .bind(merchant_id)
             .bind(environment);

@@ -309,10 +309,11 @@ pub struct PaymentFilter {
     pub session_id: Option<String>,
     pub status: Option<String>,
     pub starting_after: Option<String>,
+    /// The page size; the query returns one more row when there are more.
     pub limit: i64,
 }
 
-/// Newest first, up to `limit + 1` rows.
+/// Newest first: a page of `filter.limit` rows and one more if there are more.
 pub async fn list_payments<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     merchant_id: &MerchantId,
@@ -328,7 +329,7 @@ pub async fn list_payments<'e, E: Executor<'e, Database = Any>>(
     sql.filter("session_id =", filter.session_id.clone());
     sql.filter("status =", filter.status.clone());
     sql.filter("id <", filter.starting_after.clone());
-    sql.fetch(executor, merchant_id, environment, filter.limit + 1)
+    sql.fetch(executor, merchant_id, environment, filter.limit)
         .await
         .context("listing payments")
 }

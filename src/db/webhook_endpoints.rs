@@ -87,13 +87,13 @@ pub async fn list_endpoints<'e, E: Executor<'e, Database = Any>>(
     merchant_id: &MerchantId,
     environment: Environment,
     starting_after: Option<String>,
-    limit: i64,
+    page_size: i64,
 ) -> anyhow::Result<Vec<EndpointRow>> {
     let mut sql = super::ListQuery::new(&format!(
         "SELECT {COLUMNS} FROM webhook_endpoints WHERE merchant_id = $1 AND environment = $2"
     ));
     sql.filter("id <", starting_after);
-    sql.fetch(executor, merchant_id, environment, limit)
+    sql.fetch(executor, merchant_id, environment, page_size)
         .await
         .context("listing webhook endpoints")
 }

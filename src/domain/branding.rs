@@ -5,7 +5,7 @@
 use base64::Engine;
 use serde::Serialize;
 
-use super::input::{FieldIssue, RawObject};
+use super::input::{FieldIssue, Fields, RawObject};
 use super::language::best_match;
 
 /// `#rrggbb`.
@@ -292,70 +292,42 @@ pub fn parse_update(
     body: &RawObject,
     languages: &[&'static str],
 ) -> (BrandingUpdate, Vec<FieldIssue>) {
-    let mut issues = body.unknown_fields(FIELDS);
-    let mut update = BrandingUpdate::default();
-    let present = |name: &str| body.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.get());
-    let text = |name: &str, issues: &mut Vec<FieldIssue>| -> Option<Option<String>> {
-        let raw = present(name)?;
-        if raw == "null" {
-            return Some(None);
-        }
-        match serde_json::from_str::<String>(raw) {
-            Ok(s) => Some(Some(s)),
-            Err(_) => {
-                issues.push(FieldIssue::new(name, "must be a string or null"));
-                None
+    let mut f = Fields::new(body, FIELDS);
+    // A part of the change: left out leaves it alone, null (or an empty text) clears it.
+    let change =
+        |f: &mut Fields<'_>, name: &str, parse: &dyn Fn(&str) -> Result<String, String>| {
+            match f.nullable::<String>(name)? {
+                None => Some(None),
+                text => f
+                    .check(name, text, |s| parse(&s))
+                    .map(|v| Some(v).filter(|v| !v.is_empty())),
             }
-        }
-    };
-    let check = |name: &str,
-                 value: Option<Option<String>>,
-                 issues: &mut Vec<FieldIssue>,
-                 f: &dyn Fn(&str) -> Result<String, String>| {
-        match value {
-            Some(Some(s)) => match f(&s) {
-                Ok(v) => Some(Some(v).filter(|v| !v.is_empty())),
-                Err(m) => {
-                    issues.push(FieldIssue::new(name, m));
-                    None
-                }
-            },
-            other => other,
-        }
-    };
-    let name = text("displayName", &mut issues);
-    update.display_name = check("displayName", name, &mut issues, &|s| {
-        plain_text(s, MAX_NAME_CHARS)
-    });
-    let color = text("brandColor", &mut issues);
-    update.brand_color = check("brandColor", color, &mut issues, &|s| {
-        Color::parse(s).map(Color::hex).map_err(str::to_owned)
-    });
-    let shape = text("buttonShape", &mut issues);
-    update.button_shape = check("buttonShape", shape, &mut issues, &|s| {
-        ButtonShape::parse(s)
-            .map(|b| b.as_str().to_owned())
-            .map_err(str::to_owned)
-    });
-    let note = text("note", &mut issues);
-    update.note = check("note", note, &mut issues, &|s| {
-        plain_text(s, MAX_NOTE_CHARS)
-    });
-    let language = text("defaultLanguage", &mut issues);
-    update.default_language = check("defaultLanguage", language, &mut issues, &|s| {
-        best_match(languages, s)
-            .map(str::to_owned)
-            .ok_or_else(|| format!("must be one of {}", languages.join(", ")))
-    });
-    match text("logo", &mut issues) {
-        Some(Some(url)) => match parse_logo_data_url(&url) {
-            Ok(logo) => update.logo = Some(Some(logo)),
-            Err(m) => issues.push(FieldIssue::new("logo", m)),
+        };
+    let update = BrandingUpdate {
+        display_name: change(&mut f, "displayName", &|s| plain_text(s, MAX_NAME_CHARS)),
+        brand_color: change(&mut f, "brandColor", &|s| {
+            Color::parse(s).map(Color::hex).map_err(str::to_owned)
+        }),
+        button_shape: change(&mut f, "buttonShape", &|s| {
+            ButtonShape::parse(s)
+                .map(|b| b.as_str().to_owned())
+                .map_err(str::to_owned)
+        }),
+        note: change(&mut f, "note", &|s| plain_text(s, MAX_NOTE_CHARS)),
+        default_language: change(&mut f, "defaultLanguage", &|s| {
+            best_match(languages, s)
+                .map(str::to_owned)
+                .ok_or_else(|| format!("must be one of {}", languages.join(", ")))
+        }),
+        logo: match f.nullable::<String>("logo") {
+            None => None,
+            Some(None) => Some(None),
+            Some(url) => f
+                .check("logo", url, |url| parse_logo_data_url(&url))
+                .map(Some),
         },
-        Some(None) => update.logo = Some(None),
-        None => {}
-    }
-    (update, issues)
+    };
+    (update, f.finish())
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ impl FieldIssue {
 }
 
 /// A JSON object's members in order, each value still as its JSON text.
-pub struct RawObject(pub Vec<(String, Box<RawValue>)>);
+pub struct RawObject(Vec<(String, Box<RawValue>)>);
 
 impl RawObject {
     /// Parses `bytes` as one JSON object (refusing a repeated key); the error says what is
@@ -58,6 +58,142 @@ impl RawObject {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.get())
             .filter(|raw| *raw != "null")
+    }
+}
+
+/// A JSON type a field can be read as, and how a message names it.
+pub trait FieldType: serde::de::DeserializeOwned {
+    /// `a string`, `a list of strings`, …
+    const EXPECTED: &'static str;
+}
+
+impl FieldType for String {
+    const EXPECTED: &'static str = "a string";
+}
+
+impl FieldType for Vec<String> {
+    const EXPECTED: &'static str = "a list of strings";
+}
+
+/// Reads an object's fields one by one and collects every problem, so that each kind of
+/// problem reads the same whichever body has it: an unknown field, a missing one, one of the
+/// wrong JSON type, one whose value a parser refused.
+pub struct Fields<'a> {
+    object: &'a RawObject,
+    issues: Vec<FieldIssue>,
+}
+
+impl<'a> Fields<'a> {
+    /// Starts reading `object`, whose members must be among `known`: each other one is an
+    /// issue at once.
+    pub fn new(object: &'a RawObject, known: &[&str]) -> Fields<'a> {
+        Fields {
+            object,
+            issues: object.unknown_fields(known),
+        }
+    }
+
+    /// A field that must be given: "is required" when absent. An explicit `null` is a value of
+    /// the wrong type.
+    pub fn required<T: FieldType>(&mut self, name: &str) -> Option<T> {
+        match self.member(name) {
+            None => {
+                self.issue(name, "is required");
+                None
+            }
+            Some(raw) => self.decode(name, raw, false),
+        }
+    }
+
+    /// A field that may be left out; an explicit `null` means "not given".
+    pub fn optional<T: FieldType>(&mut self, name: &str) -> Option<T> {
+        let raw = self.object.get(name)?;
+        self.decode(name, raw, false)
+    }
+
+    /// A field of a change: left out (`None`) leaves it alone, `null` (`Some(None)`) clears
+    /// it. `None` too when the value is of the wrong type (an issue then says so).
+    pub fn nullable<T: FieldType>(&mut self, name: &str) -> Option<Option<T>> {
+        match self.member(name)? {
+            "null" => Some(None),
+            raw => self.decode(name, raw, true).map(Some),
+        }
+    }
+
+    /// A required field's JSON text as written (for a value read from its digits, such as an
+    /// amount): "is required" when absent.
+    pub fn required_raw(&mut self, name: &str) -> Option<&'a str> {
+        let raw = self.member(name);
+        if raw.is_none() {
+            self.issue(name, "is required");
+        }
+        raw
+    }
+
+    /// An optional field's JSON text as written; `None` when absent or `null`.
+    pub fn optional_raw(&self, name: &str) -> Option<&'a str> {
+        self.object.get(name)
+    }
+
+    /// `value` passed through `parse`, whose refusal becomes the field's issue.
+    pub fn check<T, U, E: Into<String>>(
+        &mut self,
+        name: &str,
+        value: Option<T>,
+        parse: impl FnOnce(T) -> Result<U, E>,
+    ) -> Option<U> {
+        match parse(value?) {
+            Ok(parsed) => Some(parsed),
+            Err(message) => {
+                self.issue(name, message);
+                None
+            }
+        }
+    }
+
+    /// Records a problem with `name`.
+    pub fn issue(&mut self, name: &str, message: impl Into<String>) {
+        self.issues.push(FieldIssue::new(name, message));
+    }
+
+    /// Every problem found, in the order found (unknown fields first).
+    pub fn finish(self) -> Vec<FieldIssue> {
+        self.issues
+    }
+
+    /// The member's JSON text, `null` included; `None` when absent.
+    fn member(&self, name: &str) -> Option<&'a str> {
+        self.object
+            .0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.get())
+    }
+
+    fn decode<T: FieldType>(&mut self, name: &str, raw: &str, nullable: bool) -> Option<T> {
+        match serde_json::from_str::<T>(raw) {
+            Ok(value) => Some(value),
+            Err(_) => {
+                let or_null = if nullable { " or null" } else { "" };
+                self.issue(
+                    name,
+                    format!("must be {}{or_null}, not {}", T::EXPECTED, json_kind(raw)),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// What kind of JSON value `raw` is, for messages: `a number`, `an object`, …
+pub fn json_kind(raw: &str) -> &'static str {
+    match raw.trim_start().as_bytes().first() {
+        Some(b'{') => "an object",
+        Some(b'[') => "an array",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        Some(b'"') => "a string",
+        _ => "a number",
     }
 }
 
@@ -135,6 +271,41 @@ impl<'de> Visitor<'de> for ObjectVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_report_every_problem_in_one_voice() {
+        let body = RawObject::parse(
+            br#"{"prodcut": "x", "name": 7, "note": null, "tags": ["a"], "label": null}"#,
+        )
+        .expect("object");
+        let mut fields = Fields::new(
+            &body,
+            &["product", "name", "note", "tags", "label", "amount"],
+        );
+        assert_eq!(fields.required::<String>("product"), None);
+        assert_eq!(fields.optional::<String>("name"), None);
+        assert_eq!(fields.nullable::<String>("note"), Some(None));
+        assert_eq!(
+            fields.optional::<Vec<String>>("tags"),
+            Some(vec!["a".to_owned()])
+        );
+        assert_eq!(fields.optional::<String>("label"), None);
+        assert_eq!(fields.required_raw("amount"), None);
+        let issues = fields.finish();
+        let text: Vec<String> = issues
+            .iter()
+            .map(|i| format!("{} {}", i.field, i.message))
+            .collect();
+        assert_eq!(
+            text,
+            [
+                "prodcut is not a known field; did you mean product?",
+                "product is required",
+                "name must be a string, not a number",
+                "amount is required",
+            ]
+        );
+    }
 
     #[test]
     fn keeps_members_and_their_raw_text() {

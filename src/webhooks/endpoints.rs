@@ -6,7 +6,6 @@ use crate::db::Db;
 use crate::db::webhook_endpoints::{EndpointRow, insert_endpoint, rotate_secret};
 use crate::domain::event::EventKind;
 use crate::domain::ids::random_token;
-use crate::domain::input::{FieldIssue, RawObject};
 use crate::domain::time::now_ms;
 use crate::domain::{EndpointStatus, Environment, MerchantId, WebhookEndpointId};
 
@@ -45,21 +44,6 @@ pub fn default_event_list() -> Vec<String> {
     EventKind::DEFAULT_SUBSCRIPTION
         .map(|k| k.type_name().to_owned())
         .to_vec()
-}
-
-/// Parses the `events` member of a body; the default subscription when absent.
-pub fn parse_event_list(body: &RawObject, issues: &mut Vec<FieldIssue>) -> Vec<String> {
-    let Some(raw) = body.get("events") else {
-        return default_event_list();
-    };
-    let Ok(list) = serde_json::from_str::<Vec<String>>(raw) else {
-        issues.push(FieldIssue::new("events", "must be a list of event types"));
-        return Vec::new();
-    };
-    event_list(&list).unwrap_or_else(|problems| {
-        issues.extend(problems.into_iter().map(|m| FieldIssue::new("events", m)));
-        Vec::new()
-    })
 }
 
 /// Registers an endpoint, its secret sealed with `keys`. Returns the row as stored and the

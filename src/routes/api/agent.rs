@@ -8,9 +8,10 @@ use serde_json::json;
 use super::body::read_json_object;
 use crate::domain::Amount;
 use crate::domain::event::{EventKind, PayloadParts, payload};
+use crate::domain::input::Fields;
 use crate::domain::metadata::Metadata;
 use crate::domain::time::now_ms;
-use crate::error::{ApiError, ErrorEnvelope, FieldIssue};
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
 
 const FIELDS: &[&str] = &[
@@ -48,56 +49,48 @@ pub async fn run_action(
         ));
     }
     let body = read_json_object(&req, body, state.settings.max_body_bytes).await?;
-    let mut issues = body.unknown_fields(FIELDS);
-    let text = |name: &str, default: &str, issues: &mut Vec<FieldIssue>| match body.get(name) {
-        None => default.to_owned(),
-        Some(raw) => serde_json::from_str::<String>(raw).unwrap_or_else(|_| {
-            issues.push(FieldIssue::new(name, "must be a string"));
-            default.to_owned()
+    let mut f = Fields::new(&body, FIELDS);
+    let event = f.optional::<String>("event");
+    let session_id = f.optional::<String>("sessionId");
+    let customer_id = f.optional::<String>("customerId");
+    let route_id = f.optional::<String>("routeId");
+    let session_id = session_id.as_deref().unwrap_or("chk_nimbus_1056");
+    let customer_id = customer_id.as_deref().unwrap_or("cus_7G42M9");
+    let kind = match event {
+        None => Some(EventKind::Paid),
+        named => f.check("event", named, |name| {
+            EventKind::parse(&name)
+                .ok_or_else(|| format!("must be one of {}", EventKind::type_names()))
         }),
     };
-    let event = text("event", "payment.paid", &mut issues);
-    let session_id = text("sessionId", "chk_nimbus_1056", &mut issues);
-    let customer_id = text("customerId", "cus_7G42M9", &mut issues);
-    let route_id = text("routeId", "card-bridge-a", &mut issues);
-    let kind = EventKind::parse(&event).unwrap_or_else(|| {
-        issues.push(FieldIssue::new(
-            "event",
-            "must be payment.provider_pending, payment.paid, payment.failed or payment.expired",
-        ));
-        EventKind::Paid
-    });
-    let amount = match body.get("amount") {
-        None => Amount::from_cents(89_900),
-        Some(raw) => {
-            Amount::parse_json(raw, state.settings.max_amount_cents()).unwrap_or_else(|e| {
-                issues.push(FieldIssue::new("amount", e.to_string()));
-                Amount::from_cents(89_900)
-            })
-        }
+    let amount = match f.optional_raw("amount") {
+        None => Some(Amount::from_cents(89_900)),
+        raw => f.check("amount", raw, |raw| {
+            Amount::parse_json(raw, state.settings.max_amount_cents()).map_err(|e| e.to_string())
+        }),
     };
-    let metadata = match body.get("metadata") {
+    let metadata = match f.optional_raw("metadata") {
         None => Metadata::parse(&json!({"order_id": "ord_284"})).unwrap_or_default(),
         Some(raw) => Metadata::parse_json(raw).unwrap_or_else(|found| {
-            issues.extend(
-                found
-                    .into_iter()
-                    .map(|i| FieldIssue::new(i.field, i.message)),
-            );
+            for issue in found {
+                f.issue(&issue.field, issue.message);
+            }
             Metadata::default()
         }),
     };
+    let route_id = route_id.as_deref().unwrap_or("card-bridge-a");
     let route = state.settings.routes.iter().find(|r| r.id == route_id);
     if route.is_none() {
-        issues.push(FieldIssue::new("routeId", "is not a configured route"));
+        f.issue("routeId", "is not a configured route");
     }
-    if !issues.is_empty() {
+    let issues = f.finish();
+    let (Some(kind), Some(amount), true) = (kind, amount, issues.is_empty()) else {
         return Err(ApiError::validation(issues, None));
-    }
+    };
     let example = payload(&PayloadParts {
         kind,
-        session_id: &session_id,
-        customer_id: &customer_id,
+        session_id,
+        customer_id,
         livemode: false,
         amount_cents: amount.cents(),
         currency: "USD",

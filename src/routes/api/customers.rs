@@ -39,18 +39,6 @@ impl From<CustomerRow> for Customer {
     }
 }
 
-/// A page of customers, for the OpenAPI document.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-#[schema(as = CustomerList)]
-pub struct CustomerList {
-    /// Always `list`.
-    object: String,
-    data: Vec<Customer>,
-    #[schema(rename = "hasMore")]
-    has_more: bool,
-}
-
 /// List customers, newest first.
 #[utoipa::path(
     get,
@@ -64,7 +52,7 @@ pub struct CustomerList {
         ("status" = Option<String>, Query, description = "Customer status"),
     ),
     responses(
-        (status = 200, description = "A page of customers", body = CustomerList),
+        (status = 200, description = "A page of customers", body = super::list::CustomerList),
         (status = 400, description = "Invalid parameter", body = ErrorEnvelope),
         (status = 401, description = "Missing or invalid API key", body = ErrorEnvelope),
     ),

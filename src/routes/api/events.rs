@@ -13,8 +13,9 @@ use anyhow::Context;
 use crate::db::events::{EventRow, get_event, list_events};
 use crate::db::webhook_deliveries::{list_event_attempts, list_event_deliveries};
 use crate::domain::DeliveryStatus;
+use crate::domain::input::Fields;
 use crate::domain::time::{iso_millis, iso_seconds, now_ms, parse_rfc3339_ms};
-use crate::error::{ApiError, ErrorEnvelope, FieldIssue};
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::lifecycle::outbox::{redeliver_event, redeliver_since};
 use crate::state::AppState;
 
@@ -64,7 +65,7 @@ impl From<EventRow> for Event {
         ("type" = Option<String>, Query, description = "e.g. `payment.paid`"),
         ("sessionId" = Option<String>, Query, description = "`chk_…`"),
     ),
-    responses((status = 200, description = "A page of events", body = super::schemas::EventList), (status = 400, description = "Invalid parameter", body = ErrorEnvelope)),
+    responses((status = 200, description = "A page of events", body = super::list::EventList), (status = 400, description = "Invalid parameter", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn list_events_handler(
     state: web::Data<AppState>,
@@ -80,7 +81,7 @@ pub async fn list_events_handler(
         params.get("type"),
         params.get("sessionId"),
         params.starting_after.clone(),
-        params.limit + 1,
+        params.limit,
     )
     .await?;
     Ok(HttpResponse::Ok().json(List::page(rows, params.limit, Event::from)))
@@ -165,17 +166,12 @@ pub async fn redeliver_since_handler(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_json_object(&req, payload, state.settings.max_body_bytes).await?;
-    let mut issues = body.unknown_fields(&["since"]);
-    let since = body
-        .get("since")
-        .and_then(|raw| serde_json::from_str::<String>(raw).ok())
-        .and_then(|s| parse_rfc3339_ms(&s));
-    if since.is_none() {
-        issues.push(FieldIssue::new(
-            "since",
-            "must be an RFC 3339 time such as 2026-11-24T00:00:00Z",
-        ));
-    }
+    let mut f = Fields::new(&body, &["since"]);
+    let since = f.required::<String>("since");
+    let since = f.check("since", since, |s| {
+        parse_rfc3339_ms(&s).ok_or("must be an RFC 3339 time such as 2026-11-24T00:00:00Z")
+    });
+    let issues = f.finish();
     let (Some(since), true) = (since, issues.is_empty()) else {
         return Err(ApiError::validation(
             issues,

@@ -53,17 +53,6 @@ impl From<InvoiceRow> for Invoice {
     }
 }
 
-/// A page of invoices, for the OpenAPI document.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct InvoiceList {
-    /// Always `list`.
-    object: String,
-    data: Vec<Invoice>,
-    #[schema(rename = "hasMore")]
-    has_more: bool,
-}
-
 /// List invoices, newest first.
 #[utoipa::path(
     get,
@@ -78,7 +67,7 @@ pub struct InvoiceList {
         ("status" = Option<String>, Query, description = "`open`, `paid` or `void`"),
     ),
     responses(
-        (status = 200, description = "A page of invoices", body = InvoiceList),
+        (status = 200, description = "A page of invoices", body = super::list::InvoiceList),
         (status = 400, description = "Invalid parameter", body = ErrorEnvelope),
         (status = 401, description = "Missing or invalid API key", body = ErrorEnvelope),
     ),

@@ -3,11 +3,13 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::suggest::closest;
 use crate::error::{ApiError, FieldIssue};
 
-/// `{"object": "list", "data": […], "hasMore": bool}`.
+/// A page of a list: `{"object": "list", "data": […], "hasMore": bool}`, what every list of
+/// the API answers. Its OpenAPI schemas are declared by [`list_schemas!`] below.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct List<T: Serialize> {
@@ -16,8 +18,35 @@ pub struct List<T: Serialize> {
     pub has_more: bool,
 }
 
+/// Declares the OpenAPI schema of `List<Item>` for each item type, named `ItemList` with its
+/// items referring to `Item`'s own schema. (utoipa's generic schemas would copy each item's
+/// whole schema into every list instead of referring to it, and rename them `List_Item`.)
+macro_rules! list_schemas {
+    ($($name:ident => $item:ty, $doc:literal;)+) => {$(
+        #[doc = $doc]
+        #[derive(ToSchema)]
+        #[allow(dead_code)] // describes what `List<T>` serializes to; never built
+        pub struct $name {
+            /// Always `list`.
+            object: String,
+            data: Vec<$item>,
+            /// Whether there are more after this page (ask with `startingAfter`, the last id).
+            #[schema(rename = "hasMore")]
+            has_more: bool,
+        }
+    )+};
+}
+
+list_schemas! {
+    CustomerList => super::customers::Customer, "A page of customers.";
+    EventList => super::events::Event, "A page of events.";
+    InvoiceList => super::invoices::Invoice, "A page of invoices.";
+    PaymentList => super::payments::Payment, "A page of payments.";
+    WebhookEndpointList => super::webhook_endpoints::WebhookEndpoint, "A page of endpoints.";
+}
+
 impl<T: Serialize> List<T> {
-    /// `rows` holds up to `limit + 1` items; the extra one only tells that there are more.
+    /// `rows` as a list query returns them: the page and one more row when there are more.
     pub fn page<R>(mut rows: Vec<R>, limit: i64, to_item: impl Fn(R) -> T) -> List<T> {
         let has_more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);

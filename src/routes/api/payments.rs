@@ -102,17 +102,6 @@ impl Payment {
     }
 }
 
-/// A page of payments, for the OpenAPI document.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct PaymentList {
-    /// Always `list`.
-    object: String,
-    data: Vec<Payment>,
-    #[schema(rename = "hasMore")]
-    has_more: bool,
-}
-
 /// List payments, newest first.
 #[utoipa::path(
     get,
@@ -127,7 +116,7 @@ pub struct PaymentList {
         ("status" = Option<String>, Query, description = "`pending`, `paid` or `failed`"),
     ),
     responses(
-        (status = 200, description = "A page of payments", body = PaymentList),
+        (status = 200, description = "A page of payments", body = super::list::PaymentList),
         (status = 400, description = "Invalid parameter", body = ErrorEnvelope),
         (status = 401, description = "Missing or invalid API key", body = ErrorEnvelope),
     ),

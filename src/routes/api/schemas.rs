@@ -221,16 +221,6 @@ pub struct ActionResult {
     result: serde_json::Map<String, serde_json::Value>,
 }
 
-/// A page of events.
-#[derive(ToSchema)]
-pub struct EventList {
-    /// Always `list`.
-    object: String,
-    data: Vec<super::events::Event>,
-    #[schema(rename = "hasMore")]
-    has_more: bool,
-}
-
 /// One event queued again.
 #[derive(ToSchema)]
 pub struct Redelivered {

@@ -12,11 +12,14 @@ use crate::db::webhook_endpoints::{
     EndpointRow, delete_endpoint, enable_endpoint, get_endpoint, list_endpoints,
 };
 use crate::domain::Environment;
+use crate::domain::input::Fields;
 use crate::domain::time::{iso_seconds, now_ms};
 use crate::error::{ApiError, ErrorEnvelope, FieldIssue};
 use crate::state::AppState;
 use crate::webhooks::client::{EndpointRules, check_endpoint_url};
-use crate::webhooks::endpoints::{create_endpoint, parse_event_list, rotate_endpoint_secret};
+use crate::webhooks::endpoints::{
+    create_endpoint, default_event_list, event_list, rotate_endpoint_secret,
+};
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -83,33 +86,24 @@ pub async fn create_endpoint_handler(
 ) -> Result<HttpResponse, ApiError> {
     let owner = auth.0;
     let body = read_json_object(&req, payload, state.settings.max_body_bytes).await?;
-    let mut issues = body.unknown_fields(FIELDS);
-    let environment = match body.get("environment").map(serde_json::from_str::<String>) {
-        None => Some(owner.environment),
-        Some(Ok(s)) => Environment::parse(&s).or_else(|| {
-            issues.push(FieldIssue::new(
-                "environment",
-                "must be sandbox or production",
-            ));
-            None
+    let mut f = Fields::new(&body, FIELDS);
+    let url = f.required::<String>("url");
+    let events = f.optional::<Vec<String>>("events");
+    let events = match events {
+        None => Some(default_event_list()),
+        list => f.check("events", list, |names| {
+            event_list(&names).map_err(|p| p.join("; "))
         }),
-        Some(Err(_)) => {
-            issues.push(FieldIssue::new("environment", "must be a string"));
-            None
+    };
+    let environment = match f.optional_raw("environment") {
+        None => Some(owner.environment),
+        Some(_) => {
+            let named = f.optional::<String>("environment");
+            f.check("environment", named, |s| {
+                Environment::parse(&s).ok_or("must be sandbox or production")
+            })
         }
     };
-    let url = match body.get("url").map(serde_json::from_str::<String>) {
-        None => {
-            issues.push(FieldIssue::new("url", "is required"));
-            None
-        }
-        Some(Err(_)) => {
-            issues.push(FieldIssue::new("url", "must be a string"));
-            None
-        }
-        Some(Ok(url)) => Some(url),
-    };
-    let events = parse_event_list(&body, &mut issues);
     // The other environment's key is refused before its URL is checked (or resolved).
     if let Some(environment) = environment
         && environment != owner.environment
@@ -131,8 +125,9 @@ pub async fn create_endpoint_handler(
         )
         .await
     {
-        issues.push(FieldIssue::new("url", reason));
+        f.issue("url", reason);
     }
+    let issues = f.finish();
     if !issues.is_empty() {
         return Err(ApiError::validation(
             issues,
@@ -142,7 +137,7 @@ pub async fn create_endpoint_handler(
             ),
         ));
     }
-    let (Some(url), Some(environment)) = (url, environment) else {
+    let (Some(url), Some(environment), Some(events)) = (url, environment, events) else {
         return Err(ApiError::validation(
             vec![FieldIssue::new("body", "is invalid")],
             None,
@@ -160,17 +155,6 @@ pub async fn create_endpoint_handler(
     Ok(HttpResponse::Ok().json(WebhookEndpoint::from_row(row, Some(secret))))
 }
 
-/// A page of endpoints, for the OpenAPI document.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct WebhookEndpointList {
-    /// Always `list`.
-    object: String,
-    data: Vec<WebhookEndpoint>,
-    #[schema(rename = "hasMore")]
-    has_more: bool,
-}
-
 /// List webhook endpoints (never their secrets).
 #[utoipa::path(
     get,
@@ -180,7 +164,7 @@ pub struct WebhookEndpointList {
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100, default 20"),
         ("startingAfter" = Option<String>, Query, description = "Cursor"),
     ),
-    responses((status = 200, description = "A page of endpoints", body = WebhookEndpointList)),
+    responses((status = 200, description = "A page of endpoints", body = super::list::WebhookEndpointList)),
     security(("api_key" = []))
 )]
 pub async fn list_endpoints_handler(
@@ -195,7 +179,7 @@ pub async fn list_endpoints_handler(
         &owner.merchant_id,
         owner.environment,
         params.starting_after.clone(),
-        params.limit + 1,
+        params.limit,
     )
     .await?;
     Ok(HttpResponse::Ok().json(List::page(rows, params.limit, |r| {

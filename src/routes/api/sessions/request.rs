@@ -2,10 +2,9 @@
 //! reported at once, unknown fields are named (with a near-miss suggestion), and the amount is
 //! read from its exact JSON text.
 
-use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use crate::domain::input::RawObject;
+use crate::domain::input::{Fields, RawObject};
 use crate::domain::suggest::closest;
 use crate::domain::{Amount, Email, Environment, Metadata, ProductName, RedirectUrl, RouteKind};
 use crate::error::{ApiError, FieldIssue};
@@ -50,131 +49,67 @@ impl CreateSession {
         key_environment: Environment,
         max_amount_cents: i64,
     ) -> Result<CreateSession, ApiError> {
-        let mut issues = Vec::new();
-        let mut fields: Vec<(String, Box<RawValue>)> = Vec::new();
-        for (name, value) in body.0 {
-            if FIELDS.contains(&name.as_str()) {
-                // An explicit null means "not given" for optional fields.
-                if value.get() != "null" || REQUIRED.contains(&name.as_str()) {
-                    fields.push((name, value));
+        let mut f = Fields::new(&body, FIELDS);
+        let product = f.required::<String>("product");
+        let product = f.check("product", product, |s: String| ProductName::parse(&s));
+        let amount = f.required_raw("amount");
+        let amount = f.check("amount", amount, |raw| {
+            Amount::parse_json(raw, max_amount_cents).map_err(|e| {
+                if raw.trim_start().starts_with('"') {
+                    "must be a number, not a string".to_owned()
+                } else {
+                    e.to_string()
                 }
-            } else {
-                let message = match closest(&name, FIELDS) {
-                    Some(hit) => format!("is not a known field; did you mean {hit}?"),
-                    None => "is not a known field".to_owned(),
-                };
-                issues.push(FieldIssue::new(name, message));
-            }
-        }
-        let take = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.get());
-
-        let string = |name: &str, issues: &mut Vec<FieldIssue>| -> Option<String> {
-            let raw = take(name)?;
-            match serde_json::from_str::<String>(raw) {
-                Ok(s) => Some(s),
-                Err(_) => {
-                    issues.push(FieldIssue::new(
-                        name,
-                        format!("must be a string, not {}", json_kind(raw)),
-                    ));
-                    None
-                }
-            }
-        };
-
-        for required in REQUIRED {
-            if take(required).is_none() {
-                issues.push(FieldIssue::new(*required, "is required"));
-            }
-        }
-
-        let environment = string("environment", &mut issues).and_then(|s| {
-            Environment::parse(&s).or_else(|| {
-                issues.push(FieldIssue::new(
-                    "environment",
-                    "must be sandbox or production",
-                ));
-                None
             })
+        });
+        let customer = f.required::<String>("customer");
+        let customer = f.check("customer", customer, |s: String| Email::parse(&s));
+        let environment = f.optional::<String>("environment");
+        let environment = f.check("environment", environment, |s| {
+            Environment::parse(&s).ok_or_else(|| "must be sandbox or production".to_owned())
+        });
+        let preferred_route = f.optional::<String>("preferredRoute");
+        let preferred_route = f.check("preferredRoute", preferred_route, |s| {
+            RouteKind::parse(&s).ok_or_else(|| "must be card, wallet or local".to_owned())
         });
         let effective_environment = environment.unwrap_or(key_environment);
-
-        let product = string("product", &mut issues).and_then(|s| {
-            ProductName::parse(&s)
-                .map_err(|m| issues.push(FieldIssue::new("product", m)))
-                .ok()
-        });
-        let amount = take("amount").and_then(|raw| {
-            Amount::parse_json(raw, max_amount_cents)
-                .map_err(|e| {
-                    let message = if raw.trim_start().starts_with('"') {
-                        "must be a number, not a string".to_owned()
-                    } else {
-                        e.to_string()
-                    };
-                    issues.push(FieldIssue::new("amount", message))
-                })
-                .ok()
-        });
-        let customer = string("customer", &mut issues).and_then(|s| {
-            Email::parse(&s)
-                .map_err(|m| issues.push(FieldIssue::new("customer", m)))
-                .ok()
-        });
-        let preferred_route = string("preferredRoute", &mut issues).and_then(|s| {
-            RouteKind::parse(&s).or_else(|| {
-                issues.push(FieldIssue::new(
-                    "preferredRoute",
-                    "must be card, wallet or local",
-                ));
-                None
-            })
-        });
-        let redirect_url = string("redirectUrl", &mut issues).and_then(|s| {
+        let redirect_url = f.optional::<String>("redirectUrl");
+        let redirect_url = f.check("redirectUrl", redirect_url, |s| {
             RedirectUrl::parse(&s, effective_environment)
-                .map_err(|m| issues.push(FieldIssue::new("redirectUrl", m)))
-                .ok()
         });
-        let metadata = match take("metadata") {
+        let metadata = match f.optional_raw("metadata") {
             None => Some(Metadata::default()),
-            Some(raw) => Metadata::parse_json(raw)
-                .map_err(|found| {
-                    issues.extend(
-                        found
-                            .into_iter()
-                            .map(|i| FieldIssue::new(i.field, i.message)),
-                    )
-                })
-                .ok(),
+            Some(raw) => match Metadata::parse_json(raw) {
+                Ok(metadata) => Some(metadata),
+                Err(found) => {
+                    for issue in found {
+                        f.issue(&issue.field, issue.message);
+                    }
+                    None
+                }
+            },
         };
-        let idempotency_key = string("idempotencyKey", &mut issues).and_then(|s| {
-            bounded_text(&s, 255)
-                .map_err(|m| issues.push(FieldIssue::new("idempotencyKey", m)))
-                .ok()
-        });
-        let client_reference_id = string("clientReferenceId", &mut issues).and_then(|s| {
+        let idempotency_key = f.optional::<String>("idempotencyKey");
+        let idempotency_key = f.check("idempotencyKey", idempotency_key, |s| bounded_text(&s, 255));
+        let client_reference_id = f.optional::<String>("clientReferenceId");
+        let client_reference_id = f.check("clientReferenceId", client_reference_id, |s| {
             bounded_text(&s, 200)
-                .map_err(|m| issues.push(FieldIssue::new("clientReferenceId", m)))
-                .ok()
         });
-        let expires_in_seconds = take("expiresInSeconds").and_then(|raw| match whole_number(raw) {
-            Some(n) if (MIN_EXPIRES_IN..=MAX_EXPIRES_IN).contains(&n) => Some(n),
-            Some(_) => {
-                issues.push(FieldIssue::new(
-                    "expiresInSeconds",
-                    format!("must be between {MIN_EXPIRES_IN} and {MAX_EXPIRES_IN}"),
-                ));
-                None
-            }
-            None => {
-                issues.push(FieldIssue::new(
-                    "expiresInSeconds",
-                    "must be a whole number of seconds",
-                ));
-                None
-            }
-        });
+        let expires_in_seconds = f.optional_raw("expiresInSeconds");
+        let expires_in_seconds =
+            f.check(
+                "expiresInSeconds",
+                expires_in_seconds,
+                |raw| match whole_number(raw) {
+                    Some(n) if (MIN_EXPIRES_IN..=MAX_EXPIRES_IN).contains(&n) => Ok(n),
+                    Some(_) => Err(format!(
+                        "must be between {MIN_EXPIRES_IN} and {MAX_EXPIRES_IN}"
+                    )),
+                    None => Err("must be a whole number of seconds".to_owned()),
+                },
+            );
 
+        let issues = f.finish();
         if !issues.is_empty() {
             let suggestion = issues.first().map(|i| suggestion_for(&i.field));
             return Err(ApiError::validation(issues, suggestion));
@@ -218,8 +153,6 @@ impl CreateSession {
     }
 }
 
-const REQUIRED: &[&str] = &["product", "amount", "customer"];
-
 fn bounded_text(s: &str, max: usize) -> Result<String, String> {
     if s.is_empty() {
         Err("must not be empty".into())
@@ -241,17 +174,6 @@ fn whole_number(raw: &str) -> Option<i64> {
     }
     let f = number.as_f64()?;
     (f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0).then_some(f as i64)
-}
-
-fn json_kind(raw: &str) -> &'static str {
-    match raw.trim_start().as_bytes().first() {
-        Some(b'{') => "an object",
-        Some(b'[') => "an array",
-        Some(b't' | b'f') => "a boolean",
-        Some(b'n') => "null",
-        Some(b'"') => "a string",
-        _ => "a number",
-    }
 }
 
 /// How to fix the first problem found.
