@@ -157,7 +157,7 @@ async fn run_expiry_sweeper(state: web::Data<AppState>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = lifecycle::expire_due(&state).await {
+        if let Err(e) = lifecycle::expire_due(state.lifecycle()).await {
             tracing::warn!(error = format!("{e:#}"), "expiry sweep failed; will retry");
         }
     }
@@ -170,7 +170,7 @@ async fn run_reconciler(state: web::Data<AppState>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = lifecycle::reconcile_once(&state).await {
+        if let Err(e) = lifecycle::reconcile_once(state.lifecycle()).await {
             tracing::warn!(
                 error = format!("{e:#}"),
                 "reconciliation failed; will retry"

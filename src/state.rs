@@ -16,6 +16,7 @@ use crate::db::session_writer::SessionWriter;
 use crate::domain::ids::random_token;
 use crate::domain::sandbox::LedgerEntry;
 use crate::i18n::Catalogs;
+use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::providers::Providers;
 use crate::providers::sandbox::{Ledger, SandboxProvider};
@@ -116,6 +117,17 @@ impl AppState {
             SharedSecrets::random()?,
             String::new(),
         )
+    }
+
+    /// What the use cases of `lifecycle` work with.
+    pub fn lifecycle(&self) -> Lifecycle<'_> {
+        Lifecycle {
+            db: &self.db,
+            settings: &self.settings,
+            providers: &self.providers,
+            sessions: &self.session_writer,
+            wakeup: &self.webhook_wakeup,
+        }
     }
 
     /// What this instance's webhook worker works with.

@@ -146,8 +146,10 @@ pub async fn run(settings: Settings, action: WebhooksAction) -> anyhow::Result<(
             let environment = Environment::parse(&environment)
                 .context("--environment must be sandbox or production")?;
             let merchant_id = resolve_merchant(&db, &settings, merchant).await?;
+            // No worker runs in this process to wake: a server's worker finds them.
+            let nobody = tokio::sync::Notify::new();
             let (events, queued) =
-                redeliver_since(&db, &merchant_id, environment, since_ms).await?;
+                redeliver_since(&db, &nobody, &merchant_id, environment, since_ms).await?;
             println!(
                 "queued {queued} deliveries of {events} events; a running server sends them within a second or so"
             );

@@ -3,6 +3,8 @@
 use anyhow::Context;
 use sqlx::{Any, Executor, FromRow};
 
+use super::payments::PaymentRow;
+use super::sessions::SessionRow;
 use crate::domain::{
     CustomerId, Environment, InvoiceId, InvoiceStatus, MerchantId, PaymentId, SessionId,
 };
@@ -22,6 +24,26 @@ pub struct InvoiceRow {
     pub metadata: String,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl InvoiceRow {
+    /// The open invoice of a new payment, carrying its session's metadata.
+    pub fn open(session: &SessionRow, payment: &PaymentRow, now: i64) -> InvoiceRow {
+        InvoiceRow {
+            id: payment.invoice_id.clone(),
+            session_id: session.id.clone(),
+            payment_id: payment.id.clone(),
+            merchant_id: session.merchant_id.clone(),
+            environment: session.environment,
+            customer_id: session.customer_id.clone(),
+            amount_cents: session.amount_cents,
+            currency: session.currency.clone(),
+            status: InvoiceStatus::Open,
+            metadata: session.metadata.clone(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
 }
 
 const COLUMNS: &str = "id, session_id, payment_id, merchant_id, environment, customer_id, \

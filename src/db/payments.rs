@@ -4,7 +4,9 @@
 use anyhow::Context;
 use sqlx::{Any, Executor, FromRow};
 
+use super::sessions::SessionRow;
 use super::{count_columns, placeholders};
+use crate::domain::payment_route::PaymentRoute;
 use crate::domain::{
     CustomerId, Environment, InvoiceId, LedgerStatus, MerchantId, Outcome, PaymentId,
     PaymentStatus, ProviderState, RouteKind, SessionId,
@@ -56,6 +58,53 @@ pub const COLUMNS: &str = "id, session_id, merchant_id, environment, customer_id
     failure_message, provider_deadline, next_poll_at, created_at, updated_at";
 
 impl PaymentRow {
+    /// A new payment of `session` through `route`: its `attempt`-th, `pending`, nothing heard
+    /// from a provider yet. A payment that goes to its provider at once is created claimed for
+    /// that hand-off (`in_flight`, with its deadline and when to drive it again).
+    pub fn pending(
+        session: &SessionRow,
+        route: &PaymentRoute,
+        attempt: i64,
+        provider_state: ProviderState,
+        provider_deadline: Option<i64>,
+        next_poll_at: Option<i64>,
+        now: i64,
+    ) -> PaymentRow {
+        let fees = route.fees(session.amount_cents);
+        PaymentRow {
+            id: PaymentId::generate(),
+            session_id: session.id.clone(),
+            merchant_id: session.merchant_id.clone(),
+            environment: session.environment,
+            customer_id: session.customer_id.clone(),
+            attempt,
+            invoice_id: InvoiceId::generate(),
+            route_id: route.id.clone(),
+            route_kind: route.kind,
+            provider: route.integration.clone(),
+            amount_cents: session.amount_cents,
+            buyer_fee_cents: fees.buyer_fee,
+            gateway_fee_cents: fees.gateway_fee,
+            merchant_net_cents: fees.merchant_net,
+            total_cents: fees.total,
+            currency: session.currency.clone(),
+            status: PaymentStatus::Pending,
+            ledger_status: LedgerStatus::Pending,
+            provider_state,
+            provider_ref: None,
+            provider_data: "{}".into(),
+            card_brand: None,
+            card_last4: None,
+            tx_hash: None,
+            failure_code: None,
+            failure_message: None,
+            provider_deadline,
+            next_poll_at,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// Whether a provider has the payment and has not finished it: then its session cannot
     /// expire.
     pub fn at_provider(&self) -> bool {

@@ -18,6 +18,7 @@ pub mod payment_route;
 pub mod product;
 pub mod sandbox;
 pub mod session;
+pub mod session_request;
 pub mod suggest;
 pub mod svg;
 pub mod time;

@@ -4,6 +4,7 @@
 //! what is owed. Redelivery queues an event again the same way.
 
 use anyhow::Context;
+use tokio::sync::Notify;
 
 use crate::db::events::{EventRow, events_since, insert_event};
 use crate::db::webhook_deliveries::{fan_out_event, requeue_deliveries};
@@ -20,6 +21,14 @@ pub async fn record_event(tx: &mut Tx, event: &EventRow) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Commits a transaction that may have recorded events, and wakes this instance's webhook
+/// worker to send them (other instances' workers find them when they next look).
+pub async fn commit_and_wake(tx: Tx, wakeup: &Notify, what: &'static str) -> anyhow::Result<()> {
+    tx.commit().await.context(what)?;
+    wakeup.notify_one();
+    Ok(())
+}
+
 /// Queues the event again for every endpoint that should have it: its finished deliveries go
 /// back to pending, and active endpoints subscribed since get one. Returns how many.
 pub async fn redeliver_event(tx: &mut Tx, event: &EventRow, now_ms: i64) -> anyhow::Result<u64> {
@@ -32,10 +41,11 @@ pub async fn redeliver_event(tx: &mut Tx, event: &EventRow, now_ms: i64) -> anyh
     Ok(requeued + added)
 }
 
-/// Queues every event of the merchant since `since_ms` again, in one transaction; returns
-/// (events, deliveries).
+/// Queues every event of the merchant since `since_ms` again, in one transaction, and wakes
+/// the worker; returns (events, deliveries).
 pub async fn redeliver_since(
     db: &Db,
+    wakeup: &Notify,
     merchant_id: &MerchantId,
     environment: Environment,
     since_ms: i64,
@@ -46,6 +56,6 @@ pub async fn redeliver_since(
     for event in &events {
         queued += redeliver_event(&mut tx, event, now_ms()).await?;
     }
-    tx.commit().await.context("committing a redelivery")?;
+    commit_and_wake(tx, wakeup, "committing a redelivery").await?;
     Ok((events.len(), queued))
 }

@@ -40,7 +40,7 @@ async fn an_expired_checkout_says_so_and_offers_the_way_back() {
             Some(expected_return(REDIRECT, &id, "expired"))
         );
         assert!(page.header("cache-control").contains("no-store"));
-        expire_due(&app.state).await.unwrap();
+        expire_due(app.state.lifecycle()).await.unwrap();
     }
     assert_eq!(app.stored_status(&id).await, "expired");
     assert_eq!(buyer.status_json().await["status"], "expired");
@@ -111,7 +111,7 @@ async fn a_wallet_payment_in_flight_does_not_expire_and_its_late_transfer_is_pai
     let instructions = buyer.choose(WALLET_ROUTE).await;
     app.execute(MAKE_DUE, &id).await;
 
-    let swept = expire_due(&app.state).await.unwrap();
+    let swept = expire_due(app.state.lifecycle()).await.unwrap();
 
     assert_eq!(swept, 0, "a payment in flight is not expired");
     assert_eq!(app.stored_status(&id).await, "pending");
@@ -128,7 +128,7 @@ async fn a_wallet_payment_in_flight_does_not_expire_and_its_late_transfer_is_pai
 
     assert_result_page(&result, true, Some(&expected_return(REDIRECT, &id, "paid")));
     assert_finished(&app, &id, &wallet(true, None)).await;
-    assert_eq!(expire_due(&app.state).await.unwrap(), 0);
+    assert_eq!(expire_due(app.state.lifecycle()).await.unwrap(), 0);
     assert_eq!(app.stored_status(&id).await, "paid");
 }
 
@@ -147,7 +147,7 @@ async fn a_card_checkout_abandoned_on_the_card_form_expires_and_voids_its_invoic
         "{}",
         page.html
     );
-    let swept = expire_due(&app.state).await.unwrap();
+    let swept = expire_due(app.state.lifecycle()).await.unwrap();
 
     assert_eq!(swept, 1);
     assert_eq!(app.stored_status(&id).await, "expired");
@@ -162,7 +162,11 @@ async fn a_card_checkout_abandoned_on_the_card_form_expires_and_voids_its_invoic
     assert_eq!(events[0].kind, "payment.expired");
     assert_eq!(events[0].payload["data"]["status"], "expired");
     assert_eq!(events[0].payload["data"]["session_id"], id.as_str());
-    assert_eq!(expire_due(&app.state).await.unwrap(), 0, "expired once");
+    assert_eq!(
+        expire_due(app.state.lifecycle()).await.unwrap(),
+        0,
+        "expired once"
+    );
 
     // The card form, submitted late, changes nothing.
     let mut fields = vec![("token", card_form.input_value("token"))];
@@ -193,14 +197,18 @@ async fn a_provider_that_never_answers_times_out_and_a_late_confirmation_is_hono
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(reconcile_once(&app.state).await.unwrap(), 0, "not due yet");
+    assert_eq!(
+        reconcile_once(app.state.lifecycle()).await.unwrap(),
+        0,
+        "not due yet"
+    );
     app.execute(
         "UPDATE payments SET provider_deadline = 0, next_poll_at = 0 WHERE id = $1",
         &payment_id,
     )
     .await;
 
-    let finished = reconcile_once(&app.state).await.unwrap();
+    let finished = reconcile_once(app.state.lifecycle()).await.unwrap();
 
     assert_eq!(finished, 1);
     let timed_out = api_payment(&app, &id).await;
@@ -268,14 +276,14 @@ async fn a_delayed_card_past_the_session_deadline_is_still_settled() {
     buyer.card_checkout(CARD_DELAYED).await;
     app.execute(MAKE_DUE, &id).await;
 
-    assert_eq!(expire_due(&app.state).await.unwrap(), 0);
+    assert_eq!(expire_due(app.state.lifecycle()).await.unwrap(), 0);
     let waiting = buyer.open().await;
     assert!(
         waiting.html.contains("Waiting for the payment provider"),
         "{}",
         waiting.html
     );
-    assert_eq!(reconcile_once(&app.state).await.unwrap(), 1);
+    assert_eq!(reconcile_once(app.state.lifecycle()).await.unwrap(), 1);
 
     assert_result_page(
         &buyer.open().await,
@@ -304,8 +312,8 @@ async fn a_challenge_the_buyer_never_answers_times_out_at_the_provider_deadline(
     )
     .await;
 
-    let swept = expire_due(&app.state).await.unwrap();
-    let finished = reconcile_once(&app.state).await.unwrap();
+    let swept = expire_due(app.state.lifecycle()).await.unwrap();
+    let finished = reconcile_once(app.state.lifecycle()).await.unwrap();
 
     assert_eq!(
         swept + finished,

@@ -63,9 +63,15 @@ async fn claimed_card_payment(app: &TestApp, number: &str) -> (String, PaymentRo
     let card = card(number);
     let deadline = now_ms() + 1_800_000;
     assert!(
-        claim_hand_off(&app.state, &payment, Some(&card), deadline, now_ms())
-            .await
-            .unwrap()
+        claim_hand_off(
+            app.state.lifecycle(),
+            &payment,
+            Some(&card),
+            deadline,
+            now_ms()
+        )
+        .await
+        .unwrap()
     );
     let claimed = payment_of(app, &id).await;
     (id, claimed, card)
@@ -90,7 +96,7 @@ async fn a_crash_after_the_provider_approved_a_card_ends_paid_not_timed_out() {
 
     // The next instance's reconciliation, once the claim is old enough to be a stranded one.
     make_due(&app, payment.id.as_str()).await;
-    assert_eq!(reconcile_once(&app.state).await.unwrap(), 1);
+    assert_eq!(reconcile_once(app.state.lifecycle()).await.unwrap(), 1);
 
     let paid = api_payment(&app, &id).await;
     assert_eq!(paid["status"], "paid", "{paid}");
@@ -110,7 +116,7 @@ async fn a_crash_after_the_provider_approved_a_card_ends_paid_not_timed_out() {
     );
     // Driving it again changes nothing.
     make_due(&app, payment.id.as_str()).await;
-    assert_eq!(reconcile_once(&app.state).await.unwrap(), 0);
+    assert_eq!(reconcile_once(app.state.lifecycle()).await.unwrap(), 0);
     assert_eq!(event_ids(&app, &id).await.len(), 2);
 }
 
@@ -120,7 +126,7 @@ async fn a_crash_before_the_card_reached_the_provider_fails_at_once_saying_no_mo
     let (id, payment, _card) = claimed_card_payment(&app, CARD_PAYS).await;
 
     make_due(&app, payment.id.as_str()).await;
-    assert_eq!(reconcile_once(&app.state).await.unwrap(), 1);
+    assert_eq!(reconcile_once(app.state.lifecycle()).await.unwrap(), 1);
 
     let failed = api_payment(&app, &id).await;
     assert_eq!(failed["status"], "failed", "{failed}");
@@ -144,7 +150,7 @@ async fn a_crash_before_a_wallet_hand_off_reached_the_provider_is_driven_again()
         .unwrap()
         .clone();
     let session_id = SessionId::from_trusted(id.clone());
-    start_payment(&app.state, &session_id, &route)
+    start_payment(app.state.lifecycle(), &session_id, &route)
         .await
         .unwrap();
     let payment = payment_of(&app, &id).await;
@@ -152,7 +158,11 @@ async fn a_crash_before_a_wallet_hand_off_reached_the_provider_is_driven_again()
     assert!(event_ids(&app, &id).await.is_empty());
 
     make_due(&app, payment.id.as_str()).await;
-    assert_eq!(reconcile_once(&app.state).await.unwrap(), 0, "still owed");
+    assert_eq!(
+        reconcile_once(app.state.lifecycle()).await.unwrap(),
+        0,
+        "still owed"
+    );
 
     let driven = payment_of(&app, &id).await;
     assert!(driven.provider_ref.is_some(), "{driven:?}");
@@ -235,7 +245,7 @@ async fn a_database_failure_while_recording_the_providers_answer_is_recovered() 
     assert!(stranded.provider_ref.is_none(), "{stranded:?}");
     heal(&app, "fail_answer").await;
     make_due(&app, stranded.id.as_str()).await;
-    assert_eq!(reconcile_once(&app.state).await.unwrap(), 1);
+    assert_eq!(reconcile_once(app.state.lifecycle()).await.unwrap(), 1);
 
     assert_eq!(api_payment(&app, &id).await["status"], "paid");
     assert_eq!(
@@ -261,7 +271,7 @@ async fn a_database_failure_while_applying_the_providers_approval_is_recovered_b
     assert!(stranded.provider_ref.is_some(), "{stranded:?}");
     heal(&app, "fail_outcome").await;
     make_due(&app, stranded.id.as_str()).await;
-    assert_eq!(reconcile_once(&app.state).await.unwrap(), 1);
+    assert_eq!(reconcile_once(app.state.lifecycle()).await.unwrap(), 1);
 
     let paid = api_payment(&app, &id).await;
     assert_eq!(paid["status"], "paid", "{paid}");

@@ -248,7 +248,7 @@ async fn a_session_left_open_after_a_failure_still_expires() {
     )
     .await;
 
-    assert_eq!(expire_due(&app.state).await.unwrap(), 1);
+    assert_eq!(expire_due(app.state.lifecycle()).await.unwrap(), 1);
 
     assert_eq!(app.stored_status(&id).await, "expired");
     let page = buyer.open().await;

@@ -156,14 +156,14 @@ async fn delayed_card_waits_honestly_then_is_paid_when_reconciled() {
         vec![format!("evt_{id}_provider_pending")]
     );
 
-    let finished = reconcile_once(&app.state).await.unwrap();
+    let finished = reconcile_once(app.state.lifecycle()).await.unwrap();
 
     assert_eq!(finished, 1, "the reconciler settles the delayed card");
     let result = buyer.open().await;
     assert_result_page(&result, true, Some(&expected_return(REDIRECT, &id, "paid")));
     assert_finished(&app, &id, &card(true, None)).await;
     assert_eq!(
-        reconcile_once(&app.state).await.unwrap(),
+        reconcile_once(app.state.lifecycle()).await.unwrap(),
         0,
         "a second pass finds nothing to do"
     );

@@ -39,17 +39,17 @@ async fn the_sweep_stores_expired_and_counts_each_session_once() {
     let fresh = app.create_session(&minimal_body()).await;
     let due_id = due["id"].as_str().unwrap();
     let fresh_id = fresh["id"].as_str().unwrap();
-    assert_eq!(expire_due(&app.state).await.unwrap(), 0);
+    assert_eq!(expire_due(app.state.lifecycle()).await.unwrap(), 0);
     app.execute(MAKE_DUE, due_id).await;
 
-    let swept = expire_due(&app.state).await.unwrap();
+    let swept = expire_due(app.state.lifecycle()).await.unwrap();
 
     assert_eq!(swept, 1);
     assert_eq!(app.stored_status(due_id).await, "expired");
     assert_eq!(app.stored_status(fresh_id).await, "routed");
     assert_eq!(read_status(&app, due_id).await, "expired");
     assert_eq!(read_status(&app, fresh_id).await, "routed");
-    assert_eq!(expire_due(&app.state).await.unwrap(), 0);
+    assert_eq!(expire_due(app.state.lifecycle()).await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -67,11 +67,11 @@ async fn the_sweep_expires_every_due_session_of_every_merchant_and_environment()
         app.execute(MAKE_DUE, id).await;
     }
 
-    assert_eq!(expire_due(&app.state).await.unwrap(), 6);
+    assert_eq!(expire_due(app.state.lifecycle()).await.unwrap(), 6);
     for id in &ids {
         assert_eq!(app.stored_status(id).await, "expired");
     }
-    assert_eq!(expire_due(&app.state).await.unwrap(), 0);
+    assert_eq!(expire_due(app.state.lifecycle()).await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -85,7 +85,7 @@ async fn the_sweep_leaves_paid_sessions_alone() {
     )
     .await;
 
-    assert_eq!(expire_due(&app.state).await.unwrap(), 0);
+    assert_eq!(expire_due(app.state.lifecycle()).await.unwrap(), 0);
 
     assert_eq!(app.stored_status(id).await, "paid");
     assert_eq!(read_status(&app, id).await, "paid");
@@ -104,5 +104,5 @@ async fn a_due_session_can_still_be_expired_by_the_merchant() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], "expired");
     assert_eq!(app.stored_status(id).await, "expired");
-    assert_eq!(expire_due(&app.state).await.unwrap(), 0);
+    assert_eq!(expire_due(app.state.lifecycle()).await.unwrap(), 0);
 }

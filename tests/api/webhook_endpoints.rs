@@ -92,7 +92,7 @@ async fn payment_expired_goes_only_to_endpoints_that_subscribe_to_it() {
     )
     .await;
 
-    expire_due(&app.state).await.unwrap();
+    expire_due(app.state.lifecycle()).await.unwrap();
 
     let event_id = format!("evt_{session}_expired");
     let deliveries = deliveries_of(&app, &event_id).await;

@@ -8,15 +8,13 @@ use utoipa::ToSchema;
 use super::body::read_json_object;
 use super::list::{List, ListParams};
 use crate::auth::Authenticated;
-use anyhow::Context;
-
 use crate::db::events::{EventRow, get_event, list_events};
 use crate::db::webhook_deliveries::{list_event_attempts, list_event_deliveries};
 use crate::domain::DeliveryStatus;
 use crate::domain::input::Fields;
 use crate::domain::time::{iso_millis, iso_seconds, now_ms, parse_rfc3339_ms};
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::lifecycle::outbox::{redeliver_event, redeliver_since};
+use crate::lifecycle::outbox::{commit_and_wake, redeliver_event, redeliver_since};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -149,8 +147,7 @@ pub async fn redeliver_event_handler(
     let row = find(&state, &auth, &id).await?;
     let mut tx = state.db.begin().await?;
     let queued = redeliver_event(&mut tx, &row, now_ms()).await?;
-    tx.commit().await.context("committing a redelivery")?;
-    state.webhook_wakeup.notify_one();
+    commit_and_wake(tx, &state.webhook_wakeup, "committing a redelivery").await?;
     Ok(HttpResponse::Ok().json(json!({"id": row.id, "queued": queued})))
 }
 
@@ -179,8 +176,13 @@ pub async fn redeliver_since_handler(
         ));
     };
     let owner = &auth.0;
-    let (events, queued) =
-        redeliver_since(&state.db, &owner.merchant_id, owner.environment, since).await?;
-    state.webhook_wakeup.notify_one();
+    let (events, queued) = redeliver_since(
+        &state.db,
+        &state.webhook_wakeup,
+        &owner.merchant_id,
+        owner.environment,
+        since,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(json!({"events": events, "queued": queued})))
 }

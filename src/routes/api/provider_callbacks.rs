@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::lifecycle::{CallbackRefusal, CallbackResult, receive_callback};
+use crate::lifecycle::{CallbackResult, receive_callback};
 use crate::providers::CallbackError;
 use crate::routes::api::body::{body_timeout, read_body};
 use crate::state::AppState;
@@ -42,25 +42,25 @@ pub async fn provider_callback(
         .headers()
         .get(crate::providers::sandbox::SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok());
-    match receive_callback(&state, &provider, signature, &body).await? {
-        Ok(CallbackResult::Applied) => {
+    match receive_callback(state.lifecycle(), &provider, signature, &body).await? {
+        CallbackResult::Applied => {
             Ok(HttpResponse::Ok().json(json!({"received": true, "applied": true})))
         }
-        Ok(CallbackResult::AlreadyFinal) => {
+        CallbackResult::AlreadyFinal => {
             Ok(HttpResponse::Ok().json(json!({"received": true, "applied": false})))
         }
-        Ok(CallbackResult::Replayed) => Err(ApiError::new(
+        CallbackResult::Replayed => Err(ApiError::new(
             StatusCode::CONFLICT,
             "callback_replayed",
             "this callback was already received",
         )),
-        Ok(CallbackResult::UnknownPayment) => Err(ApiError::new(
+        CallbackResult::UnknownPayment => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "resource_missing",
             "the callback names a payment this provider does not carry",
         )),
-        Err(CallbackRefusal::UnknownProvider) => Err(ApiError::not_found("provider", &provider)),
-        Err(CallbackRefusal::Invalid(CallbackError::Signature(e))) => {
+        CallbackResult::UnknownProvider => Err(ApiError::not_found("provider", &provider)),
+        CallbackResult::Refused(CallbackError::Signature(e)) => {
             tracing::warn!(provider = %provider, reason = %e, "refused a provider callback");
             Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -68,7 +68,7 @@ pub async fn provider_callback(
                 e.to_string(),
             ))
         }
-        Err(CallbackRefusal::Invalid(CallbackError::Malformed(m))) => Err(ApiError::bad_request(
+        CallbackResult::Refused(CallbackError::Malformed(m)) => Err(ApiError::bad_request(
             "invalid_callback",
             format!("the callback is malformed: {m}"),
         )),

@@ -100,11 +100,13 @@ pub async fn start_submit(
         return see_checkout(&post.ctx, &session.id);
     };
     let result = async {
-        if let Started::New(payment) = lifecycle::start_payment(&state, &session.id, route).await? {
+        if let Started::New(payment) =
+            lifecycle::start_payment(state.lifecycle(), &session.id, route).await?
+        {
             // Wallet and bank transfers go to the provider at once (they were created claimed
             // for it), to get their instructions; a card waits for the buyer's card details.
             if payment.at_provider() {
-                lifecycle::hand_off_started(&state, &payment).await?;
+                lifecycle::hand_off_started(state.lifecycle(), &payment).await?;
             }
         }
         anyhow::Ok(())
@@ -182,7 +184,7 @@ pub async fn card_submit(
             let Some(route) = route else {
                 return anyhow::Ok(());
             };
-            match lifecycle::start_payment(&state, &session.id, route).await? {
+            match lifecycle::start_payment(state.lifecycle(), &session.id, route).await? {
                 Started::New(payment) => *payment,
                 // Another tab paid or started meanwhile, or the session closed.
                 Started::Existing(_) | Started::Closed => return Ok(()),
@@ -190,7 +192,7 @@ pub async fn card_submit(
         } else {
             payment.clone()
         };
-        lifecycle::hand_off(&state, &payment, Some(&card)).await?;
+        lifecycle::hand_off(state.lifecycle(), &payment, Some(&card)).await?;
         Ok(())
     };
     match result.await {
@@ -221,7 +223,7 @@ pub async fn leave_submit(
     else {
         return see_checkout(&post.ctx, &session.id);
     };
-    if let Err(e) = lifecycle::abandon(&state, &session.id, &payment.id).await {
+    if let Err(e) = lifecycle::abandon(state.lifecycle(), &session.id, &payment.id).await {
         return error_page(&state, &post.ctx, &e);
     }
     match load(&state, session.id.as_str()).await {
@@ -301,7 +303,7 @@ async fn simulate_step(
     }
     let result = async {
         let callback = sandbox.simulate(&payment.id, simulation)?;
-        lifecycle::apply_signed_callback(state, &payment.provider, &callback).await?;
+        lifecycle::apply_signed_callback(state.lifecycle(), &payment.provider, &callback).await?;
         anyhow::Ok(())
     };
     match result.await {

@@ -4,14 +4,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::CheckoutSession;
-use super::request::CreateSession;
+use super::request::parse_create_session;
 use crate::auth::Authenticated;
-use crate::db::session_writer::Inserted;
-use crate::db::sessions::{NewSession, get_session_by_idempotency_key};
-use crate::domain::payment_route::pick;
+use crate::domain::Environment;
 use crate::domain::time::now_ms;
-use crate::domain::{Environment, SessionId};
 use crate::error::{ApiError, ErrorEnvelope};
+use crate::lifecycle::create::{Creation, create_session as create_session_for};
 use crate::metrics::Metrics;
 use crate::routes::api::body::read_json_object;
 use crate::state::AppState;
@@ -55,91 +53,38 @@ pub async fn create_session(
     {
         return Err(environment_mismatch(owner.environment, environment));
     }
-    let input = CreateSession::parse(body, owner.environment, state.settings.max_amount_cents())?;
+    let input = parse_create_session(body, owner.environment, state.settings.max_amount_cents())?;
     let environment = input.environment.unwrap_or(owner.environment);
-
-    let payable = state
-        .settings
-        .routes
-        .iter()
-        .any(|r| r.offered_in(environment) && state.providers.get(&r.integration).is_some());
-    if !payable {
-        return Err(ApiError::bad_request(
+    let now = now_ms();
+    match create_session_for(state.lifecycle(), &owner.merchant_id, environment, input).await? {
+        Creation::Created(row) => {
+            Metrics::add(&state.metrics.sessions_created, 1);
+            Ok(HttpResponse::Ok().json(CheckoutSession::from_row(*row, &state, now, false)))
+        }
+        Creation::Replayed(row) => Ok(HttpResponse::Ok()
+            .insert_header(("Idempotent-Replayed", "true"))
+            .json(super::session_object(&state, *row).await?)),
+        Creation::KeyReused { key, session } => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotency_key_reused",
+            format!(
+                "idempotencyKey {key:?} was already used with a different request (session {session})"
+            ),
+        )
+        .with_suggestion("Send the same body as the first request, or use a new idempotencyKey for a different checkout.")),
+        Creation::NoRouteConfigured => Err(ApiError::bad_request(
             "no_route_configured",
             format!("no payment route with a provider is configured for {environment}, so a buyer could not pay this session"),
         )
         .with_suggestion(
             "Add a [[routes]] entry with environments = [\"production\"] and its provider to the config file, or create the session in sandbox.",
-        ));
-    }
-    let route = match input.preferred_route {
-        Some(kind) => Some(
-            pick(&state.settings.routes, kind, environment).ok_or_else(|| {
-                ApiError::bad_request(
-                    "route_unavailable",
-                    format!("no {} route is configured for {environment}", kind.as_str()),
-                )
-                .with_suggestion(
-                    "Choose another preferredRoute, or configure a route of that kind.",
-                )
-            })?,
-        ),
-        None => None,
-    };
-
-    let now = now_ms();
-    let fingerprint = input.fingerprint(environment);
-    let expires_in = input
-        .expires_in_seconds
-        .unwrap_or(state.settings.default_expires_in_seconds);
-
-    let session = NewSession {
-        id: SessionId::generate(),
-        merchant_id: owner.merchant_id.clone(),
-        environment,
-        customer_email: input.customer.as_str().to_owned(),
-        email_normalized: input.customer.normalized().to_owned(),
-        product: input.product.as_str().to_owned(),
-        amount_cents: input.amount.cents(),
-        currency: "USD".to_owned(),
-        preferred_route: input.preferred_route,
-        route_id: route.map(|r| r.id.clone()),
-        redirect_url: input.redirect_url.map(|u| u.as_str().to_owned()),
-        metadata: input.metadata.to_db(),
-        client_reference_id: input.client_reference_id,
-        idempotency_key: input.idempotency_key.clone(),
-        request_hash: Some(fingerprint.clone()),
-        expires_at: now + expires_in * 1000,
-        created_at: now,
-    };
-    if let Inserted::Created(row) = state.session_writer.insert(session).await? {
-        tracing::info!(session.id = %row.id, "session created");
-        Metrics::add(&state.metrics.sessions_created, 1);
-        return Ok(HttpResponse::Ok().json(CheckoutSession::from_row(*row, &state, now, false)));
-    }
-    // The idempotency key is taken: nothing of this attempt was written.
-    let key = input.idempotency_key.unwrap_or_default();
-    let existing =
-        get_session_by_idempotency_key(&state.db.write, &owner.merchant_id, environment, &key)
-            .await?
-            .ok_or_else(|| {
-                ApiError::internal(anyhow::anyhow!("idempotency conflict without a row"))
-            })?;
-    if existing.request_hash.as_deref() != Some(fingerprint.as_str()) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "idempotency_key_reused",
-            format!(
-                "idempotencyKey {key:?} was already used with a different request (session {})",
-                existing.id
-            ),
+        )),
+        Creation::RouteUnavailable(kind) => Err(ApiError::bad_request(
+            "route_unavailable",
+            format!("no {kind} route is configured for {environment}"),
         )
-        .with_suggestion("Send the same body as the first request, or use a new idempotencyKey for a different checkout."));
+        .with_suggestion("Choose another preferredRoute, or configure a route of that kind.")),
     }
-    tracing::info!(session.id = %existing.id, "idempotent replay");
-    Ok(HttpResponse::Ok()
-        .insert_header(("Idempotent-Replayed", "true"))
-        .json(super::session_object(&state, existing).await?))
 }
 
 /// 403: a key of one environment asked for a session of the other.

@@ -192,7 +192,14 @@ pub async fn expire_session_handler(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_session_id(&id)?;
     let owner = &auth.0;
-    let row = match expire_for_merchant(&state, &owner.merchant_id, owner.environment, &id).await? {
+    let row = match expire_for_merchant(
+        state.lifecycle(),
+        &owner.merchant_id,
+        owner.environment,
+        &id,
+    )
+    .await?
+    {
         MerchantExpiry::Expired(row) | MerchantExpiry::AlreadyExpired(row) => row,
         MerchantExpiry::NotExpirable(row) => {
             return Err(ApiError::new(

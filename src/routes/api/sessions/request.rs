@@ -2,9 +2,8 @@
 //! reported at once, unknown fields are named (with a near-miss suggestion), and the amount is
 //! read from its exact JSON text.
 
-use sha2::{Digest, Sha256};
-
 use crate::domain::input::{Fields, RawObject};
+use crate::domain::session_request::CreateSession;
 use crate::domain::suggest::closest;
 use crate::domain::{Amount, Email, Environment, Metadata, ProductName, RedirectUrl, RouteKind};
 use crate::error::{ApiError, FieldIssue};
@@ -25,131 +24,95 @@ pub const FIELDS: &[&str] = &[
 pub const MIN_EXPIRES_IN: i64 = 300;
 pub const MAX_EXPIRES_IN: i64 = 604_800;
 
-/// A valid request to create a session.
-#[derive(Debug, Clone)]
-pub struct CreateSession {
-    pub product: ProductName,
-    pub amount: Amount,
-    pub customer: Email,
-    pub preferred_route: Option<RouteKind>,
-    pub redirect_url: Option<RedirectUrl>,
-    pub metadata: Metadata,
-    pub idempotency_key: Option<String>,
-    pub client_reference_id: Option<String>,
-    /// `None` when the request leaves it to the API key.
-    pub environment: Option<Environment>,
-    pub expires_in_seconds: Option<i64>,
-}
-
-impl CreateSession {
-    /// Parses the body; `key_environment` decides the rules for `redirectUrl` when the body
-    /// names no environment.
-    pub fn parse(
-        body: RawObject,
-        key_environment: Environment,
-        max_amount_cents: i64,
-    ) -> Result<CreateSession, ApiError> {
-        let mut f = Fields::new(&body, FIELDS);
-        let product = f.required::<String>("product");
-        let product = f.check("product", product, |s: String| ProductName::parse(&s));
-        let amount = f.required_raw("amount");
-        let amount = f.check("amount", amount, |raw| {
-            Amount::parse_json(raw, max_amount_cents).map_err(|e| {
-                if raw.trim_start().starts_with('"') {
-                    "must be a number, not a string".to_owned()
-                } else {
-                    e.to_string()
+/// Parses the body of `POST /api/gateway/sessions`; `key_environment` decides the rules for
+/// `redirectUrl` when the body names no environment.
+pub fn parse_create_session(
+    body: RawObject,
+    key_environment: Environment,
+    max_amount_cents: i64,
+) -> Result<CreateSession, ApiError> {
+    let mut f = Fields::new(&body, FIELDS);
+    let product = f.required::<String>("product");
+    let product = f.check("product", product, |s: String| ProductName::parse(&s));
+    let amount = f.required_raw("amount");
+    let amount = f.check("amount", amount, |raw| {
+        Amount::parse_json(raw, max_amount_cents).map_err(|e| {
+            if raw.trim_start().starts_with('"') {
+                "must be a number, not a string".to_owned()
+            } else {
+                e.to_string()
+            }
+        })
+    });
+    let customer = f.required::<String>("customer");
+    let customer = f.check("customer", customer, |s: String| Email::parse(&s));
+    let environment = f.optional::<String>("environment");
+    let environment = f.check("environment", environment, |s| {
+        Environment::parse(&s).ok_or_else(|| "must be sandbox or production".to_owned())
+    });
+    let preferred_route = f.optional::<String>("preferredRoute");
+    let preferred_route = f.check("preferredRoute", preferred_route, |s| {
+        RouteKind::parse(&s).ok_or_else(|| "must be card, wallet or local".to_owned())
+    });
+    let effective_environment = environment.unwrap_or(key_environment);
+    let redirect_url = f.optional::<String>("redirectUrl");
+    let redirect_url = f.check("redirectUrl", redirect_url, |s| {
+        RedirectUrl::parse(&s, effective_environment)
+    });
+    let metadata = match f.optional_raw("metadata") {
+        None => Some(Metadata::default()),
+        Some(raw) => match Metadata::parse_json(raw) {
+            Ok(metadata) => Some(metadata),
+            Err(found) => {
+                for issue in found {
+                    f.issue(&issue.field, issue.message);
                 }
-            })
-        });
-        let customer = f.required::<String>("customer");
-        let customer = f.check("customer", customer, |s: String| Email::parse(&s));
-        let environment = f.optional::<String>("environment");
-        let environment = f.check("environment", environment, |s| {
-            Environment::parse(&s).ok_or_else(|| "must be sandbox or production".to_owned())
-        });
-        let preferred_route = f.optional::<String>("preferredRoute");
-        let preferred_route = f.check("preferredRoute", preferred_route, |s| {
-            RouteKind::parse(&s).ok_or_else(|| "must be card, wallet or local".to_owned())
-        });
-        let effective_environment = environment.unwrap_or(key_environment);
-        let redirect_url = f.optional::<String>("redirectUrl");
-        let redirect_url = f.check("redirectUrl", redirect_url, |s| {
-            RedirectUrl::parse(&s, effective_environment)
-        });
-        let metadata = match f.optional_raw("metadata") {
-            None => Some(Metadata::default()),
-            Some(raw) => match Metadata::parse_json(raw) {
-                Ok(metadata) => Some(metadata),
-                Err(found) => {
-                    for issue in found {
-                        f.issue(&issue.field, issue.message);
-                    }
-                    None
-                }
+                None
+            }
+        },
+    };
+    let idempotency_key = f.optional::<String>("idempotencyKey");
+    let idempotency_key = f.check("idempotencyKey", idempotency_key, |s| bounded_text(&s, 255));
+    let client_reference_id = f.optional::<String>("clientReferenceId");
+    let client_reference_id = f.check("clientReferenceId", client_reference_id, |s| {
+        bounded_text(&s, 200)
+    });
+    let expires_in_seconds = f.optional_raw("expiresInSeconds");
+    let expires_in_seconds =
+        f.check(
+            "expiresInSeconds",
+            expires_in_seconds,
+            |raw| match whole_number(raw) {
+                Some(n) if (MIN_EXPIRES_IN..=MAX_EXPIRES_IN).contains(&n) => Ok(n),
+                Some(_) => Err(format!(
+                    "must be between {MIN_EXPIRES_IN} and {MAX_EXPIRES_IN}"
+                )),
+                None => Err("must be a whole number of seconds".to_owned()),
             },
-        };
-        let idempotency_key = f.optional::<String>("idempotencyKey");
-        let idempotency_key = f.check("idempotencyKey", idempotency_key, |s| bounded_text(&s, 255));
-        let client_reference_id = f.optional::<String>("clientReferenceId");
-        let client_reference_id = f.check("clientReferenceId", client_reference_id, |s| {
-            bounded_text(&s, 200)
-        });
-        let expires_in_seconds = f.optional_raw("expiresInSeconds");
-        let expires_in_seconds =
-            f.check(
-                "expiresInSeconds",
-                expires_in_seconds,
-                |raw| match whole_number(raw) {
-                    Some(n) if (MIN_EXPIRES_IN..=MAX_EXPIRES_IN).contains(&n) => Ok(n),
-                    Some(_) => Err(format!(
-                        "must be between {MIN_EXPIRES_IN} and {MAX_EXPIRES_IN}"
-                    )),
-                    None => Err("must be a whole number of seconds".to_owned()),
-                },
-            );
+        );
 
-        let issues = f.finish();
-        if !issues.is_empty() {
-            let suggestion = issues.first().map(|i| suggestion_for(&i.field));
-            return Err(ApiError::validation(issues, suggestion));
-        }
-        match (product, amount, customer, metadata) {
-            (Some(product), Some(amount), Some(customer), Some(metadata)) => Ok(CreateSession {
-                product,
-                amount,
-                customer,
-                preferred_route,
-                redirect_url,
-                metadata,
-                idempotency_key,
-                client_reference_id,
-                environment,
-                expires_in_seconds,
-            }),
-            _ => Err(ApiError::validation(
-                vec![FieldIssue::new("body", "is invalid")],
-                None,
-            )),
-        }
+    let issues = f.finish();
+    if !issues.is_empty() {
+        let suggestion = issues.first().map(|i| suggestion_for(&i.field));
+        return Err(ApiError::validation(issues, suggestion));
     }
-
-    /// A digest of what the request asks for, independent of key order and spacing: an
-    /// idempotent retry must ask for exactly the same thing.
-    pub fn fingerprint(&self, environment: Environment) -> String {
-        let canonical = serde_json::json!({
-            "product": self.product.as_str(),
-            "amount": self.amount.cents(),
-            "customer": self.customer.as_str(),
-            "preferredRoute": self.preferred_route.map(RouteKind::as_str),
-            "redirectUrl": self.redirect_url.as_ref().map(RedirectUrl::as_str),
-            "metadata": self.metadata.to_json(),
-            "clientReferenceId": self.client_reference_id,
-            "environment": environment.as_str(),
-            "expiresInSeconds": self.expires_in_seconds,
-        });
-        let digest = Sha256::digest(canonical.to_string().as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+    match (product, amount, customer, metadata) {
+        (Some(product), Some(amount), Some(customer), Some(metadata)) => Ok(CreateSession {
+            product,
+            amount,
+            customer,
+            preferred_route,
+            redirect_url,
+            metadata,
+            idempotency_key,
+            client_reference_id,
+            environment,
+            expires_in_seconds,
+        }),
+        _ => Err(ApiError::validation(
+            vec![FieldIssue::new("body", "is invalid")],
+            None,
+        )),
     }
 }
 

@@ -1,0 +1,42 @@
+//! A request to create a checkout session, every field parsed (the API reads it from a body,
+//! `routes::api::sessions`), and its fingerprint for idempotent retries.
+
+use sha2::{Digest, Sha256};
+
+use super::{Amount, Email, Environment, Metadata, ProductName, RedirectUrl, RouteKind};
+
+/// A valid request to create a session.
+#[derive(Debug, Clone)]
+pub struct CreateSession {
+    pub product: ProductName,
+    pub amount: Amount,
+    pub customer: Email,
+    pub preferred_route: Option<RouteKind>,
+    pub redirect_url: Option<RedirectUrl>,
+    pub metadata: Metadata,
+    pub idempotency_key: Option<String>,
+    pub client_reference_id: Option<String>,
+    /// `None` when the request leaves it to the API key.
+    pub environment: Option<Environment>,
+    pub expires_in_seconds: Option<i64>,
+}
+
+impl CreateSession {
+    /// A digest of what the request asks for, independent of key order and spacing: an
+    /// idempotent retry must ask for exactly the same thing.
+    pub fn fingerprint(&self, environment: Environment) -> String {
+        let canonical = serde_json::json!({
+            "product": self.product.as_str(),
+            "amount": self.amount.cents(),
+            "customer": self.customer.as_str(),
+            "preferredRoute": self.preferred_route.map(RouteKind::as_str),
+            "redirectUrl": self.redirect_url.as_ref().map(RedirectUrl::as_str),
+            "metadata": self.metadata.to_json(),
+            "clientReferenceId": self.client_reference_id,
+            "environment": environment.as_str(),
+            "expiresInSeconds": self.expires_in_seconds,
+        });
+        let digest = Sha256::digest(canonical.to_string().as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}

@@ -1,0 +1,90 @@
+//! A merchant creates a checkout session: the route for its preferred kind is picked, and the
+//! session and its customer are written through the session writer (one transaction per
+//! batch). An idempotency key makes a retry return the first session instead of a second one.
+
+use super::Lifecycle;
+use crate::db::session_writer::Inserted;
+use crate::db::sessions::{NewSession, SessionRow, get_session_by_idempotency_key};
+use crate::domain::payment_route::pick;
+use crate::domain::session_request::CreateSession;
+use crate::domain::time::now_ms;
+use crate::domain::{Environment, MerchantId, RouteKind, SessionId};
+
+/// What became of a request to create a session.
+#[derive(Debug)]
+pub enum Creation {
+    /// Created now.
+    Created(Box<SessionRow>),
+    /// The idempotency key was used before for this same request: that session.
+    Replayed(Box<SessionRow>),
+    /// The idempotency key was used before for another request; nothing was written.
+    KeyReused { key: String, session: SessionId },
+    /// No route with a provider is offered in this environment: no buyer could pay.
+    NoRouteConfigured,
+    /// No route of the preferred kind is offered in this environment.
+    RouteUnavailable(RouteKind),
+}
+
+/// Creates the session `input` asks for, for `merchant_id` in `environment`.
+pub async fn create_session(
+    lc: Lifecycle<'_>,
+    merchant_id: &MerchantId,
+    environment: Environment,
+    input: CreateSession,
+) -> anyhow::Result<Creation> {
+    let routes = &lc.settings.routes;
+    let payable = routes
+        .iter()
+        .any(|r| r.offered_in(environment) && lc.providers.get(&r.integration).is_some());
+    if !payable {
+        return Ok(Creation::NoRouteConfigured);
+    }
+    let route = match input.preferred_route {
+        Some(kind) => match pick(routes, kind, environment) {
+            Some(route) => Some(route),
+            None => return Ok(Creation::RouteUnavailable(kind)),
+        },
+        None => None,
+    };
+    let now = now_ms();
+    let fingerprint = input.fingerprint(environment);
+    let expires_in = input
+        .expires_in_seconds
+        .unwrap_or(lc.settings.default_expires_in_seconds);
+    let session = NewSession {
+        id: SessionId::generate(),
+        merchant_id: merchant_id.clone(),
+        environment,
+        customer_email: input.customer.as_str().to_owned(),
+        email_normalized: input.customer.normalized().to_owned(),
+        product: input.product.as_str().to_owned(),
+        amount_cents: input.amount.cents(),
+        currency: "USD".to_owned(),
+        preferred_route: input.preferred_route,
+        route_id: route.map(|r| r.id.clone()),
+        redirect_url: input.redirect_url.map(|u| u.as_str().to_owned()),
+        metadata: input.metadata.to_db(),
+        client_reference_id: input.client_reference_id,
+        idempotency_key: input.idempotency_key.clone(),
+        request_hash: Some(fingerprint.clone()),
+        expires_at: now + expires_in * 1000,
+        created_at: now,
+    };
+    if let Inserted::Created(row) = lc.sessions.insert(session).await? {
+        tracing::info!(session.id = %row.id, "session created");
+        return Ok(Creation::Created(row));
+    }
+    // The idempotency key is taken: nothing of this request was written.
+    let key = input.idempotency_key.unwrap_or_default();
+    let existing = get_session_by_idempotency_key(&lc.db.write, merchant_id, environment, &key)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("idempotency conflict without a row"))?;
+    if existing.request_hash.as_deref() != Some(fingerprint.as_str()) {
+        return Ok(Creation::KeyReused {
+            key,
+            session: existing.id,
+        });
+    }
+    tracing::info!(session.id = %existing.id, "idempotent replay");
+    Ok(Creation::Replayed(Box::new(existing)))
+}

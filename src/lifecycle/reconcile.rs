@@ -1,0 +1,73 @@
+//! Reconciliation: what no callback settled is settled by asking. Hand-offs cut short before
+//! the provider's answer was recorded are driven again; in-flight payments that are due are
+//! polled; those past their deadline fail with `provider_timeout`.
+
+use super::Lifecycle;
+use super::callbacks::apply_outcome;
+use super::hand_off::drive_hand_off;
+use super::provider_view;
+use crate::db::payments::{claim_payments_to_poll, get_payment_by_id, reschedule_poll};
+use crate::domain::time::now_ms;
+use crate::domain::{Outcome, PaymentStatus, ProviderState};
+use crate::providers::PollResult;
+
+/// One reconciliation pass: drives again the hand-offs that were cut short before the
+/// provider's answer was recorded, asks providers about in-flight payments that are due,
+/// applies what they say, and fails those past their deadline with `provider_timeout`.
+/// Returns how many payments it finished.
+pub async fn reconcile_once(lc: Lifecycle<'_>) -> anyhow::Result<usize> {
+    let now = now_ms();
+    let claimed = claim_payments_to_poll(&lc.db.write, now, 30_000, 50).await?;
+    let mut finished = 0;
+    for payment in claimed {
+        let Some(provider) = lc.providers.get(&payment.provider).cloned() else {
+            continue;
+        };
+        let deadline = payment.provider_deadline.unwrap_or(now);
+        let result = if payment.provider_ref.is_none()
+            && payment.provider_state == ProviderState::InFlight
+        {
+            // Claimed, but the provider's answer was never recorded.
+            tracing::info!(payment.id = %payment.id, "driving a hand-off that was cut short again");
+            if drive_hand_off(lc, &payment, None, deadline, true)
+                .await?
+                .is_some()
+            {
+                let now_final = get_payment_by_id(&lc.db.write, &payment.id)
+                    .await?
+                    .is_some_and(|p| p.status != PaymentStatus::Pending);
+                finished += usize::from(now_final);
+                continue;
+            }
+            Ok(PollResult::Pending)
+        } else {
+            provider.poll(&provider_view(&payment)).await
+        };
+        let outcome = match result {
+            Ok(PollResult::Final(outcome)) => Some(outcome),
+            Ok(PollResult::Pending | PollResult::Unknown) | Err(_) if now >= deadline => {
+                Some(Outcome::failed(
+                    "provider_timeout",
+                    "The payment provider did not confirm the payment in time.",
+                ))
+            }
+            Ok(PollResult::Pending | PollResult::Unknown) => None,
+            Err(e) => {
+                tracing::warn!(payment.id = %payment.id, error.cause = format!("{e:#}"), "polling the provider failed");
+                None
+            }
+        };
+        match outcome {
+            Some(outcome) => {
+                if apply_outcome(lc, &payment.id, &outcome).await? {
+                    finished += 1;
+                }
+            }
+            None => {
+                let next = (now + lc.settings.reconcile_interval_seconds * 1000).min(deadline);
+                reschedule_poll(&lc.db.write, &payment.id, next).await?;
+            }
+        }
+    }
+    Ok(finished)
+}
