@@ -187,4 +187,68 @@ mod tests {
         );
         assert_eq!(compact("image/svg+xml", b"  <svg/>"), b"  <svg/>");
     }
+
+    /// The colour tokens of `static/checkout.css`, light then dark.
+    type Tokens = Vec<(String, String)>;
+
+    fn tokens() -> (Tokens, Tokens) {
+        let css = include_str!("../static/checkout.css");
+        let block = |start: usize| -> Vec<(String, String)> {
+            let open = css[start..]
+                .find('{')
+                .map(|i| start + i + 1)
+                .expect("block");
+            let close = css[open..].find('}').map(|i| open + i).expect("block end");
+            css[open..close]
+                .lines()
+                .filter_map(|l| {
+                    let (name, value) = l.trim().trim_end_matches(';').split_once(':')?;
+                    let value = value.trim();
+                    (name.starts_with("--color-") && value.starts_with('#'))
+                        .then(|| (name.to_owned(), value.to_owned()))
+                })
+                .collect()
+        };
+        let light = block(css.find(":root").expect(":root"));
+        let dark_media = css.find("prefers-color-scheme: dark").expect("dark scheme");
+        let dark = block(dark_media + css[dark_media..].find(":root").expect("dark :root"));
+        (light, dark)
+    }
+
+    #[test]
+    fn the_design_tokens_keep_aa_contrast_in_both_schemes() {
+        use crate::domain::branding::Color;
+        for (scheme, tokens) in [("light", tokens().0), ("dark", tokens().1)] {
+            let get = |name: &str| {
+                let hex = &tokens
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .unwrap_or_else(|| panic!("{scheme} lacks {name}"))
+                    .1;
+                Color::parse(hex).expect("colour")
+            };
+            let text_pairs = [
+                ("--color-text", "--color-bg"),
+                ("--color-text", "--color-surface"),
+                ("--color-muted", "--color-surface"),
+                ("--color-muted", "--color-bg"),
+                ("--color-accent", "--color-surface"),
+                ("--color-accent-text", "--color-accent"),
+                ("--color-error", "--color-surface"),
+                ("--color-ok", "--color-surface"),
+            ];
+            for (fg, bg) in text_pairs {
+                let ratio = get(fg).contrast(get(bg));
+                assert!(ratio >= 4.5, "{scheme}: {fg} on {bg} is {ratio:.2}:1");
+            }
+            // Focus rings and input borders are not text: 3:1.
+            for (fg, bg) in [
+                ("--color-focus", "--color-bg"),
+                ("--color-focus", "--color-surface"),
+            ] {
+                let ratio = get(fg).contrast(get(bg));
+                assert!(ratio >= 3.0, "{scheme}: {fg} on {bg} is {ratio:.2}:1");
+            }
+        }
+    }
 }

@@ -9,9 +9,7 @@ use clap::Subcommand;
 
 use crate::assets::asset_bytes;
 use crate::config::Settings;
-use crate::routes::pages::preview::{
-    FIXTURE_LOGO, GALLERY_CSS, entries, fixture_brand_css, gallery_page, render_entry,
-};
+use crate::routes::pages::preview::{GALLERY_CSS, entries, fixtures, gallery_page, render_entry};
 use crate::state::AppState;
 
 #[derive(Subcommand)]
@@ -38,9 +36,9 @@ pub async fn export(settings: Settings, dir: &Path) -> anyhow::Result<usize> {
         let bytes = asset_bytes(&static_dir, name).with_context(|| format!("reading {name}"))?;
         std::fs::write(dir.join("static").join(name), bytes)?;
     }
-    std::fs::write(dir.join("assets/brand.css"), fixture_brand_css())?;
+    std::fs::write(dir.join("assets/brand.css"), fixtures::brand_css())?;
     std::fs::write(dir.join("assets/gallery.css"), GALLERY_CSS)?;
-    std::fs::write(dir.join("assets/logo.svg"), FIXTURE_LOGO)?;
+    std::fs::write(dir.join("assets/logo.svg"), fixtures::LOGO)?;
     let relative = |html: &str| {
         let mut html = html
             .replace(&state.assets.css_href(), "static/checkout.css")

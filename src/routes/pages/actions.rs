@@ -1,21 +1,22 @@
-//! The checkout's forms. Each post checks where it comes from and its token, takes at most one
-//! step (a compare-and-set that can succeed once), and answers `303 See Other` to the checkout
-//! page, which shows whatever the state now is: a double click, a replay or the back button
-//! can only ever show the current state, never pay twice.
+//! The checkout's forms. Each post checks where it comes from, its token, and that the session's
+//! step carries the form ([`Step::accepts`]); it takes at most one step (a compare-and-set that
+//! can succeed once), and answers `303 See Other` to the checkout page, which shows whatever
+//! the state now is: a double click, a replay or the back button can only ever show the
+//! current state, never pay twice.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::checkout::{
-    CardValues, FieldError, bound_step, effective_status, load, see_checkout, show, show_leaving,
-};
-use super::form::{field, is_same_origin, read_form, verify_token};
+use super::checkout::{load, see_checkout};
+use super::form::{bound_to, field, is_same_origin, read_form, verify_token};
+use super::step::{Form, Step};
+use super::steps::{CardErrors, CardValues, FieldError, Shown, render_step};
 use super::{Ctx, error_page, message, not_found_page};
 use crate::db::payments::PaymentRow;
 use crate::db::sessions::SessionView;
 use crate::domain::card::{Card, CardForm};
 use crate::domain::time::now_ms;
-use crate::domain::{Environment, PaymentStatus, ProviderState, RouteKind, SessionStatus};
+use crate::domain::{Environment, SessionStatus};
 use crate::lifecycle::{self, Started};
 use crate::providers::sandbox::Simulation;
 use crate::state::AppState;
@@ -24,19 +25,22 @@ use crate::state::AppState;
 struct Post {
     view: SessionView,
     payment: Option<PaymentRow>,
+    /// The session's step when the post arrived; it carries the form.
+    step: Step,
     fields: Vec<(String, String)>,
     ctx: Ctx,
 }
 
-/// Loads the session, refuses cross-site posts, reads the form and checks its token.
-/// `Err` is the response to send instead of acting.
-async fn accept(
+/// Loads the session, refuses cross-site posts, reads the form and checks its token and that
+/// the session's step carries it. `Err` is the response to send instead of acting.
+async fn accept_post(
     state: &AppState,
     req: &HttpRequest,
     id: &str,
     payload: web::Payload,
-    step: &str,
+    form: Form,
 ) -> Result<Post, HttpResponse> {
+    let step_name = form.name();
     let (view, payment) = match load(state, id).await {
         Ok(Some(found)) => found,
         Ok(None) => return Err(not_found_page(state, &Ctx::new(state, req, None))),
@@ -48,7 +52,7 @@ async fn accept(
         format!("{}://{}", conn.scheme(), conn.host())
     };
     if !is_same_origin(req.headers(), &state.public_url, &host_origin) {
-        tracing::warn!(session.id = %view.session.id, step, "refused a cross-site form post");
+        tracing::warn!(session.id = %view.session.id, form = step_name, "refused a cross-site form post");
         return Err(message(
             state,
             &ctx,
@@ -63,16 +67,21 @@ async fn accept(
     if !verify_token(
         &state.form_secret,
         view.session.id.as_str(),
-        &bound_step(step, payment.as_ref()),
+        &bound_to(form, payment.as_ref()),
         field(&fields, "token"),
         now_ms() / 1000,
     ) {
-        tracing::info!(session.id = %view.session.id, step, "form token refused; showing the current state");
+        tracing::info!(session.id = %view.session.id, form = step_name, "form token refused; showing the current state");
+        return Err(see_checkout(&ctx, &view.session.id));
+    }
+    let step = Step::of(&view.session, payment.as_ref(), now_ms());
+    if !step.accepts(form) {
         return Err(see_checkout(&ctx, &view.session.id));
     }
     Ok(Post {
         view,
         payment,
+        step,
         fields,
         ctx,
     })
@@ -85,7 +94,7 @@ pub async fn start_submit(
     id: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let post = match accept(&state, &req, &id, payload, "start").await {
+    let post = match accept_post(&state, &req, &id, payload, Form::Start).await {
         Ok(post) => post,
         Err(response) => return response,
     };
@@ -124,7 +133,7 @@ pub async fn card_submit(
     id: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let post = match accept(&state, &req, &id, payload, "card").await {
+    let post = match accept_post(&state, &req, &id, payload, Form::Card).await {
         Ok(post) => post,
         Err(response) => return response,
     };
@@ -132,17 +141,8 @@ pub async fn card_submit(
     let Some(payment) = post.payment.as_ref() else {
         return see_checkout(&post.ctx, &session.id);
     };
-    let status = effective_status(session, Some(payment));
-    let awaiting = status == SessionStatus::Pending
-        && payment.provider_state == ProviderState::AwaitingBuyer
-        && payment.route_kind == RouteKind::Card;
     // After a declined card the form stays on screen: paying again makes a new payment.
-    let again = status == SessionStatus::Routed
-        && payment.status == PaymentStatus::Failed
-        && payment.route_kind == RouteKind::Card;
-    if !awaiting && !again {
-        return see_checkout(&post.ctx, &session.id);
-    }
+    let again = post.step == Step::Card { retry: true };
     let form = CardForm {
         number: field(&post.fields, "number"),
         expiry: field(&post.fields, "expiry"),
@@ -157,19 +157,24 @@ pub async fn card_submit(
                 .into_iter()
                 .map(|i| FieldError {
                     field: i.field,
-                    message: i.message,
+                    message_key: i.message,
                 })
                 .collect();
             let values = CardValues {
                 expiry: form.expiry.to_owned(),
                 name: form.name.to_owned(),
             };
-            return show(
+            let shown = Shown {
+                card_errors: Some(CardErrors { errors, values }),
+                ..Shown::default()
+            };
+            return render_step(
                 &state,
                 &post.ctx,
                 &post.view,
                 Some(payment),
-                Some((errors, values)),
+                post.step,
+                shown,
             );
         }
     };
@@ -211,16 +216,12 @@ pub async fn leave_submit(
     id: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let post = match accept(&state, &req, &id, payload, "leave").await {
+    let post = match accept_post(&state, &req, &id, payload, Form::Leave).await {
         Ok(post) => post,
         Err(response) => return response,
     };
     let session = &post.view.session;
-    let Some(payment) = post
-        .payment
-        .as_ref()
-        .filter(|p| p.status == PaymentStatus::Failed)
-    else {
+    let Some(payment) = post.payment.as_ref() else {
         return see_checkout(&post.ctx, &session.id);
     };
     if let Err(e) = lifecycle::abandon(state.lifecycle(), &session.id, &payment.id).await {
@@ -228,7 +229,18 @@ pub async fn leave_submit(
     }
     match load(&state, session.id.as_str()).await {
         Ok(Some((view, payment))) if view.session.status == SessionStatus::Failed => {
-            show_leaving(&state, &post.ctx, &view, payment.as_ref())
+            let shown = Shown {
+                leaving: true,
+                ..Shown::default()
+            };
+            render_step(
+                &state,
+                &post.ctx,
+                &view,
+                payment.as_ref(),
+                Step::Failed,
+                shown,
+            )
         }
         Ok(_) => see_checkout(&post.ctx, &session.id),
         Err(e) => error_page(&state, &post.ctx, &e),
@@ -242,7 +254,7 @@ pub async fn challenge_submit(
     id: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let post = match accept(&state, &req, &id, payload, "challenge").await {
+    let post = match accept_post(&state, &req, &id, payload, Form::Challenge).await {
         Ok(post) => post,
         Err(response) => return response,
     };
@@ -251,7 +263,7 @@ pub async fn challenge_submit(
         "deny" => Simulation::DenyChallenge,
         _ => return see_checkout(&post.ctx, &post.view.session.id),
     };
-    simulate_step(&state, &post, ProviderState::Challenge, simulation).await
+    simulate_step(&state, &post, simulation).await
 }
 
 /// `POST /checkout/{id}/simulate`: the sandbox's buttons for wallet and bank transfers.
@@ -261,7 +273,7 @@ pub async fn simulate_submit(
     id: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let post = match accept(&state, &req, &id, payload, "simulate").await {
+    let post = match accept_post(&state, &req, &id, payload, Form::Simulate).await {
         Ok(post) => post,
         Err(response) => return response,
     };
@@ -275,29 +287,20 @@ pub async fn simulate_submit(
         )
     );
     match Simulation::parse(field(&post.fields, "action")) {
-        Some(simulation) if allowed => {
-            simulate_step(&state, &post, ProviderState::InFlight, simulation).await
-        }
+        Some(simulation) if allowed => simulate_step(&state, &post, simulation).await,
         _ => see_checkout(&post.ctx, &post.view.session.id),
     }
 }
 
 /// Has the sandbox provider send the callback a real provider would, through the callback path.
-async fn simulate_step(
-    state: &AppState,
-    post: &Post,
-    provider_state: ProviderState,
-    simulation: Simulation,
-) -> HttpResponse {
+async fn simulate_step(state: &AppState, post: &Post, simulation: Simulation) -> HttpResponse {
     let session = &post.view.session;
     let (Some(payment), Some(sandbox)) = (post.payment.as_ref(), state.providers.sandbox.as_ref())
     else {
         return see_checkout(&post.ctx, &session.id);
     };
     let applicable = session.environment == Environment::Sandbox
-        && payment.provider == crate::providers::sandbox::ID
-        && payment.status == PaymentStatus::Pending
-        && payment.provider_state == provider_state;
+        && payment.provider == crate::providers::sandbox::ID;
     if !applicable {
         return see_checkout(&post.ctx, &session.id);
     }

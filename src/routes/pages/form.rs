@@ -11,9 +11,20 @@
 use actix_web::http::header::{HeaderMap, ORIGIN, REFERER};
 use actix_web::{HttpRequest, web};
 
+use super::step::Form;
+use crate::db::payments::PaymentRow;
 use crate::routes::api::body::{body_timeout, read_body};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+/// What a form's token is bound to: the form, and the payment the page showed with its status,
+/// so that a page's form stops working once that payment has moved on.
+pub fn bound_to(form: Form, payment: Option<&PaymentRow>) -> String {
+    match payment {
+        Some(p) => format!("{}:{}:{}", form.name(), p.id, p.status),
+        None => format!("{}::", form.name()),
+    }
+}
 
 /// How long a rendered form stays usable.
 const TOKEN_LIFETIME_SECONDS: i64 = 2 * 3600;

@@ -6,7 +6,11 @@ mod actions;
 pub mod brand;
 mod checkout;
 mod form;
+mod links;
 pub mod preview;
+mod qr;
+pub mod step;
+mod steps;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
