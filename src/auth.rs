@@ -34,7 +34,7 @@ impl FromRequest for Authenticated {
             })?;
             match find_key_owner(&state.db.read, &secret).await? {
                 Some(owner) => {
-                    tracing::Span::current().record("merchant_id", owner.merchant_id.as_str());
+                    tracing::Span::current().record("merchant.id", owner.merchant_id.as_str());
                     Ok(Authenticated(owner))
                 }
                 None => Err(unauthorized(

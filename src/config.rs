@@ -157,6 +157,99 @@ impl Default for Settings {
     }
 }
 
+/// The environment variables that override one setting each, and the setting.
+macro_rules! env_overrides {
+    ($($name:literal => $field:ident),* $(,)?) => {
+        /// Every environment variable that overrides one setting (the encryption keys, read
+        /// from the environment only, come as a pair; see `Settings::apply_env`).
+        pub const ENV_OVERRIDES: &[&str] = &[$($name),*];
+
+        impl Settings {
+            fn apply_overrides(
+                &mut self,
+                get: &impl Fn(&str) -> Option<String>,
+            ) -> anyhow::Result<()> {
+                $(
+                    if let Some(value) = get($name) {
+                        self.$field = FromEnv::from_env($name, &value)?;
+                    }
+                )*
+                Ok(())
+            }
+        }
+    };
+}
+
+env_overrides! {
+    "OPENRAILS_BIND" => bind,
+    "OPENRAILS_PUBLIC_URL" => public_url,
+    "DATABASE_URL" => database_url,
+    "OPENRAILS_DATABASE_MAX_CONNECTIONS" => database_max_connections,
+    "OPENRAILS_DATABASE_ACQUIRE_TIMEOUT_MS" => database_acquire_timeout_ms,
+    "OPENRAILS_LOCALES_DIR" => locales_dir,
+    "OPENRAILS_STATIC_DIR" => static_dir,
+    "OPENRAILS_MODE" => mode,
+    "OPENRAILS_MAX_AMOUNT" => max_amount,
+    "OPENRAILS_MAX_BODY_BYTES" => max_body_bytes,
+    "OPENRAILS_BODY_TIMEOUT_SECONDS" => body_timeout_seconds,
+    "OPENRAILS_HEAD_TIMEOUT_SECONDS" => head_timeout_seconds,
+    "OPENRAILS_DEFAULT_EXPIRES_IN_SECONDS" => default_expires_in_seconds,
+    "OPENRAILS_SWEEP_INTERVAL_SECONDS" => sweep_interval_seconds,
+    "OPENRAILS_SHUTDOWN_TIMEOUT_SECONDS" => shutdown_timeout_seconds,
+    "OPENRAILS_PROVIDER_TIMEOUT_SECONDS" => provider_timeout_seconds,
+    "OPENRAILS_PAYMENT_ATTEMPTS_PER_SESSION" => payment_attempts_per_session,
+    "OPENRAILS_RECONCILE_INTERVAL_SECONDS" => reconcile_interval_seconds,
+    "OPENRAILS_HANDOFF_REDRIVE_AFTER_SECONDS" => handoff_redrive_after_seconds,
+    "OPENRAILS_SANDBOX_DELAY_SECONDS" => sandbox_delay_seconds,
+    "OPENRAILS_WEBHOOK_TIMEOUT_SECONDS" => webhook_timeout_seconds,
+    "OPENRAILS_WEBHOOK_LEASE_SECONDS" => webhook_lease_seconds,
+    "OPENRAILS_WEBHOOK_BATCH_SIZE" => webhook_batch_size,
+    "OPENRAILS_WEBHOOK_ENDPOINT_CONCURRENCY" => webhook_endpoint_concurrency,
+    "OPENRAILS_WEBHOOK_POLL_INTERVAL_MS" => webhook_poll_interval_ms,
+    "OPENRAILS_WEBHOOK_DISABLE_AFTER_SECONDS" => webhook_disable_after_seconds,
+    "OPENRAILS_WEBHOOK_SECRET_OVERLAP_SECONDS" => webhook_secret_overlap_seconds,
+    "OPENRAILS_WEBHOOK_ALLOW_PRIVATE_SANDBOX_ENDPOINTS" => webhook_allow_private_sandbox_endpoints,
+    "OPENRAILS_REDIRECT_WAIT_SECONDS" => redirect_wait_seconds,
+}
+
+/// A setting's value from an environment variable's text.
+trait FromEnv: Sized {
+    fn from_env(name: &str, value: &str) -> anyhow::Result<Self>;
+}
+
+/// Text settings take the value as it is.
+impl FromEnv for String {
+    fn from_env(_: &str, value: &str) -> anyhow::Result<String> {
+        Ok(value.to_owned())
+    }
+}
+
+/// Numbers and switches are parsed, white space around them ignored.
+macro_rules! from_env_by_parsing {
+    ($($ty:ty),+) => {$(
+        impl FromEnv for $ty {
+            fn from_env(name: &str, value: &str) -> anyhow::Result<$ty> {
+                value
+                    .trim()
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("{name}={value:?} is not a valid value"))
+            }
+        }
+    )+};
+}
+
+from_env_by_parsing!(u32, u64, i64, usize, bool);
+
+impl FromEnv for Mode {
+    fn from_env(name: &str, value: &str) -> anyhow::Result<Mode> {
+        match value.trim() {
+            "development" => Ok(Mode::Development),
+            "production" => Ok(Mode::Production),
+            other => bail!("{name}={other:?}: use development or production"),
+        }
+    }
+}
+
 impl Settings {
     /// Defaults, then the file named by `OPENRAILS_CONFIG`, then environment variables.
     pub fn load() -> anyhow::Result<Settings> {
@@ -177,115 +270,13 @@ impl Settings {
 
     /// Overrides from environment variables; `get` is `std::env::var` outside tests.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
-        fn parse<T: std::str::FromStr>(name: &str, value: &str) -> anyhow::Result<T> {
-            value
-                .trim()
-                .parse()
-                .map_err(|_| anyhow::anyhow!("{name}={value:?} is not a valid value"))
-        }
-        if let Some(v) = get("OPENRAILS_BIND") {
-            self.bind = v;
-        }
-        if let Some(v) = get("OPENRAILS_PUBLIC_URL") {
-            self.public_url = v;
-        }
-        if let Some(v) = get("DATABASE_URL") {
-            self.database_url = v;
-        }
-        if let Some(v) = get("OPENRAILS_DATABASE_MAX_CONNECTIONS") {
-            self.database_max_connections = parse("OPENRAILS_DATABASE_MAX_CONNECTIONS", &v)?;
-        }
-        if let Some(v) = get("OPENRAILS_DATABASE_ACQUIRE_TIMEOUT_MS") {
-            self.database_acquire_timeout_ms = parse("OPENRAILS_DATABASE_ACQUIRE_TIMEOUT_MS", &v)?;
-        }
-        if let Some(v) = get("OPENRAILS_LOCALES_DIR") {
-            self.locales_dir = v;
-        }
-        if let Some(v) = get("OPENRAILS_STATIC_DIR") {
-            self.static_dir = v;
-        }
-        if let Some(v) = get("OPENRAILS_MODE") {
-            self.mode = match v.trim() {
-                "development" => Mode::Development,
-                "production" => Mode::Production,
-                other => bail!("OPENRAILS_MODE={other:?}: use development or production"),
-            };
-        }
-        if let Some(v) = get("OPENRAILS_MAX_AMOUNT") {
-            self.max_amount = parse("OPENRAILS_MAX_AMOUNT", &v)?;
-        }
-        if let Some(v) = get("OPENRAILS_MAX_BODY_BYTES") {
-            self.max_body_bytes = parse("OPENRAILS_MAX_BODY_BYTES", &v)?;
-        }
-        if let Some(v) = get("OPENRAILS_BODY_TIMEOUT_SECONDS") {
-            self.body_timeout_seconds = parse("OPENRAILS_BODY_TIMEOUT_SECONDS", &v)?;
-        }
-        if let Some(v) = get("OPENRAILS_HEAD_TIMEOUT_SECONDS") {
-            self.head_timeout_seconds = parse("OPENRAILS_HEAD_TIMEOUT_SECONDS", &v)?;
-        }
-        if let Some(v) = get("OPENRAILS_DEFAULT_EXPIRES_IN_SECONDS") {
-            self.default_expires_in_seconds = parse("OPENRAILS_DEFAULT_EXPIRES_IN_SECONDS", &v)?;
-        }
-        if let Some(v) = get("OPENRAILS_SWEEP_INTERVAL_SECONDS") {
-            self.sweep_interval_seconds = parse("OPENRAILS_SWEEP_INTERVAL_SECONDS", &v)?;
-        }
-        if let Some(v) = get("OPENRAILS_PROVIDER_TIMEOUT_SECONDS") {
-            self.provider_timeout_seconds = parse("OPENRAILS_PROVIDER_TIMEOUT_SECONDS", &v)?;
-        }
-        if let Some(v) = get("OPENRAILS_PAYMENT_ATTEMPTS_PER_SESSION") {
-            self.payment_attempts_per_session =
-                parse("OPENRAILS_PAYMENT_ATTEMPTS_PER_SESSION", &v)?;
-        }
-        if let Some(v) = get("OPENRAILS_RECONCILE_INTERVAL_SECONDS") {
-            self.reconcile_interval_seconds = parse("OPENRAILS_RECONCILE_INTERVAL_SECONDS", &v)?;
-        }
-        if let Some(v) = get("OPENRAILS_HANDOFF_REDRIVE_AFTER_SECONDS") {
-            self.handoff_redrive_after_seconds =
-                parse("OPENRAILS_HANDOFF_REDRIVE_AFTER_SECONDS", &v)?;
-        }
-        if let Some(v) = get("OPENRAILS_SANDBOX_DELAY_SECONDS") {
-            self.sandbox_delay_seconds = parse("OPENRAILS_SANDBOX_DELAY_SECONDS", &v)?;
-        }
-        if let Some(v) = get("OPENRAILS_WEBHOOK_TIMEOUT_SECONDS") {
-            self.webhook_timeout_seconds = parse("OPENRAILS_WEBHOOK_TIMEOUT_SECONDS", &v)?;
-        }
-        if let Some(v) = get("OPENRAILS_WEBHOOK_LEASE_SECONDS") {
-            self.webhook_lease_seconds = parse("OPENRAILS_WEBHOOK_LEASE_SECONDS", &v)?;
-        }
-        if let Some(v) = get("OPENRAILS_WEBHOOK_BATCH_SIZE") {
-            self.webhook_batch_size = parse("OPENRAILS_WEBHOOK_BATCH_SIZE", &v)?;
-        }
-        if let Some(v) = get("OPENRAILS_WEBHOOK_ENDPOINT_CONCURRENCY") {
-            self.webhook_endpoint_concurrency =
-                parse("OPENRAILS_WEBHOOK_ENDPOINT_CONCURRENCY", &v)?;
-        }
-        if let Some(v) = get("OPENRAILS_WEBHOOK_POLL_INTERVAL_MS") {
-            self.webhook_poll_interval_ms = parse("OPENRAILS_WEBHOOK_POLL_INTERVAL_MS", &v)?;
-        }
-        if let Some(v) = get("OPENRAILS_WEBHOOK_DISABLE_AFTER_SECONDS") {
-            self.webhook_disable_after_seconds =
-                parse("OPENRAILS_WEBHOOK_DISABLE_AFTER_SECONDS", &v)?;
-        }
-        if let Some(v) = get("OPENRAILS_WEBHOOK_SECRET_OVERLAP_SECONDS") {
-            self.webhook_secret_overlap_seconds =
-                parse("OPENRAILS_WEBHOOK_SECRET_OVERLAP_SECONDS", &v)?;
-        }
-        if let Some(v) = get("OPENRAILS_WEBHOOK_ALLOW_PRIVATE_SANDBOX_ENDPOINTS") {
-            self.webhook_allow_private_sandbox_endpoints =
-                parse("OPENRAILS_WEBHOOK_ALLOW_PRIVATE_SANDBOX_ENDPOINTS", &v)?;
-        }
+        self.apply_overrides(&get)?;
         let (key, previous) = (
             get("OPENRAILS_ENCRYPTION_KEY"),
             get("OPENRAILS_ENCRYPTION_KEY_PREVIOUS"),
         );
         if key.is_some() || previous.is_some() {
             self.encryption = EncryptionKeys::parse(key.as_deref(), previous.as_deref())?;
-        }
-        if let Some(v) = get("OPENRAILS_REDIRECT_WAIT_SECONDS") {
-            self.redirect_wait_seconds = parse("OPENRAILS_REDIRECT_WAIT_SECONDS", &v)?;
-        }
-        if let Some(v) = get("OPENRAILS_SHUTDOWN_TIMEOUT_SECONDS") {
-            self.shutdown_timeout_seconds = parse("OPENRAILS_SHUTDOWN_TIMEOUT_SECONDS", &v)?;
         }
         Ok(())
     }
@@ -446,6 +437,48 @@ mod tests {
         assert!(s.validate().is_ok());
         s.handoff_redrive_after_seconds = 0;
         assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn every_environment_variable_is_read_and_documented() {
+        let example = include_str!("../config.example.toml");
+        let readme = include_str!("../README.md");
+        let documented: Vec<&str> = example
+            .split("env: ")
+            .skip(1)
+            .filter_map(|rest| rest.split_whitespace().next())
+            .collect();
+        for name in &documented {
+            assert!(
+                ENV_OVERRIDES.contains(name),
+                "{name} is documented but not read"
+            );
+        }
+        for name in ENV_OVERRIDES {
+            assert!(
+                documented.contains(name),
+                "{name} is read but not in the example"
+            );
+            assert!(
+                readme.contains(name),
+                "{name} is read but not in the README"
+            );
+            // Each one overrides its setting: a bad value is refused, naming the variable.
+            let mut s = Settings::default();
+            let bad = s.apply_env(|n| (n == *name).then(|| "\u{1}not a value".to_owned()));
+            let is_text = [
+                "OPENRAILS_BIND",
+                "OPENRAILS_PUBLIC_URL",
+                "DATABASE_URL",
+                "OPENRAILS_LOCALES_DIR",
+                "OPENRAILS_STATIC_DIR",
+            ]
+            .contains(name);
+            match bad {
+                Err(e) => assert!(!is_text && e.to_string().contains(name), "{name}: {e}"),
+                Ok(()) => assert!(is_text, "{name} took a value that is not one"),
+            }
+        }
     }
 
     #[test]

@@ -64,11 +64,6 @@ impl ApiError {
         self
     }
 
-    pub fn with_issues(mut self, issues: Vec<FieldIssue>) -> ApiError {
-        self.issues = issues;
-        self
-    }
-
     /// 400 for one or more bad fields; the message names the first.
     pub fn validation(issues: Vec<FieldIssue>, suggestion: Option<String>) -> ApiError {
         let message = match issues.first() {

@@ -158,7 +158,10 @@ async fn run_expiry_sweeper(state: web::Data<AppState>) {
     loop {
         tick.tick().await;
         if let Err(e) = lifecycle::expire_due(state.lifecycle()).await {
-            tracing::warn!(error = format!("{e:#}"), "expiry sweep failed; will retry");
+            tracing::warn!(
+                error.cause = format!("{e:#}"),
+                "expiry sweep failed; will retry"
+            );
         }
     }
 }
@@ -172,7 +175,7 @@ async fn run_reconciler(state: web::Data<AppState>) {
         tick.tick().await;
         if let Err(e) = lifecycle::reconcile_once(state.lifecycle()).await {
             tracing::warn!(
-                error = format!("{e:#}"),
+                error.cause = format!("{e:#}"),
                 "reconciliation failed; will retry"
             );
         }

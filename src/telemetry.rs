@@ -112,7 +112,7 @@ pub async fn request_context(
         request_id = %request_id,
         method = %req.method(),
         path = %req.path(),
-        merchant_id = tracing::field::Empty,
+        merchant.id = tracing::field::Empty,
     );
     let started = Instant::now();
     let mut res = REQUEST_ID

@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `keys`, `webhooks`.
+//! The command line: `serve` (the default), `migrate`, `keys`, `preview`, `branding`,
+//! `webhooks`.
 
 mod branding;
 pub mod preview;

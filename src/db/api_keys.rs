@@ -11,20 +11,30 @@ use crate::domain::{ApiKeyId, Environment, MerchantId};
 /// A key as listed: never the secret, only a hint of its ends.
 #[derive(Debug, Clone, FromRow)]
 pub struct ApiKeyRow {
+    /// The key's public id (`key_…`), which names it when revoking it.
     pub id: ApiKeyId,
+    /// The merchant it acts for.
     pub merchant_id: MerchantId,
+    /// The environment its requests work in: `sk_test_` keys sandbox, `sk_live_` production.
     pub environment: Environment,
+    /// The key's prefix and last four characters (`sk_test_…a1b2`), to recognise it by.
     pub key_hint: String,
+    /// The operator's name for the key, given when it was created.
     pub label: String,
+    /// When it was created (Unix milliseconds).
     pub created_at: i64,
+    /// When it was revoked (Unix milliseconds); `None` while it works.
     pub revoked_at: Option<i64>,
 }
 
 /// What a valid key authenticates.
 #[derive(Debug, Clone)]
 pub struct KeyOwner {
+    /// The key used.
     pub key_id: ApiKeyId,
+    /// The merchant the request acts for.
     pub merchant_id: MerchantId,
+    /// The environment the request works in.
     pub environment: Environment,
 }
 

@@ -10,19 +10,28 @@ use crate::domain::{CustomerId, CustomerStatus, Environment, MerchantId};
 /// A customer as stored.
 #[derive(Debug, Clone, FromRow)]
 pub struct CustomerRow {
+    /// Its id (`cus_…`).
     pub id: CustomerId,
+    /// The environment it was created in; sandbox and production customers are distinct.
     pub environment: Environment,
+    /// The e-mail address as the merchant first gave it (the match ignores case).
     pub email: String,
+    /// Its standing (always `active` today).
     pub status: CustomerStatus,
+    /// When the first session named it (Unix milliseconds).
     pub created_at: i64,
 }
 
 /// Filters of `GET /api/gateway/customers`.
 #[derive(Debug, Default)]
 pub struct CustomerFilter {
+    /// Only the customer with this e-mail address, in any case.
     pub email: Option<String>,
+    /// Only the customer with this id.
     pub customer_id: Option<String>,
+    /// Only customers with this status.
     pub status: Option<String>,
+    /// Only customers older than this id: the page after it.
     pub starting_after: Option<String>,
     /// The page size; the query returns one more row when there are more.
     pub limit: i64,
@@ -31,8 +40,11 @@ pub struct CustomerFilter {
 /// Who a customer is: merchant, environment and normalized e-mail.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CustomerKey {
+    /// The merchant whose customer it is.
     pub merchant_id: MerchantId,
+    /// The environment it belongs to.
     pub environment: Environment,
+    /// The e-mail address in lower case.
     pub email_normalized: String,
 }
 
@@ -99,6 +111,7 @@ pub async fn upsert_customers<'e, E: Executor<'e, Database = Any>>(
 
 const COLUMNS: &str = "id, environment, email, status, created_at";
 
+/// One of the merchant's customers in `environment`, by id.
 pub async fn get_customer<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     merchant_id: &MerchantId,

@@ -9,15 +9,20 @@ use crate::domain::{Environment, EventId, MerchantId, SessionId};
 /// An event as stored: its type and the exact body its webhooks carry.
 #[derive(Debug, Clone, FromRow)]
 pub struct EventRow {
+    /// Derived from the session and the step (`evt_chk_…_paid`), so a step has one event.
     pub id: EventId,
+    /// The merchant whose session it reports on.
     pub merchant_id: MerchantId,
+    /// The session's environment; only that environment's endpoints receive it.
     pub environment: Environment,
+    /// The session it reports on.
     pub session_id: SessionId,
     /// `payment.paid`, …
     #[sqlx(rename = "type")]
     pub kind: String,
     /// The webhook body, JSON text.
     pub payload: String,
+    /// When it was written, with the change it reports (Unix milliseconds).
     pub created_at: i64,
 }
 
@@ -67,6 +72,7 @@ pub async fn list_events<'e, E: Executor<'e, Database = Any>>(
         .context("listing events")
 }
 
+/// One of the merchant's events in `environment`, by id.
 pub async fn get_event<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     merchant_id: &MerchantId,

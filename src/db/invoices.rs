@@ -12,17 +12,29 @@ use crate::domain::{
 /// An invoice as stored: the billing record of one payment.
 #[derive(Debug, Clone, FromRow)]
 pub struct InvoiceRow {
+    /// Its id (`inv_…`), chosen when the payment was created.
     pub id: InvoiceId,
+    /// The session the payment pays.
     pub session_id: SessionId,
+    /// The payment it bills: one invoice per payment.
     pub payment_id: PaymentId,
+    /// The merchant who bills.
     pub merchant_id: MerchantId,
+    /// The session's environment.
     pub environment: Environment,
+    /// The buyer billed.
     pub customer_id: CustomerId,
+    /// The session's amount, in cents (the buyer fee not included).
     pub amount_cents: i64,
+    /// The session's currency (`USD`).
     pub currency: String,
+    /// `open` until its payment is decided, then `paid` or `void`.
     pub status: InvoiceStatus,
+    /// The session's metadata when the invoice was opened, as JSON object text.
     pub metadata: String,
+    /// When the buyer started the payment (Unix milliseconds).
     pub created_at: i64,
+    /// When its status last changed (Unix milliseconds).
     pub updated_at: i64,
 }
 
@@ -49,6 +61,7 @@ impl InvoiceRow {
 const COLUMNS: &str = "id, session_id, payment_id, merchant_id, environment, customer_id, \
     amount_cents, currency, status, metadata, created_at, updated_at";
 
+/// Inserts an invoice, in the transaction that creates its payment.
 pub async fn insert_invoice<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     i: &InvoiceRow,
@@ -101,15 +114,21 @@ pub async fn close_invoice<'e, E: Executor<'e, Database = Any>>(
 /// Filters of `GET /api/gateway/invoices`.
 #[derive(Debug, Default)]
 pub struct InvoiceFilter {
+    /// Only invoices of this customer.
     pub customer_id: Option<String>,
+    /// Only the invoice of this payment.
     pub payment_id: Option<String>,
+    /// Only the invoice with this id.
     pub invoice_id: Option<String>,
+    /// Only invoices with this status.
     pub status: Option<String>,
+    /// Only invoices older than this id: the page after it.
     pub starting_after: Option<String>,
     /// The page size; the query returns one more row when there are more.
     pub limit: i64,
 }
 
+/// Newest first: a page of `filter.limit` rows and one more if there are more.
 pub async fn list_invoices<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     merchant_id: &MerchantId,
@@ -129,6 +148,7 @@ pub async fn list_invoices<'e, E: Executor<'e, Database = Any>>(
         .context("listing invoices")
 }
 
+/// One of the merchant's invoices in `environment`, by id.
 pub async fn get_invoice<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     merchant_id: &MerchantId,

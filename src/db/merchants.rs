@@ -49,9 +49,11 @@ impl<'r> FromRow<'r, AnyRow> for MerchantBranding {
     }
 }
 
+/// The columns [`MerchantBranding`] is read from.
 pub const BRANDING_COLUMNS: &str = "display_name, brand_color, button_shape, logo_type, note, \
     default_language, branding_updated_at";
 
+/// A merchant's branding as stored; `None` when there is no such merchant.
 pub async fn get_branding<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     id: &MerchantId,
@@ -65,6 +67,8 @@ pub async fn get_branding<'e, E: Executor<'e, Database = Any>>(
     .context("reading a merchant's branding")
 }
 
+/// Applies `update` in one transaction: writes each part it changes (a new logo writes its
+/// content type and data together) and stamps `branding_updated_at` with `now_ms`.
 pub async fn update_branding(
     db: &super::Db,
     id: &MerchantId,

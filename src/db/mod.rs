@@ -6,6 +6,9 @@
 //! connection (no lock contention inside a process) and transactions start with
 //! `BEGIN IMMEDIATE` (no deadlock between processes sharing the file).
 
+#![deny(missing_docs)]
+#![deny(rustdoc::broken_intra_doc_links)]
+
 pub mod api_keys;
 mod codec;
 pub mod customers;
@@ -37,15 +40,20 @@ pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Which database the pools talk to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// One SQLite file, with a single-connection write pool.
     Sqlite,
+    /// A PostgreSQL server, one pool for reads and writes.
     Postgres,
 }
 
 /// The connection pools. On PostgreSQL `read` and `write` are the same pool.
 #[derive(Debug, Clone)]
 pub struct Db {
+    /// For reads; on SQLite several connections that never wait for the writer.
     pub read: AnyPool,
+    /// For writes and transactions; on SQLite exactly one connection.
     pub write: AnyPool,
+    /// Which database this is.
     pub backend: Backend,
     /// The SQLite file, when on SQLite.
     sqlite_path: Option<String>,
@@ -63,6 +71,7 @@ fn lock_file(path: &str) -> anyhow::Result<std::fs::File> {
     Ok(file)
 }
 
+/// A write transaction, as [`Db::begin`] starts it.
 pub type Tx = Transaction<'static, Any>;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -248,6 +257,7 @@ impl Db {
         tx.commit().await.context("committing the readiness probe")
     }
 
+    /// Closes both pools, waiting for connections in use to come back.
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
@@ -286,12 +296,6 @@ fn unavailable_code(code: &str) -> bool {
     // SQLITE_FULL 13, SQLITE_CANTOPEN 14, SQLITE_PROTOCOL 15
     code.parse::<i64>()
         .is_ok_and(|n| matches!(n & 0xff, 5..=8 | 10 | 13..=15))
-}
-
-/// Whether an error is a unique-constraint violation (both backends).
-pub fn is_unique_violation(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .is_some_and(|e| e.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }
 
 /// `($first, $first+1, …), (…), …`: `rows` tuples of `columns` numbered placeholders, for a

@@ -15,42 +15,72 @@ use crate::domain::{
 /// A payment as stored: one attempt of the buyer to pay a session through one route.
 #[derive(Debug, Clone, FromRow)]
 pub struct PaymentRow {
+    /// Its id (`pay_…`).
     pub id: PaymentId,
+    /// The session it pays.
     pub session_id: SessionId,
+    /// The session's merchant.
     pub merchant_id: MerchantId,
+    /// The session's environment.
     pub environment: Environment,
+    /// The session's buyer.
     pub customer_id: CustomerId,
     /// 1 for the session's first payment, 2 for the one made after it failed, …
     pub attempt: i64,
+    /// Its invoice, written in the same transaction as the payment.
     pub invoice_id: InvoiceId,
+    /// The id of the configured [`PaymentRoute`] it goes through.
     pub route_id: String,
+    /// How the buyer pays: card, wallet or local.
     pub route_kind: RouteKind,
     /// The integration that carries it (`sandbox`).
     pub provider: String,
+    /// The session's amount, in cents.
     pub amount_cents: i64,
+    /// What the buyer pays on top of the amount, in cents, at the route's rate when the
+    /// payment was created.
     pub buyer_fee_cents: i64,
+    /// What the gateway keeps of the amount, in cents.
     pub gateway_fee_cents: i64,
+    /// What the merchant receives, in cents: the amount less the gateway fee.
     pub merchant_net_cents: i64,
+    /// What the buyer pays, in cents: the amount plus the buyer fee.
     pub total_cents: i64,
+    /// The session's currency (`USD`).
     pub currency: String,
+    /// `pending` until the provider decides (or time runs out), then `paid` or `failed`.
     pub status: PaymentStatus,
+    /// `settled` once paid, `pending` otherwise.
     pub ledger_status: LedgerStatus,
+    /// Where it stands with its provider; `done` once it is paid or failed.
     pub provider_state: ProviderState,
     /// The provider's id of the payment, once it answered the hand-off.
     pub provider_ref: Option<String>,
     /// What the provider answered (e.g. transfer instructions), as JSON text.
     pub provider_data: String,
+    /// The card's brand (`visa`, …), for a card payment once it is claimed for the hand-off.
     pub card_brand: Option<String>,
+    /// The card's last four digits, likewise; the rest of the card is never stored.
     pub card_last4: Option<String>,
+    /// The settlement transaction, when the provider reported one.
     pub tx_hash: Option<String>,
+    /// Why it failed (`card_declined`, `provider_timeout`, …); `None` unless it failed.
     pub failure_code: Option<String>,
+    /// The failure in words, from the provider (or ours for a time-out).
     pub failure_message: Option<String>,
+    /// When it fails with `provider_timeout` unless its provider decided (Unix milliseconds);
+    /// set when it is claimed for the hand-off, `None` while it awaits the buyer.
     pub provider_deadline: Option<i64>,
+    /// When reconciliation next asks the provider about it, or drives a hand-off that was cut
+    /// short again (Unix milliseconds); `None` while it awaits the buyer and once it is final.
     pub next_poll_at: Option<i64>,
+    /// When the buyer started it (Unix milliseconds).
     pub created_at: i64,
+    /// When it last changed (Unix milliseconds).
     pub updated_at: i64,
 }
 
+/// The columns of `payments` in [`PaymentRow`]'s order, for selecting and inserting rows.
 pub const COLUMNS: &str = "id, session_id, merchant_id, environment, customer_id, attempt, \
     invoice_id, route_id, route_kind, provider, amount_cents, buyer_fee_cents, gateway_fee_cents, \
     merchant_net_cents, total_cents, currency, status, ledger_status, provider_state, \
@@ -185,12 +215,21 @@ pub async fn get_payment_by_id<'e, E: Executor<'e, Database = Any>>(
 
 /// What a hand-off to the provider records.
 pub struct HandOff<'a> {
+    /// The provider state the payment moves to.
     pub to_state: ProviderState,
+    /// The provider's id of the payment, once it answered; `None` before.
     pub provider_ref: Option<&'a str>,
+    /// What the provider answered (e.g. transfer instructions), as JSON text; replaces what
+    /// was recorded.
     pub provider_data: &'a str,
+    /// The card's brand, kept when a card payment is claimed; `None` keeps what is recorded.
     pub card_brand: Option<&'a str>,
+    /// The card's last four digits, likewise.
     pub card_last4: Option<&'a str>,
+    /// When the payment fails with `provider_timeout` unless its provider decided (Unix
+    /// milliseconds).
     pub provider_deadline: Option<i64>,
+    /// When reconciliation should look at the payment next (Unix milliseconds).
     pub next_poll_at: Option<i64>,
 }
 
@@ -352,11 +391,17 @@ pub async fn claim_payments_to_poll<'e, E: Executor<'e, Database = Any>>(
 /// Filters of `GET /api/gateway/payments`.
 #[derive(Debug, Default)]
 pub struct PaymentFilter {
+    /// Only payments of this customer.
     pub customer_id: Option<String>,
+    /// Only the payment of this invoice.
     pub invoice_id: Option<String>,
+    /// Only the payment with this id.
     pub payment_id: Option<String>,
+    /// Only payments of this session.
     pub session_id: Option<String>,
+    /// Only payments with this status.
     pub status: Option<String>,
+    /// Only payments older than this id: the page after it.
     pub starting_after: Option<String>,
     /// The page size; the query returns one more row when there are more.
     pub limit: i64,

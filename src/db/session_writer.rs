@@ -81,7 +81,7 @@ async fn run(db: Db, mut queue: mpsc::Receiver<Job>) {
             }
             Err(e) => {
                 tracing::warn!(
-                    error = format!("{e:#}"),
+                    error.cause = format!("{e:#}"),
                     size = jobs.len(),
                     "batch failed; retrying one by one"
                 );

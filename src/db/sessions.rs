@@ -11,29 +11,46 @@ use crate::domain::{
 /// A checkout session as stored.
 #[derive(Debug, Clone, FromRow)]
 pub struct SessionRow {
+    /// Its id (`chk_…`): also the buyer's access to its pages.
     pub id: SessionId,
+    /// The merchant who created it.
     pub merchant_id: MerchantId,
+    /// The environment of the key that created it.
     pub environment: Environment,
+    /// The buyer, found or created by e-mail when the session was created.
     pub customer_id: CustomerId,
+    /// The buyer's e-mail address, as given.
     pub customer_email: String,
+    /// The product or plan name shown to the buyer.
     pub product: String,
+    /// The price, in cents, before the buyer's fee.
     pub amount_cents: i64,
+    /// Always `USD`.
     pub currency: String,
+    /// Its status as last written; readers see it through [`SessionStatus::effective`].
     pub status: SessionStatus,
+    /// The kind of route the merchant chose for the buyer, if any.
     pub preferred_route: Option<RouteKind>,
     /// The route picked for the preferred kind, then the route of the current payment.
     pub route_id: Option<String>,
+    /// Where the buyer returns once the payment is over, as the merchant gave it
+    /// (placeholder included).
     pub redirect_url: Option<String>,
     /// The metadata object's JSON text.
     pub metadata: String,
+    /// The merchant's own reference (an order id), echoed back.
     pub client_reference_id: Option<String>,
+    /// The merchant's idempotency key, unique per merchant and environment.
     pub idempotency_key: Option<String>,
     /// A digest of the creating request, to tell an idempotent retry from a conflict.
     pub request_hash: Option<String>,
     /// The latest payment, once the buyer has started paying.
     pub payment_id: Option<PaymentId>,
+    /// When the buyer's time to pay runs out (Unix milliseconds).
     pub expires_at: i64,
+    /// When it was created (Unix milliseconds).
     pub created_at: i64,
+    /// When its status or payment last changed (Unix milliseconds).
     pub updated_at: i64,
 }
 
@@ -41,23 +58,39 @@ pub struct SessionRow {
 /// by e-mail in the same transaction.
 #[derive(Debug, Clone)]
 pub struct NewSession {
+    /// Its id, generated before it is written.
     pub id: SessionId,
+    /// The merchant who creates it.
     pub merchant_id: MerchantId,
+    /// The environment it is created in.
     pub environment: Environment,
+    /// The buyer's e-mail address, as given.
     pub customer_email: String,
     /// The e-mail as customers are looked up by (case-insensitive).
     pub email_normalized: String,
+    /// The product or plan name shown to the buyer.
     pub product: String,
+    /// The price, in cents, before the buyer's fee.
     pub amount_cents: i64,
+    /// Always `USD`.
     pub currency: String,
+    /// The kind of route the merchant chose for the buyer, if any.
     pub preferred_route: Option<RouteKind>,
+    /// The route picked for the preferred kind, if one was named.
     pub route_id: Option<String>,
+    /// Where the buyer returns once the payment is over.
     pub redirect_url: Option<String>,
+    /// The metadata object's JSON text.
     pub metadata: String,
+    /// The merchant's own reference, echoed back.
     pub client_reference_id: Option<String>,
+    /// The merchant's idempotency key; a taken one means the session is not created.
     pub idempotency_key: Option<String>,
+    /// A digest of the creating request, to tell an idempotent retry from a conflict.
     pub request_hash: Option<String>,
+    /// When the buyer's time to pay runs out (Unix milliseconds).
     pub expires_at: i64,
+    /// When it is created (Unix milliseconds); also its first `updated_at`.
     pub created_at: i64,
 }
 
@@ -219,13 +252,17 @@ pub async fn get_session_by_id<'e, E: Executor<'e, Database = Any>>(
 /// A session with its merchant's display name: everything a checkout page needs, one query.
 #[derive(Debug, Clone, FromRow)]
 pub struct SessionView {
+    /// The session.
     #[sqlx(flatten)]
     pub session: SessionRow,
+    /// The merchant's own name, shown when its branding sets no display name.
     pub merchant_name: String,
+    /// The merchant's branding as stored.
     #[sqlx(flatten)]
     pub branding: crate::domain::branding::MerchantBranding,
 }
 
+/// A session by id with what its pages show of its merchant: see [`SessionView`].
 pub async fn get_session_view<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     id: &SessionId,

@@ -40,19 +40,32 @@ pub async fn fan_out_event<'e, E: Executor<'e, Database = Any>>(
 /// A claimed delivery with everything needed to send it.
 #[derive(Debug, Clone, FromRow)]
 pub struct DueDelivery {
+    /// Its id (`dlv_…`).
     pub id: DeliveryId,
+    /// The event it carries.
     pub event_id: EventId,
+    /// The endpoint it goes to.
     pub endpoint_id: WebhookEndpointId,
     /// Attempts so far, this one included.
     pub attempts: i64,
+    /// The event's body, JSON text, sent exactly as stored.
     pub payload: String,
+    /// The endpoint's URL.
     pub url: String,
+    /// The endpoint's environment, which picks the HTTP client and the address rules.
     pub environment: Environment,
+    /// The endpoint's status now: a disabled endpoint's delivery is given up unsent.
     pub endpoint_status: EndpointStatus,
+    /// The endpoint's signing secret as stored (sealed or plain).
     pub secret: String,
+    /// The secret before the last rotation, which also signs until it expires.
     pub previous_secret: Option<String>,
+    /// When the previous secret stops signing (Unix milliseconds).
     pub previous_secret_expires_at: Option<i64>,
+    /// Since when every attempt to the endpoint has failed (Unix milliseconds); `None` while
+    /// it is healthy.
     pub failing_since: Option<i64>,
+    /// When the delivery was created, with its event (Unix milliseconds).
     pub created_at: i64,
 }
 
@@ -159,17 +172,28 @@ async fn read_claimed(db: &super::Db, ids: &[DeliveryId]) -> anyhow::Result<Vec<
 /// One attempt's result, as recorded.
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
+    /// The delivery it was an attempt of.
     pub delivery_id: DeliveryId,
+    /// The delivery's event.
     pub event_id: EventId,
+    /// The delivery's endpoint.
     pub endpoint_id: WebhookEndpointId,
+    /// Which attempt of the delivery it was: 1 for the first.
     pub attempt: i64,
+    /// When the request started (Unix milliseconds).
     pub started_at: i64,
+    /// How long until the answer was read or the request failed, in milliseconds.
     pub duration_ms: i64,
+    /// The HTTP status the endpoint answered; `None` when it did not answer.
     pub status_code: Option<i64>,
+    /// The first 2 KiB of the endpoint's answer, when it answered.
     pub response_body: Option<String>,
+    /// What went wrong (no answer, a refusal to send, a status other than 2xx); `None` when
+    /// delivered.
     pub error: Option<String>,
 }
 
+/// Records an attempt, unless its delivery was removed (with its endpoint) meanwhile.
 pub async fn insert_attempt<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     a: &AttemptRecord,
@@ -201,7 +225,9 @@ pub async fn insert_attempt<'e, E: Executor<'e, Database = Any>>(
 /// What happens to a delivery after an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NextStep {
+    /// Delivered: the endpoint answered with a 2xx.
     Succeeded,
+    /// Failed; try again at this time (Unix milliseconds).
     RetryAt(i64),
     /// No more attempts (exhausted, endpoint gone or disabled).
     GiveUp,
@@ -288,16 +314,26 @@ pub async fn requeue_deliveries<'e, E: Executor<'e, Database = Any>>(
 /// A delivery as the API shows it.
 #[derive(Debug, Clone, FromRow)]
 pub struct DeliveryRow {
+    /// Its id (`dlv_…`).
     pub id: DeliveryId,
+    /// The endpoint it goes to.
     pub endpoint_id: WebhookEndpointId,
+    /// Owed, delivered or given up on.
     pub status: DeliveryStatus,
+    /// Attempts so far.
     pub attempts: i64,
+    /// When it is next due, while pending (Unix milliseconds); once finished, when it
+    /// finished.
     pub next_attempt_at: i64,
+    /// The HTTP status of the latest attempt, if the endpoint answered.
     pub last_status_code: Option<i64>,
+    /// What went wrong with the latest attempt; `None` when it succeeded.
     pub last_error: Option<String>,
+    /// When an attempt succeeded (Unix milliseconds); `None` until one does.
     pub delivered_at: Option<i64>,
 }
 
+/// Every delivery of an event, one per endpoint.
 pub async fn list_event_deliveries<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     event_id: &EventId,
@@ -313,18 +349,28 @@ pub async fn list_event_deliveries<'e, E: Executor<'e, Database = Any>>(
     .context("listing an event's deliveries")
 }
 
+/// A recorded attempt, as the API shows it.
 #[derive(Debug, Clone, FromRow)]
 pub struct AttemptRow {
+    /// The delivery it was an attempt of.
     pub delivery_id: DeliveryId,
+    /// The delivery's endpoint.
     pub endpoint_id: WebhookEndpointId,
+    /// Which attempt of the delivery it was: 1 for the first.
     pub attempt: i64,
+    /// When the request started (Unix milliseconds).
     pub started_at: i64,
+    /// How long it took, in milliseconds.
     pub duration_ms: i64,
+    /// The HTTP status the endpoint answered; `None` when it did not answer.
     pub status_code: Option<i64>,
+    /// The first 2 KiB of the endpoint's answer, when it answered.
     pub response_body: Option<String>,
+    /// What went wrong; `None` when delivered.
     pub error: Option<String>,
 }
 
+/// Every attempt to deliver an event, oldest first.
 pub async fn list_event_attempts<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     event_id: &EventId,

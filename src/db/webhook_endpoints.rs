@@ -8,20 +8,32 @@ use crate::domain::{EndpointStatus, Environment, MerchantId, WebhookEndpointId};
 /// A webhook endpoint as stored.
 #[derive(Debug, Clone, FromRow)]
 pub struct EndpointRow {
+    /// Its id (`we_…`).
     pub id: WebhookEndpointId,
+    /// The merchant whose events it receives.
     pub merchant_id: MerchantId,
+    /// The environment whose events it receives.
     pub environment: Environment,
+    /// Where deliveries are posted.
     pub url: String,
     /// The subscribed event types, a JSON list.
     pub events: String,
+    /// Whether it receives deliveries.
     pub status: EndpointStatus,
+    /// Why it was disabled, in words; `None` while active.
     pub disabled_reason: Option<String>,
     /// As stored: sealed (`enc:v1:…`) or plain; see `crypto::secret_box`.
     pub secret: String,
+    /// The secret before the last rotation, as stored; it also signs until it expires.
     pub previous_secret: Option<String>,
+    /// When the previous secret stops signing (Unix milliseconds).
     pub previous_secret_expires_at: Option<i64>,
+    /// Since when every delivery has failed (Unix milliseconds); `None` while it is healthy.
+    /// Failing for `webhook_disable_after_seconds` disables it.
     pub failing_since: Option<i64>,
+    /// When it was registered (Unix milliseconds).
     pub created_at: i64,
+    /// When it or its secret last changed (Unix milliseconds).
     pub updated_at: i64,
 }
 
@@ -32,9 +44,11 @@ impl EndpointRow {
     }
 }
 
+/// The columns of `webhook_endpoints` in [`EndpointRow`]'s order.
 pub const COLUMNS: &str = "id, merchant_id, environment, url, events, status, disabled_reason, \
     secret, previous_secret, previous_secret_expires_at, failing_since, created_at, updated_at";
 
+/// Registers an endpoint.
 pub async fn insert_endpoint<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     e: &EndpointRow,
@@ -232,8 +246,11 @@ pub async fn record_endpoint_health<'e, E: Executor<'e, Database = Any>>(
 /// An endpoint's secrets as stored (sealed or plain).
 #[derive(Debug, Clone, FromRow)]
 pub struct StoredSecrets {
+    /// The endpoint.
     pub id: WebhookEndpointId,
+    /// Its current signing secret.
     pub secret: String,
+    /// The secret before the last rotation, if any.
     pub previous_secret: Option<String>,
 }
 

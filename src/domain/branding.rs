@@ -11,8 +11,11 @@ use super::language::best_match;
 /// `#rrggbb`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Color {
+    /// Red, 0–255.
     pub r: u8,
+    /// Green, 0–255.
     pub g: u8,
+    /// Blue, 0–255.
     pub b: u8,
 }
 
@@ -39,6 +42,7 @@ impl Color {
         })
     }
 
+    /// The colour as `#rrggbb`, in lowercase: how it is stored and shown.
     pub fn hex(self) -> String {
         format!("#{:02x}{:02x}{:02x}", self.r, self.g, self.b)
     }
@@ -109,12 +113,16 @@ impl Color {
 /// The corners of buttons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ButtonShape {
+    /// Slightly rounded corners, as the pages have by default.
     Rounded,
+    /// Fully rounded ends.
     Pill,
+    /// Sharp corners.
     Square,
 }
 
 impl ButtonShape {
+    /// The shape named `s` (`rounded`, `pill` or `square`); the error says which are allowed.
     pub fn parse(s: &str) -> Result<ButtonShape, &'static str> {
         match s {
             "rounded" => Ok(ButtonShape::Rounded),
@@ -124,6 +132,7 @@ impl ButtonShape {
         }
     }
 
+    /// The word that names it, as stored and shown.
     pub fn as_str(self) -> &'static str {
         match self {
             ButtonShape::Rounded => "rounded",
@@ -132,6 +141,7 @@ impl ButtonShape {
         }
     }
 
+    /// The CSS `border-radius` the pages give buttons of this shape.
     pub fn radius(self) -> &'static str {
         match self {
             ButtonShape::Rounded => "10px",
@@ -141,8 +151,11 @@ impl ButtonShape {
     }
 }
 
+/// The longest note a merchant may show on its pages, in characters.
 pub const MAX_NOTE_CHARS: usize = 200;
+/// The longest display name, in characters.
 pub const MAX_NAME_CHARS: usize = 80;
+/// The largest logo, in bytes of the decoded image.
 pub const MAX_LOGO_BYTES: usize = 64 * 1024;
 
 /// A display name or note: trimmed, bounded, no control characters.
@@ -215,12 +228,20 @@ pub fn logo_type_for_path(path: &str) -> Option<&'static str> {
 /// fills what a merchant has not set).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MerchantBranding {
+    /// The name shown on the pages instead of the merchant's own.
     pub display_name: Option<String>,
+    /// `#rrggbb`, as [`Color::hex`] wrote it.
     pub brand_color: Option<String>,
+    /// `rounded`, `pill` or `square`.
     pub button_shape: Option<String>,
+    /// The logo's content type (`image/png`, …); `None` when there is no logo.
     pub logo_type: Option<String>,
+    /// A short note the pages show beneath what is being paid.
     pub note: Option<String>,
+    /// The pages' language when neither `?lang=` nor the buyer's browser asks for one they have.
     pub default_language: Option<String>,
+    /// When any part last changed (Unix milliseconds); versions the stylesheet and logo URLs so
+    /// browsers fetch them again. `None` until the branding is first changed.
     pub branding_updated_at: Option<i64>,
 }
 
@@ -230,6 +251,7 @@ pub struct MerchantBranding {
 pub struct Branding {
     /// Always `branding`.
     pub object: &'static str,
+    /// The name shown on the pages, when the merchant set one.
     pub display_name: Option<String>,
     /// `#rrggbb`
     pub brand_color: Option<String>,
@@ -239,6 +261,7 @@ pub struct Branding {
     pub button_shape: Option<String>,
     /// Where the pages load the logo from, when there is one.
     pub logo_url: Option<String>,
+    /// The short note shown on the pages, when the merchant set one.
     pub note: Option<String>,
     /// `en`, `es` or `pt-BR`
     pub default_language: Option<String>,
@@ -267,12 +290,17 @@ impl Branding {
 /// Changes to branding: `None` leaves a part alone, `Some(None)` clears it.
 #[derive(Debug, Default)]
 pub struct BrandingUpdate {
+    /// A new display name.
     pub display_name: Option<Option<String>>,
+    /// A new brand colour, as `#rrggbb`.
     pub brand_color: Option<Option<String>>,
+    /// A new button shape (`rounded`, `pill` or `square`).
     pub button_shape: Option<Option<String>>,
     /// (content type, base64)
     pub logo: Option<Option<(String, String)>>,
+    /// A new note.
     pub note: Option<Option<String>>,
+    /// A new default language, one of the pages' language codes.
     pub default_language: Option<Option<String>>,
 }
 

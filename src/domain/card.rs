@@ -7,8 +7,11 @@ use std::fmt;
 /// length). Whether it pays is the provider's decision.
 pub struct Card {
     number: String,
+    /// `visa`, `mastercard`, `amex`, `discover`, or `card` when the number says no more.
     pub brand: &'static str,
+    /// The expiry month, 1–12.
     pub exp_month: u32,
+    /// The expiry year, four digits (`27` was read as 2027).
     pub exp_year: u32,
 }
 
@@ -25,9 +28,13 @@ impl fmt::Debug for Card {
 
 /// The raw fields of the card form.
 pub struct CardForm<'a> {
+    /// The card number as typed, spaces and dashes included.
     pub number: &'a str,
+    /// `MM/YY` or `MM/YYYY`, as typed.
     pub expiry: &'a str,
+    /// The security code on the card.
     pub cvc: &'a str,
+    /// The cardholder's name.
     pub name: &'a str,
 }
 
@@ -35,7 +42,9 @@ pub struct CardForm<'a> {
 /// its text in the language catalogs (`card.number_invalid`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardIssue {
+    /// The form field's `name`: `number`, `expiry`, `cvc` or `name`.
     pub field: &'static str,
+    /// The key of the problem's text in the language catalogs.
     pub message: &'static str,
 }
 
@@ -100,6 +109,7 @@ impl Card {
         }
     }
 
+    /// The number's last four digits, the only part that may be shown or stored.
     pub fn last4(&self) -> &str {
         &self.number[self.number.len().saturating_sub(4)..]
     }

@@ -11,6 +11,8 @@ pub struct Email {
 const MAX_LEN: usize = 254;
 
 impl Email {
+    /// Trims `raw` and accepts it when it looks like an address; the error says what is wrong,
+    /// for the field's message.
     pub fn parse(raw: &str) -> Result<Email, &'static str> {
         let s = raw.trim();
         if s.is_empty() {

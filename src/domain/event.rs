@@ -94,20 +94,33 @@ impl EventKind {
 
 /// Everything a payload is made of.
 pub struct PayloadParts<'a> {
+    /// Which event it is.
     pub kind: EventKind,
+    /// The session it reports on.
     pub session_id: &'a str,
+    /// The session's customer.
     pub customer_id: &'a str,
+    /// Whether the session is in production.
     pub livemode: bool,
+    /// The session's amount, in cents.
     pub amount_cents: i64,
+    /// The session's currency (`USD`).
     pub currency: &'a str,
+    /// The payment's route; `None` when no payment was made (an expiry).
     pub route: Option<&'a PaymentRoute>,
+    /// The payment's fees; `None` when no payment was made.
     pub fees: Option<Fees>,
+    /// The settlement transaction, for a payment on chain.
     pub tx_hash: Option<&'a str>,
+    /// The merchant's metadata of the session, sent back as it was given.
     pub metadata: Metadata,
+    /// The payment it reports on; `None` when there is none (an expiry).
     pub payment_id: Option<&'a str>,
     /// Which of the session's payments this is (1 for the first).
     pub attempt: i64,
+    /// Why the payment failed (`card_declined`, …), for `payment.failed`.
     pub failure_code: Option<&'a str>,
+    /// When the event happened (Unix milliseconds): its `created`.
     pub now_ms: i64,
 }
 

@@ -17,6 +17,7 @@ impl Rate {
         Rate((fraction * 1_000_000.0).round() as i64)
     }
 
+    /// The rate in parts per million.
     pub fn ppm(self) -> i64 {
         self.0
     }
@@ -25,13 +26,18 @@ impl Rate {
 /// What a payment costs and yields, in cents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fees {
+    /// What the buyer pays on top of the price, rounded up.
     pub buyer_fee: i64,
+    /// What the gateway keeps of the price, rounded half-up.
     pub gateway_fee: i64,
+    /// What the merchant receives: the price less the gateway fee.
     pub merchant_net: i64,
+    /// What the buyer pays: the price plus the buyer fee.
     pub total: i64,
 }
 
 impl Fees {
+    /// The fees of a price of `amount_cents` at these rates.
     pub fn compute(amount_cents: i64, buyer_rate: Rate, gateway_rate: Rate) -> Fees {
         const MILLION: i128 = 1_000_000;
         let amount = i128::from(amount_cents);
@@ -61,12 +67,16 @@ impl Fees {
 /// `{"buyer_fee": 3.72, "gateway_fee": 3.48, "merchant_net": 112.52, "total": 119.72}`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FeesJson {
+    /// What the buyer pays on top of the price, in dollars.
     #[schema(value_type = f64)]
     pub buyer_fee: serde_json::Value,
+    /// What the gateway keeps of the price, in dollars.
     #[schema(value_type = f64)]
     pub gateway_fee: serde_json::Value,
+    /// What the merchant receives, in dollars.
     #[schema(value_type = f64)]
     pub merchant_net: serde_json::Value,
+    /// What the buyer pays in all, in dollars.
     #[schema(value_type = f64)]
     pub total: serde_json::Value,
 }

@@ -52,6 +52,7 @@ macro_rules! prefixed_id {
         pub struct $name(String);
 
         impl $name {
+            /// What every id of this kind starts with.
             pub const PREFIX: &'static str = $prefix;
 
             /// A new, time-ordered id.
@@ -69,10 +70,12 @@ macro_rules! prefixed_id {
                 Self(s)
             }
 
+            /// The id as text, prefix included.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
 
+            /// The id as an owned string, prefix included.
             pub fn into_string(self) -> String {
                 self.0
             }

@@ -13,11 +13,14 @@ use super::suggest::closest;
 /// One problem with one input field.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldIssue {
+    /// The field's name as the client wrote it (`amount`, `customer`), or `body`.
     pub field: String,
+    /// What is wrong with it, phrased to follow the name: `must not be empty`.
     pub message: String,
 }
 
 impl FieldIssue {
+    /// The issue `message` with `field`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldIssue {
         FieldIssue {
             field: field.into(),

@@ -2,8 +2,11 @@
 
 use std::collections::BTreeMap;
 
+/// The most keys a session's metadata may have.
 pub const MAX_PAIRS: usize = 10;
+/// The longest key, in characters.
 pub const MAX_KEY_CHARS: usize = 40;
+/// The longest value, in characters.
 pub const MAX_VALUE_CHARS: usize = 500;
 
 /// Validated metadata; keys sorted.
@@ -13,7 +16,9 @@ pub struct Metadata(BTreeMap<String, String>);
 /// One problem with one key (`metadata.<key>`) or with the object as a whole (`metadata`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetadataIssue {
+    /// `metadata.<key>`, or `metadata` for the object as a whole.
     pub field: String,
+    /// What is wrong, phrased to follow the name.
     pub message: String,
 }
 
@@ -101,10 +106,12 @@ impl Metadata {
         Metadata::parse(&serde_json::Value::Object(object))
     }
 
+    /// The pairs, sorted by key.
     pub fn pairs(&self) -> &BTreeMap<String, String> {
         &self.0
     }
 
+    /// The pairs as a JSON object of strings, as the API and webhooks show them.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::Value::Object(
             self.0

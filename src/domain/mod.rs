@@ -1,6 +1,9 @@
 //! Pure types that handlers work with once input has been parsed. Nothing here touches the
 //! database, the network or the clock (callers pass `now` in).
 
+#![deny(missing_docs)]
+#![deny(rustdoc::broken_intra_doc_links)]
+
 mod text_enum;
 
 pub mod branding;

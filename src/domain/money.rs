@@ -11,10 +11,17 @@ pub struct Amount(i64);
 /// Why an amount was refused; each maps to one message for the buyer-facing API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AmountError {
+    /// Not a JSON number (a string, `null`, `1.`, …).
     NotANumber,
+    /// Zero or negative.
     NotPositive,
+    /// Finer than a cent (`1.005`).
     TooPrecise,
-    TooLarge { max_cents: i64 },
+    /// Above the largest amount accepted.
+    TooLarge {
+        /// That largest amount, in cents.
+        max_cents: i64,
+    },
 }
 
 impl fmt::Display for AmountError {
@@ -52,6 +59,7 @@ impl Amount {
         Amount(cents)
     }
 
+    /// The amount in cents.
     pub fn cents(self) -> i64 {
         self.0
     }

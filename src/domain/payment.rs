@@ -18,7 +18,9 @@ text_enum! {
 text_enum! {
     /// Whether the money of a payment is settled.
     LedgerStatus {
+        /// Not settled: the payment is still open, or failed and never will be.
         Pending = "pending",
+        /// The payment was confirmed and its money is settled.
         Settled = "settled",
     }
 }
@@ -47,7 +49,9 @@ impl ProviderState {
 text_enum! {
     /// The billing record's status, following its payment.
     InvoiceStatus {
+        /// Issued, waiting for its payment.
         Open = "open",
+        /// Its payment was confirmed.
         Paid = "paid",
         /// Its payment failed.
         Void = "void",
@@ -58,9 +62,17 @@ text_enum! {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Paid; on chain, the settlement transaction.
-    Paid { tx_hash: Option<String> },
+    Paid {
+        /// The settlement transaction's hash, for a payment on chain; `None` otherwise.
+        tx_hash: Option<String>,
+    },
     /// Failed, with a stable code (`card_declined`, …) and the provider's words.
-    Failed { code: String, message: String },
+    Failed {
+        /// Why, as a stable word the API shows (`card_declined`, `provider_timeout`, …).
+        code: String,
+        /// The same for people: the provider's words, or ours for a time-out.
+        message: String,
+    },
 }
 
 impl Outcome {

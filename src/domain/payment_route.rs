@@ -12,20 +12,29 @@ use super::{Environment, RouteKind};
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentRoute {
+    /// Its stable id (`card-bridge-a`), stored on payments and sent in webhooks.
     pub id: String,
+    /// How the buyer pays on it.
     pub kind: RouteKind,
+    /// What buyers read for the route (`Credit card`), unless `labels` has their language.
     pub label: String,
     /// The provider's display name, as in webhooks (`route.provider`).
     pub provider: String,
     /// The provider that carries the route: `sandbox` in this build.
     #[serde(default = "default_integration")]
     pub integration: String,
+    /// The asset the payment settles in, as in webhooks (`USDC`).
     #[serde(default = "default_asset")]
     pub asset: String,
+    /// The network it settles on, as in webhooks (`Base`).
     #[serde(default = "default_network")]
     pub network: String,
+    /// The buyer's fee, as a fraction of the price, added to it.
     pub buyer_fee_rate: f64,
+    /// The gateway's fee, as a fraction of the price, taken from it.
     pub gateway_fee_rate: f64,
+    /// How long paying is expected to take (`instant`), unless `etas` has the buyer's language;
+    /// may be empty.
     #[serde(default)]
     pub eta: String,
     /// The label in other languages, by language code (`es`, `pt-BR`); `label` otherwise.

@@ -5,6 +5,7 @@
 pub struct ProductName(String);
 
 impl ProductName {
+    /// Trims `raw` and checks it; the error says what is wrong, for the field's message.
     pub fn parse(raw: &str) -> Result<ProductName, &'static str> {
         let s = raw.trim();
         if s.is_empty() {
@@ -19,6 +20,7 @@ impl ProductName {
         Ok(ProductName(s.to_owned()))
     }
 
+    /// The name, trimmed.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -5,7 +5,9 @@ use super::text_enum::text_enum;
 text_enum! {
     /// `sandbox` (test keys, simulated providers) or `production` (live keys).
     Environment {
+        /// Test keys and simulated providers: no real money moves.
         Sandbox = "sandbox",
+        /// Live keys and real providers.
         Production = "production",
     }
 }
@@ -48,6 +50,7 @@ text_enum! {
 text_enum! {
     /// A customer's standing (every customer is `active` today).
     CustomerStatus {
+        /// The customer can be billed (the only status so far).
         Active = "active",
     }
 }

@@ -8,16 +8,25 @@ use super::{Amount, Email, Environment, Metadata, ProductName, RedirectUrl, Rout
 /// A valid request to create a session.
 #[derive(Debug, Clone)]
 pub struct CreateSession {
+    /// What is being paid for, shown to the buyer.
     pub product: ProductName,
+    /// The price, before the buyer's fee.
     pub amount: Amount,
+    /// The buyer's e-mail address; the customer is found or created by it.
     pub customer: Email,
+    /// The kind of route to pay through, when the merchant chose one for the buyer.
     pub preferred_route: Option<RouteKind>,
+    /// Where the buyer returns once the payment is over; `None` leaves them on the result page.
     pub redirect_url: Option<RedirectUrl>,
+    /// The merchant's pairs, echoed back and sent with webhooks.
     pub metadata: Metadata,
+    /// Makes a retry return the session the first request created.
     pub idempotency_key: Option<String>,
+    /// The merchant's own reference (an order id), echoed back.
     pub client_reference_id: Option<String>,
     /// `None` when the request leaves it to the API key.
     pub environment: Option<Environment>,
+    /// How long the buyer has to pay; `None` for the configured default.
     pub expires_in_seconds: Option<i64>,
 }
 

@@ -185,7 +185,7 @@ const ATTRIBUTES: &[&str] = &[
 ];
 
 /// `Ok` when `bytes` is an SVG logo that can do nothing but draw; otherwise what was found,
-/// e.g. "a <script> element".
+/// e.g. `a <script> element`.
 pub fn check_svg(bytes: &[u8]) -> Result<(), String> {
     let text = std::str::from_utf8(bytes).map_err(|_| "text that is not UTF-8".to_owned())?;
     Scanner {

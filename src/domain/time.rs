@@ -31,9 +31,29 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
         .map(|dt| (dt.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
+/// A duration in the largest whole unit it is made of: `3 days`, `1 hour`, `90 seconds`.
+pub fn duration_in_words(seconds: i64) -> String {
+    let (count, unit) = [(86_400, "day"), (3_600, "hour"), (60, "minute")]
+        .into_iter()
+        .find(|(unit, _)| seconds != 0 && seconds % unit == 0)
+        .map_or((seconds, "second"), |(size, name)| (seconds / size, name));
+    let plural = if count == 1 { "" } else { "s" };
+    format!("{count} {unit}{plural}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_in_their_largest_whole_unit() {
+        assert_eq!(duration_in_words(3 * 86_400), "3 days");
+        assert_eq!(duration_in_words(86_400), "1 day");
+        assert_eq!(duration_in_words(7_200), "2 hours");
+        assert_eq!(duration_in_words(90_000), "25 hours");
+        assert_eq!(duration_in_words(90), "90 seconds");
+        assert_eq!(duration_in_words(0), "0 seconds");
+    }
 
     #[test]
     fn formats_both_precisions() {

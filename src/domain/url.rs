@@ -6,18 +6,23 @@ use super::Environment;
 
 /// The placeholder a merchant may put in `redirectUrl`; replaced by the session id.
 pub const SESSION_ID_PLACEHOLDER: &str = "{CHECKOUT_SESSION_ID}";
+/// The longest URL accepted, in characters.
 pub const MAX_URL_LEN: usize = 2048;
 
 /// The parts of an absolute http(s) URL we reason about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpUrl {
+    /// Whether the scheme is `https` (else `http`).
     pub https: bool,
     /// Lower-cased host; IPv6 literals keep their brackets.
     pub host: String,
+    /// The port, when the URL names one.
     pub port: Option<u16>,
 }
 
 impl HttpUrl {
+    /// Reads the scheme, host and port of `s`, refusing what is not a plain absolute http(s)
+    /// URL; the error says what is wrong, for the field's message.
     pub fn parse(s: &str) -> Result<HttpUrl, &'static str> {
         if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err("must not contain spaces or control characters");
@@ -112,10 +117,12 @@ impl RedirectUrl {
         Ok(RedirectUrl(raw.to_owned()))
     }
 
+    /// Wraps a value read back from our own database.
     pub fn from_trusted(s: String) -> RedirectUrl {
         RedirectUrl(s)
     }
 
+    /// The URL as the merchant gave it, placeholder included.
     pub fn as_str(&self) -> &str {
         &self.0
     }

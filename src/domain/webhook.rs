@@ -5,6 +5,7 @@ use super::text_enum::text_enum;
 text_enum! {
     /// Whether an endpoint receives deliveries.
     EndpointStatus {
+        /// Receives deliveries of the events it subscribes to.
         Active = "active",
         /// Stopped (it answered 410, or every delivery failed for days) until enabled again.
         Disabled = "disabled",

@@ -35,6 +35,7 @@ pub enum CallbackResult {
 }
 
 /// The one path by which provider outcomes reach payments and sessions.
+#[tracing::instrument(skip_all, fields(provider = %provider_id))]
 pub async fn receive_callback(
     lc: Lifecycle<'_>,
     provider_id: &str,
@@ -100,6 +101,7 @@ pub async fn apply_signed_callback(
 
 /// Applies an outcome that did not come as a callback (reconciliation's poll or time-out, a
 /// provider that could not be reached).
+#[tracing::instrument(skip_all, fields(payment.id = %payment_id))]
 pub async fn apply_outcome(
     lc: Lifecycle<'_>,
     payment_id: &PaymentId,

@@ -26,6 +26,7 @@ pub enum Creation {
 }
 
 /// Creates the session `input` asks for, for `merchant_id` in `environment`.
+#[tracing::instrument(skip_all, fields(merchant.id = %merchant_id, environment = %environment))]
 pub async fn create_session(
     lc: Lifecycle<'_>,
     merchant_id: &MerchantId,

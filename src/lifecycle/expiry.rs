@@ -21,6 +21,7 @@ use crate::domain::{
 
 /// Expires sessions past their deadline that nobody is paying, writing `payment.expired` for
 /// each. Guarded by status, so several instances sweeping at once never expire one twice.
+#[tracing::instrument(skip_all)]
 pub async fn expire_due(lc: Lifecycle<'_>) -> anyhow::Result<usize> {
     const BATCH: i64 = 500;
     let mut total = 0;
@@ -105,6 +106,7 @@ pub enum MerchantExpiry {
 /// The merchant expires a session no buyer has started paying (`routed` → `expired`, a
 /// compare-and-set, so a buyer starting at the same moment wins or loses cleanly), with its
 /// `payment.expired` event.
+#[tracing::instrument(skip_all, fields(merchant.id = %merchant_id, session.id = %id))]
 pub async fn expire_for_merchant(
     lc: Lifecycle<'_>,
     merchant_id: &MerchantId,
@@ -136,6 +138,7 @@ pub async fn expire_for_merchant(
 /// `failed` (a compare-and-set on its latest payment). `false` when it had moved on (paid,
 /// another attempt started, expired). Sends no event: the merchant had `payment.failed` for
 /// the payment already, and sees the session's status on the return.
+#[tracing::instrument(skip_all, fields(session.id = %session_id, payment.id = %failed_payment_id))]
 pub async fn abandon(
     lc: Lifecycle<'_>,
     session_id: &SessionId,

@@ -33,6 +33,7 @@ pub enum HandedOff {
 /// provider once), then the provider is called outside any transaction with the payment's
 /// idempotency key, then its answer and the `payment.provider_pending` event are written
 /// together. Should anything stop it after the claim, reconciliation drives it again.
+#[tracing::instrument(skip_all, fields(payment.id = %payment.id, session.id = %payment.session_id))]
 pub async fn hand_off(
     lc: Lifecycle<'_>,
     payment: &PaymentRow,
@@ -48,8 +49,9 @@ pub async fn hand_off(
         .unwrap_or(HandedOff::AlreadyDone))
 }
 
-/// Gives a payment created claimed ([`start_payment`] of a wallet or bank transfer) to its
+/// Gives a payment created claimed ([`start_payment`](super::start::start_payment) of a wallet or bank transfer) to its
 /// provider.
+#[tracing::instrument(skip_all, fields(payment.id = %payment.id, session.id = %payment.session_id))]
 pub async fn hand_off_started(
     lc: Lifecycle<'_>,
     payment: &PaymentRow,
@@ -98,6 +100,7 @@ pub async fn claim_hand_off(
 /// hand-off that was cut short: then a provider that cannot be reached is asked again later
 /// rather than failing the payment. `None` when another instance recorded the answer first, or
 /// (with `again`) when the provider could not be reached.
+#[tracing::instrument(skip_all, fields(payment.id = %payment.id, provider = %payment.provider, again))]
 pub async fn drive_hand_off(
     lc: Lifecycle<'_>,
     payment: &PaymentRow,

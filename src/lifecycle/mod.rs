@@ -1,6 +1,6 @@
 //! Every state change of sessions, payments and invoices, one use case a file: a session is
 //! created ([`create`]), the buyer starts paying ([`start`]), the payment is handed to its
-//! provider ([`hand_off`]), the provider's outcome comes back ([`callbacks`]) or is asked for
+//! provider ([`hand_off`](mod@hand_off)), the provider's outcome comes back ([`callbacks`]) or is asked for
 //! ([`reconcile`]), or the session ends unpaid ([`expiry`]). Each change is one compare-and-set
 //! in the database, in the same transaction that writes its event ([`outbox`]), so double
 //! clicks, replays, concurrent callbacks and several instances can never produce two payments,

@@ -15,6 +15,7 @@ use crate::providers::PollResult;
 /// provider's answer was recorded, asks providers about in-flight payments that are due,
 /// applies what they say, and fails those past their deadline with `provider_timeout`.
 /// Returns how many payments it finished.
+#[tracing::instrument(skip_all)]
 pub async fn reconcile_once(lc: Lifecycle<'_>) -> anyhow::Result<usize> {
     let now = now_ms();
     let claimed = claim_payments_to_poll(&lc.db.write, now, 30_000, 50).await?;

@@ -30,6 +30,7 @@ pub enum Started {
 /// hand-off, in the same transaction: however the process dies afterwards, reconciliation
 /// drives the hand-off (a payment left waiting for a buyer who has nothing left to submit
 /// would be stuck until the session expired). A card payment waits for the buyer's card.
+#[tracing::instrument(skip_all, fields(session.id = %session_id, route = %route.id))]
 pub async fn start_payment(
     lc: Lifecycle<'_>,
     session_id: &SessionId,

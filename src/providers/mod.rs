@@ -7,6 +7,9 @@
 //! hand-off again when the process died (or the database failed) between claiming the payment
 //! and recording the provider's answer.
 
+#![deny(missing_docs)]
+#![deny(rustdoc::broken_intra_doc_links)]
+
 pub mod sandbox;
 
 use std::collections::HashMap;
@@ -21,10 +24,13 @@ use crate::domain::{Outcome, PaymentId, RouteKind};
 /// What a provider is told about a payment (never our whole record of it).
 #[derive(Debug, Clone)]
 pub struct ProviderPayment {
+    /// Our id of the payment; its idempotency key is derived from it.
     pub id: PaymentId,
+    /// How the buyer pays: a card, a wallet or a local transfer.
     pub route_kind: RouteKind,
     /// What the buyer pays, in cents: the amount and the buyer fee.
     pub total_cents: i64,
+    /// The currency of `total_cents` (`USD`).
     pub currency: String,
     /// The provider's own id for it, once it answered the hand-off.
     pub provider_ref: Option<String>,
@@ -32,6 +38,7 @@ pub struct ProviderPayment {
 
 /// What the buyer handed over to start paying.
 pub struct StartRequest<'a> {
+    /// The payment to hand over.
     pub payment: &'a ProviderPayment,
     /// Present for card routes only; never stored. Absent when a hand-off is driven again.
     pub card: Option<&'a Card>,
@@ -60,7 +67,9 @@ impl std::error::Error for NeedsBuyer {}
 /// A callback as the provider would send it over HTTP: the raw body and its signature header.
 #[derive(Debug, Clone)]
 pub struct SignedCallback {
+    /// The raw JSON body.
     pub body: String,
+    /// The value of the provider's signature header for `body`.
     pub signature: String,
 }
 
@@ -69,13 +78,22 @@ pub struct SignedCallback {
 pub struct Instructions {
     /// A wallet transfer or a local one (a bank transfer).
     pub kind: RouteKind,
+    /// The wallet address to send to.
     pub address: Option<String>,
+    /// The amount to send, as decimal text (`119.72`): in USDC for a wallet, in dollars
+    /// for a bank transfer.
     pub asset_amount: Option<String>,
+    /// The network of the wallet transfer (`Base`).
     pub network: Option<String>,
+    /// A URI a wallet can open (and the page shows as a QR code) to fill the transfer in.
     pub payment_uri: Option<String>,
+    /// What the buyer must write on the bank transfer so it can be matched.
     pub reference: Option<String>,
+    /// The receiving bank.
     pub bank_name: Option<String>,
+    /// The receiving account's number.
     pub account_number: Option<String>,
+    /// The receiving bank's routing number.
     pub routing_number: Option<String>,
 }
 
@@ -102,15 +120,20 @@ pub enum StartOutcome {
     /// The provider has the payment. It may already have sent callbacks, which the caller
     /// feeds through the callback path; otherwise it will call back or be polled.
     Accepted {
+        /// The provider's id of the payment.
         provider_ref: String,
+        /// What the page needs to show the buyer (e.g. transfer instructions).
         provider_data: serde_json::Value,
+        /// Callbacks the provider produced at once (its decision, when it made one).
         callbacks: Vec<SignedCallback>,
         /// When to ask the provider next if no callback came.
         poll_after_ms: i64,
     },
     /// The provider needs the buyer to confirm (e.g. 3-D Secure) before it decides.
     Challenge {
+        /// The provider's id of the payment.
         provider_ref: String,
+        /// What the page needs to show the buyer for the confirmation.
         provider_data: serde_json::Value,
     },
 }
@@ -120,26 +143,33 @@ pub enum StartOutcome {
 pub struct ProviderEvent {
     /// The provider's id of this callback, for refusing replays.
     pub callback_id: String,
+    /// The payment it is about.
     pub payment_id: PaymentId,
+    /// What the provider decided.
     pub outcome: Outcome,
 }
 
 /// Why a callback was refused.
 #[derive(Debug)]
 pub enum CallbackError {
+    /// The signature header is missing, malformed, stale or does not match the body.
     Signature(crate::crypto::signature::SignatureError),
+    /// The body is not a callback this provider sends; the text says why.
     Malformed(String),
 }
 
 /// A provider's view of a payment, when polled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PollResult {
+    /// The provider has the payment and has not decided.
     Pending,
+    /// The provider decided.
     Final(Outcome),
     /// The provider has no payment under this idempotency key: the hand-off never reached it.
     Unknown,
 }
 
+/// A payment provider: what the lifecycle needs of one.
 pub trait Provider: Send + Sync {
     /// The provider's id, as in `/api/providers/{id}/callbacks` and the routes' `integration`.
     fn id(&self) -> &str;
@@ -171,10 +201,12 @@ pub trait Provider: Send + Sync {
 #[derive(Clone, Default)]
 pub struct Providers {
     by_id: HashMap<String, Arc<dyn Provider>>,
+    /// The sandbox provider again, as itself: its pages' buttons simulate outcomes through it.
     pub sandbox: Option<Arc<sandbox::SandboxProvider>>,
 }
 
 impl Providers {
+    /// The providers of this build: the sandbox alone.
     pub fn with_sandbox(sandbox: sandbox::SandboxProvider) -> Providers {
         let sandbox = Arc::new(sandbox);
         let mut by_id: HashMap<String, Arc<dyn Provider>> = HashMap::new();
@@ -185,6 +217,7 @@ impl Providers {
         }
     }
 
+    /// The provider with this id (a route's `integration`), if it is configured.
     pub fn get(&self, id: &str) -> Option<&Arc<dyn Provider>> {
         self.by_id.get(id)
     }

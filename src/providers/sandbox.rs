@@ -35,11 +35,14 @@ pub trait Ledger: Send + Sync {
     fn record<'a>(&'a self, entry: &'a LedgerEntry) -> BoxFuture<'a, anyhow::Result<LedgerEntry>>;
 }
 
+/// The sandbox's provider id.
 pub const ID: &str = crate::domain::payment_route::SANDBOX_INTEGRATION;
+/// The header that carries the signature of a sandbox callback.
 pub const SIGNATURE_HEADER: &str = "x-sandbox-signature";
 
 /// USDC's token contract on Base (chain 8453).
 pub const USDC_BASE_CONTRACT: &str = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
+/// Base's chain id, for wallet payment URIs.
 pub const BASE_CHAIN_ID: u32 = 8453;
 
 /// The test cards, for the sandbox pages: (number, catalog key of what it does).
@@ -54,15 +57,22 @@ pub const TEST_CARDS: &[(&str, &str)] = &[
 /// What a buyer can make happen on a sandbox page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Simulation {
+    /// The buyer confirms a challenged card payment: it pays.
     ApproveChallenge,
+    /// The buyer refuses the challenge: the payment fails.
     DenyChallenge,
+    /// The wallet transfer arrives: the payment pays.
     TransferSucceeded,
+    /// The wallet transfer fails.
     TransferFailed,
+    /// The bank transfer arrives: the payment pays.
     BankConfirmed,
+    /// The bank rejects the transfer: the payment fails.
     BankRejected,
 }
 
 impl Simulation {
+    /// The simulation a page's button names (`approve`, `transfer_fail`, …), if any.
     pub fn parse(s: &str) -> Option<Simulation> {
         Some(match s {
             "approve" => Simulation::ApproveChallenge,
@@ -76,6 +86,8 @@ impl Simulation {
     }
 }
 
+/// The sandbox provider: decides by test card or by the buyer's button, keeps its books in a
+/// [`Ledger`] and signs its callbacks with its own secret.
 pub struct SandboxProvider {
     ledger: Box<dyn Ledger>,
     secret: Vec<u8>,
@@ -100,6 +112,9 @@ pub struct CallbackBody {
 }
 
 impl SandboxProvider {
+    /// A sandbox keeping its books in `ledger` and signing callbacks with `secret`. The delayed
+    /// test card pays `delay_ms` after its hand-off; other accepted hand-offs ask to be polled
+    /// `poll_interval_ms` later.
     pub fn new(
         ledger: Box<dyn Ledger>,
         secret: Vec<u8>,

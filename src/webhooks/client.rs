@@ -30,6 +30,8 @@ pub struct EndpointRules {
 }
 
 impl EndpointRules {
+    /// The rules the configuration asks for: sandbox endpoints are held to public addresses on a
+    /// server in production mode, unless `webhook_allow_private_sandbox_endpoints` is set.
     pub fn from_settings(settings: &Settings) -> EndpointRules {
         EndpointRules {
             sandbox_public_only: settings.mode == Mode::Production
@@ -209,6 +211,8 @@ pub struct WebhookClients {
 }
 
 impl WebhookClients {
+    /// Both clients, giving up on an endpoint after `timeout` (to connect, and for the whole
+    /// request); production's may only use https.
     pub fn new(timeout: Duration, rules: EndpointRules) -> anyhow::Result<WebhookClients> {
         install_crypto_provider();
         let base = || {
@@ -235,6 +239,7 @@ impl WebhookClients {
         })
     }
 
+    /// The client that delivers to `environment`'s endpoints.
     pub fn for_environment(&self, environment: Environment) -> &reqwest::Client {
         match environment {
             Environment::Production => &self.production,

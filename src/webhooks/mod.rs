@@ -5,6 +5,9 @@
 //! `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" with the endpoint secret>`, with a
 //! second `v1=` while a rotated secret is still valid.
 
+#![deny(missing_docs)]
+#![deny(rustdoc::broken_intra_doc_links)]
+
 pub mod client;
 pub mod endpoints;
 pub mod schedule;

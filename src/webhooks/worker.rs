@@ -26,15 +26,20 @@ use crate::db::webhook_deliveries::{
 };
 use crate::db::webhook_endpoints::{disable_endpoint, record_endpoint_health};
 use crate::domain::EndpointStatus;
-use crate::domain::time::now_ms;
+use crate::domain::time::{duration_in_words, now_ms};
 use crate::metrics::Metrics;
 
 /// What the worker works with, and nothing more (the handlers' state is not its business).
 #[derive(Clone)]
 pub struct WorkerContext {
+    /// Where deliveries are claimed and attempts recorded.
     pub db: Db,
+    /// Batch size, leases, concurrency per endpoint, the keys that open stored secrets, and
+    /// when to disable a failing endpoint.
     pub settings: Arc<Settings>,
+    /// The HTTP clients that send the deliveries.
     pub clients: WebhookClients,
+    /// Counts attempts that succeeded and failed.
     pub metrics: Arc<Metrics>,
     /// Notified when this instance records an event.
     pub wakeup: Arc<Notify>,
@@ -46,8 +51,11 @@ const RESPONSE_SNIPPET_BYTES: usize = 2048;
 /// What one step did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct StepSummary {
+    /// Deliveries claimed and attempted.
     pub claimed: usize,
+    /// Attempts an endpoint answered with a 2xx.
     pub succeeded: usize,
+    /// Attempts that did not succeed (retried later or given up on).
     pub failed: usize,
 }
 
@@ -83,6 +91,7 @@ async fn claim(
 
 /// Claims, sends and records whatever is due at `now_ms`: each attempt is recorded as soon
 /// as it finishes, whatever the others are doing.
+#[tracing::instrument(skip_all, fields(worker.id = %worker_id))]
 pub async fn deliver_due(
     ctx: &WorkerContext,
     worker_id: &str,
@@ -127,6 +136,7 @@ async fn record_all(
 }
 
 /// Sends one delivery. Never fails: every problem becomes the attempt's error.
+#[tracing::instrument(skip_all, fields(delivery.id = %delivery.id, event.id = %delivery.event_id, endpoint.id = %delivery.endpoint_id))]
 async fn send(ctx: &WorkerContext, delivery: DueDelivery) -> Attempt {
     let started_at = now_ms();
     let clock = Instant::now();
@@ -219,24 +229,36 @@ fn describe(e: &reqwest::Error) -> String {
     text
 }
 
-/// Writes the attempt and what follows from it; `true` when delivered.
-async fn record(
-    ctx: &WorkerContext,
-    tx: &mut crate::db::Tx,
-    worker_id: &str,
-    a: &Attempt,
-    now: i64,
-) -> anyhow::Result<bool> {
+/// What follows from an attempt: decided from the attempt alone, so it can be tested alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Decision {
+    /// A 2xx answer, with the body read to the end.
+    delivered: bool,
+    /// What happens to the delivery.
+    step: NextStep,
+    /// What went wrong, as recorded with the attempt.
+    error: Option<String>,
+    /// Whether to record how the endpoint is doing: only while it is active.
+    track_health: bool,
+    /// Why the endpoint is disabled now, if it is.
+    disable: Option<String>,
+}
+
+/// Decides what follows `a` at `now`: delivered, tried again (with `jitter` in [-1, 1] on the
+/// schedule, or when the endpoint's `Retry-After` asks), or given up; and whether the endpoint
+/// is disabled (it answered 410, or it has failed for `disable_after_seconds`).
+fn decide(a: &Attempt, now: i64, jitter: f64, disable_after_seconds: i64) -> Decision {
     let d = &a.delivery;
     let status = a.status_code;
     let delivered = a.error.is_none() && status.is_some_and(|s| (200..300).contains(&s));
     let gone = status == Some(410);
+    let active = d.endpoint_status == EndpointStatus::Active;
     let step = if delivered {
         NextStep::Succeeded
-    } else if gone || d.endpoint_status != EndpointStatus::Active {
+    } else if gone || !active {
         NextStep::GiveUp
     } else {
-        match next_attempt_at(d.attempts, now, random_jitter(), a.retry_after) {
+        match next_attempt_at(d.attempts, now, jitter, a.retry_after) {
             Some(at) => NextStep::RetryAt(at),
             None => NextStep::GiveUp,
         }
@@ -246,6 +268,43 @@ async fn record(
         (None, Some(s)) if !delivered => Some(format!("the endpoint answered {s}")),
         _ => None,
     };
+    let failing_too_long = !delivered
+        && d.failing_since
+            .is_some_and(|since| now - since >= disable_after_seconds * 1000);
+    let disable = match (active, gone, failing_too_long) {
+        (false, _, _) => None,
+        (true, true, _) => Some("the endpoint answered 410 Gone".to_owned()),
+        (true, false, true) => Some(format!(
+            "every delivery failed for {}",
+            duration_in_words(disable_after_seconds)
+        )),
+        (true, false, false) => None,
+    };
+    Decision {
+        delivered,
+        step,
+        error,
+        track_health: active,
+        disable,
+    }
+}
+
+/// Writes the attempt and what follows from it; `true` when delivered.
+async fn record(
+    ctx: &WorkerContext,
+    tx: &mut crate::db::Tx,
+    worker_id: &str,
+    a: &Attempt,
+    now: i64,
+) -> anyhow::Result<bool> {
+    let d = &a.delivery;
+    let status = a.status_code.map(i64::from);
+    let decision = decide(
+        a,
+        now,
+        random_jitter(),
+        ctx.settings.webhook_disable_after_seconds,
+    );
     insert_attempt(
         &mut **tx,
         &AttemptRecord {
@@ -255,9 +314,9 @@ async fn record(
             attempt: d.attempts,
             started_at: a.started_at,
             duration_ms: a.duration_ms,
-            status_code: status.map(i64::from),
+            status_code: status,
             response_body: a.response_body.clone(),
-            error: error.clone(),
+            error: decision.error.clone(),
         },
     )
     .await?;
@@ -265,45 +324,27 @@ async fn record(
         &mut **tx,
         worker_id,
         &d.id,
-        &step,
-        status.map(i64::from),
-        error.as_deref(),
+        &decision.step,
+        status,
+        decision.error.as_deref(),
         now,
     )
     .await?;
-    if d.endpoint_status == EndpointStatus::Active {
-        record_endpoint_health(&mut **tx, &d.endpoint_id, delivered, now).await?;
-        if gone {
-            disable_endpoint(
-                &mut **tx,
-                &d.endpoint_id,
-                "the endpoint answered 410 Gone",
-                now,
-            )
-            .await?;
-        } else if !delivered
-            && d.failing_since.is_some_and(|since| {
-                now - since >= ctx.settings.webhook_disable_after_seconds * 1000
-            })
-        {
-            disable_endpoint(
-                &mut **tx,
-                &d.endpoint_id,
-                "every delivery failed for days",
-                now,
-            )
-            .await?;
-        }
+    if decision.track_health {
+        record_endpoint_health(&mut **tx, &d.endpoint_id, decision.delivered, now).await?;
     }
-    match &step {
+    if let Some(reason) = &decision.disable {
+        disable_endpoint(&mut **tx, &d.endpoint_id, reason, now).await?;
+    }
+    match &decision.step {
         NextStep::Succeeded => {
             tracing::info!(event.id = %d.event_id, endpoint.id = %d.endpoint_id, attempt = d.attempts, "webhook delivered")
         }
-        _ => {
-            tracing::warn!(event.id = %d.event_id, endpoint.id = %d.endpoint_id, attempt = d.attempts, error = error.as_deref().unwrap_or(""), next = ?step, "webhook attempt failed")
+        step => {
+            tracing::warn!(event.id = %d.event_id, endpoint.id = %d.endpoint_id, attempt = d.attempts, error.cause = decision.error.as_deref().unwrap_or(""), next = ?step, "webhook attempt failed")
         }
     }
-    Ok(delivered)
+    Ok(decision.delivered)
 }
 
 /// Runs the worker until `stop` turns true, then finishes and records the attempts in hand.
@@ -374,5 +415,95 @@ pub async fn run(ctx: WorkerContext, mut stop: tokio::sync::watch::Receiver<bool
             }
             _ = stop.changed(), if !stopping => stopping = true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{DeliveryId, Environment, EventId, WebhookEndpointId};
+
+    const DAY_MS: i64 = 86_400_000;
+
+    fn attempt(status: Option<u16>, attempts: i64, failing_since: Option<i64>) -> Attempt {
+        Attempt {
+            delivery: DueDelivery {
+                id: DeliveryId::generate(),
+                event_id: EventId::generate(),
+                endpoint_id: WebhookEndpointId::generate(),
+                attempts,
+                payload: "{}".into(),
+                url: "https://merchant.example/hooks".into(),
+                environment: Environment::Sandbox,
+                endpoint_status: EndpointStatus::Active,
+                secret: "whsec_x".into(),
+                previous_secret: None,
+                previous_secret_expires_at: None,
+                failing_since,
+                created_at: 0,
+            },
+            started_at: 0,
+            duration_ms: 5,
+            status_code: status,
+            response_body: None,
+            error: None,
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn a_2xx_is_delivered_and_ends_a_failing_run() {
+        let d = decide(&attempt(Some(204), 1, Some(0)), DAY_MS, 0.0, 3 * 86_400);
+        assert_eq!(
+            (d.delivered, d.step, d.error, d.disable),
+            (true, NextStep::Succeeded, None, None)
+        );
+        assert!(d.track_health);
+    }
+
+    #[test]
+    fn a_failure_is_tried_again_on_the_schedule_until_the_last_attempt() {
+        let d = decide(&attempt(Some(500), 1, None), 1_000, 0.0, 3 * 86_400);
+        assert_eq!(d.step, NextStep::RetryAt(6_000));
+        assert_eq!(d.error.as_deref(), Some("the endpoint answered 500"));
+        assert_eq!(d.disable, None);
+        let last = decide(&attempt(Some(500), 10, None), 1_000, 0.0, 3 * 86_400);
+        assert_eq!(last.step, NextStep::GiveUp);
+    }
+
+    #[test]
+    fn a_410_gives_up_and_disables_the_endpoint() {
+        let d = decide(&attempt(Some(410), 1, None), 1_000, 0.0, 3 * 86_400);
+        assert_eq!(d.step, NextStep::GiveUp);
+        assert_eq!(d.disable.as_deref(), Some("the endpoint answered 410 Gone"));
+    }
+
+    #[test]
+    fn an_endpoint_failing_for_the_configured_time_is_disabled_saying_how_long() {
+        let window = 2 * 3_600;
+        let young = decide(
+            &attempt(Some(500), 3, Some(0)),
+            window * 1000 - 1,
+            0.0,
+            window,
+        );
+        assert_eq!(young.disable, None);
+        let old = decide(&attempt(Some(500), 3, Some(0)), window * 1000, 0.0, window);
+        assert_eq!(
+            old.disable.as_deref(),
+            Some("every delivery failed for 2 hours")
+        );
+        assert!(matches!(old.step, NextStep::RetryAt(_)));
+    }
+
+    #[test]
+    fn a_disabled_endpoint_gets_no_more_attempts_and_no_health_record() {
+        let mut a = attempt(None, 1, Some(0));
+        a.delivery.endpoint_status = EndpointStatus::Disabled;
+        a.error = Some("the endpoint is disabled".into());
+        let d = decide(&a, 10 * DAY_MS, 0.0, 3 * 86_400);
+        assert_eq!(d.step, NextStep::GiveUp);
+        assert_eq!((d.track_health, d.disable), (false, None));
+        assert_eq!(d.error.as_deref(), Some("the endpoint is disabled"));
     }
 }

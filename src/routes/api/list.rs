@@ -9,7 +9,7 @@ use crate::domain::suggest::closest;
 use crate::error::{ApiError, FieldIssue};
 
 /// A page of a list: `{"object": "list", "data": […], "hasMore": bool}`, what every list of
-/// the API answers. Its OpenAPI schemas are declared by [`list_schemas!`] below.
+/// the API answers. Its OpenAPI schemas are declared by `list_schemas!` below.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct List<T: Serialize> {

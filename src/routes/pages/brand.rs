@@ -140,7 +140,7 @@ pub async fn brand_stylesheet(
             .body(brand.stylesheet()),
         Ok(None) => HttpResponse::NotFound().finish(),
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "reading branding failed");
+            tracing::error!(error.cause = format!("{e:#}"), "reading branding failed");
             HttpResponse::InternalServerError().finish()
         }
     }
@@ -200,7 +200,7 @@ pub async fn brand_logo(state: web::Data<AppState>, merchant: web::Path<String>)
         }
         Ok(None) => HttpResponse::NotFound().finish(),
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "reading a logo failed");
+            tracing::error!(error.cause = format!("{e:#}"), "reading a logo failed");
             HttpResponse::InternalServerError().finish()
         }
     }

@@ -32,7 +32,7 @@ use crate::state::AppState;
 /// `form-action` to every redirect that follows a form post, so a post never redirects off
 /// this host: it answers `303` to its own page, which sends the buyer on to the merchant by a
 /// link and a timed refresh (neither is a form navigation).
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; \
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; \
 connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// The layout's fields, shared by every page.
@@ -241,7 +241,7 @@ pub fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
             .content_type("text/html; charset=utf-8")
             .body(html),
         Err(e) => {
-            tracing::error!(error = %e, "rendering a page failed");
+            tracing::error!(error.cause = %e, "rendering a page failed");
             HttpResponse::InternalServerError()
                 .content_type("text/plain; charset=utf-8")
                 .body("Something went wrong on our side. No payment was taken.")
@@ -288,7 +288,7 @@ pub fn not_found_page(state: &AppState, ctx: &Ctx) -> HttpResponse {
 
 /// The page for an unexpected failure; the cause goes to the log with the request id.
 pub fn error_page(state: &AppState, ctx: &Ctx, error: &anyhow::Error) -> HttpResponse {
-    tracing::error!(error = format!("{error:#}"), "a checkout page failed");
+    tracing::error!(error.cause = format!("{error:#}"), "a checkout page failed");
     message(
         state,
         ctx,

@@ -1,9 +1,6 @@
 //! The gallery's fixtures: a session and payment for every [`Step`], full of markup that must
 //! come out escaped, and the fixture merchant's branding.
 
-use super::super::BrandView;
-use super::super::brand::Brand;
-use super::super::step::{Step, Transfer};
 use crate::db::payments::PaymentRow;
 use crate::db::sessions::{SessionRow, SessionView};
 use crate::domain::branding::MerchantBranding;
@@ -13,6 +10,9 @@ use crate::domain::{
     ProviderState, RouteKind, SessionId, SessionStatus,
 };
 use crate::providers::Instructions;
+use crate::routes::pages::BrandView;
+use crate::routes::pages::brand::Brand;
+use crate::routes::pages::step::{Step, Transfer};
 
 /// A session in `step`, and its latest payment.
 pub fn for_step(step: Step) -> (SessionView, Option<PaymentRow>) {
