@@ -1,5 +1,6 @@
 // The buyer's steps on the checkout pages, as a person does them: click, type, wait.
 import assert from 'node:assert/strict';
+import { waitFor } from './server.js';
 
 export const CARDS = {
   paid: '4242424242424242',
@@ -132,4 +133,23 @@ export async function waitForReturn(page, merchant, timeout = 20_000) {
 export async function paymentsOf(server, sessionId) {
   const list = await server.api('GET', `/api/gateway/payments?paymentId=${sessionId}`);
   return list.data;
+}
+
+/**
+ * Waits until every webhook delivery of the session is settled (none pending at the server),
+ * so that whatever the merchant was going to be sent has arrived: absence is only asserted
+ * after this.
+ */
+export async function deliveriesSettled(server, sessionId, { timeout = 15_000 } = {}) {
+  return waitFor(
+    async () => {
+      const events = await server.api('GET', `/api/gateway/events?sessionId=${sessionId}&limit=100`);
+      for (const event of events.data) {
+        const full = await server.api('GET', `/api/gateway/events/${event.id}`);
+        if (full.deliveries.some((d) => d.status === 'pending')) return false;
+      }
+      return true;
+    },
+    { timeout, message: `every webhook delivery of ${sessionId} to be settled` },
+  );
 }

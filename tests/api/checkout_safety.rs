@@ -6,6 +6,7 @@ use futures_util::future::join_all;
 
 use crate::checkout_support::*;
 use crate::helpers::spawn_app;
+use openrails_checkout::routes::pages::CSP;
 
 const FIELDS_OF_A_GOOD_CARD: [(&str, &str); 4] = [
     ("number", CARD_PAYS),
@@ -350,7 +351,17 @@ async fn pages_carry_the_security_headers() {
         );
         assert!(!csp.contains("unsafe-inline"), "{name}: CSP {csp:?}");
         assert!(!csp.contains("unsafe-eval"), "{name}: CSP {csp:?}");
-        assert!(csp.contains("script-src 'self'") || csp.contains("default-src 'none'"));
+        assert_eq!(csp, CSP, "{name}: every page sends the one policy");
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "form-action 'self'",
+        ] {
+            assert!(
+                csp.contains(directive),
+                "{name}: CSP {csp:?} lacks {directive}"
+            );
+        }
         assert!(
             !page.header("referrer-policy").is_empty(),
             "{name}: Referrer-Policy"
@@ -671,9 +682,20 @@ async fn concurrent_and_replayed_challenge_answers_settle_once() {
         buyer.assert_see_other(response).await;
     }
     let status = app.stored_status(&id).await;
-    // A failure opens the session for another attempt (`routed`).
-    assert!(status == "paid" || status == "routed", "{status}");
-    assert_eq!(event_ids(&app, &id).await.len(), 2, "one outcome event");
+    let events = event_ids(&app, &id).await;
+    assert_eq!(events.len(), 2, "one outcome event: {events:?}");
+    // The answer that won decided both the outcome event and the session: approved, paid; denied,
+    // open for another attempt (`routed`).
+    let approved = events.contains(&format!("evt_{id}_paid"));
+    assert!(
+        approved || events.contains(&format!("evt_{id}_failed")),
+        "{events:?}"
+    );
+    assert_eq!(
+        status,
+        if approved { "paid" } else { "routed" },
+        "{events:?}"
+    );
     let before = payment_row_text(&app, &id).await;
     for fields in [&approve, &deny] {
         buyer

@@ -2,6 +2,20 @@
 //! (SQLite by default, PostgreSQL when `TEST_DATABASE_URL` is set).
 #![allow(clippy::unwrap_used)]
 
+// The harness, in support/: the server and its database per test (helpers), the real binary
+// (served), a buyer on the checkout pages (checkout) and a webhook receiver (webhooks). Tests
+// use them under these names.
+#[path = "support/checkout.rs"]
+mod checkout_support;
+#[path = "support/helpers.rs"]
+mod helpers;
+#[path = "support/served.rs"]
+mod served;
+#[path = "support/webhooks.rs"]
+mod webhook_support;
+
+// The tests, one story a file.
+
 mod auth;
 mod branding_logos;
 mod checkout_callbacks;
@@ -13,20 +27,18 @@ mod checkout_recovery;
 mod checkout_retry;
 mod checkout_routes;
 mod checkout_safety;
-mod checkout_support;
 mod cli;
 mod create_session;
 mod customers;
 mod errors;
 mod expiry;
 mod faults;
-mod helpers;
 mod http_conventions;
 mod idempotency;
+mod migrations;
 mod openapi;
 mod operations;
 mod protocol_errors;
-mod served;
 mod sessions;
 mod validation;
 mod webhook_addresses;
@@ -35,5 +47,4 @@ mod webhook_delivery;
 mod webhook_endpoints;
 mod webhook_events;
 mod webhook_secrets;
-mod webhook_support;
 mod webhook_workers;
