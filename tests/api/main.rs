@@ -35,6 +35,7 @@ mod expiry;
 mod faults;
 mod http_conventions;
 mod idempotency;
+mod layers;
 mod migrations;
 mod openapi;
 mod operations;
