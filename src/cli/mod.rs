@@ -60,8 +60,8 @@ enum KeysAction {
     /// Create a key and print it once.
     Create {
         /// sandbox (sk_test_…) or production (sk_live_…).
-        #[arg(long, default_value = "sandbox")]
-        environment: String,
+        #[arg(long, default_value_t = Environment::Sandbox, value_parser = parse_environment)]
+        environment: Environment,
         /// A note to recognise the key by.
         #[arg(long, default_value = "created from the command line")]
         label: String,
@@ -118,8 +118,6 @@ async fn keys(settings: Settings, action: KeysAction) -> anyhow::Result<()> {
             label,
             merchant,
         } => {
-            let environment = Environment::parse(&environment)
-                .context("--environment must be sandbox or production")?;
             let merchant_id = resolve_merchant(&db, &settings, merchant).await?;
             let (row, secret) =
                 create_api_key(&db.write, &merchant_id, environment, &label, now_ms()).await?;
@@ -157,6 +155,11 @@ async fn keys(settings: Settings, action: KeysAction) -> anyhow::Result<()> {
     }
     db.close().await;
     Ok(())
+}
+
+/// `--environment`: `sandbox` or `production`.
+fn parse_environment(s: &str) -> Result<Environment, String> {
+    Environment::parse(s).ok_or_else(|| "must be sandbox or production".to_owned())
 }
 
 /// `--merchant`, or the first merchant (created when the database has none).

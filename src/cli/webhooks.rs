@@ -4,7 +4,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde_json::json;
 
-use super::resolve_merchant;
+use super::{parse_environment, resolve_merchant};
 use crate::config::Settings;
 use crate::db::Db;
 use crate::db::webhook_endpoints::{delete_endpoint, list_all_endpoints};
@@ -26,8 +26,8 @@ pub enum WebhooksAction {
         /// Comma-separated event types (default: payment.provider_pending,payment.paid,payment.failed).
         #[arg(long)]
         events: Option<String>,
-        #[arg(long, default_value = "sandbox")]
-        environment: String,
+        #[arg(long, default_value_t = Environment::Sandbox, value_parser = parse_environment)]
+        environment: Environment,
         /// The merchant (default: the first one).
         #[arg(long)]
         merchant: Option<String>,
@@ -50,8 +50,8 @@ pub enum WebhooksAction {
     Replay {
         #[arg(long)]
         since: String,
-        #[arg(long, default_value = "sandbox")]
-        environment: String,
+        #[arg(long, default_value_t = Environment::Sandbox, value_parser = parse_environment)]
+        environment: Environment,
         #[arg(long)]
         merchant: Option<String>,
     },
@@ -72,8 +72,6 @@ pub async fn run(settings: Settings, action: WebhooksAction) -> anyhow::Result<(
             environment,
             merchant,
         } => {
-            let environment = Environment::parse(&environment)
-                .context("--environment must be sandbox or production")?;
             let events = match events {
                 None => default_event_list(),
                 Some(list) => {
@@ -143,8 +141,6 @@ pub async fn run(settings: Settings, action: WebhooksAction) -> anyhow::Result<(
         } => {
             let since_ms = parse_rfc3339_ms(&since)
                 .context("--since must be an RFC 3339 time, e.g. 2026-11-24T00:00:00Z")?;
-            let environment = Environment::parse(&environment)
-                .context("--environment must be sandbox or production")?;
             let merchant_id = resolve_merchant(&db, &settings, merchant).await?;
             // No worker runs in this process to wake: a server's worker finds them.
             let nobody = tokio::sync::Notify::new();

@@ -11,6 +11,7 @@ use actix_web::middleware::Compress;
 use actix_web::{HttpResponse, ResponseError, web};
 
 use crate::error::ApiError;
+use pages::step::Form;
 
 /// Declares the JSON API: each path with its methods and handlers. Expands to the actix
 /// resources (a wrong method on a known path gets a 405 naming the allowed ones in its body and
@@ -69,14 +70,14 @@ api_routes! {
     "/metrics" => { GET: api::metrics::metrics },
 }
 
-/// `/{id}/<step>`: a checkout form's address, posted to by `submit`; `GET` shows the page.
-fn form_resource<F, Args>(step: &str, submit: F) -> actix_web::Resource
+/// `/{id}/<form>`: a checkout form's address, posted to by `submit`; `GET` shows the page.
+fn form_resource<F, Args>(form: Form, submit: F) -> actix_web::Resource
 where
     F: actix_web::Handler<Args>,
     Args: actix_web::FromRequest + 'static,
     F::Output: actix_web::Responder + 'static,
 {
-    web::resource(format!("/{{id}}/{step}"))
+    web::resource(format!("/{{id}}/{}", form.name()))
         .route(web::get().to(pages::to_checkout_page))
         .route(web::post().to(submit))
 }
@@ -94,16 +95,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .route("/{id}/status", web::get().to(pages::checkout_status))
             .service(
-                web::resource("/{id}/card")
+                web::resource(format!("/{{id}}/{}", Form::Card.name()))
                     .route(web::get().to(pages::card_page_get))
                     .route(web::post().to(pages::card_submit)),
             )
             .route("/{id}/routes", web::get().to(pages::routes_page))
             // Each form's address shows the checkout page when fetched (a reload, a link).
-            .service(form_resource("start", pages::start_submit))
-            .service(form_resource("challenge", pages::challenge_submit))
-            .service(form_resource("simulate", pages::simulate_submit))
-            .service(form_resource("leave", pages::leave_submit))
+            .service(form_resource(Form::Start, pages::start_submit))
+            .service(form_resource(Form::Challenge, pages::challenge_submit))
+            .service(form_resource(Form::Simulate, pages::simulate_submit))
+            .service(form_resource(Form::Leave, pages::leave_submit))
             .default_service(web::to(not_found)),
     );
     configure_api(cfg);
