@@ -90,6 +90,9 @@ pub struct Settings {
     pub handoff_redrive_after_seconds: i64,
     /// How long the sandbox's delayed test card stays pending before it pays.
     pub sandbox_delay_seconds: i64,
+    /// How long after a payment's window a transfer on chain is still matched to it (and
+    /// honoured): its unique amount is not given to another payment meanwhile.
+    pub late_payment_horizon_seconds: i64,
     /// How long a webhook endpoint has to answer.
     pub webhook_timeout_seconds: u64,
     /// How long a worker owns a claimed delivery unless it renews the lease (it does while the
@@ -143,6 +146,7 @@ impl Default for Settings {
             reconcile_interval_seconds: 5,
             handoff_redrive_after_seconds: 15,
             sandbox_delay_seconds: 5,
+            late_payment_horizon_seconds: 7 * 86_400,
             webhook_timeout_seconds: 10,
             webhook_lease_seconds: 5,
             webhook_batch_size: 64,
@@ -201,6 +205,7 @@ env_overrides! {
     "OPENRAILS_RECONCILE_INTERVAL_SECONDS" => reconcile_interval_seconds,
     "OPENRAILS_HANDOFF_REDRIVE_AFTER_SECONDS" => handoff_redrive_after_seconds,
     "OPENRAILS_SANDBOX_DELAY_SECONDS" => sandbox_delay_seconds,
+    "OPENRAILS_LATE_PAYMENT_HORIZON_SECONDS" => late_payment_horizon_seconds,
     "OPENRAILS_WEBHOOK_TIMEOUT_SECONDS" => webhook_timeout_seconds,
     "OPENRAILS_WEBHOOK_LEASE_SECONDS" => webhook_lease_seconds,
     "OPENRAILS_WEBHOOK_BATCH_SIZE" => webhook_batch_size,
@@ -328,6 +333,9 @@ impl Settings {
         if self.sandbox_delay_seconds < 0 {
             bail!("sandbox_delay_seconds must not be negative");
         }
+        if !(0..=31_536_000).contains(&self.late_payment_horizon_seconds) {
+            bail!("late_payment_horizon_seconds must be between 0 and 31536000 (a year)");
+        }
         if self.sweep_interval_seconds == 0 {
             bail!("sweep_interval_seconds must be at least 1");
         }
@@ -370,6 +378,29 @@ impl Settings {
                     INTEGRATIONS.join(", ")
                 );
             }
+            let onchain = route.integration == crate::domain::payment_route::ONCHAIN_INTEGRATION;
+            match (&route.onchain, onchain) {
+                (Some(settings), true) => {
+                    if route.kind != crate::domain::RouteKind::Wallet {
+                        bail!(
+                            "route {}: the onchain integration carries wallet routes only",
+                            route.id
+                        );
+                    }
+                    settings
+                        .check(&route.environments)
+                        .map_err(|m| anyhow::anyhow!("route {}: {m}", route.id))?;
+                }
+                (None, true) => bail!(
+                    "route {}: integration \"onchain\" needs its settings: onchain = {{ rpc_url = \"…\", chain_id = 8453, settlement_address = \"0x…\" }}",
+                    route.id
+                ),
+                (Some(_), false) => bail!(
+                    "route {}: an onchain = {{ … }} table belongs to integration \"onchain\"",
+                    route.id
+                ),
+                (None, false) => {}
+            }
             for rate in [route.buyer_fee_rate, route.gateway_fee_rate] {
                 if !(0.0..0.5).contains(&rate) {
                     bail!("route {}: fee rates must be between 0 and 0.5", route.id);
@@ -383,6 +414,25 @@ impl Settings {
             bail!("public_url must start with http:// or https://");
         }
         Ok(())
+    }
+
+    /// The routes of the `onchain` integration, each with its checked settings (what
+    /// [`Settings::validate`] refuses comes back as the same error).
+    pub fn onchain_routes(
+        &self,
+    ) -> anyhow::Result<Vec<(&PaymentRoute, crate::domain::payment_route::OnchainTarget)>> {
+        let onchain = crate::domain::payment_route::ONCHAIN_INTEGRATION;
+        self.routes
+            .iter()
+            .filter(|r| r.integration == onchain)
+            .filter_map(|r| r.onchain.as_ref().map(|o| (r, o)))
+            .map(|(route, settings)| {
+                let target = settings
+                    .check(&route.environments)
+                    .map_err(|m| anyhow::anyhow!("route {}: {m}", route.id))?;
+                Ok((route, target))
+            })
+            .collect()
     }
 
     /// Largest amount in cents.

@@ -12,6 +12,10 @@ pub struct Metrics {
     pub sessions_created: AtomicU64,
     pub webhook_attempts_succeeded: AtomicU64,
     pub webhook_attempts_failed: AtomicU64,
+    /// JSON-RPC calls the chain scanners made.
+    pub onchain_rpc_calls: AtomicU64,
+    /// Chain scan steps that failed (and were retried after a pause).
+    pub onchain_scan_failures: AtomicU64,
 }
 
 impl Metrics {

@@ -13,8 +13,11 @@ use anyhow::Context;
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::db::onchain::release_scanner;
 use crate::http1::Connection;
 use crate::lifecycle;
+use crate::metrics::Metrics;
+use crate::providers::onchain::rpc::RpcError;
 use crate::routes;
 use crate::state::{AppState, SharedSecrets};
 use crate::telemetry::request_context;
@@ -54,6 +57,9 @@ impl Application {
             settings.public_url.trim_end_matches('/').to_owned()
         };
         let state = web::Data::new(AppState::new(settings, db, secrets, public_url)?);
+        for scanner in &state.scanners {
+            lifecycle::onchain::check_chain(scanner).await?;
+        }
         let server = http_server(listener, address, state.clone())?;
         Ok(Application {
             port: address.port(),
@@ -84,12 +90,28 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let sweeper = tokio::spawn(run_expiry_sweeper(self.state.clone()));
         let reconciler = tokio::spawn(run_reconciler(self.state.clone()));
+        let scanners: Vec<_> = (0..self.state.scanners.len())
+            .map(|i| tokio::spawn(run_scanner(self.state.clone(), i)))
+            .collect();
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let worker = tokio::spawn(webhooks::worker::run(self.state.webhook_worker(), stopped));
         let result = self.server.await.context("running the HTTP server");
         tracing::info!("HTTP server stopped; finishing webhook deliveries in hand");
         sweeper.abort();
         reconciler.abort();
+        for scanner in &scanners {
+            scanner.abort();
+        }
+        for scanner in &self.state.scanners {
+            let released =
+                release_scanner(&self.state.db.write, &scanner.key, &self.state.instance_id).await;
+            if let Err(e) = released {
+                tracing::warn!(
+                    error.cause = format!("{e:#}"),
+                    "releasing a chain scanner failed"
+                );
+            }
+        }
         let _ = stop.send(true);
         let grace = Duration::from_secs(self.state.settings.webhook_timeout_seconds + 5);
         if tokio::time::timeout(grace, worker).await.is_err() {
@@ -179,5 +201,48 @@ async fn run_reconciler(state: web::Data<AppState>) {
                 "reconciliation failed; will retry"
             );
         }
+    }
+}
+
+/// Runs chain scanner `index` for as long as the server runs: a step every poll interval (at
+/// once while catching up), only while this instance holds its lease; failures back off,
+/// doubling up to a minute, and never stop it.
+async fn run_scanner(state: web::Data<AppState>, index: usize) {
+    let scanner = &state.scanners[index];
+    let mut failures = 0u32;
+    let mut calls = scanner.rpc.calls();
+    loop {
+        let step = lifecycle::onchain::scan_once(
+            state.lifecycle(),
+            scanner,
+            &state.instance_id,
+            crate::domain::time::now_ms(),
+        )
+        .await;
+        let made = scanner.rpc.calls();
+        Metrics::add(&state.metrics.onchain_rpc_calls, made - calls);
+        calls = made;
+        let pause = match step {
+            Ok(report) => {
+                failures = 0;
+                if report.leader && !report.caught_up {
+                    Duration::ZERO
+                } else {
+                    scanner.poll_interval
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                Metrics::add(&state.metrics.onchain_scan_failures, 1);
+                let rate_limited = e
+                    .downcast_ref::<RpcError>()
+                    .is_some_and(RpcError::is_rate_limited);
+                let pause =
+                    lifecycle::onchain::backoff(scanner.poll_interval, failures, rate_limited);
+                tracing::warn!(scanner = %scanner.key, error.cause = format!("{e:#}"), failures, retry_in_ms = pause.as_millis() as u64, "a chain scan failed; will retry");
+                pause
+            }
+        };
+        tokio::time::sleep(pause).await;
     }
 }

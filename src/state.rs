@@ -2,6 +2,7 @@
 //! server, the command line and the offline preview. Background work does not take the whole
 //! state: the webhook worker gets a [`WorkerContext`] of its own.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,14 +12,20 @@ use crate::assets::StaticAssets;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::db::installation::shared_secret;
+use crate::db::onchain::{get_scanner, get_watch, reserve_watch, transfers_of};
 use crate::db::sandbox_ledger::{find_decision, record_decision};
 use crate::db::session_writer::SessionWriter;
+use crate::domain::PaymentId;
 use crate::domain::ids::random_token;
+use crate::domain::onchain::{Transfer, Watch};
 use crate::domain::sandbox::LedgerEntry;
+use crate::domain::time::now_ms;
 use crate::i18n::Catalogs;
 use crate::lifecycle::Lifecycle;
+use crate::lifecycle::onchain::{Scanner, scanners};
 use crate::metrics::Metrics;
 use crate::providers::Providers;
+use crate::providers::onchain::{OnchainProvider, RouteTarget, WatchBook};
 use crate::providers::sandbox::{Ledger, SandboxProvider};
 use crate::webhooks::client::{EndpointRules, WebhookClients};
 use crate::webhooks::worker::WorkerContext;
@@ -46,6 +53,10 @@ pub struct AppState {
     pub webhook_wakeup: Arc<Notify>,
     /// This instance's counters, for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// The chain scanners of the `onchain` routes.
+    pub scanners: Vec<Scanner>,
+    /// This instance's name in leases it holds.
+    pub instance_id: String,
 }
 
 /// The secrets every instance of one installation shares (through the database).
@@ -84,13 +95,25 @@ impl AppState {
         secrets: SharedSecrets,
         public_url: String,
     ) -> anyhow::Result<AppState> {
-        let providers = Providers::with_sandbox(SandboxProvider::new(
+        let mut providers = Providers::with_sandbox(SandboxProvider::new(
             Box::new(DatabaseLedger(db.clone())),
             secrets.sandbox_callbacks,
             settings.sandbox_delay_seconds * 1000,
             settings.reconcile_interval_seconds * 1000,
         ));
+        let onchain = onchain_routes(&settings)?;
+        if !onchain.is_empty() {
+            providers = providers.with(Arc::new(OnchainProvider::new(
+                onchain,
+                Box::new(DatabaseWatchBook(db.clone())),
+                settings.late_payment_horizon_seconds * 1000,
+                settings.reconcile_interval_seconds * 1000,
+            )));
+        }
+        let scanners = scanners(&settings)?;
         Ok(AppState {
+            scanners,
+            instance_id: format!("instance_{}", random_token(16)?),
             session_writer: SessionWriter::start(db.clone()),
             assets: StaticAssets::new(&settings.static_dir),
             providers,
@@ -139,6 +162,55 @@ impl AppState {
             metrics: self.metrics.clone(),
             wakeup: self.webhook_wakeup.clone(),
         }
+    }
+}
+
+/// The configured `onchain` routes by id, checked.
+pub fn onchain_routes(settings: &Settings) -> anyhow::Result<HashMap<String, RouteTarget>> {
+    let mut routes = HashMap::new();
+    for (route, target) in settings.onchain_routes()? {
+        let window_seconds = route
+            .provider_timeout_seconds
+            .unwrap_or(settings.provider_timeout_seconds);
+        routes.insert(
+            route.id.clone(),
+            RouteTarget {
+                target,
+                window_ms: window_seconds * 1000,
+            },
+        );
+    }
+    Ok(routes)
+}
+
+/// The `onchain` provider's records, in our own database (`onchain_*`).
+struct DatabaseWatchBook(Db);
+
+impl WatchBook for DatabaseWatchBook {
+    fn find<'a>(
+        &'a self,
+        payment_id: &'a PaymentId,
+    ) -> BoxFuture<'a, anyhow::Result<Option<Watch>>> {
+        Box::pin(get_watch(&self.0.write, payment_id))
+    }
+
+    fn reserve<'a>(&'a self, watch: &'a Watch) -> BoxFuture<'a, anyhow::Result<bool>> {
+        Box::pin(reserve_watch(&self.0.write, watch, now_ms()))
+    }
+
+    fn head<'a>(&'a self, scanner: &'a str) -> BoxFuture<'a, anyhow::Result<Option<u64>>> {
+        Box::pin(async move {
+            Ok(get_scanner(&self.0.read, scanner)
+                .await?
+                .and_then(|s| s.head))
+        })
+    }
+
+    fn transfers<'a>(
+        &'a self,
+        payment_id: &'a PaymentId,
+    ) -> BoxFuture<'a, anyhow::Result<Vec<Transfer>>> {
+        Box::pin(transfers_of(&self.0.read, payment_id))
     }
 }
 

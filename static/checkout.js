@@ -6,6 +6,8 @@
 //   their field with its label in view (CSS scroll-margin does the same without script).
 // - Times ([data-expires]) are shown in the buyer's own time zone.
 // - Copy buttons ([data-copy]) copy the text of the element they name.
+// - With a browser wallet (EIP-1193 window.ethereum), the wallet page's button (#wallet-send)
+//   asks it to send exactly the transfer shown, on the right chain.
 // No page leaves on a timer: the return to the merchant is the buyer's choice or an instant
 // redirect once they are done.
 (function () {
@@ -69,4 +71,32 @@
       });
     });
   });
+
+  var send = document.getElementById("wallet-send");
+  var eth = window.ethereum;
+  if (send && eth && typeof eth.request === "function" && typeof BigInt === "function") {
+    send.parentNode.hidden = false;
+    send.addEventListener("click", function () {
+      var d = send.dataset;
+      var status = document.getElementById("live-status");
+      var say = function (text) { if (status) { status.textContent = text; } };
+      var word = function (hex) { return ("0".repeat(64) + hex).slice(-64); };
+      // ERC-20 transfer(address,uint256).
+      var data = "0xa9059cbb" + word(d.to.slice(2).toLowerCase()) + word(BigInt(d.units).toString(16));
+      send.disabled = true;
+      eth.request({ method: "eth_requestAccounts" })
+        .then(function (accounts) {
+          return eth.request({ method: "eth_chainId" }).then(function (chain) {
+            if (String(chain).toLowerCase() === d.chain) { return accounts; }
+            return eth.request({ method: "wallet_switchEthereumChain", params: [{ chainId: d.chain }] })
+              .then(function () { return accounts; });
+          });
+        })
+        .then(function (accounts) {
+          return eth.request({ method: "eth_sendTransaction", params: [{ from: accounts[0], to: d.token, data: data }] });
+        })
+        .then(function () { say(d.sent); })
+        .catch(function () { say(d.refused); send.disabled = false; });
+    });
+  }
 })();

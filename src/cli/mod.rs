@@ -104,6 +104,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(
         public_url = app.public_url(),
         port = app.port(),
+        instance = %app.state().instance_id,
         "listening"
     );
     app.run_until_stopped().await

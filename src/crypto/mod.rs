@@ -4,3 +4,9 @@
 
 pub mod secret_box;
 pub mod signature;
+
+/// Makes rustls use `ring` for every TLS client of the process (webhooks, JSON-RPC); harmless
+/// when already done.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -12,6 +12,7 @@ type Buffer<'q> = <Any as Database>::ArgumentBuffer<'q>;
 /// A column's value as read.
 type Value<'r> = <Any as Database>::ValueRef<'r>;
 
+use crate::domain::onchain::TransferState;
 use crate::domain::sandbox::SandboxDecision;
 use crate::domain::{
     ApiKeyId, AttemptId, CustomerId, CustomerStatus, DeliveryId, DeliveryStatus, EndpointStatus,
@@ -57,6 +58,7 @@ text_column!(
     EndpointStatus,
     DeliveryStatus,
     SandboxDecision,
+    TransferState,
 );
 
 text_column!(

@@ -17,6 +17,7 @@ pub mod installation;
 pub mod invoices;
 pub mod merchants;
 pub mod metrics;
+pub mod onchain;
 pub mod payments;
 pub mod sandbox_ledger;
 pub mod session_writer;

@@ -311,6 +311,31 @@ pub async fn reschedule_poll<'e, E: Executor<'e, Database = Any>>(
     Ok(())
 }
 
+/// Notes the transaction of a transfer seen on chain for a pending payment, and moves its
+/// deadline to `deadline` if that is later (its confirmations take time). `false` when the
+/// payment is not pending at its provider, or already carries that transaction.
+pub async fn note_transfer_seen<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: &PaymentId,
+    tx_hash: &str,
+    deadline: i64,
+) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE payments SET tx_hash = $1,
+             provider_deadline = CASE WHEN provider_deadline IS NULL OR provider_deadline < $2
+                                      THEN $2 ELSE provider_deadline END
+         WHERE id = $3 AND status = 'pending' AND provider_state = 'in_flight'
+           AND (tx_hash IS NULL OR tx_hash <> $1)",
+    )
+    .bind(tx_hash)
+    .bind(deadline)
+    .bind(id)
+    .execute(executor)
+    .await
+    .context("noting a transfer seen on chain")?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Settles a pending payment as `paid` or `failed`; `None` when it was already final. A
 /// confirmation also overrides a `provider_timeout` failure: money taken is never ignored.
 pub async fn finish_payment<'e, E: Executor<'e, Database = Any>>(

@@ -16,6 +16,7 @@ pub mod input;
 pub mod language;
 pub mod metadata;
 pub mod money;
+pub mod onchain;
 pub mod payment;
 pub mod payment_route;
 pub mod product;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::fees::{Fees, Rate};
+use super::onchain::{self, ChainAddress};
 use super::{Environment, RouteKind};
 
 /// A route as configured. Rates are fractions (`0.032` is 3.2 %).
@@ -50,13 +51,228 @@ pub struct PaymentRoute {
     /// Environments this route is offered in.
     #[serde(default = "sandbox_only")]
     pub environments: Vec<Environment>,
+    /// The `onchain` integration's settings (`onchain = { … }`), for its routes only.
+    #[serde(default)]
+    pub onchain: Option<OnchainRoute>,
 }
 
 /// The sandbox provider's id: the integration of the default routes.
 pub const SANDBOX_INTEGRATION: &str = "sandbox";
 
+/// USDC watched on chain, with no provider in between: the integration of wallet routes that
+/// take real money.
+pub const ONCHAIN_INTEGRATION: &str = "onchain";
+
 /// The integrations this build carries: what a route's `integration` may name.
-pub const INTEGRATIONS: &[&str] = &[SANDBOX_INTEGRATION];
+pub const INTEGRATIONS: &[&str] = &[SANDBOX_INTEGRATION, ONCHAIN_INTEGRATION];
+
+/// How an `onchain` route tells one session's transfer from another's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressMode {
+    /// One settlement address; each session asks for a unique amount (116.000123 USDC).
+    #[default]
+    UniqueAmount,
+    /// One address per session, derived from the merchant's extended public key.
+    Xpub,
+}
+
+/// An `onchain` route's settings: which chain and token, where the money goes, how sure to be.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnchainRoute {
+    /// The JSON-RPC endpoint of the chain (a paid one in production).
+    pub rpc_url: RpcUrl,
+    /// The chain: 8453 for Base, 84532 for Base Sepolia (sandbox).
+    pub chain_id: u64,
+    /// The token contract (native USDC on Base by default).
+    #[serde(default = "default_token")]
+    pub token_address: String,
+    /// The token's decimals (6 for USDC).
+    #[serde(default = "default_decimals")]
+    pub token_decimals: u8,
+    /// Where every payment goes in `unique_amount` mode.
+    #[serde(default)]
+    pub settlement_address: Option<String>,
+    /// The merchant's extended public key, for `xpub` mode (the server never holds a key).
+    #[serde(default)]
+    pub xpub: Option<String>,
+    /// How one session's transfer is told from another's.
+    #[serde(default)]
+    pub address_mode: AddressMode,
+    /// How many blocks a transfer needs (its own included) before the payment is paid.
+    #[serde(default = "default_confirmations")]
+    pub confirmations: u64,
+    /// How often the chain is asked for new blocks, in milliseconds.
+    #[serde(default = "default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+    /// The most blocks one `eth_getLogs` call covers (providers cap it; catching up takes
+    /// several calls).
+    #[serde(default = "default_max_block_range")]
+    pub max_block_range: u64,
+}
+
+/// A JSON-RPC endpoint's URL. Paid endpoints carry their API key in it, so it shows only its
+/// scheme and host when printed.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct RpcUrl(String);
+
+impl RpcUrl {
+    /// The URL `url`.
+    pub fn new(url: &str) -> RpcUrl {
+        RpcUrl(url.to_owned())
+    }
+
+    /// The whole URL, key included: for the HTTP client only, never for a log.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for RpcUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (scheme, rest) = self.0.split_once("://").unwrap_or(("", &self.0));
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = host.rsplit('@').next().unwrap_or_default();
+        write!(f, "RpcUrl({scheme}://{host}/…)")
+    }
+}
+
+/// Where an `onchain` route's payments go, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayTo {
+    /// Every payment to one settlement address, told apart by a unique amount.
+    UniqueAmount(ChainAddress),
+}
+
+/// An `onchain` route's settings, checked: what the provider and the scanner work with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnchainTarget {
+    /// The chain's JSON-RPC endpoint.
+    pub rpc_url: RpcUrl,
+    /// The chain.
+    pub chain_id: u64,
+    /// The token contract.
+    pub token: ChainAddress,
+    /// The token's decimals.
+    pub decimals: u8,
+    /// Where payments go.
+    pub pay_to: PayTo,
+    /// How many blocks a transfer needs, its own included.
+    pub confirmations: u64,
+    /// How often the chain is asked for new blocks, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// The most blocks one `eth_getLogs` call covers.
+    pub max_block_range: u64,
+}
+
+/// The most confirmations a route may ask for: transfers are re-checked this deep after a
+/// reorganisation.
+pub const MAX_CONFIRMATIONS: u64 = 64;
+
+impl OnchainRoute {
+    /// Checks every key of an `onchain` route offered in `environments`; the error names the
+    /// key and says what is wrong with it.
+    pub fn check(&self, environments: &[Environment]) -> Result<OnchainTarget, String> {
+        let url = self.rpc_url.expose().trim();
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err("onchain.rpc_url must be an http:// or https:// URL".into());
+        }
+        let production = environments.contains(&Environment::Production);
+        if production && environments.contains(&Environment::Sandbox) {
+            return Err(
+                "an onchain route moves real money in production and test tokens in \
+                 sandbox: give each environment a route of its own"
+                    .into(),
+            );
+        }
+        if production && self.chain_id != onchain::BASE_MAINNET {
+            return Err(format!(
+                "onchain.chain_id {} is not Base (8453): production routes take USDC on Base",
+                self.chain_id
+            ));
+        }
+        if !production && self.chain_id == onchain::BASE_MAINNET {
+            return Err(
+                "onchain.chain_id 8453 is Base mainnet, which moves real money: a sandbox route \
+                 uses a test network such as Base Sepolia (84532)"
+                    .into(),
+            );
+        }
+        let token = ChainAddress::parse(&self.token_address)
+            .map_err(|e| format!("onchain.token_address {e}"))?;
+        if !(3..=36).contains(&self.token_decimals) {
+            return Err("onchain.token_decimals must be between 3 and 36 (USDC has 6)".into());
+        }
+        if !(1..=MAX_CONFIRMATIONS).contains(&self.confirmations) {
+            return Err(format!(
+                "onchain.confirmations must be between 1 and {MAX_CONFIRMATIONS}"
+            ));
+        }
+        if !(100..=60_000).contains(&self.poll_interval_ms) {
+            return Err("onchain.poll_interval_ms must be between 100 and 60000".into());
+        }
+        if !(1..=100_000).contains(&self.max_block_range) {
+            return Err("onchain.max_block_range must be between 1 and 100000".into());
+        }
+        let pay_to = match self.address_mode {
+            AddressMode::UniqueAmount => {
+                if self.xpub.is_some() {
+                    return Err("onchain.xpub is for address_mode = \"xpub\"; \
+                         address_mode \"unique_amount\" pays to settlement_address"
+                        .into());
+                }
+                let text = self.settlement_address.as_deref().ok_or(
+                    "onchain.settlement_address is required with address_mode \"unique_amount\"",
+                )?;
+                let address = ChainAddress::parse(text)
+                    .map_err(|e| format!("onchain.settlement_address {e}"))?;
+                if address.is_zero() || address == token {
+                    return Err(
+                        "onchain.settlement_address must be the merchant's own address, \
+                         not the zero address or the token contract"
+                            .into(),
+                    );
+                }
+                PayTo::UniqueAmount(address)
+            }
+            AddressMode::Xpub => {
+                return Err(
+                    "onchain.address_mode \"xpub\" is not available in this build yet: \
+                     use \"unique_amount\" with a settlement_address"
+                        .into(),
+                );
+            }
+        };
+        Ok(OnchainTarget {
+            rpc_url: RpcUrl::new(url),
+            chain_id: self.chain_id,
+            token,
+            decimals: self.token_decimals,
+            pay_to,
+            confirmations: self.confirmations,
+            poll_interval_ms: self.poll_interval_ms,
+            max_block_range: self.max_block_range,
+        })
+    }
+}
+
+fn default_token() -> String {
+    onchain::USDC_BASE.into()
+}
+fn default_decimals() -> u8 {
+    6
+}
+fn default_confirmations() -> u64 {
+    2
+}
+fn default_poll_interval_ms() -> u64 {
+    2_000
+}
+fn default_max_block_range() -> u64 {
+    1_000
+}
 
 fn default_integration() -> String {
     SANDBOX_INTEGRATION.into()
@@ -124,6 +340,7 @@ pub fn default_routes() -> Vec<PaymentRoute> {
             etas: BTreeMap::new(),
             provider_timeout_seconds: None,
             environments: sandbox_only(),
+            onchain: None,
         };
     let card = route(
         "card-bridge-a",
@@ -190,4 +407,17 @@ pub fn pick(
     routes
         .iter()
         .find(|r| r.kind == kind && r.offered_in(environment))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_rpc_url_prints_without_its_key() {
+        let url = RpcUrl::new("https://user:pw@base-mainnet.example.com/v2/SECRETKEY?k=SECRET");
+        let shown = format!("{url:?}");
+        assert_eq!(shown, "RpcUrl(https://base-mainnet.example.com/…)");
+        assert!(url.expose().contains("SECRETKEY"));
+    }
 }

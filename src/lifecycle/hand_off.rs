@@ -146,7 +146,9 @@ pub async fn drive_hand_off(
         }
     };
     let now = now_ms();
-    let (to_state, provider_ref, data, callbacks, poll_after) = match outcome {
+    // Whether the provider has something pending now (`payment.provider_pending`), or waits
+    // for the buyer to act on its instructions first.
+    let (to_state, provider_ref, data, callbacks, poll_after, pending) = match outcome {
         StartOutcome::Accepted {
             provider_ref,
             provider_data,
@@ -158,6 +160,19 @@ pub async fn drive_hand_off(
             provider_data,
             callbacks,
             poll_after_ms,
+            true,
+        ),
+        StartOutcome::Waiting {
+            provider_ref,
+            provider_data,
+            poll_after_ms,
+        } => (
+            ProviderState::InFlight,
+            provider_ref,
+            provider_data,
+            Vec::new(),
+            poll_after_ms,
+            false,
         ),
         StartOutcome::Challenge {
             provider_ref,
@@ -168,6 +183,7 @@ pub async fn drive_hand_off(
             provider_data,
             Vec::new(),
             lc.settings.provider_timeout_seconds * 1000,
+            true,
         ),
     };
     let data = data.to_string();
@@ -187,19 +203,21 @@ pub async fn drive_hand_off(
             .context("rolling back a hand-off answered twice")?;
         return Ok(None);
     }
-    let session = session_in(&mut tx, &payment.session_id).await?;
-    let current = get_payment_by_id(&mut *tx, &payment.id)
-        .await?
-        .context("payment vanished")?;
-    let route = lc.route_of(&current);
-    let event = build_event(
-        EventKind::ProviderPending,
-        &session,
-        Some(&current),
-        route,
-        now,
-    );
-    record_event(&mut tx, &event).await?;
+    if pending {
+        let session = session_in(&mut tx, &payment.session_id).await?;
+        let current = get_payment_by_id(&mut *tx, &payment.id)
+            .await?
+            .context("payment vanished")?;
+        let route = lc.route_of(&current);
+        let event = build_event(
+            EventKind::ProviderPending,
+            &session,
+            Some(&current),
+            route,
+            now,
+        );
+        record_event(&mut tx, &event).await?;
+    }
     lc.commit(tx, "committing a hand-off").await?;
     tracing::info!(payment.id = %payment.id, provider_state = %to_state, again, "handed off to the provider");
     for callback in callbacks {

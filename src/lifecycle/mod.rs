@@ -14,6 +14,7 @@ pub mod create;
 pub mod events;
 pub mod expiry;
 pub mod hand_off;
+pub mod onchain;
 pub mod outbox;
 pub mod reconcile;
 pub mod start;
@@ -91,6 +92,7 @@ async fn session_in(tx: &mut Tx, session_id: &SessionId) -> anyhow::Result<Sessi
 pub fn provider_view(payment: &PaymentRow) -> ProviderPayment {
     ProviderPayment {
         id: payment.id.clone(),
+        route_id: payment.route_id.clone(),
         route_kind: payment.route_kind,
         total_cents: payment.total_cents,
         currency: payment.currency.clone(),

@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
+pub mod onchain;
 pub mod sandbox;
 
 use std::collections::HashMap;
@@ -26,6 +27,8 @@ use crate::domain::{Outcome, PaymentId, RouteKind};
 pub struct ProviderPayment {
     /// Our id of the payment; its idempotency key is derived from it.
     pub id: PaymentId,
+    /// The route it went through (its settings are the provider's).
+    pub route_id: String,
     /// How the buyer pays: a card, a wallet or a local transfer.
     pub route_kind: RouteKind,
     /// What the buyer pays, in cents: the amount and the buyer fee.
@@ -87,6 +90,15 @@ pub struct Instructions {
     pub network: Option<String>,
     /// A URI a wallet can open (and the page shows as a QR code) to fill the transfer in.
     pub payment_uri: Option<String>,
+    /// The chain of the wallet transfer, for a browser wallet's request.
+    #[serde(default)]
+    pub chain_id: Option<u64>,
+    /// The token contract of the wallet transfer.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// The amount of the wallet transfer in the token's smallest units.
+    #[serde(default)]
+    pub units: Option<String>,
     /// What the buyer must write on the bank transfer so it can be matched.
     pub reference: Option<String>,
     /// The receiving bank.
@@ -106,6 +118,9 @@ impl Instructions {
             asset_amount: None,
             network: None,
             payment_uri: None,
+            chain_id: None,
+            token: None,
+            units: None,
             reference: None,
             bank_name: None,
             account_number: None,
@@ -127,6 +142,17 @@ pub enum StartOutcome {
         /// Callbacks the provider produced at once (its decision, when it made one).
         callbacks: Vec<SignedCallback>,
         /// When to ask the provider next if no callback came.
+        poll_after_ms: i64,
+    },
+    /// The provider showed the buyer what to do (e.g. which transfer to send) and waits for
+    /// it: nothing is pending at the provider yet, so `payment.provider_pending` waits until
+    /// the provider sees the buyer act.
+    Waiting {
+        /// The provider's id of the payment.
+        provider_ref: String,
+        /// What the page needs to show the buyer.
+        provider_data: serde_json::Value,
+        /// When to ask the provider next.
         poll_after_ms: i64,
     },
     /// The provider needs the buyer to confirm (e.g. 3-D Secure) before it decides.
@@ -206,7 +232,7 @@ pub struct Providers {
 }
 
 impl Providers {
-    /// The providers of this build: the sandbox alone.
+    /// The sandbox provider alone.
     pub fn with_sandbox(sandbox: sandbox::SandboxProvider) -> Providers {
         let sandbox = Arc::new(sandbox);
         let mut by_id: HashMap<String, Arc<dyn Provider>> = HashMap::new();
@@ -215,6 +241,12 @@ impl Providers {
             by_id,
             sandbox: Some(sandbox),
         }
+    }
+
+    /// Adds `provider` under its id.
+    pub fn with(mut self, provider: Arc<dyn Provider>) -> Providers {
+        self.by_id.insert(provider.id().to_owned(), provider);
+        self
     }
 
     /// The provider with this id (a route's `integration`), if it is configured.

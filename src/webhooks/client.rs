@@ -53,11 +53,6 @@ impl EndpointRules {
     }
 }
 
-/// Makes rustls use `ring`; harmless when already done.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 /// Addresses a production webhook must never reach: everything the IANA special-purpose
 /// registries do not mark as globally reachable, and every IPv6 encoding that can lead to such
 /// an IPv4 address (mapped, compatible, 6to4, Teredo, NAT64). A public IPv4 address mapped
@@ -214,7 +209,7 @@ impl WebhookClients {
     /// Both clients, giving up on an endpoint after `timeout` (to connect, and for the whole
     /// request); production's may only use https.
     pub fn new(timeout: Duration, rules: EndpointRules) -> anyhow::Result<WebhookClients> {
-        install_crypto_provider();
+        crate::crypto::install_crypto_provider();
         let base = || {
             reqwest::Client::builder()
                 .timeout(timeout)

@@ -5,6 +5,8 @@
 // The harness, in support/: the server and its database per test (helpers), the real binary
 // (served), a buyer on the checkout pages (checkout) and a webhook receiver (webhooks). Tests
 // use them under these names.
+#[path = "support/chain.rs"]
+mod chain_support;
 #[path = "support/checkout.rs"]
 mod checkout_support;
 #[path = "support/helpers.rs"]
@@ -37,6 +39,7 @@ mod http_conventions;
 mod idempotency;
 mod layers;
 mod migrations;
+mod onchain;
 mod openapi;
 mod operations;
 mod protocol_errors;

@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, web};
 use crate::db::metrics::{
     count_failed_deliveries, count_payments_at_provider, count_pending_deliveries,
 };
+use crate::db::onchain::{ScannerRow, list_scanners};
 use crate::metrics::Metrics;
 use crate::state::AppState;
 
@@ -43,6 +44,16 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             "openrails_webhook_attempts_failed_total",
             "Webhook attempts that failed, by this instance.",
             &m.webhook_attempts_failed,
+        ),
+        (
+            "openrails_onchain_rpc_calls_total",
+            "JSON-RPC calls this instance's chain scanners made.",
+            &m.onchain_rpc_calls,
+        ),
+        (
+            "openrails_onchain_scan_failures_total",
+            "Chain scan steps of this instance that failed and were retried.",
+            &m.onchain_scan_failures,
         ),
     ];
     for (name, help, value) in counters {
@@ -90,6 +101,17 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             }
         }
     }
+    match list_scanners(db).await {
+        Ok(scanners) if !scanners.is_empty() => write_scanners(&mut out, &scanners),
+        Ok(_) => {}
+        Err(e) => {
+            database_up = 0;
+            tracing::warn!(
+                error.cause = format!("{e:#}"),
+                "reading the chain scanners failed"
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "# HELP openrails_database_up Whether the database answered the scrape.\n# TYPE openrails_database_up gauge\nopenrails_database_up {database_up}"
@@ -97,4 +119,56 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(out)
+}
+
+/// A scanner's series: name, type, help, and its value for one scanner.
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&ScannerRow) -> Option<u64>,
+);
+
+/// The chain scanners' gauges and counters (shared by all instances), one series per scanner.
+fn write_scanners(out: &mut String, scanners: &[ScannerRow]) {
+    let series: [Series; 5] = [
+        (
+            "openrails_onchain_head_block",
+            "gauge",
+            "The chain's head as its scanner last saw it.",
+            |s| s.head,
+        ),
+        (
+            "openrails_onchain_scanned_block",
+            "gauge",
+            "The last block the scanner scanned.",
+            |s| s.cursor.as_ref().map(|c| c.0),
+        ),
+        (
+            "openrails_onchain_lag_blocks",
+            "gauge",
+            "Blocks between the head and the last block scanned.",
+            |s| Some(s.head?.saturating_sub(s.cursor.as_ref()?.0)),
+        ),
+        (
+            "openrails_onchain_reorgs_total",
+            "counter",
+            "Reorganisations the scanner found.",
+            |s| Some(s.reorgs),
+        ),
+        (
+            "openrails_onchain_reorgs_after_paid_total",
+            "counter",
+            "Transfers of paid payments that a reorganisation removed.",
+            |s| Some(s.reorgs_after_paid),
+        ),
+    ];
+    for (name, kind, help, value) in series {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for scanner in scanners {
+            if let Some(v) = value(scanner) {
+                let _ = writeln!(out, "{name}{{scanner=\"{}\"}} {v}", scanner.scanner);
+            }
+        }
+    }
 }

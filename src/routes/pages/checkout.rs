@@ -5,8 +5,9 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
+use super::chain::chain_status;
 use super::links::Links;
-use super::step::{Step, effective_status, state_key};
+use super::step::{Step, effective_status, page_state_key};
 use super::steps::{Shown, render_step};
 use super::{Ctx, error_page, not_found_page};
 use crate::db::payments::{PaymentRow, get_payment_by_session};
@@ -28,14 +29,16 @@ pub async fn checkout_page(
             return anyhow::Ok(None);
         };
         let confirming = merchant_still_confirming(&state, &view.session, payment.as_ref()).await?;
-        Ok(Some((view, payment, confirming)))
+        let chain = chain_status(&state, payment.as_ref()).await?;
+        Ok(Some((view, payment, confirming, chain)))
     };
     match loaded.await {
-        Ok(Some((view, payment, confirming))) => {
+        Ok(Some((view, payment, confirming, chain))) => {
             let ctx = Ctx::for_session(&state, &req, &view);
             let step = Step::of(&view.session, payment.as_ref(), now_ms());
             let shown = Shown {
                 confirming,
+                chain,
                 ..Shown::default()
             };
             render_step(&state, &ctx, &view, payment.as_ref(), step, shown)
@@ -147,12 +150,19 @@ async fn merchant_still_confirming(
 
 /// `GET /checkout/{id}/status`: what the page's script polls to update itself.
 pub async fn checkout_status(state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
-    match load(&state, &id).await {
-        Ok(Some((view, payment))) => {
+    let loaded = async {
+        let Some((view, payment)) = load(&state, &id).await? else {
+            return anyhow::Ok(None);
+        };
+        let chain = chain_status(&state, payment.as_ref()).await?;
+        Ok(Some((view, payment, chain)))
+    };
+    match loaded.await {
+        Ok(Some((view, payment, chain))) => {
             let now = now_ms();
             HttpResponse::Ok().json(json!({
                 "status": effective_status(&view.session, payment.as_ref(), now).as_str(),
-                "state": state_key(&view.session, payment.as_ref(), now),
+                "state": page_state_key(&view.session, payment.as_ref(), chain.as_ref(), now),
             }))
         }
         Ok(None) => HttpResponse::NotFound().json(json!({"status": "not_found"})),

@@ -4,6 +4,7 @@
 
 mod actions;
 pub mod brand;
+mod chain;
 mod checkout;
 mod form;
 mod links;

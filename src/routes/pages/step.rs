@@ -168,6 +168,21 @@ pub fn state_key(session: &SessionRow, payment: Option<&PaymentRow>, now: i64) -
     }
 }
 
+/// The state key of a waiting page: the session's and payment's, and where a payment on
+/// chain stands (its confirmations move the page on, block by block).
+pub fn page_state_key(
+    session: &SessionRow,
+    payment: Option<&PaymentRow>,
+    chain: Option<&super::chain::ChainStatus>,
+    now: i64,
+) -> String {
+    let key = state_key(session, payment, now);
+    match chain {
+        Some(chain) => format!("{key}:{}", chain.key()),
+        None => key,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,10 +6,11 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use askama::Template;
 
+use super::chain::ChainStatus;
 use super::form::{bound_to, issue_token};
 use super::links::Links;
 use super::qr::qr_svg;
-use super::step::{Form, Step, Transfer, state_key};
+use super::step::{Form, Step, Transfer, page_state_key};
 use super::{Ctx, Expiry, Layout, MessagePage, Summary, render};
 use crate::db::payments::PaymentRow;
 use crate::db::sessions::SessionView;
@@ -31,6 +32,8 @@ pub struct Shown {
     pub confirming: bool,
     /// Failed, and the buyer asked to go back: the page sends them on at once.
     pub leaving: bool,
+    /// Where a payment on chain stands (what the scanner recorded), for its waiting page.
+    pub chain: Option<ChainStatus>,
 }
 
 /// The page of `step` for this session and its latest payment.
@@ -48,6 +51,7 @@ pub fn render_step(
         view,
         payment,
         links: Links::new(ctx, &view.session.id),
+        chain: shown.chain.as_ref(),
     };
     match step {
         Step::Choose { retry } => choose(&page, retry),
@@ -70,6 +74,7 @@ struct StepPage<'a> {
     view: &'a SessionView,
     payment: Option<&'a PaymentRow>,
     links: Links<'a>,
+    chain: Option<&'a ChainStatus>,
 }
 
 impl StepPage<'_> {
@@ -84,7 +89,7 @@ impl StepPage<'_> {
     fn waiting_layout(&self, key: &str) -> Layout {
         let mut page = self.layout(key);
         page.status_url = Some(self.links.status());
-        page.state_key = state_key(&self.view.session, self.payment, now());
+        page.state_key = page_state_key(&self.view.session, self.payment, self.chain, now());
         page.refresh = Some(REFRESH_SECONDS.to_string());
         page
     }
@@ -412,6 +417,29 @@ pub struct InstructionsPage {
     pub bank_amount: String,
     pub qr_svg: String,
     pub simulate: Option<SimulateForm>,
+    /// The heading: what to send on which network.
+    pub heading: String,
+    /// What the page says of the transfer so far (announced when it changes).
+    pub status_text: String,
+    /// Only this exact amount can be matched to the payment (an amount unique to it).
+    pub exact_amount: bool,
+    /// The transfer a browser wallet is asked to send (shown by the script when one is there).
+    pub wallet_request: Option<WalletRequest>,
+    /// The page still asks for the transfer: false once it is on the chain (or was, before a
+    /// reorganisation), so that nobody sends it twice.
+    pub sending: bool,
+}
+
+/// The transfer the page's script asks a browser wallet (EIP-1193) to send.
+pub struct WalletRequest {
+    /// The chain id in hex (`0x2105`).
+    pub chain_hex: String,
+    /// The token contract.
+    pub token: String,
+    /// The recipient.
+    pub to: String,
+    /// The amount in the token's smallest units, in decimal.
+    pub units: String,
 }
 
 /// What to send where, while a wallet or bank transfer is awaited.
@@ -428,20 +456,68 @@ fn instructions(page: &StepPage<'_>, transfer: Transfer) -> HttpResponse {
         .map(qr_svg)
         .unwrap_or_default();
     let button = |value, label_key| SimulateButton { value, label_key };
-    let simulate = (page.view.session.environment == Environment::Sandbox).then(|| SimulateForm {
-        action: page.links.form(Form::Simulate),
-        token: page.token(Form::Simulate),
-        buttons: match transfer {
-            Transfer::Wallet => vec![
-                button("transfer", "wallet.simulate_ok"),
-                button("transfer_fail", "wallet.simulate_fail"),
-            ],
-            Transfer::Bank => vec![
-                button("bank_confirm", "bank.simulate_ok"),
-                button("bank_reject", "bank.simulate_fail"),
-            ],
-        },
-    });
+    let sandbox_provider = p.provider == crate::providers::sandbox::ID;
+    let simulate = (page.view.session.environment == Environment::Sandbox && sandbox_provider)
+        .then(|| SimulateForm {
+            action: page.links.form(Form::Simulate),
+            token: page.token(Form::Simulate),
+            buttons: match transfer {
+                Transfer::Wallet => vec![
+                    button("transfer", "wallet.simulate_ok"),
+                    button("transfer_fail", "wallet.simulate_fail"),
+                ],
+                Transfer::Bank => vec![
+                    button("bank_confirm", "bank.simulate_ok"),
+                    button("bank_reject", "bank.simulate_fail"),
+                ],
+            },
+        });
+    let t = &page.ctx.t;
+    let status_text = match page.chain {
+        None => t.get("waiting.transfer").into_owned(),
+        Some(ChainStatus::Waiting) => t.get("wallet.status_waiting").into_owned(),
+        Some(ChainStatus::Seen {
+            block,
+            depth,
+            needed,
+        }) => t
+            .with2(
+                "wallet.status_seen",
+                ("block", &block.to_string()),
+                ("depth", &depth.to_string()),
+            )
+            .replace("{needed}", &needed.to_string()),
+        Some(ChainStatus::Short {
+            received,
+            expected,
+            rest,
+        }) => t
+            .with2(
+                "wallet.status_short",
+                ("received", received),
+                ("expected", expected),
+            )
+            .replace("{rest}", rest),
+        Some(ChainStatus::Removed) => t.get("wallet.status_removed").into_owned(),
+    };
+    let network = instructions
+        .network
+        .clone()
+        .unwrap_or_else(|| "Base".into());
+    let wallet_request = match (
+        &instructions.chain_id,
+        &instructions.token,
+        &instructions.address,
+        &instructions.units,
+    ) {
+        (Some(chain), Some(token), Some(to), Some(units)) => Some(WalletRequest {
+            chain_hex: format!("0x{chain:x}"),
+            token: token.clone(),
+            to: to.clone(),
+            units: units.clone(),
+        }),
+        _ => None,
+    };
     let mut summary = page.summary(true);
     if wallet && let Some(amount) = &instructions.asset_amount {
         // What the buyer sends is the figure that matters: the USDC amount.
@@ -454,6 +530,14 @@ fn instructions(page: &StepPage<'_>, transfer: Transfer) -> HttpResponse {
             bank_amount: page.ctx.money(p.total_cents),
             summary,
             wallet,
+            heading: t.with("wallet.heading", "network", &network),
+            exact_amount: wallet_request.is_some(),
+            sending: !matches!(
+                page.chain,
+                Some(ChainStatus::Seen { .. } | ChainStatus::Removed)
+            ),
+            wallet_request,
+            status_text,
             instructions,
             qr_svg,
             simulate,

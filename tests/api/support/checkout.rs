@@ -47,7 +47,7 @@ pub async fn create_checkout(app: &TestApp, body: &Value) -> String {
 
 /// A client that behaves like a browser tab for our purposes: redirects are followed by hand.
 pub fn browser() -> reqwest::Client {
-    openrails_checkout::webhooks::client::install_crypto_provider();
+    openrails_checkout::crypto::install_crypto_provider();
     reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())

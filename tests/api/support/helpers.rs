@@ -161,7 +161,7 @@ pub struct OtherMerchant {
 
 pub fn http_client() -> reqwest::Client {
     // Done by the server too; a test that only talks to the binary must do it itself.
-    openrails_checkout::webhooks::client::install_crypto_provider();
+    openrails_checkout::crypto::install_crypto_provider();
     reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))

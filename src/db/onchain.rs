@@ -1,0 +1,426 @@
+//! The `onchain` integration's records: what each payment waits for (`onchain_watches`), every
+//! token transfer seen to one of our addresses, counted once by (chain, transaction, log index)
+//! (`onchain_transfers`), and each chain scanner's cursor, lease and counters
+//! (`onchain_scanners`). The scanner's cursor moves in the transaction that records what it
+//! found, and only while the instance holds the lease.
+
+use anyhow::Context;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, FromRow, Row};
+
+use crate::domain::PaymentId;
+use crate::domain::onchain::{ChainAddress, TokenUnits, Transfer, Watch};
+
+/// A column read as text and parsed into a domain value.
+fn parsed<T>(row: &AnyRow, column: &str, parse: impl Fn(&str) -> Option<T>) -> sqlx::Result<T> {
+    let text: String = row.try_get(column)?;
+    parse(&text).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: format!("{text:?} is not a valid {column}").into(),
+    })
+}
+
+/// A BIGINT column that holds a count or a block number.
+fn unsigned(row: &AnyRow, column: &str) -> sqlx::Result<u64> {
+    let n: i64 = row.try_get(column)?;
+    u64::try_from(n).map_err(|_| sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: format!("{n} is negative").into(),
+    })
+}
+
+fn address(s: &str) -> Option<ChainAddress> {
+    ChainAddress::parse(s).ok()
+}
+
+/// A block number or count as the `Any` driver binds it.
+fn signed(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl<'r> FromRow<'r, AnyRow> for Watch {
+    fn from_row(row: &'r AnyRow) -> Result<Watch, sqlx::Error> {
+        Ok(Watch {
+            payment_id: row.try_get("payment_id")?,
+            chain_id: unsigned(row, "chain_id")?,
+            token: parsed(row, "token", address)?,
+            address: parsed(row, "address", address)?,
+            units: parsed(row, "units", TokenUnits::parse)?,
+            exact: row.try_get::<i64, _>("exact")? != 0,
+            confirmations: unsigned(row, "confirmations")?,
+            from_block: unsigned(row, "from_block")?,
+            watch_until: row.try_get("watch_until")?,
+        })
+    }
+}
+
+impl<'r> FromRow<'r, AnyRow> for Transfer {
+    fn from_row(row: &'r AnyRow) -> Result<Transfer, sqlx::Error> {
+        Ok(Transfer {
+            chain_id: unsigned(row, "chain_id")?,
+            tx_hash: row.try_get("tx_hash")?,
+            log_index: unsigned(row, "log_index")?,
+            token: parsed(row, "token", address)?,
+            from: parsed(row, "from_address", address)?,
+            to: parsed(row, "to_address", address)?,
+            units: parsed(row, "units", TokenUnits::parse)?,
+            block_number: unsigned(row, "block_number")?,
+            block_hash: row.try_get("block_hash")?,
+            payment_id: row.try_get("payment_id")?,
+            state: row.try_get("state")?,
+            confirmations: unsigned(row, "confirmations")?,
+        })
+    }
+}
+
+const WATCH_COLUMNS: &str = "payment_id, chain_id, token, address, units, exact, confirmations, \
+    from_block, watch_until";
+
+const TRANSFER_COLUMNS: &str = "chain_id, tx_hash, log_index, token, from_address, to_address, \
+    units, block_number, block_hash, payment_id, state, confirmations";
+
+/// Takes `watch`'s amount at its address for its payment, unless a payment still watched
+/// holds it: a unique amount is reused only after the last payment that asked for it stopped
+/// being watched. `false` when it is taken.
+pub async fn reserve_watch<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    watch: &Watch,
+    now: i64,
+) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO onchain_watches (payment_id, chain_id, token, address, units, exact,
+             confirmations, from_block, watch_until, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (chain_id, token, address, units) DO UPDATE SET
+             payment_id = excluded.payment_id, exact = excluded.exact,
+             confirmations = excluded.confirmations, from_block = excluded.from_block,
+             watch_until = excluded.watch_until, created_at = excluded.created_at
+         WHERE onchain_watches.watch_until < $10",
+    )
+    .bind(&watch.payment_id)
+    .bind(signed(watch.chain_id))
+    .bind(watch.token.lower())
+    .bind(watch.address.lower())
+    .bind(watch.units.to_string())
+    .bind(i64::from(watch.exact))
+    .bind(signed(watch.confirmations))
+    .bind(signed(watch.from_block))
+    .bind(watch.watch_until)
+    .bind(now)
+    .execute(executor)
+    .await
+    .context("reserving an amount to watch on chain")?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// What `payment_id` waits for on chain, if it is watched.
+pub async fn get_watch<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    payment_id: &PaymentId,
+) -> anyhow::Result<Option<Watch>> {
+    sqlx::query_as(&format!(
+        "SELECT {WATCH_COLUMNS} FROM onchain_watches WHERE payment_id = $1"
+    ))
+    .bind(payment_id)
+    .fetch_optional(executor)
+    .await
+    .context("reading an on-chain watch")
+}
+
+/// The watches of one chain and token still matched at `now`.
+pub async fn active_watches<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    chain_id: u64,
+    token: ChainAddress,
+    now: i64,
+) -> anyhow::Result<Vec<Watch>> {
+    sqlx::query_as(&format!(
+        "SELECT {WATCH_COLUMNS} FROM onchain_watches
+         WHERE chain_id = $1 AND token = $2 AND watch_until >= $3"
+    ))
+    .bind(signed(chain_id))
+    .bind(token.lower())
+    .bind(now)
+    .fetch_all(executor)
+    .await
+    .context("reading the on-chain watches")
+}
+
+/// The watches still matched at `now` whose payment is not paid and has transfers: the
+/// payments the scanner settles.
+pub async fn watches_to_settle<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    chain_id: u64,
+    token: ChainAddress,
+    now: i64,
+) -> anyhow::Result<Vec<Watch>> {
+    sqlx::query_as(&format!(
+        "SELECT {WATCH_COLUMNS} FROM onchain_watches w
+         WHERE w.chain_id = $1 AND w.token = $2 AND w.watch_until >= $3
+           AND EXISTS (SELECT 1 FROM payments p WHERE p.id = w.payment_id AND p.status <> 'paid')
+           AND EXISTS (SELECT 1 FROM onchain_transfers t WHERE t.payment_id = w.payment_id)"
+    ))
+    .bind(signed(chain_id))
+    .bind(token.lower())
+    .bind(now)
+    .fetch_all(executor)
+    .await
+    .context("reading the on-chain payments to settle")
+}
+
+/// Records a transfer log the scanner found. One seen before is left alone, unless its block
+/// changed or it had left the chain: then it is recorded again in its new block. `true` when
+/// something was written.
+pub async fn record_transfer<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    t: &Transfer,
+    now: i64,
+) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO onchain_transfers (chain_id, tx_hash, log_index, token, from_address,
+             to_address, units, block_number, block_hash, payment_id, state, confirmations,
+             seen_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+         ON CONFLICT (chain_id, tx_hash, log_index) DO UPDATE SET
+             block_number = excluded.block_number, block_hash = excluded.block_hash,
+             state = excluded.state, updated_at = excluded.updated_at
+         WHERE onchain_transfers.block_hash <> excluded.block_hash
+            OR onchain_transfers.state = 'removed'",
+    )
+    .bind(signed(t.chain_id))
+    .bind(&t.tx_hash)
+    .bind(signed(t.log_index))
+    .bind(t.token.lower())
+    .bind(t.from.lower())
+    .bind(t.to.lower())
+    .bind(t.units.to_string())
+    .bind(signed(t.block_number))
+    .bind(&t.block_hash)
+    .bind(&t.payment_id)
+    .bind(t.state)
+    .bind(signed(t.confirmations))
+    .bind(now)
+    .execute(executor)
+    .await
+    .context("recording a token transfer")?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Moves a transfer to `state` in `block` (its block changes when a reorganisation mined it
+/// again elsewhere).
+pub async fn update_transfer<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    t: &Transfer,
+    now: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE onchain_transfers SET state = $1, block_number = $2, block_hash = $3,
+             updated_at = $4
+         WHERE chain_id = $5 AND tx_hash = $6 AND log_index = $7",
+    )
+    .bind(t.state)
+    .bind(signed(t.block_number))
+    .bind(&t.block_hash)
+    .bind(now)
+    .bind(signed(t.chain_id))
+    .bind(&t.tx_hash)
+    .bind(signed(t.log_index))
+    .execute(executor)
+    .await
+    .context("updating a token transfer")?;
+    Ok(())
+}
+
+/// The transfers of one chain and token still to be checked: every one not yet confirmed,
+/// and (after a reorganisation) the confirmed ones from `confirmed_from` on.
+pub async fn open_transfers<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    chain_id: u64,
+    token: ChainAddress,
+    confirmed_from: Option<u64>,
+) -> anyhow::Result<Vec<Transfer>> {
+    sqlx::query_as(&format!(
+        "SELECT {TRANSFER_COLUMNS} FROM onchain_transfers
+         WHERE chain_id = $1 AND token = $2
+           AND (state = 'seen' OR (state = 'confirmed' AND block_number >= $3))
+         ORDER BY block_number, log_index"
+    ))
+    .bind(signed(chain_id))
+    .bind(token.lower())
+    .bind(confirmed_from.map_or(i64::MAX, signed))
+    .fetch_all(executor)
+    .await
+    .context("reading the open token transfers")
+}
+
+/// Every transfer matched to `payment_id`, oldest first.
+pub async fn transfers_of<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    payment_id: &PaymentId,
+) -> anyhow::Result<Vec<Transfer>> {
+    sqlx::query_as(&format!(
+        "SELECT {TRANSFER_COLUMNS} FROM onchain_transfers WHERE payment_id = $1
+         ORDER BY block_number, log_index"
+    ))
+    .bind(payment_id)
+    .fetch_all(executor)
+    .await
+    .context("reading a payment's token transfers")
+}
+
+/// A scanner's cursor and counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScannerRow {
+    /// `{chain id}:{token}`.
+    pub scanner: String,
+    /// The last block scanned and its hash; none before the first scan.
+    pub cursor: Option<(u64, String)>,
+    /// The chain's head when it last looked.
+    pub head: Option<u64>,
+    /// Reorganisations it found.
+    pub reorgs: u64,
+    /// Transfers of paid payments that a reorganisation removed.
+    pub reorgs_after_paid: u64,
+}
+
+impl<'r> FromRow<'r, AnyRow> for ScannerRow {
+    fn from_row(row: &'r AnyRow) -> Result<ScannerRow, sqlx::Error> {
+        let number: Option<i64> = row.try_get("block_number")?;
+        let hash: Option<String> = row.try_get("block_hash")?;
+        let head: Option<i64> = row.try_get("head")?;
+        Ok(ScannerRow {
+            scanner: row.try_get("scanner")?,
+            cursor: number.zip(hash).map(|(n, h)| (n.max(0) as u64, h)),
+            head: head.map(|h| h.max(0) as u64),
+            reorgs: unsigned(row, "reorgs")?,
+            reorgs_after_paid: unsigned(row, "reorgs_after_paid")?,
+        })
+    }
+}
+
+const SCANNER_COLUMNS: &str = "scanner, block_number, block_hash, head, reorgs, reorgs_after_paid";
+
+/// Takes (or renews) the scanner's lease for `owner` until `until`, when no other instance
+/// holds it or its holder let it lapse; returns the scanner's row, or `None` when another
+/// instance holds it.
+pub async fn claim_scanner(
+    db: &super::Db,
+    scanner: &str,
+    owner: &str,
+    now: i64,
+    until: i64,
+) -> anyhow::Result<Option<ScannerRow>> {
+    sqlx::query(
+        "INSERT INTO onchain_scanners (scanner, updated_at) VALUES ($1, $2)
+         ON CONFLICT (scanner) DO NOTHING",
+    )
+    .bind(scanner)
+    .bind(now)
+    .execute(&db.write)
+    .await
+    .context("creating a chain scanner")?;
+    sqlx::query_as(&format!(
+        "UPDATE onchain_scanners SET lease_owner = $1, lease_until = $2
+         WHERE scanner = $3 AND (lease_owner IS NULL OR lease_owner = $1 OR lease_until < $4)
+         RETURNING {SCANNER_COLUMNS}"
+    ))
+    .bind(owner)
+    .bind(until)
+    .bind(scanner)
+    .bind(now)
+    .fetch_optional(&db.write)
+    .await
+    .context("claiming a chain scanner's lease")
+}
+
+/// Lets the lease go (an instance shutting down), so another takes over at once.
+pub async fn release_scanner<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    scanner: &str,
+    owner: &str,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE onchain_scanners SET lease_owner = NULL, lease_until = 0
+         WHERE scanner = $1 AND lease_owner = $2",
+    )
+    .bind(scanner)
+    .bind(owner)
+    .execute(executor)
+    .await
+    .context("releasing a chain scanner's lease")?;
+    Ok(())
+}
+
+/// What one step of a scanner moves: its cursor, the head it saw, what it counted.
+#[derive(Debug, Clone, Default)]
+pub struct ScannerStep {
+    /// The new cursor: the last block scanned and its hash.
+    pub cursor: Option<(u64, String)>,
+    /// The chain's head.
+    pub head: u64,
+    /// Reorganisations found in this step.
+    pub reorgs: u64,
+    /// Paid payments' transfers removed in this step.
+    pub reorgs_after_paid: u64,
+}
+
+/// Moves the scanner's cursor and counters, in the transaction that records what it found,
+/// if `owner` still holds the lease: `false` when it lost it (roll back: the new holder scans
+/// the same blocks).
+pub async fn advance_scanner<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    scanner: &str,
+    owner: &str,
+    step: &ScannerStep,
+    now: i64,
+) -> anyhow::Result<bool> {
+    let (number, hash) = match &step.cursor {
+        Some((n, h)) => (Some(signed(*n)), Some(h.as_str())),
+        None => (None, None),
+    };
+    let done = sqlx::query(
+        "UPDATE onchain_scanners SET
+             block_number = COALESCE($1, block_number), block_hash = COALESCE($2, block_hash),
+             head = $3, reorgs = reorgs + $4, reorgs_after_paid = reorgs_after_paid + $5,
+             updated_at = $6
+         WHERE scanner = $7 AND lease_owner = $8 AND lease_until >= $6",
+    )
+    .bind(number)
+    .bind(hash)
+    .bind(signed(step.head))
+    .bind(signed(step.reorgs))
+    .bind(signed(step.reorgs_after_paid))
+    .bind(now)
+    .bind(scanner)
+    .bind(owner)
+    .execute(executor)
+    .await
+    .context("advancing a chain scanner")?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Every scanner, for `/metrics`.
+pub async fn list_scanners<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+) -> anyhow::Result<Vec<ScannerRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {SCANNER_COLUMNS} FROM onchain_scanners ORDER BY scanner"
+    ))
+    .fetch_all(executor)
+    .await
+    .context("reading the chain scanners")
+}
+
+/// The scanner's row, if it ran.
+pub async fn get_scanner<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    scanner: &str,
+) -> anyhow::Result<Option<ScannerRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {SCANNER_COLUMNS} FROM onchain_scanners WHERE scanner = $1"
+    ))
+    .bind(scanner)
+    .fetch_optional(executor)
+    .await
+    .context("reading a chain scanner")
+}
