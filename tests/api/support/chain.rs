@@ -137,7 +137,20 @@ impl Chain {
                 json!([{"from": from, "to": to, "data": data}]),
             )
             .await;
-        tx.as_str().unwrap().to_owned()
+        let tx = tx.as_str().unwrap().to_owned();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let receipt = self.rpc("eth_getTransactionReceipt", json!([tx])).await;
+            if !receipt.is_null() {
+                assert_eq!(
+                    receipt["status"], "0x1",
+                    "the transaction reverted: {receipt}"
+                );
+                return tx;
+            }
+            assert!(Instant::now() < deadline, "{tx} was never mined");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Mints `units` of the token to `to` (mined in a block of its own).
