@@ -12,7 +12,9 @@ use crate::assets::StaticAssets;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::db::installation::shared_secret;
-use crate::db::onchain::{get_scanner, get_watch, reserve_watch, transfers_of};
+use crate::db::onchain::{
+    get_scanner, get_watch, next_pool_index, reserve_watch, reuse_pool_address, transfers_of,
+};
 use crate::db::sandbox_ledger::{find_decision, record_decision};
 use crate::db::session_writer::SessionWriter;
 use crate::domain::PaymentId;
@@ -196,6 +198,18 @@ impl WatchBook for DatabaseWatchBook {
 
     fn reserve<'a>(&'a self, watch: &'a Watch) -> BoxFuture<'a, anyhow::Result<bool>> {
         Box::pin(reserve_watch(&self.0.write, watch, now_ms()))
+    }
+
+    fn reuse<'a>(
+        &'a self,
+        watch: &'a Watch,
+        pool: &'a str,
+    ) -> BoxFuture<'a, anyhow::Result<Option<Watch>>> {
+        Box::pin(reuse_pool_address(&self.0, watch, pool, now_ms()))
+    }
+
+    fn next_index<'a>(&'a self, pool: &'a str) -> BoxFuture<'a, anyhow::Result<u32>> {
+        Box::pin(next_pool_index(&self.0, pool))
     }
 
     fn head<'a>(&'a self, scanner: &'a str) -> BoxFuture<'a, anyhow::Result<Option<u64>>> {

@@ -50,6 +50,11 @@ impl<'r> FromRow<'r, AnyRow> for Watch {
             confirmations: unsigned(row, "confirmations")?,
             from_block: unsigned(row, "from_block")?,
             watch_until: row.try_get("watch_until")?,
+            derived: {
+                let pool: Option<String> = row.try_get("pool")?;
+                let index: Option<i64> = row.try_get("address_index")?;
+                pool.zip(index.and_then(|i| u32::try_from(i).ok()))
+            },
         })
     }
 }
@@ -74,7 +79,7 @@ impl<'r> FromRow<'r, AnyRow> for Transfer {
 }
 
 const WATCH_COLUMNS: &str = "payment_id, chain_id, token, address, units, exact, confirmations, \
-    from_block, watch_until";
+    from_block, watch_until, pool, address_index";
 
 const TRANSFER_COLUMNS: &str = "chain_id, tx_hash, log_index, token, from_address, to_address, \
     units, block_number, block_hash, payment_id, state, confirmations";
@@ -89,12 +94,13 @@ pub async fn reserve_watch<'e, E: Executor<'e, Database = Any>>(
 ) -> anyhow::Result<bool> {
     let done = sqlx::query(
         "INSERT INTO onchain_watches (payment_id, chain_id, token, address, units, exact,
-             confirmations, from_block, watch_until, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             confirmations, from_block, watch_until, created_at, pool, address_index)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          ON CONFLICT (chain_id, token, address, units) DO UPDATE SET
              payment_id = excluded.payment_id, exact = excluded.exact,
              confirmations = excluded.confirmations, from_block = excluded.from_block,
-             watch_until = excluded.watch_until, created_at = excluded.created_at
+             watch_until = excluded.watch_until, created_at = excluded.created_at,
+             pool = excluded.pool, address_index = excluded.address_index
          WHERE onchain_watches.watch_until < $10",
     )
     .bind(&watch.payment_id)
@@ -107,10 +113,84 @@ pub async fn reserve_watch<'e, E: Executor<'e, Database = Any>>(
     .bind(signed(watch.from_block))
     .bind(watch.watch_until)
     .bind(now)
+    .bind(watch.derived.as_ref().map(|(pool, _)| pool.as_str()))
+    .bind(watch.derived.as_ref().map(|(_, index)| i64::from(*index)))
     .execute(executor)
     .await
     .context("reserving an amount to watch on chain")?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Gives `watch`'s payment an address of `pool` again: one whose watch is over and to which
+/// nothing was ever sent (a wallet restored from the seed looks only a few unused addresses
+/// ahead). The watch as reserved, or `None` when no address is free.
+pub async fn reuse_pool_address(
+    db: &super::Db,
+    watch: &Watch,
+    pool: &str,
+    now: i64,
+) -> anyhow::Result<Option<Watch>> {
+    let free: Option<(String, String, i64)> = sqlx::query_as(
+        "SELECT payment_id, address, address_index FROM onchain_watches w
+         WHERE pool = $1 AND watch_until < $2 AND chain_id = $3 AND token = $4
+           AND NOT EXISTS (SELECT 1 FROM onchain_transfers t
+                           WHERE t.chain_id = w.chain_id AND t.to_address = w.address)
+         ORDER BY address_index LIMIT 1",
+    )
+    .bind(pool)
+    .bind(now)
+    .bind(signed(watch.chain_id))
+    .bind(watch.token.lower())
+    .fetch_optional(&db.write)
+    .await
+    .context("finding an unused address to give again")?;
+    let Some((previous, address, index)) = free else {
+        return Ok(None);
+    };
+    let taken = sqlx::query(
+        "UPDATE onchain_watches SET payment_id = $1, units = $2, exact = $3, confirmations = $4,
+             from_block = $5, watch_until = $6, created_at = $7
+         WHERE payment_id = $8 AND watch_until < $7",
+    )
+    .bind(&watch.payment_id)
+    .bind(watch.units.to_string())
+    .bind(i64::from(watch.exact))
+    .bind(signed(watch.confirmations))
+    .bind(signed(watch.from_block))
+    .bind(watch.watch_until)
+    .bind(now)
+    .bind(&previous)
+    .execute(&db.write)
+    .await
+    .context("giving an unused address again")?;
+    if taken.rows_affected() != 1 {
+        return Ok(None);
+    }
+    Ok(Some(Watch {
+        address: ChainAddress::parse(&address).map_err(|e| anyhow::anyhow!("{e}"))?,
+        derived: Some((pool.to_owned(), u32::try_from(index).unwrap_or(u32::MAX))),
+        ..watch.clone()
+    }))
+}
+
+/// The next unused index of `pool`, counted from 0.
+pub async fn next_pool_index(db: &super::Db, pool: &str) -> anyhow::Result<u32> {
+    sqlx::query(
+        "INSERT INTO onchain_pools (pool, next_index) VALUES ($1, 0) ON CONFLICT (pool) DO NOTHING",
+    )
+    .bind(pool)
+    .execute(&db.write)
+    .await
+    .context("creating an address pool")?;
+    let index: i64 = sqlx::query_scalar(
+        "UPDATE onchain_pools SET next_index = next_index + 1 WHERE pool = $1
+         RETURNING next_index - 1",
+    )
+    .bind(pool)
+    .fetch_one(&db.write)
+    .await
+    .context("taking an address index")?;
+    u32::try_from(index).context("an address pool ran out of indexes")
 }
 
 /// What `payment_id` waits for on chain, if it is watched.

@@ -11,6 +11,7 @@ pub mod card;
 pub mod email;
 pub mod event;
 pub mod fees;
+pub mod hd;
 pub mod ids;
 pub mod input;
 pub mod language;

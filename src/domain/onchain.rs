@@ -92,6 +92,12 @@ impl ChainAddress {
     }
 }
 
+impl From<Address> for ChainAddress {
+    fn from(address: Address) -> ChainAddress {
+        ChainAddress(address)
+    }
+}
+
 impl fmt::Display for ChainAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.checksummed())
@@ -167,6 +173,18 @@ pub fn unique_units(total_cents: i64, decimals: u8, tag: u64) -> Option<TokenUni
     Some(TokenUnits(cents * U256::from(below_cent) + U256::from(tag)))
 }
 
+/// `total_cents` in the token's units, exactly (a token worth a dollar with `decimals` ≥ 2):
+/// $116.00 is 116,000,000 units of USDC.
+pub fn units_of_total(total_cents: i64, decimals: u8) -> Option<TokenUnits> {
+    let below_cent = 10u64.checked_pow(u32::from(decimals.checked_sub(2)?))?;
+    if total_cents <= 0 {
+        return None;
+    }
+    Some(TokenUnits(
+        U256::from(total_cents as u64) * U256::from(below_cent),
+    ))
+}
+
 /// The largest tag for a token of `decimals`: 9,999 for USDC.
 pub fn max_tag(decimals: u8) -> u64 {
     decimals
@@ -225,6 +243,9 @@ pub struct Watch {
     /// Until when transfers are matched to the payment (Unix milliseconds): the payment's
     /// window and the late-payment horizon after it.
     pub watch_until: i64,
+    /// For an address derived from an extended public key: its pool (one per key) and its
+    /// index there.
+    pub derived: Option<(String, u32)>,
 }
 
 /// A token transfer to one of our addresses, as the chain told it.
@@ -364,6 +385,12 @@ mod tests {
         assert_eq!(unique_units(11_600, 6, 10_000), None);
         assert_eq!(unique_units(11_600, 6, 0), None);
         assert_eq!(unique_units(11_600, 2, 1), None);
+        assert_eq!(
+            units_of_total(11_600, 6),
+            Some(TokenUnits::new(116_000_000))
+        );
+        assert_eq!(units_of_total(11_600, 2), Some(TokenUnits::new(11_600)));
+        assert_eq!(units_of_total(0, 6), None);
         assert_eq!(TokenUnits::new(5).in_tokens(6), "0.000005");
         assert_eq!(
             TokenUnits::from_hex("0x6ea057b"),
@@ -459,6 +486,7 @@ mod tests {
             confirmations: 2,
             from_block: 10,
             watch_until: 0,
+            derived: None,
         };
         assert!(watch.matches(address, TokenUnits::new(116_000_123), 11));
         assert!(

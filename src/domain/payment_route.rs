@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::fees::{Fees, Rate};
+use super::hd::ExtendedPublicKey;
 use super::onchain::{self, ChainAddress};
 use super::{Environment, RouteKind};
 
@@ -144,6 +145,8 @@ impl std::fmt::Debug for RpcUrl {
 pub enum PayTo {
     /// Every payment to one settlement address, told apart by a unique amount.
     UniqueAmount(ChainAddress),
+    /// Each payment to an address of its own, derived from the merchant's extended public key.
+    Xpub(ExtendedPublicKey),
 }
 
 /// An `onchain` route's settings, checked: what the provider and the scanner work with.
@@ -238,11 +241,19 @@ impl OnchainRoute {
                 PayTo::UniqueAmount(address)
             }
             AddressMode::Xpub => {
-                return Err(
-                    "onchain.address_mode \"xpub\" is not available in this build yet: \
-                     use \"unique_amount\" with a settlement_address"
-                        .into(),
-                );
+                if self.settlement_address.is_some() {
+                    return Err("onchain.settlement_address is for address_mode \
+                         \"unique_amount\"; address_mode \"xpub\" pays to addresses derived \
+                         from onchain.xpub"
+                        .into());
+                }
+                let text = self
+                    .xpub
+                    .as_deref()
+                    .ok_or("onchain.xpub is required with address_mode \"xpub\"")?;
+                let key =
+                    ExtendedPublicKey::parse(text).map_err(|e| format!("onchain.xpub {e}"))?;
+                PayTo::Xpub(key)
             }
         };
         Ok(OnchainTarget {

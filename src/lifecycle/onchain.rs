@@ -83,7 +83,11 @@ pub fn scanners(settings: &Settings) -> anyhow::Result<Vec<Scanner>> {
     let mut by_key: BTreeMap<String, Scanner> = BTreeMap::new();
     for (route, target) in settings.onchain_routes()? {
         let key = scanner_key(&target);
-        let PayTo::UniqueAmount(address) = target.pay_to;
+        // A settlement address is watched always; derived addresses while their payments are.
+        let fixed = match target.pay_to {
+            PayTo::UniqueAmount(address) => Some(address),
+            PayTo::Xpub(_) => None,
+        };
         match by_key.get_mut(&key) {
             Some(scanner) => {
                 if scanner.decimals != target.decimals {
@@ -94,7 +98,7 @@ pub fn scanners(settings: &Settings) -> anyhow::Result<Vec<Scanner>> {
                         scanner.decimals
                     );
                 }
-                scanner.addresses.push(address);
+                scanner.addresses.extend(fixed);
                 scanner.confirmations = scanner.confirmations.max(target.confirmations);
                 scanner.max_block_range = scanner.max_block_range.min(target.max_block_range);
                 scanner.poll_interval = scanner
@@ -109,7 +113,7 @@ pub fn scanners(settings: &Settings) -> anyhow::Result<Vec<Scanner>> {
                     rpc: RpcClient::new(target.rpc_url.expose(), RPC_TIMEOUT)?,
                     max_block_range: target.max_block_range,
                     poll_interval: Duration::from_millis(target.poll_interval_ms),
-                    addresses: vec![address],
+                    addresses: fixed.into_iter().collect(),
                     confirmations: target.confirmations,
                     decimals: target.decimals,
                 };

@@ -99,6 +99,10 @@ pub struct Instructions {
     /// The amount of the wallet transfer in the token's smallest units.
     #[serde(default)]
     pub units: Option<String>,
+    /// Only this exact amount is matched to the payment (an amount unique to it at a shared
+    /// address); otherwise every transfer to the address counts towards it.
+    #[serde(default)]
+    pub exact: bool,
     /// What the buyer must write on the bank transfer so it can be matched.
     pub reference: Option<String>,
     /// The receiving bank.
@@ -121,6 +125,7 @@ impl Instructions {
             chain_id: None,
             token: None,
             units: None,
+            exact: false,
             reference: None,
             bank_name: None,
             account_number: None,

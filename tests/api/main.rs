@@ -40,6 +40,7 @@ mod idempotency;
 mod layers;
 mod migrations;
 mod onchain;
+mod onchain_xpub;
 mod openapi;
 mod operations;
 mod protocol_errors;

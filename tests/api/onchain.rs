@@ -20,10 +20,14 @@ use crate::helpers::{TestApp, spawn_app_with};
 use crate::webhook_support::{Receiver, register_receiver};
 
 /// How long the chain and the server get to settle what a test waits for.
-const SETTLE: Duration = Duration::from_secs(20);
+pub(crate) const SETTLE: Duration = Duration::from_secs(20);
 
 /// A wallet route of the `onchain` integration on `chain`, offered in `environment`.
-pub fn onchain_route(chain: &Chain, environment: Environment, confirmations: u64) -> PaymentRoute {
+pub(crate) fn onchain_route(
+    chain: &Chain,
+    environment: Environment,
+    confirmations: u64,
+) -> PaymentRoute {
     let mut route = default_routes()[1].clone();
     route.id = match environment {
         Environment::Production => "wallet-usdc-live".into(),
@@ -49,7 +53,7 @@ pub fn onchain_route(chain: &Chain, environment: Environment, confirmations: u64
 }
 
 /// A server whose routes are the sandbox defaults and `route`.
-async fn app_with(route: PaymentRoute) -> TestApp {
+pub(crate) async fn app_with(route: PaymentRoute) -> TestApp {
     spawn_app_with(move |s| {
         let mut routes = default_routes();
         routes.push(route);
@@ -59,7 +63,7 @@ async fn app_with(route: PaymentRoute) -> TestApp {
 }
 
 /// A session of $116 created with `key`; its id.
-async fn session(app: &TestApp, key: &str) -> String {
+pub(crate) async fn session(app: &TestApp, key: &str) -> String {
     let body = json!({"product": "Creator plan", "amount": 116, "customer": "buyer@example.com",
         "preferredRoute": "wallet"});
     let created = app.create_session_with_key(key, &body).await;
@@ -67,7 +71,7 @@ async fn session(app: &TestApp, key: &str) -> String {
 }
 
 /// The text of the element with `id` on the page.
-fn text_of(page: &Page, id: &str) -> String {
+pub(crate) fn text_of(page: &Page, id: &str) -> String {
     let start = page
         .html
         .find(&format!("id=\"{id}\""))
@@ -79,7 +83,7 @@ fn text_of(page: &Page, id: &str) -> String {
 }
 
 /// What the wallet page asks for: (units, address).
-fn asked(page: &Page) -> (u64, String) {
+pub(crate) fn asked(page: &Page) -> (u64, String) {
     let amount = text_of(page, "amount-value");
     let amount = amount.trim_end_matches(" USDC");
     let (whole, fraction) = amount.split_once('.').unwrap();
@@ -93,7 +97,7 @@ fn asked(page: &Page) -> (u64, String) {
 }
 
 /// The event types of a session, sorted.
-async fn kinds(app: &TestApp, session_id: &str) -> Vec<String> {
+pub(crate) async fn kinds(app: &TestApp, session_id: &str) -> Vec<String> {
     let mut kinds: Vec<String> = events_of(app, session_id)
         .await
         .into_iter()
@@ -103,7 +107,7 @@ async fn kinds(app: &TestApp, session_id: &str) -> Vec<String> {
     kinds
 }
 
-async fn wait_for_event(app: &TestApp, session_id: &str, kind: &str) -> Value {
+pub(crate) async fn wait_for_event(app: &TestApp, session_id: &str, kind: &str) -> Value {
     Chain::until(SETTLE, kind, || async {
         events_of(app, session_id)
             .await
@@ -120,7 +124,7 @@ async fn wait_for_event(app: &TestApp, session_id: &str, kind: &str) -> Value {
 }
 
 /// The payment of a session, as the merchant's API shows it to `key`.
-async fn payment_json(app: &TestApp, key: &str, session_id: &str) -> Value {
+pub(crate) async fn payment_json(app: &TestApp, key: &str, session_id: &str) -> Value {
     let response = app
         .get_with_key(&format!("/api/gateway/payments/{session_id}"), key)
         .await;
@@ -129,7 +133,7 @@ async fn payment_json(app: &TestApp, key: &str, session_id: &str) -> Value {
 }
 
 /// The live status line of the buyer's page.
-async fn status_line(buyer: &Buyer) -> String {
+pub(crate) async fn status_line(buyer: &Buyer) -> String {
     text_of(&buyer.open().await, "live-status")
 }
 
@@ -387,6 +391,7 @@ async fn a_unique_amount_is_not_reused_while_its_payment_is_watched() {
         confirmations: 2,
         from_block: 0,
         watch_until: until,
+        derived: None,
     };
     let db = &app.db.write;
     let first = watch(now + 60_000);
@@ -638,7 +643,7 @@ async fn two_servers_scan_one_at_a_time_and_the_survivor_takes_over() {
 }
 
 /// What starting a server with `route` (beside the defaults) says: `Ok` or the error's text.
-async fn start_with(route: PaymentRoute) -> Result<(), String> {
+pub(crate) async fn start_with(route: PaymentRoute) -> Result<(), String> {
     let database = crate::helpers::TestDatabase::create().await;
     let db = openrails_checkout::db::Db::connect(&database.url, 2)
         .await
@@ -698,7 +703,10 @@ async fn every_onchain_key_is_checked_at_start_with_a_clear_error() {
             settings(&|o| o.rpc_url = RpcUrl::new("ftp://node")),
             "rpc_url",
         ),
-        (settings(&|o| o.address_mode = AddressMode::Xpub), "xpub"),
+        (
+            settings(&|o| o.address_mode = AddressMode::Xpub),
+            "settlement_address is for address_mode",
+        ),
         (
             PaymentRoute {
                 kind: openrails_checkout::domain::RouteKind::Card,

@@ -17,8 +17,10 @@ use super::{
     CallbackError, Instructions, PollResult, Provider, ProviderEvent, ProviderPayment,
     StartOutcome, StartRequest,
 };
+use crate::domain::hd::ExtendedPublicKey;
 use crate::domain::onchain::{
     Progress, TokenUnits, Transfer, Watch, max_tag, network_name, payment_uri, unique_units,
+    units_of_total,
 };
 use crate::domain::payment_route::{OnchainTarget, PayTo};
 use crate::domain::time::now_ms;
@@ -41,6 +43,18 @@ pub trait WatchBook: Send + Sync {
 
     /// Reserves `watch`'s amount at its address; `false` when a payment still watched has it.
     fn reserve<'a>(&'a self, watch: &'a Watch) -> BoxFuture<'a, anyhow::Result<bool>>;
+
+    /// Gives `watch`'s payment an address of `pool` again, one whose watch is over and that
+    /// never received anything: the watch as reserved (its address and index from the pool),
+    /// or `None` when no address is free.
+    fn reuse<'a>(
+        &'a self,
+        watch: &'a Watch,
+        pool: &'a str,
+    ) -> BoxFuture<'a, anyhow::Result<Option<Watch>>>;
+
+    /// The next index of `pool` never given out.
+    fn next_index<'a>(&'a self, pool: &'a str) -> BoxFuture<'a, anyhow::Result<u32>>;
 
     /// The chain's head as the scanner of `chain_id` and `token` last saw it.
     fn head<'a>(&'a self, scanner: &'a str) -> BoxFuture<'a, anyhow::Result<Option<u64>>>;
@@ -100,17 +114,17 @@ impl OnchainProvider {
             .with_context(|| format!("route {} is not an onchain route", payment.route_id))
     }
 
-    /// Reserves what `payment` waits for: a unique amount at the settlement address.
+    /// Reserves what `payment` waits for: a unique amount at the settlement address, or an
+    /// address of its own for the exact total.
     async fn reserve(
         &self,
         payment: &ProviderPayment,
         route: &RouteTarget,
     ) -> anyhow::Result<Watch> {
         let target = &route.target;
-        let PayTo::UniqueAmount(address) = target.pay_to;
         let now = now_ms();
         let from_block = self.book.head(&scanner_key(target)).await?.unwrap_or(0);
-        let mut watch = Watch {
+        let watch = |address| Watch {
             payment_id: payment.id.clone(),
             chain_id: target.chain_id,
             token: target.token,
@@ -120,11 +134,38 @@ impl OnchainProvider {
             confirmations: target.confirmations,
             from_block,
             watch_until: now + route.window_ms + self.late_horizon_ms,
+            derived: None,
         };
-        let tags = max_tag(target.decimals);
+        match &target.pay_to {
+            PayTo::UniqueAmount(address) => {
+                self.reserve_unique_amount(watch(*address), payment.total_cents, target.decimals)
+                    .await
+            }
+            PayTo::Xpub(key) => {
+                let units = units_of_total(payment.total_cents, target.decimals)
+                    .context("the payment's total in the token's units")?;
+                let watch = Watch {
+                    units,
+                    exact: false,
+                    ..watch(key.address())
+                };
+                self.reserve_derived(watch, key).await
+            }
+        }
+    }
+
+    /// Reserves `watch` at its address with an amount no other watched payment there has:
+    /// `total_cents` and a random tag below the cent.
+    async fn reserve_unique_amount(
+        &self,
+        mut watch: Watch,
+        total_cents: i64,
+        decimals: u8,
+    ) -> anyhow::Result<Watch> {
+        let tags = max_tag(decimals);
         for _ in 0..TAG_TRIES {
             let tag = random_below(tags)? + 1;
-            watch.units = unique_units(payment.total_cents, target.decimals, tag)
+            watch.units = unique_units(total_cents, decimals, tag)
                 .context("a unique amount for this total")?;
             if self.book.reserve(&watch).await? {
                 return Ok(watch);
@@ -133,6 +174,32 @@ impl OnchainProvider {
         anyhow::bail!(
             "no unique amount of this total is free at the settlement address: {TAG_TRIES} tries were taken"
         )
+    }
+
+    /// Reserves `watch` at an address derived from `key`: an unused one given again when
+    /// there is one (so the addresses a wallet must look through stay few), else the next.
+    async fn reserve_derived(
+        &self,
+        mut watch: Watch,
+        key: &ExtendedPublicKey,
+    ) -> anyhow::Result<Watch> {
+        let pool = pool_of(key);
+        if let Some(reused) = self.book.reuse(&watch, &pool).await? {
+            return Ok(reused);
+        }
+        for _ in 0..TAG_TRIES {
+            let index = self.book.next_index(&pool).await?;
+            // BIP32: an index without a valid key is skipped (about once in 2^127).
+            let Some(address) = key.receiving_address(index) else {
+                continue;
+            };
+            watch.address = address;
+            watch.derived = Some((pool.clone(), index));
+            if self.book.reserve(&watch).await? {
+                return Ok(watch);
+            }
+        }
+        anyhow::bail!("no address of the extended public key could be reserved")
     }
 
     /// What the page shows the buyer for `watch`.
@@ -151,9 +218,16 @@ impl OnchainProvider {
             chain_id: Some(target.chain_id),
             token: Some(target.token.checksummed()),
             units: Some(watch.units.to_string()),
+            exact: watch.exact,
             ..Instructions::new(RouteKind::Wallet)
         }
     }
+}
+
+/// The pool of addresses derived from `key`: named by the key's own address, so that every
+/// route with the same key, on any chain, counts one sequence of indexes.
+pub fn pool_of(key: &ExtendedPublicKey) -> String {
+    format!("xpub:{}", key.address().lower())
 }
 
 /// A random number below `n` (n ≥ 1).

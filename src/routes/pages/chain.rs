@@ -5,7 +5,7 @@
 
 use crate::db::onchain::{get_scanner, get_watch, transfers_of};
 use crate::db::payments::PaymentRow;
-use crate::domain::onchain::{Progress, TransferState};
+use crate::domain::onchain::{Progress, TokenUnits, TransferState};
 use crate::domain::{PaymentStatus, ProviderState};
 use crate::providers::onchain::ID as ONCHAIN_ID;
 use crate::state::AppState;
@@ -18,11 +18,13 @@ pub enum ChainStatus {
     /// The whole amount is on the chain: the latest transfer is in `block`, `depth` of the
     /// `needed` confirmations.
     Seen { block: u64, depth: u64, needed: u64 },
-    /// Less than the amount arrived (in tokens, as the page writes them).
+    /// Less than the amount arrived (in tokens, as the page writes them; the rest also in
+    /// the token's units, for the wallet request of the rest).
     Short {
         received: String,
         expected: String,
         rest: String,
+        rest_units: TokenUnits,
     },
     /// The transfer left the chain in a reorganisation and has not come back yet.
     Removed,
@@ -63,7 +65,7 @@ pub async fn chain_status(
         .iter()
         .find(|s| s.chain_id == watch.chain_id && s.token == watch.token)
         .map_or(6, |s| s.decimals);
-    if progress.received == crate::domain::onchain::TokenUnits::ZERO {
+    if progress.received == TokenUnits::ZERO {
         return Ok(Some(if progress.removed > 0 {
             ChainStatus::Removed
         } else {
@@ -71,13 +73,12 @@ pub async fn chain_status(
         }));
     }
     if progress.received < progress.expected {
+        let rest = progress.expected.minus(progress.received);
         return Ok(Some(ChainStatus::Short {
             received: progress.received.in_tokens(decimals),
             expected: progress.expected.in_tokens(decimals),
-            rest: progress
-                .expected
-                .minus(progress.received)
-                .in_tokens(decimals),
+            rest: rest.in_tokens(decimals),
+            rest_units: rest,
         }));
     }
     let scanner = format!("{}:{}", watch.chain_id, watch.token.lower());

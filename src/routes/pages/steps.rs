@@ -14,6 +14,7 @@ use super::step::{Form, Step, Transfer, page_state_key};
 use super::{Ctx, Expiry, Layout, MessagePage, Summary, render};
 use crate::db::payments::PaymentRow;
 use crate::db::sessions::SessionView;
+use crate::domain::onchain::{ChainAddress, TokenUnits, payment_uri};
 use crate::domain::url::return_url;
 use crate::domain::{Environment, SessionStatus};
 use crate::providers::Instructions;
@@ -442,14 +443,36 @@ pub struct WalletRequest {
     pub units: String,
 }
 
+/// Part of the amount arrived at an address of the payment's own: the page, its QR code and
+/// the browser wallet's request ask for what is left (`rest`, in tokens and in `units`).
+fn ask_for_the_rest(instructions: &mut Instructions, rest: &str, units: TokenUnits) {
+    let parse = |text: &Option<String>| text.as_deref().and_then(|t| ChainAddress::parse(t).ok());
+    let (Some(token), Some(to), Some(chain_id)) = (
+        parse(&instructions.token),
+        parse(&instructions.address),
+        instructions.chain_id,
+    ) else {
+        return;
+    };
+    instructions.asset_amount = Some(rest.to_owned());
+    instructions.units = Some(units.to_string());
+    instructions.payment_uri = Some(payment_uri(token, chain_id, to, units));
+}
+
 /// What to send where, while a wallet or bank transfer is awaited.
 fn instructions(page: &StepPage<'_>, transfer: Transfer) -> HttpResponse {
     let Some(p) = page.payment else {
         return waiting(page);
     };
     let wallet = transfer == Transfer::Wallet;
-    let instructions: Instructions =
+    let mut instructions: Instructions =
         serde_json::from_str(&p.provider_data).unwrap_or_else(|_| Instructions::new(p.route_kind));
+    if let Some(ChainStatus::Short {
+        rest, rest_units, ..
+    }) = &page.chain
+    {
+        ask_for_the_rest(&mut instructions, rest, *rest_units);
+    }
     let qr_svg = instructions
         .payment_uri
         .as_deref()
@@ -491,6 +514,7 @@ fn instructions(page: &StepPage<'_>, transfer: Transfer) -> HttpResponse {
             received,
             expected,
             rest,
+            ..
         }) => t
             .with2(
                 "wallet.status_short",
@@ -531,7 +555,7 @@ fn instructions(page: &StepPage<'_>, transfer: Transfer) -> HttpResponse {
             summary,
             wallet,
             heading: t.with("wallet.heading", "network", &network),
-            exact_amount: wallet_request.is_some(),
+            exact_amount: instructions.exact,
             sending: !matches!(
                 page.chain,
                 Some(ChainStatus::Seen { .. } | ChainStatus::Removed)

@@ -17,6 +17,13 @@ use serde_json::{Value, json};
 pub const MERCHANT: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 pub const BUYER: &str = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
 pub const OTHER_BUYER: &str = "0x90F79bf6EB2c4f870365E785982E1f101E93b906";
+/// The first of them, which pays nothing in the tests: a merchant's derived address 0.
+pub const ACCOUNT_0: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+
+/// The extended public key of the account `m/44'/60'/0'` of anvil's mnemonic ("test test …
+/// junk"), as a wallet exports it: its receiving addresses `/0/i` are anvil's accounts, whose
+/// keys anvil holds, so a test can spend what a derived address received.
+pub const ACCOUNT_XPUB: &str = "xpub6Ce9NcJvTk36xtLSrJLZqE7wtgA5deCeYs7rSQtreh4cj6ByPtrg9sD7V2FNFLPnf8heNP3FGkeV9qwfzvZNSd54JoNXVsXFYSYwHsnJxqP";
 
 fn tools() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/chain")
@@ -129,7 +136,9 @@ impl Chain {
     }
 
     /// A transaction from `from` (one of anvil's funded, unlocked accounts, so anvil signs it)
-    /// to `to` with `data`, mined at once; its hash.
+    /// to `to` with `data`; its hash, once it is mined and succeeded. (Anvil answers
+    /// `eth_sendTransaction` when the transaction is in its pool and mines it a moment later: on
+    /// a busy machine the receipt is not there yet when the answer comes.)
     async fn send(&self, from: &str, to: &str, data: String) -> String {
         let tx = self
             .rpc(
