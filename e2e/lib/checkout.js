@@ -27,6 +27,12 @@ export const STATES = {
   paid: { marker: 'section.result:has(h1.ok)', primary: null },
   failed: { marker: 'section.result:has(h1.bad) a.button', primary: 'section.result a.button' },
   expired: { marker: 'section.message a.button', primary: 'section.message a.button' },
+  // An onchain wallet route (real USDC on Base): what to send where, with the "Open in your
+  // wallet" link; the browser wallet's button once the script found `window.ethereum`; then,
+  // the transfer on the chain, the same details without the QR code, link or button.
+  onchain: { marker: 'body:has(#wallet-send) #amount-value', primary: 'a.button[href^="ethereum:"]' },
+  onchainWallet: { marker: 'p:not([hidden]) > #wallet-send', primary: '#wallet-send' },
+  onchainSeen: { marker: 'body:not(:has(#wallet-send, .qr)) section[aria-labelledby="instructions-title"] #amount-value', primary: null },
 };
 
 let orders = 0;

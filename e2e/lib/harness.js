@@ -7,11 +7,17 @@ import { STATES } from './checkout.js';
 import { startMerchant } from './merchant.js';
 import { startServer } from './server.js';
 
-/** Starts everything before the file's tests and stops it after; returns a live view. */
-export function useHarness(name, { serverEnv = {} } = {}) {
+/**
+ * Starts everything before the file's tests and stops it after; returns a live view.
+ * `serverEnv` (variables) and `serverConfig` (the text of a TOML settings file) may also be
+ * functions, called in the `before` hook: then they can use what an earlier hook started.
+ */
+export function useHarness(name, { serverEnv = {}, serverConfig } = {}) {
   const h = { server: null, merchant: null, browser: null };
   before(async () => {
-    h.server = await startServer({ env: serverEnv });
+    const env = typeof serverEnv === 'function' ? await serverEnv() : serverEnv;
+    const config = typeof serverConfig === 'function' ? await serverConfig() : serverConfig;
+    h.server = await startServer({ env, config });
     h.merchant = await startMerchant();
     await h.merchant.register(h.server);
     h.browser = await launch();

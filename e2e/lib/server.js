@@ -1,7 +1,7 @@
 // Starts the real server (target/debug/openrails-checkout serve) on 127.0.0.1 with a throwaway
 // SQLite database, and talks to its merchant API.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -37,10 +37,12 @@ export async function waitFor(check, { timeout = 10_000, interval = 100, message
 }
 
 /**
- * Starts the server. `env` overrides the defaults below. Resolves once `/readyz` answers 200,
- * with `{ url, key, api(), stop(), logs() }`.
+ * Starts the server. `env` overrides the defaults below; `config` (optional) is the text of a
+ * TOML settings file, written beside the database and named by `OPENRAILS_CONFIG`. Resolves
+ * once `/readyz` answers 200, with `{ url, key, api(), apiAs(key), cli(...args), stop(),
+ * logs() }`.
  */
-export async function startServer({ env = {} } = {}) {
+export async function startServer({ env = {}, config } = {}) {
   if (!existsSync(BINARY)) {
     throw new Error(`${BINARY} does not exist: run \`cargo build\` in ${ROOT} first`);
   }
@@ -50,18 +52,25 @@ export async function startServer({ env = {} } = {}) {
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('OPENRAILS_') && k !== 'DATABASE_URL'),
   );
+  const configEnv = {};
+  if (config !== undefined) {
+    configEnv.OPENRAILS_CONFIG = path.join(dir, 'config.toml');
+    writeFileSync(configEnv.OPENRAILS_CONFIG, config);
+  }
+  const serverEnv = {
+    ...inherited,
+    OPENRAILS_BIND: `127.0.0.1:${port}`,
+    DATABASE_URL: `sqlite://${dir}/e2e.db`,
+    OPENRAILS_SANDBOX_DELAY_SECONDS: '2',
+    OPENRAILS_RECONCILE_INTERVAL_SECONDS: '1',
+    OPENRAILS_REDIRECT_WAIT_SECONDS: '3',
+    RUST_LOG: 'warn',
+    ...configEnv,
+    ...env,
+  };
   const child = spawn(BINARY, ['serve'], {
     cwd: ROOT,
-    env: {
-      ...inherited,
-      OPENRAILS_BIND: `127.0.0.1:${port}`,
-      DATABASE_URL: `sqlite://${dir}/e2e.db`,
-      OPENRAILS_SANDBOX_DELAY_SECONDS: '2',
-      OPENRAILS_RECONCILE_INTERVAL_SECONDS: '1',
-      OPENRAILS_REDIRECT_WAIT_SECONDS: '3',
-      RUST_LOG: 'warn',
-      ...env,
-    },
+    env: serverEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -103,12 +112,12 @@ export async function startServer({ env = {} } = {}) {
       { timeout: 30_000, message: `${url}/readyz` },
     );
 
-    /** The merchant API: JSON in and out; throws on a non-2xx answer. */
-    const api = async (method, apiPath, body) => {
+    /** The merchant API with `apiKey`: JSON in and out; throws on a non-2xx answer. */
+    const apiAs = (apiKey) => async (method, apiPath, body) => {
       const res = await fetch(`${url}${apiPath}`, {
         method,
         headers: {
-          authorization: `Bearer ${key}`,
+          authorization: `Bearer ${apiKey}`,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -117,8 +126,22 @@ export async function startServer({ env = {} } = {}) {
       if (!res.ok) throw new Error(`${method} ${apiPath} answered ${res.status}: ${text}`);
       return text ? JSON.parse(text) : null;
     };
+    /** The merchant API with the sandbox key read at start. */
+    const api = apiAs(key);
 
-    return { url, port, key, api, stop, logs };
+    /**
+     * Runs the binary's command line (`keys create --environment production`, …) with the
+     * server's own settings and database; resolves with its stdout, throws when it fails.
+     */
+    const cli = (...args) =>
+      new Promise((resolve, reject) => {
+        execFile(BINARY, args, { cwd: ROOT, env: serverEnv, timeout: 30_000 }, (err, out, errOut) => {
+          if (err) reject(new Error(`${path.basename(BINARY)} ${args.join(' ')} failed: ${err.message}\n${errOut}`));
+          else resolve(out);
+        });
+      });
+
+    return { url, port, key, api, apiAs, cli, stop, logs };
   } catch (e) {
     await stop();
     throw e;
