@@ -7,9 +7,11 @@
 //!    chain: a different hash means a reorganisation, and the last
 //!    [`MAX_CONFIRMATIONS`] blocks are scanned again;
 //! 2. the next range of blocks (at most `max_block_range`): the hash of its last block, then
-//!    its logs (`eth_getLogs` on the token's `Transfer` topic, recipients in batches); each
-//!    log recorded once by (chain, transaction, log index), matched to the payment that waits
-//!    for it, in the transaction that moves the cursor (only while the lease is held);
+//!    its logs (`eth_getLogs` on the token's `Transfer` topic, recipients in batches), each
+//!    checked against its transaction's receipt (a log the receipt does not hold fails the
+//!    step); each log recorded once by (chain, transaction, log index), matched to the payment
+//!    that waits for it, in the transaction that moves the cursor (only while the lease is
+//!    held);
 //! 3. every transfer not yet confirmed has its block checked against the chain: one no
 //!    longer there is `removed` (the page goes back to waiting; after `paid` it is logged at
 //!    error level and counted), one deep enough is `confirmed`;
@@ -259,6 +261,11 @@ pub async fn scan_once(
         let recipients: Vec<ChainAddress> = recipients.into_iter().collect();
         for batch in recipients.chunks(ADDRESS_BATCH) {
             found.extend(rpc.transfers(scanner.token, batch, cursor + 1, to).await?);
+        }
+        // Each log is checked against its receipt before it counts: an endpoint that gives a
+        // log its chain does not hold fails the step, and nothing of it is written.
+        for log in &found {
+            rpc.confirm(scanner.token, log).await?;
         }
         step.cursor = Some((to, to_hash));
         report.scanned_to = to;

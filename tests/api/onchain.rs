@@ -407,39 +407,33 @@ async fn a_unique_amount_is_not_reused_while_its_payment_is_watched() {
     );
 }
 
-#[tokio::test]
-async fn an_rpc_that_answers_429_is_backed_off_and_the_payment_still_paid() {
+/// A JSON-RPC proxy on 127.0.0.1 in front of `upstream`: `answer` may answer a request itself
+/// (else it goes to the chain), and `rewrite` may change what the chain answered. Its port.
+fn rpc_proxy<A, R>(upstream: String, answer: A, rewrite: R) -> u16
+where
+    A: Fn(&Value) -> Option<actix_web::HttpResponse> + Clone + Send + 'static,
+    R: Fn(&Value, Value) -> Value + Clone + Send + 'static,
+{
     use actix_web::{App, HttpResponse, HttpServer, web};
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    let chain = Chain::start(8453).await;
-    // A proxy in front of the chain that answers 429 while told to.
-    let limited = Arc::new(AtomicUsize::new(0));
-    let upstream = chain.url.clone();
-    let (state, target) = (limited.clone(), upstream.clone());
     let server = HttpServer::new(move || {
-        let (state, target) = (state.clone(), target.clone());
+        let (answer, rewrite, upstream) = (answer.clone(), rewrite.clone(), upstream.clone());
         App::new().default_service(web::to(move |body: web::Bytes| {
-            let (state, target) = (state.clone(), target.clone());
+            let (answer, rewrite, upstream) = (answer.clone(), rewrite.clone(), upstream.clone());
             async move {
-                if state.load(Ordering::SeqCst) > 0 {
-                    state.fetch_sub(1, Ordering::SeqCst);
-                    return HttpResponse::TooManyRequests().body("slow down");
+                let request: Value = serde_json::from_slice(&body).unwrap();
+                if let Some(response) = answer(&request) {
+                    return response;
                 }
-                let answer = reqwest::Client::new()
-                    .post(&target)
-                    .header("content-type", "application/json")
-                    .body(body.to_vec())
+                let answered: Value = reqwest::Client::new()
+                    .post(&upstream)
+                    .json(&request)
                     .send()
                     .await
                     .unwrap()
-                    .bytes()
+                    .json()
                     .await
                     .unwrap();
-                HttpResponse::Ok()
-                    .content_type("application/json")
-                    .body(answer)
+                HttpResponse::Ok().json(rewrite(&request, answered))
             }
         }))
     })
@@ -448,6 +442,39 @@ async fn an_rpc_that_answers_429_is_backed_off_and_the_payment_still_paid() {
     .unwrap();
     let port = server.addrs()[0].port();
     tokio::spawn(server.run());
+    port
+}
+
+/// The scanner's failed steps so far, from `/metrics`.
+async fn scan_failures(app: &TestApp) -> u64 {
+    let metrics = app.get_anonymous("/metrics").await.text().await.unwrap();
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("openrails_onchain_scan_failures_total "))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_rpc_that_answers_429_is_backed_off_and_the_payment_still_paid() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let chain = Chain::start(8453).await;
+    // A proxy in front of the chain that answers 429 while told to.
+    let limited = Arc::new(AtomicUsize::new(0));
+    let state = limited.clone();
+    let port = rpc_proxy(
+        chain.url.clone(),
+        move |_| {
+            (state.load(Ordering::SeqCst) > 0).then(|| {
+                state.fetch_sub(1, Ordering::SeqCst);
+                actix_web::HttpResponse::TooManyRequests().body("slow down")
+            })
+        },
+        |_, answer| answer,
+    );
     let mut route = onchain_route(&chain, Environment::Production, 1);
     route.onchain.as_mut().unwrap().rpc_url = RpcUrl::new(&format!("http://127.0.0.1:{port}"));
     let app = app_with(route).await;
@@ -459,15 +486,129 @@ async fn an_rpc_that_answers_429_is_backed_off_and_the_payment_still_paid() {
     chain.transfer(BUYER, MERCHANT, units).await;
     wait_for_event(&app, &id, "payment.paid").await;
     assert_eq!(limited.load(Ordering::SeqCst), 0, "every 429 was met");
-    let metrics = app.get_anonymous("/metrics").await.text().await.unwrap();
-    let failures: u64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("openrails_onchain_scan_failures_total "))
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(failures >= 1, "{metrics}");
+    assert!(scan_failures(&app).await >= 1);
     assert_eq!(app.get_anonymous("/healthz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_log_that_its_receipt_does_not_hold_is_never_counted() {
+    use openrails_checkout::domain::onchain::transfer_topic;
+    use std::sync::{Arc, Mutex};
+
+    let chain = Chain::start(8453).await;
+    // A proxy that adds to eth_getLogs answers a transfer the chain never made: in a real
+    // block, with that block's hash, paying the session exactly.
+    let fake: Arc<Mutex<Option<(u64, Value)>>> = Arc::new(Mutex::new(None));
+    let lie = fake.clone();
+    let port = rpc_proxy(
+        chain.url.clone(),
+        |_| None,
+        move |request, mut answer| {
+            let range = &request["params"][0];
+            if request["method"] == "eth_getLogs"
+                && let Some((block, log)) = lie.lock().unwrap().clone()
+            {
+                let bound = |key: &str| {
+                    u64::from_str_radix(range[key].as_str().unwrap().trim_start_matches("0x"), 16)
+                        .unwrap()
+                };
+                if (bound("fromBlock")..=bound("toBlock")).contains(&block) {
+                    answer["result"].as_array_mut().unwrap().push(log);
+                }
+            }
+            answer
+        },
+    );
+    let mut route = onchain_route(&chain, Environment::Production, 1);
+    route.onchain.as_mut().unwrap().rpc_url = RpcUrl::new(&format!("http://127.0.0.1:{port}"));
+    let app = app_with(route).await;
+    let id = session(&app, &app.live_key).await;
+    let (units, _) = asked(&Buyer::new(&app, &id).choose("wallet-usdc-live").await);
+
+    chain.mint(BUYER, 500_000_000).await;
+    let minted = chain.rpc("eth_blockNumber", json!([])).await;
+    let block = chain
+        .rpc("eth_getBlockByNumber", json!([minted, false]))
+        .await;
+    let word = |a: &str| ChainAddress::parse(a).unwrap().topic();
+    let log = json!({
+        "address": USDC_BASE.to_lowercase(),
+        "topics": [transfer_topic(), word(BUYER), word(MERCHANT)],
+        "data": format!("0x{units:064x}"),
+        "blockNumber": minted,
+        "blockHash": block["hash"],
+        "transactionHash": format!("0x{}", "ab".repeat(32)),
+        "logIndex": "0x7",
+        "removed": false,
+    });
+    let number =
+        u64::from_str_radix(minted.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    *fake.lock().unwrap() = Some((number, log));
+    Chain::until(SETTLE, "the scanner to refuse the log twice", || async {
+        scan_failures(&app).await >= 2
+    })
+    .await;
+    assert!(
+        kinds(&app, &id).await.is_empty(),
+        "nothing seen, nothing paid"
+    );
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM onchain_transfers").await,
+        0,
+        "the log is not recorded"
+    );
+
+    // Once the endpoint stops lying, the real transfer pays and only it is recorded.
+    *fake.lock().unwrap() = None;
+    let tx = chain.transfer(BUYER, MERCHANT, units).await;
+    let paid = wait_for_event(&app, &id, "payment.paid").await;
+    assert_eq!(paid["data"]["tx_hash"], tx);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM onchain_transfers").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn another_token_to_our_address_and_transfers_from_it_pay_nothing() {
+    const OTHER_TOKEN: &str = "0x1111111111111111111111111111111111111111";
+    let chain = Chain::start(8453).await;
+    chain.place_token(OTHER_TOKEN).await;
+    let app = app_with(onchain_route(&chain, Environment::Production, 1)).await;
+    let id = session(&app, &app.live_key).await;
+    let (units, _) = asked(&Buyer::new(&app, &id).choose("wallet-usdc-live").await);
+
+    // The exact amount, but of another token; and the exact amount sent from our address.
+    chain.mint_of(OTHER_TOKEN, BUYER, 500_000_000).await;
+    chain.transfer_of(OTHER_TOKEN, BUYER, MERCHANT, units).await;
+    chain.mint(MERCHANT, 500_000_000).await;
+    chain.transfer(MERCHANT, BUYER, units).await;
+    let head = chain.rpc("eth_blockNumber", json!([])).await;
+    let head = u64::from_str_radix(head.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    Chain::until(SETTLE, "the scanner to pass those blocks", || async {
+        app.scalar("SELECT COALESCE(MAX(block_number), 0) FROM onchain_scanners")
+            .await
+            >= i64::try_from(head).unwrap()
+    })
+    .await;
+    assert!(
+        kinds(&app, &id).await.is_empty(),
+        "nothing seen, nothing paid"
+    );
+    // Only the USDC minted to our address is recorded (a transfer to it that pays nothing).
+    let counted = app
+        .scalar(
+            "SELECT COUNT(*) FROM onchain_transfers WHERE payment_id IS NOT NULL
+             OR from_address <> '0x0000000000000000000000000000000000000000'",
+        )
+        .await;
+    assert_eq!(counted, 0);
+
+    let tx = chain.transfer(BUYER, MERCHANT, units).await;
+    assert_eq!(
+        wait_for_event(&app, &id, "payment.paid").await["data"]["tx_hash"],
+        tx
+    );
 }
 
 /// The real binary's configuration: one production `onchain` route on `chain`.

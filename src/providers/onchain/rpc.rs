@@ -28,6 +28,9 @@ pub enum RpcError {
     },
     /// The answer is not what the call returns.
     Malformed(String),
+    /// The endpoint's answers contradict each other: a log that its transaction's receipt does
+    /// not hold. Nothing of the step is counted; it is tried again.
+    Inconsistent(String),
 }
 
 impl RpcError {
@@ -45,6 +48,8 @@ impl RpcError {
                 let message = message.to_ascii_lowercase();
                 message.contains("beyond current head") || message.contains("header not found")
             }
+            // A node behind a load balancer may lag behind the one that gave the log.
+            RpcError::Inconsistent(_) => true,
             RpcError::Malformed(_) => false,
         }
     }
@@ -59,6 +64,10 @@ impl fmt::Display for RpcError {
                 write!(f, "the RPC endpoint refused the call ({code}): {message}")
             }
             RpcError::Malformed(e) => write!(f, "the RPC endpoint answered something else: {e}"),
+            RpcError::Inconsistent(e) => write!(
+                f,
+                "the RPC endpoint contradicts itself, nothing of it is counted: {e}"
+            ),
         }
     }
 }
@@ -93,6 +102,8 @@ pub struct Receipt {
     pub block_hash: String,
     /// Whether it succeeded (status 1).
     pub succeeded: bool,
+    /// Its `Transfer` logs of the token asked about.
+    pub transfers: Vec<TransferLog>,
 }
 
 /// A chain's JSON-RPC endpoint.
@@ -230,24 +241,68 @@ impl RpcClient {
             if log["removed"] == json!(true) {
                 continue;
             }
-            found.push(transfer_log(log)?);
+            // The filter asked for these only: anything else is the endpoint's mistake.
+            let Some(transfer) = token_transfer(log, token)? else {
+                tracing::warn!(log = %log, "eth_getLogs answered a log of another contract or event; ignored");
+                continue;
+            };
+            if !to.contains(&transfer.to) {
+                tracing::warn!(tx_hash = %transfer.tx_hash, to = %transfer.to, "eth_getLogs answered a transfer to an address not asked for; ignored");
+                continue;
+            }
+            found.push(transfer);
         }
         Ok(found)
     }
 
-    /// `eth_getTransactionReceipt`: where `tx_hash` was mined, `None` when it is not (any more).
-    pub async fn receipt(&self, tx_hash: &str) -> Result<Option<Receipt>, RpcError> {
+    /// `eth_getTransactionReceipt`: where `tx_hash` was mined and its `Transfer` logs of
+    /// `token`; `None` when it is not mined (any more).
+    pub async fn receipt(
+        &self,
+        token: ChainAddress,
+        tx_hash: &str,
+    ) -> Result<Option<Receipt>, RpcError> {
         let receipt = self
             .call("eth_getTransactionReceipt", json!([tx_hash]))
             .await?;
         if receipt.is_null() {
             return Ok(None);
         }
+        let mut transfers = Vec::new();
+        for log in receipt["logs"].as_array().into_iter().flatten() {
+            transfers.extend(token_transfer(log, token)?);
+        }
         Ok(Some(Receipt {
             block_number: quantity(&receipt["blockNumber"], "eth_getTransactionReceipt")?,
             block_hash: text(&receipt["blockHash"], "eth_getTransactionReceipt")?,
             succeeded: receipt["status"].as_str() == Some("0x1"),
+            transfers,
         }))
+    }
+
+    /// Checks `log` against its transaction's receipt: mined in the log's block, succeeded, and
+    /// holding this very log. A log that fails this is not counted
+    /// ([`RpcError::Inconsistent`]).
+    pub async fn confirm(&self, token: ChainAddress, log: &TransferLog) -> Result<(), RpcError> {
+        let inconsistent = |why: &str| {
+            Err(RpcError::Inconsistent(format!(
+                "eth_getLogs gave a transfer in {} (log {}, block {}) but {why}",
+                log.tx_hash, log.log_index, log.block_number
+            )))
+        };
+        let Some(receipt) = self.receipt(token, &log.tx_hash).await? else {
+            return inconsistent("its receipt does not exist");
+        };
+        if receipt.block_hash != log.block_hash || receipt.block_number != log.block_number {
+            return inconsistent("its receipt is in another block");
+        }
+        if !receipt.succeeded {
+            return inconsistent("its transaction failed");
+        }
+        if !receipt.transfers.contains(log) {
+            return inconsistent("its receipt does not hold that log");
+        }
+        Ok(())
     }
 
     /// The token's `decimals()`.
@@ -290,11 +345,23 @@ fn quantity(value: &Value, call: &str) -> Result<u64, RpcError> {
         .map_err(|_| RpcError::Malformed(format!("{call}: {digits:?} is not a quantity")))
 }
 
-fn transfer_log(log: &Value) -> Result<TransferLog, RpcError> {
-    let malformed = |what: &str| RpcError::Malformed(format!("eth_getLogs: a log without {what}"));
+/// The `Transfer` log of `token` in `log`, `None` when it is a log of another contract or
+/// event.
+fn token_transfer(log: &Value, token: ChainAddress) -> Result<Option<TransferLog>, RpcError> {
+    let malformed = |what: &str| RpcError::Malformed(format!("a log without {what}"));
     let topics = log["topics"]
         .as_array()
         .ok_or_else(|| malformed("topics"))?;
+    let contract = log["address"]
+        .as_str()
+        .and_then(|a| ChainAddress::parse(a).ok());
+    let event = topics
+        .first()
+        .and_then(Value::as_str)
+        .map(str::to_ascii_lowercase);
+    if contract != Some(token) || event.as_deref() != Some(transfer_topic().as_str()) {
+        return Ok(None);
+    }
     let topic = |i: usize| {
         topics
             .get(i)
@@ -302,16 +369,57 @@ fn transfer_log(log: &Value) -> Result<TransferLog, RpcError> {
             .and_then(ChainAddress::from_topic)
             .ok_or_else(|| malformed("a from and a to address"))
     };
-    Ok(TransferLog {
-        tx_hash: text(&log["transactionHash"], "eth_getLogs")?,
-        log_index: quantity(&log["logIndex"], "eth_getLogs")?,
-        block_number: quantity(&log["blockNumber"], "eth_getLogs")?,
-        block_hash: text(&log["blockHash"], "eth_getLogs")?,
+    Ok(Some(TransferLog {
+        tx_hash: text(&log["transactionHash"], "a log")?,
+        log_index: quantity(&log["logIndex"], "a log")?,
+        block_number: quantity(&log["blockNumber"], "a log")?,
+        block_hash: text(&log["blockHash"], "a log")?,
         from: topic(1)?,
         to: topic(2)?,
         value: log["data"]
             .as_str()
             .and_then(TokenUnits::from_hex)
             .ok_or_else(|| malformed("a value"))?,
-    })
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::onchain::USDC_BASE;
+
+    fn log(contract: &str, event: &str) -> Value {
+        let buyer = ChainAddress::parse("0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC").unwrap();
+        let merchant = ChainAddress::parse("0x70997970C51812dc3A010C7d01b50e0d17dc79C8").unwrap();
+        json!({
+            "address": contract,
+            "topics": [event, buyer.topic(), merchant.topic()],
+            "data": format!("0x{:064x}", 116_000_123u64),
+            "blockNumber": "0x2", "blockHash": format!("0x{}", "cd".repeat(32)),
+            "transactionHash": format!("0x{}", "ab".repeat(32)), "logIndex": "0x1",
+        })
+    }
+
+    #[test]
+    fn only_the_tokens_transfer_logs_are_read() {
+        let usdc = ChainAddress::parse(USDC_BASE).unwrap();
+        let read = token_transfer(&log(&USDC_BASE.to_lowercase(), &transfer_topic()), usdc)
+            .unwrap()
+            .expect("a transfer");
+        assert_eq!(read.value, TokenUnits::new(116_000_123));
+        assert_eq!((read.block_number, read.log_index), (2, 1));
+        let other = "0x1111111111111111111111111111111111111111";
+        assert_eq!(
+            token_transfer(&log(other, &transfer_topic()), usdc).unwrap(),
+            None
+        );
+        let approval = "0x8c5be1e5ebec7d5bd14f71427d1e84f3dd0314c0f7b2291e5b200ac8c7c3b925";
+        assert_eq!(
+            token_transfer(&log(USDC_BASE, approval), usdc).unwrap(),
+            None
+        );
+        let mut broken = log(USDC_BASE, &transfer_topic());
+        broken["data"] = json!("0xzz");
+        assert!(token_transfer(&broken, usdc).is_err());
+    }
 }

@@ -164,14 +164,30 @@ impl Chain {
 
     /// Mints `units` of the token to `to` (mined in a block of its own).
     pub async fn mint(&self, to: &str, units: u64) {
-        let data = format!("0x40c10f19{}{}", word(to), word(&format!("{units:x}")));
-        self.send(MERCHANT, USDC_BASE, data).await;
+        self.mint_of(USDC_BASE, to, units).await;
     }
 
     /// `from` transfers `units` of the token to `to`; the transaction's hash. Mined at once.
     pub async fn transfer(&self, from: &str, to: &str, units: u64) -> String {
+        self.transfer_of(USDC_BASE, from, to, units).await
+    }
+
+    /// Places another token (the same code) at `token`.
+    pub async fn place_token(&self, token: &str) {
+        self.rpc("anvil_setCode", json!([token, token_runtime()]))
+            .await;
+    }
+
+    /// Mints `units` of `token` to `to`.
+    pub async fn mint_of(&self, token: &str, to: &str, units: u64) {
+        let data = format!("0x40c10f19{}{}", word(to), word(&format!("{units:x}")));
+        self.send(MERCHANT, token, data).await;
+    }
+
+    /// `from` transfers `units` of `token` to `to`; the transaction's hash.
+    pub async fn transfer_of(&self, token: &str, from: &str, to: &str, units: u64) -> String {
         let data = format!("0xa9059cbb{}{}", word(to), word(&format!("{units:x}")));
-        self.send(from, USDC_BASE, data).await
+        self.send(from, token, data).await
     }
 
     /// The token balance of `owner`.
