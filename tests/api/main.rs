@@ -13,6 +13,8 @@ mod checkout_support;
 mod helpers;
 #[path = "support/served.rs"]
 mod served;
+#[path = "support/stripe.rs"]
+mod stripe_support;
 #[path = "support/webhooks.rs"]
 mod webhook_support;
 
@@ -45,6 +47,7 @@ mod openapi;
 mod operations;
 mod protocol_errors;
 mod sessions;
+mod stripe_standin;
 mod validation;
 mod webhook_addresses;
 mod webhook_cli;
