@@ -33,6 +33,27 @@ pub struct BrandingDefaults {
     pub default_language: Option<String>,
 }
 
+/// Environment variables given to the server beside the process's (see
+/// [`Settings::secret_env`]); `Debug` shows their names only.
+#[derive(Clone, Default, PartialEq)]
+pub struct SecretEnv(pub std::collections::BTreeMap<String, String>);
+
+impl std::fmt::Debug for SecretEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
+
+impl SecretEnv {
+    /// The variable `name`: given here, or the process's.
+    pub fn var(&self, name: &str) -> Option<String> {
+        self.0
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
@@ -115,6 +136,11 @@ pub struct Settings {
     /// `OPENRAILS_ENCRYPTION_KEY_PREVIOUS` only, never from the file.
     #[serde(skip)]
     pub encryption: EncryptionKeys,
+    /// Environment variables the server reads secrets from (a route's `secret_key_env`):
+    /// these first, then the process's. Empty but in tests, which give secrets here rather
+    /// than change the process's environment.
+    #[serde(skip)]
+    pub secret_env: SecretEnv,
     /// How long the paid page waits for the merchant to acknowledge `payment.paid` before
     /// sending the buyer back anyway.
     pub redirect_wait_seconds: i64,
@@ -156,6 +182,7 @@ impl Default for Settings {
             webhook_secret_overlap_seconds: 86_400,
             webhook_allow_private_sandbox_endpoints: false,
             encryption: EncryptionKeys::default(),
+            secret_env: SecretEnv::default(),
             redirect_wait_seconds: 5,
         }
     }
@@ -401,6 +428,25 @@ impl Settings {
                 ),
                 (None, false) => {}
             }
+            let stripe = route.integration == crate::domain::payment_route::STRIPE_INTEGRATION;
+            match (&route.stripe, stripe) {
+                (Some(settings), true) => {
+                    settings
+                        .check(route.kind, &route.environments, &|name| {
+                            self.secret_env.var(name)
+                        })
+                        .map_err(|m| anyhow::anyhow!("route {}: {m}", route.id))?;
+                }
+                (None, true) => bail!(
+                    "route {}: integration \"stripe\" needs its settings: stripe = {{ secret_key_env = \"STRIPE_SECRET_KEY\", webhook_secret_env = \"STRIPE_WEBHOOK_SECRET\" }}",
+                    route.id
+                ),
+                (Some(_), false) => bail!(
+                    "route {}: a stripe = {{ … }} table belongs to integration \"stripe\"",
+                    route.id
+                ),
+                (None, false) => {}
+            }
             for rate in [route.buyer_fee_rate, route.gateway_fee_rate] {
                 if !(0.0..0.5).contains(&rate) {
                     bail!("route {}: fee rates must be between 0 and 0.5", route.id);
@@ -429,6 +475,28 @@ impl Settings {
             .map(|(route, settings)| {
                 let target = settings
                     .check(&route.environments)
+                    .map_err(|m| anyhow::anyhow!("route {}: {m}", route.id))?;
+                Ok((route, target))
+            })
+            .collect()
+    }
+
+    /// The routes of the `stripe` integration by id, with their checked settings and
+    /// secrets read from the environment (what [`Settings::validate`] refuses comes back as
+    /// the same error).
+    pub fn stripe_routes(
+        &self,
+    ) -> anyhow::Result<Vec<(&PaymentRoute, crate::domain::stripe::StripeTarget)>> {
+        let stripe = crate::domain::payment_route::STRIPE_INTEGRATION;
+        self.routes
+            .iter()
+            .filter(|r| r.integration == stripe)
+            .filter_map(|r| r.stripe.as_ref().map(|s| (r, s)))
+            .map(|(route, settings)| {
+                let target = settings
+                    .check(route.kind, &route.environments, &|name| {
+                        self.secret_env.var(name)
+                    })
                     .map_err(|m| anyhow::anyhow!("route {}: {m}", route.id))?;
                 Ok((route, target))
             })

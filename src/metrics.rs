@@ -16,6 +16,8 @@ pub struct Metrics {
     pub onchain_rpc_calls: AtomicU64,
     /// Chain scan steps that failed (and were retried after a pause).
     pub onchain_scan_failures: AtomicU64,
+    /// Provider answers that named another amount or currency than the payment asked.
+    pub provider_amount_mismatches: AtomicU64,
 }
 
 impl Metrics {

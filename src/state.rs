@@ -21,6 +21,7 @@ use crate::domain::PaymentId;
 use crate::domain::ids::random_token;
 use crate::domain::onchain::{Transfer, Watch};
 use crate::domain::sandbox::LedgerEntry;
+use crate::domain::stripe::StripeTarget;
 use crate::domain::time::now_ms;
 use crate::i18n::Catalogs;
 use crate::lifecycle::Lifecycle;
@@ -29,6 +30,7 @@ use crate::metrics::Metrics;
 use crate::providers::Providers;
 use crate::providers::onchain::{OnchainProvider, RouteTarget, WatchBook};
 use crate::providers::sandbox::{Ledger, SandboxProvider};
+use crate::providers::stripe::StripeProvider;
 use crate::webhooks::client::{EndpointRules, WebhookClients};
 use crate::webhooks::worker::WorkerContext;
 use futures_util::future::BoxFuture;
@@ -112,6 +114,17 @@ impl AppState {
                 settings.reconcile_interval_seconds * 1000,
             )));
         }
+        let stripe: HashMap<String, StripeTarget> = settings
+            .stripe_routes()?
+            .into_iter()
+            .map(|(route, target)| (route.id.clone(), target))
+            .collect();
+        if !stripe.is_empty() {
+            providers = providers.with(Arc::new(StripeProvider::new(
+                stripe,
+                settings.reconcile_interval_seconds * 1000,
+            )?));
+        }
         let scanners = scanners(&settings)?;
         Ok(AppState {
             scanners,
@@ -152,6 +165,8 @@ impl AppState {
             providers: &self.providers,
             sessions: &self.session_writer,
             wakeup: &self.webhook_wakeup,
+            metrics: &self.metrics,
+            public_url: &self.public_url,
         }
     }
 

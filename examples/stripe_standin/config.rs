@@ -74,7 +74,7 @@ impl Config {
 }
 
 /// Webhooks go to this machine only: nothing the stand-in sends leaves 127.0.0.1.
-fn check_loopback(url: &str) -> Result<(), String> {
+pub fn check_loopback(url: &str) -> Result<(), String> {
     let parsed =
         url::Url::parse(url).map_err(|_| format!("STANDIN_WEBHOOK_URL is not a URL: {url}"))?;
     let loopback = match parsed.host() {

@@ -152,14 +152,39 @@ pub async fn webhooks(req: HttpRequest, body: web::Bytes, state: Shared) -> Http
         Ok(fields) => fields,
         Err(response) => return response,
     };
+    let url = match fields.get("url") {
+        None => None,
+        Some(Value::String(url)) => match super::config::check_loopback(url) {
+            Ok(()) => Some(url.clone()),
+            Err(e) => return refused(400, "parameter_invalid", &e),
+        },
+        Some(_) => return refused(400, "parameter_invalid", "url must be a string"),
+    };
+    if url.is_some() && state.config.webhook_secret.is_none() {
+        return refused(
+            400,
+            "parameter_invalid",
+            "a webhook url needs STANDIN_WEBHOOK_SECRET (whsec_…) at start",
+        );
+    }
     let deliver = match fields.get("deliver") {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) if s == "true" || s == "false" => s == "true",
+        None if url.is_some() => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(Value::String(s)) if s == "true" || s == "false" => Some(s == "true"),
         _ => return refused(400, "parameter_invalid", "deliver must be true or false"),
     };
     let mut books = state.books();
-    books.holding = !deliver;
-    HttpResponse::Ok().json(json!({ "deliver": deliver, "held": held(&books).len() }))
+    if let Some(url) = url {
+        books.webhook_url = Some(url);
+    }
+    if let Some(deliver) = deliver {
+        books.holding = !deliver;
+    }
+    HttpResponse::Ok().json(json!({
+        "url": books.webhook_url,
+        "deliver": !books.holding,
+        "held": held(&books).len(),
+    }))
 }
 
 fn held(books: &Books) -> Vec<String> {
@@ -206,6 +231,11 @@ pub async fn requests(state: Shared) -> HttpResponse {
 }
 
 pub async fn reset(state: Shared) -> HttpResponse {
-    *state.books() = Books::default();
+    let mut books = state.books();
+    let webhook_url = books.webhook_url.take();
+    *books = Books {
+        webhook_url,
+        ..Books::default()
+    };
     HttpResponse::Ok().json(json!({ "reset": true }))
 }

@@ -32,7 +32,8 @@
 //! - `POST /_standin/fail` `{"status": 500|429|402|…, "count": N}` (optional `type`, `code`,
 //!   `message`, `param`, `decline_code`): the next N API requests fail with Stripe's envelope.
 //!   These faults happen before a request runs, so an idempotency key does not save them.
-//! - `POST /_standin/webhooks` `{"deliver": false}` holds new events (a lost webhook);
+//! - `POST /_standin/webhooks` `{"url": "http://127.0.0.1:…"}` sets where events go (with a
+//!   secret from `STANDIN_WEBHOOK_SECRET`); `{"deliver": false}` holds new events (a lost webhook);
 //!   `POST /_standin/webhooks/release` delivers the held ones; `{"deliver": true}` resumes.
 //! - `GET /_standin/events`: every event produced, with how its delivery went.
 //! - `GET /_standin/requests`: the API requests received (method, path, idempotency key, the
@@ -110,10 +111,14 @@ async fn main() -> std::io::Result<()> {
         .build()
         .map_err(std::io::Error::other)?;
     let (deliveries, queue) = mpsc::unbounded_channel();
+    let webhook_url = config.webhook_url.clone();
     let state = Arc::new(StandIn {
         config,
         base_url: format!("http://{address}"),
-        books: Mutex::new(Books::default()),
+        books: Mutex::new(Books {
+            webhook_url,
+            ..Books::default()
+        }),
         deliveries,
         client,
     });
@@ -176,6 +181,8 @@ impl StandIn {
 
 #[derive(Default)]
 struct Books {
+    /// Where events are POSTed (`STANDIN_WEBHOOK_URL`, or set at run time).
+    webhook_url: Option<String>,
     sessions: HashMap<String, Session>,
     /// Oldest first.
     session_order: VecDeque<String>,
@@ -434,7 +441,7 @@ impl StandIn {
             return;
         };
         let event_id = new_id("evt_", 24);
-        let endpoint = self.config.webhook_url.is_some();
+        let endpoint = books.webhook_url.is_some() && self.config.webhook_secret.is_some();
         let event = objects::event(
             &event_id,
             kind,

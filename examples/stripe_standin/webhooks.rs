@@ -25,15 +25,18 @@ pub fn sign(secret: &str, timestamp: i64, body: &str) -> String {
 }
 
 pub async fn deliver_loop(state: Arc<StandIn>, mut queue: mpsc::UnboundedReceiver<String>) {
-    let (Some(url), Some(secret)) = (
-        state.config.webhook_url.clone(),
-        state.config.webhook_secret.clone(),
-    ) else {
+    let Some(secret) = state.config.webhook_secret.clone() else {
         return;
     };
     while let Some(id) = queue.recv().await {
-        let body = state.books().events.get(&id).map(|r| r.body.clone());
-        let Some(body) = body else { continue };
+        let (url, body) = {
+            let books = state.books();
+            let body = books.events.get(&id).map(|r| r.body.clone());
+            (books.webhook_url.clone(), body)
+        };
+        let (Some(url), Some(body)) = (url, body) else {
+            continue;
+        };
         for attempt in 0..DELIVERY_ATTEMPTS {
             let timestamp = now();
             let signature = format!("t={timestamp},v1={}", sign(&secret, timestamp, &body));

@@ -3,6 +3,7 @@
 
 mod branding;
 pub mod preview;
+mod providers;
 mod webhooks;
 
 use anyhow::Context;
@@ -53,6 +54,11 @@ enum Command {
         #[command(subcommand)]
         action: webhooks::WebhooksAction,
     },
+    /// Check the configured payment providers.
+    Providers {
+        #[command(subcommand)]
+        action: providers::ProvidersAction,
+    },
 }
 
 #[derive(Subcommand)]
@@ -92,6 +98,7 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Webhooks { action } => webhooks::run(settings, action).await,
         Command::Branding { action } => branding::run(settings, action).await,
         Command::Preview { action } => preview::run(settings, action).await,
+        Command::Providers { action } => providers::run(settings, action).await,
     }
 }
 

@@ -28,7 +28,7 @@ pub async fn count_payments_at_provider<'e, E: Executor<'e, Database = Any>>(
     executor: E,
 ) -> anyhow::Result<i64> {
     sqlx::query_scalar(
-        "SELECT COUNT(*) FROM payments WHERE provider_state IN ('in_flight', 'challenge')",
+        "SELECT COUNT(*) FROM payments WHERE provider_state IN ('in_flight', 'challenge', 'redirected')",
     )
     .fetch_one(executor)
     .await

@@ -301,7 +301,7 @@ pub async fn reschedule_poll<'e, E: Executor<'e, Database = Any>>(
 ) -> anyhow::Result<()> {
     sqlx::query(
         "UPDATE payments SET next_poll_at = $1
-         WHERE id = $2 AND provider_state IN ('in_flight', 'challenge')",
+         WHERE id = $2 AND provider_state IN ('in_flight', 'challenge', 'redirected')",
     )
     .bind(at)
     .bind(payment_id)
@@ -400,9 +400,9 @@ pub async fn claim_payments_to_poll<'e, E: Executor<'e, Database = Any>>(
     sqlx::query_as(&format!(
         "UPDATE payments SET next_poll_at = $1
          WHERE id IN (SELECT id FROM payments
-                      WHERE provider_state IN ('in_flight', 'challenge') AND next_poll_at <= $2
+                      WHERE provider_state IN ('in_flight', 'challenge', 'redirected') AND next_poll_at <= $2
                       ORDER BY next_poll_at LIMIT $3)
-           AND provider_state IN ('in_flight', 'challenge') AND next_poll_at <= $2
+           AND provider_state IN ('in_flight', 'challenge', 'redirected') AND next_poll_at <= $2
          RETURNING {COLUMNS}"
     ))
     .bind(now_ms + lease_ms)

@@ -24,6 +24,7 @@ pub mod product;
 pub mod sandbox;
 pub mod session;
 pub mod session_request;
+pub mod stripe;
 pub mod suggest;
 pub mod svg;
 pub mod time;

@@ -34,6 +34,8 @@ text_enum! {
         InFlight = "in_flight",
         /// The provider asks the buyer to confirm (e.g. 3-D Secure).
         Challenge = "challenge",
+        /// The buyer was sent to the provider's own payment page and has not finished there.
+        Redirected = "redirected",
         /// Decided: the payment is paid or failed.
         Done = "done",
     }
@@ -42,7 +44,10 @@ text_enum! {
 impl ProviderState {
     /// Whether a provider has the payment (or is being handed it) and has not finished it.
     pub fn at_provider(self) -> bool {
-        matches!(self, ProviderState::InFlight | ProviderState::Challenge)
+        matches!(
+            self,
+            ProviderState::InFlight | ProviderState::Challenge | ProviderState::Redirected
+        )
     }
 }
 

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::fees::{Fees, Rate};
 use super::hd::ExtendedPublicKey;
 use super::onchain::{self, ChainAddress};
+use super::stripe::StripeRoute;
 use super::{Environment, RouteKind};
 
 /// A route as configured. Rates are fractions (`0.032` is 3.2 %).
@@ -55,6 +56,9 @@ pub struct PaymentRoute {
     /// The `onchain` integration's settings (`onchain = { … }`), for its routes only.
     #[serde(default)]
     pub onchain: Option<OnchainRoute>,
+    /// The `stripe` integration's settings (`stripe = { … }`), for its routes only.
+    #[serde(default)]
+    pub stripe: Option<StripeRoute>,
 }
 
 /// The sandbox provider's id: the integration of the default routes.
@@ -64,8 +68,18 @@ pub const SANDBOX_INTEGRATION: &str = "sandbox";
 /// take real money.
 pub const ONCHAIN_INTEGRATION: &str = "onchain";
 
+/// Stripe Checkout, which hosts the payment page of card and bank-debit routes: the buyer is
+/// sent there and comes back.
+pub const STRIPE_INTEGRATION: &str = "stripe";
+
+/// Whether `integration` hosts the payment page itself: the buyer is sent there (and pays
+/// nothing on ours), as with Stripe Checkout.
+pub fn provider_hosts_page(integration: &str) -> bool {
+    integration == STRIPE_INTEGRATION
+}
+
 /// The integrations this build carries: what a route's `integration` may name.
-pub const INTEGRATIONS: &[&str] = &[SANDBOX_INTEGRATION, ONCHAIN_INTEGRATION];
+pub const INTEGRATIONS: &[&str] = &[SANDBOX_INTEGRATION, ONCHAIN_INTEGRATION, STRIPE_INTEGRATION];
 
 /// How an `onchain` route tells one session's transfer from another's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -318,6 +332,13 @@ impl PaymentRoute {
         self.etas.get(language).unwrap_or(&self.eta)
     }
 
+    /// Whether a payment on this route goes to its provider as soon as the buyer picks it
+    /// (for a transfer's instructions, or to send the buyer to the provider's own page);
+    /// otherwise it waits for the card the buyer types on our page.
+    pub fn hands_off_at_once(&self) -> bool {
+        self.kind != RouteKind::Card || provider_hosts_page(&self.integration)
+    }
+
     /// Whether buyers of `environment`'s sessions are offered this route.
     pub fn offered_in(&self, environment: Environment) -> bool {
         self.environments.contains(&environment)
@@ -352,6 +373,7 @@ pub fn default_routes() -> Vec<PaymentRoute> {
             provider_timeout_seconds: None,
             environments: sandbox_only(),
             onchain: None,
+            stripe: None,
         };
     let card = route(
         "card-bridge-a",

@@ -3,33 +3,44 @@
 //! polling. Each is one compare-and-set of the payment, its invoice and its session, with the
 //! event, in one transaction.
 
+use anyhow::Context;
+
 use super::events::build_event;
 use super::outbox::record_event;
 use super::{Lifecycle, session_in};
 use crate::db::Tx;
 use crate::db::invoices::close_invoice;
 use crate::db::payments::{
-    finish_payment, finish_payment_from, get_payment_by_id, record_callback,
+    HandOff, PaymentRow, advance_provider_state, finish_payment, finish_payment_from,
+    get_payment_by_id, record_callback,
 };
 use crate::db::sessions::{SessionRow, finish_session};
 use crate::domain::event::EventKind;
 use crate::domain::time::now_ms;
 use crate::domain::{InvoiceStatus, Outcome, PaymentId, ProviderState, SessionStatus};
-use crate::providers::{CallbackError, SignedCallback};
+use crate::metrics::Metrics;
+use crate::providers::{
+    CallbackError, CallbackRequest, Charged, PollResult, SignedCallback, Update,
+};
 
 /// What became of a callback.
 #[derive(Debug)]
 pub enum CallbackResult {
     /// Its outcome was applied.
     Applied,
-    /// The payment was already final; nothing changed.
+    /// The payment was already final (or already accepted); nothing changed.
     AlreadyFinal,
     /// This callback id was seen before.
     Replayed,
+    /// Genuine, but not about a payment of ours (an event type we do not use).
+    Ignored,
     /// It names a payment this provider does not carry.
     UnknownPayment,
     /// No provider has this id.
     UnknownProvider,
+    /// The provider charged another amount or currency than the payment asked: nothing was
+    /// applied (logged at error level and counted).
+    AmountMismatch,
     /// Its signature or its body was refused; nothing was read.
     Refused(CallbackError),
 }
@@ -39,23 +50,27 @@ pub enum CallbackResult {
 pub async fn receive_callback(
     lc: Lifecycle<'_>,
     provider_id: &str,
-    signature: Option<&str>,
-    body: &[u8],
+    request: CallbackRequest<'_>,
 ) -> anyhow::Result<CallbackResult> {
     let Some(provider) = lc.providers.get(provider_id) else {
         return Ok(CallbackResult::UnknownProvider);
     };
     let now = now_ms();
-    let event = match provider.parse_callback(signature, body, now) {
-        Ok(event) => event,
+    let event = match provider.parse_callback(request, now) {
+        Ok(Some(event)) => event,
+        Ok(None) => return Ok(CallbackResult::Ignored),
         Err(e) => return Ok(CallbackResult::Refused(e)),
     };
     let mut tx = lc.db.begin().await?;
-    if get_payment_by_id(&mut *tx, &event.payment_id)
+    let Some(payment) = get_payment_by_id(&mut *tx, &event.payment_id)
         .await?
-        .is_none_or(|p| p.provider != provider_id)
-    {
+        .filter(|p| p.provider == provider_id)
+    else {
+        tracing::warn!(payment.id = %event.payment_id, callback = %event.callback_id, "a callback names a payment this provider does not carry");
         return Ok(CallbackResult::UnknownPayment);
+    };
+    if !charged_as_asked(lc, &payment, event.charged.as_ref()) {
+        return Ok(CallbackResult::AmountMismatch);
     }
     if !record_callback(
         &mut *tx,
@@ -68,13 +83,46 @@ pub async fn receive_callback(
     {
         return Ok(CallbackResult::Replayed);
     }
-    let applied = apply_in(lc, &mut tx, &event.payment_id, &event.outcome, now).await?;
+    let applied = match &event.update {
+        Update::Final(outcome) => apply_in(lc, &mut tx, &event.payment_id, outcome, now).await?,
+        Update::Accepted => accept_in(lc, &mut tx, &payment, now).await?,
+    };
     lc.commit(tx, "committing a provider callback").await?;
     Ok(if applied {
         CallbackResult::Applied
     } else {
         CallbackResult::AlreadyFinal
     })
+}
+
+/// Whether what a provider says it charged is what `payment` asked (nothing said is taken as
+/// yes: the provider was given the amount and has no way to change it). A mismatch is logged
+/// at error level and counted: it means a bug or a tampered session at the provider, and a
+/// payment is never marked paid for less than it asked.
+pub(super) fn charged_as_asked(
+    lc: Lifecycle<'_>,
+    payment: &PaymentRow,
+    charged: Option<&Charged>,
+) -> bool {
+    let Some(charged) = charged else {
+        return true;
+    };
+    if charged.amount == payment.total_cents
+        && charged.currency.eq_ignore_ascii_case(&payment.currency)
+    {
+        return true;
+    }
+    Metrics::add(&lc.metrics.provider_amount_mismatches, 1);
+    tracing::error!(
+        payment.id = %payment.id,
+        provider = %payment.provider,
+        asked.cents = payment.total_cents,
+        asked.currency = %payment.currency,
+        charged.amount = charged.amount,
+        charged.currency = %charged.currency,
+        "the provider reports another amount than the payment asked; nothing was applied"
+    );
+    false
 }
 
 /// Feeds a callback a provider handed us directly (not over HTTP) through the callback path;
@@ -84,18 +132,87 @@ pub async fn apply_signed_callback(
     provider: &str,
     callback: &SignedCallback,
 ) -> anyhow::Result<CallbackResult> {
-    let result = receive_callback(
-        lc,
-        provider,
-        Some(&callback.signature),
-        callback.body.as_bytes(),
-    )
-    .await?;
+    let headers = [(callback.header.to_owned(), callback.signature.clone())];
+    let request = CallbackRequest {
+        headers: &headers,
+        body: callback.body.as_bytes(),
+    };
+    let result = receive_callback(lc, provider, request).await?;
     match result {
         CallbackResult::UnknownProvider | CallbackResult::Refused(_) => {
             anyhow::bail!("the {provider} provider's own callback was refused: {result:?}")
         }
         other => Ok(other),
+    }
+}
+
+/// A payment the buyer finished on the provider's page, accepted there and settled later
+/// (a bank debit): `redirected` → `in_flight`, with `payment.provider_pending`. `false` when
+/// it was not waiting on the provider's page (accepted already, or over).
+async fn accept_in(
+    lc: Lifecycle<'_>,
+    tx: &mut Tx,
+    payment: &PaymentRow,
+    now: i64,
+) -> anyhow::Result<bool> {
+    let step = HandOff {
+        to_state: ProviderState::InFlight,
+        provider_ref: None,
+        provider_data: &payment.provider_data,
+        card_brand: None,
+        card_last4: None,
+        provider_deadline: payment.provider_deadline,
+        next_poll_at: payment.next_poll_at,
+    };
+    if !advance_provider_state(
+        &mut **tx,
+        &payment.id,
+        ProviderState::Redirected,
+        &step,
+        now,
+    )
+    .await?
+    {
+        return Ok(false);
+    }
+    let session = session_in(tx, &payment.session_id).await?;
+    let current = get_payment_by_id(&mut **tx, &payment.id)
+        .await?
+        .context("payment vanished")?;
+    let event = build_event(
+        EventKind::ProviderPending,
+        &session,
+        Some(&current),
+        lc.route_of(&current),
+        now,
+    );
+    record_event(tx, &event).await?;
+    tracing::info!(payment.id = %payment.id, "the provider accepted the payment; it settles later");
+    Ok(true)
+}
+
+/// Applies what a provider answered when asked (on the buyer's return from its page, or by
+/// reconciliation): a final outcome, or the payment accepted to settle later. `true` when
+/// something changed.
+pub async fn apply_poll(
+    lc: Lifecycle<'_>,
+    payment: &PaymentRow,
+    result: &PollResult,
+) -> anyhow::Result<bool> {
+    match result {
+        PollResult::Final(outcome, charged) => {
+            if !charged_as_asked(lc, payment, charged.as_ref()) {
+                return Ok(false);
+            }
+            apply_outcome(lc, &payment.id, outcome).await
+        }
+        PollResult::Accepted => {
+            let mut tx = lc.db.begin().await?;
+            let accepted = accept_in(lc, &mut tx, payment, now_ms()).await?;
+            lc.commit(tx, "committing an accepted payment").await?;
+            Ok(accepted)
+        }
+        PollResult::Pending | PollResult::Unknown => Ok(false),
     }
 }
 

@@ -8,15 +8,25 @@ use anyhow::Context;
 use super::callbacks::{apply_outcome, apply_signed_callback};
 use super::events::build_event;
 use super::outbox::record_event;
-use super::{Lifecycle, provider_view, session_in};
+use super::{Lifecycle, checkout_view, provider_view, session_in};
 use crate::db::payments::{
     HandOff, PaymentRow, advance_provider_state, get_payment_by_id, record_provider_answer,
 };
+use crate::db::sessions::get_session_by_id;
 use crate::domain::card::Card;
 use crate::domain::event::EventKind;
 use crate::domain::time::now_ms;
 use crate::domain::{Outcome, ProviderState};
 use crate::providers::{NeedsBuyer, StartOutcome, StartRequest, idempotency_key};
+
+/// The key of `provider_data` that holds the provider's page of a redirected payment.
+const REDIRECT_URL: &str = "redirect_url";
+
+/// The provider's page a redirected payment's buyer pays on, from its `provider_data`.
+pub fn redirect_url(provider_data: &str) -> Option<String> {
+    let data: serde_json::Value = serde_json::from_str(provider_data).ok()?;
+    data.get(REDIRECT_URL)?.as_str().map(str::to_owned)
+}
 
 /// The answer to a hand-off.
 #[derive(Debug, PartialEq, Eq)]
@@ -25,6 +35,8 @@ pub enum HandedOff {
     Accepted,
     /// The provider asks the buyer to confirm.
     Challenge,
+    /// The buyer pays on the provider's own page, at this address.
+    Redirect(String),
     /// Someone else handed it off first, or it is over: show the current state.
     AlreadyDone,
 }
@@ -115,10 +127,15 @@ pub async fn drive_hand_off(
         .clone();
     let key = idempotency_key(&payment.id);
     let view = provider_view(payment);
+    let session = get_session_by_id(&lc.db.write, &payment.session_id)
+        .await?
+        .context("a payment's session is missing")?;
+    let checkout = checkout_view(lc.public_url, &session);
     let request = StartRequest {
         payment: &view,
         card,
         idempotency_key: &key,
+        checkout: &checkout,
     };
     let outcome = match provider.start(request).await {
         Ok(outcome) => outcome,
@@ -174,6 +191,18 @@ pub async fn drive_hand_off(
             poll_after_ms,
             false,
         ),
+        StartOutcome::Redirect {
+            provider_ref,
+            url,
+            poll_after_ms,
+        } => (
+            ProviderState::Redirected,
+            provider_ref,
+            serde_json::json!({ REDIRECT_URL: url }),
+            Vec::new(),
+            poll_after_ms,
+            false,
+        ),
         StartOutcome::Challenge {
             provider_ref,
             provider_data,
@@ -223,9 +252,12 @@ pub async fn drive_hand_off(
     for callback in callbacks {
         apply_signed_callback(lc, &payment.provider, &callback).await?;
     }
-    Ok(Some(if to_state == ProviderState::Challenge {
-        HandedOff::Challenge
-    } else {
-        HandedOff::Accepted
+    Ok(Some(match to_state {
+        ProviderState::Challenge => HandedOff::Challenge,
+        ProviderState::Redirected => match redirect_url(&data) {
+            Some(url) => HandedOff::Redirect(url),
+            None => HandedOff::Accepted,
+        },
+        _ => HandedOff::Accepted,
     }))
 }

@@ -16,6 +16,7 @@ pub mod expiry;
 pub mod hand_off;
 pub mod onchain;
 pub mod outbox;
+pub mod provider_page;
 pub mod reconcile;
 pub mod start;
 
@@ -29,12 +30,16 @@ use crate::db::sessions::{SessionRow, get_session_by_id};
 use crate::db::{Db, Tx};
 use crate::domain::SessionId;
 use crate::domain::payment_route::PaymentRoute;
-use crate::providers::{ProviderPayment, Providers};
+use crate::metrics::Metrics;
+use crate::providers::{CheckoutView, ProviderPayment, Providers};
 
-pub use callbacks::{CallbackResult, apply_outcome, apply_signed_callback, receive_callback};
+pub use callbacks::{
+    CallbackResult, apply_outcome, apply_poll, apply_signed_callback, receive_callback,
+};
 pub use create::Creation;
 pub use expiry::{MerchantExpiry, abandon, expire_due, expire_for_merchant};
 pub use hand_off::{HandedOff, claim_hand_off, drive_hand_off, hand_off, hand_off_started};
+pub use provider_page::{leave_provider, returned_from_provider};
 pub use reconcile::reconcile_once;
 pub use start::{Started, start_payment};
 
@@ -48,6 +53,10 @@ pub struct Lifecycle<'a> {
     pub sessions: &'a SessionWriter,
     /// Wakes this instance's webhook worker when events were recorded.
     pub wakeup: &'a Notify,
+    /// This instance's counters.
+    pub metrics: &'a Metrics,
+    /// The base of the checkout's addresses, where providers send buyers back.
+    pub public_url: &'a str,
 }
 
 impl<'a> Lifecycle<'a> {
@@ -92,10 +101,27 @@ async fn session_in(tx: &mut Tx, session_id: &SessionId) -> anyhow::Result<Sessi
 pub fn provider_view(payment: &PaymentRow) -> ProviderPayment {
     ProviderPayment {
         id: payment.id.clone(),
+        session_id: payment.session_id.clone(),
         route_id: payment.route_id.clone(),
         route_kind: payment.route_kind,
         total_cents: payment.total_cents,
         currency: payment.currency.clone(),
         provider_ref: payment.provider_ref.clone(),
+        created_at_ms: payment.created_at,
+    }
+}
+
+/// What a provider's hosted page is told of `session`: the buyer, the product, the session's
+/// deadline, and where to send the buyer back (our page, which shows the outcome; our route
+/// chooser, should they give up there).
+pub fn checkout_view(public_url: &str, session: &SessionRow) -> CheckoutView {
+    let page = format!("{public_url}/checkout/{}", session.id);
+    CheckoutView {
+        customer_email: session.customer_email.clone(),
+        product: session.product.clone(),
+        client_reference_id: session.client_reference_id.clone(),
+        expires_at_ms: session.expires_at,
+        return_url: format!("{page}/return"),
+        cancel_url: format!("{page}/routes"),
     }
 }

@@ -3,7 +3,7 @@
 //! polled; those past their deadline fail with `provider_timeout`.
 
 use super::Lifecycle;
-use super::callbacks::apply_outcome;
+use super::callbacks::{apply_outcome, apply_poll};
 use super::hand_off::drive_hand_off;
 use super::provider_view;
 use crate::db::payments::{claim_payments_to_poll, get_payment_by_id, reschedule_poll};
@@ -44,30 +44,39 @@ pub async fn reconcile_once(lc: Lifecycle<'_>) -> anyhow::Result<usize> {
         } else {
             provider.poll(&provider_view(&payment)).await
         };
-        let outcome = match result {
-            Ok(PollResult::Final(outcome)) => Some(outcome),
-            Ok(PollResult::Pending | PollResult::Unknown) | Err(_) if now >= deadline => {
-                Some(Outcome::failed(
-                    "provider_timeout",
-                    "The payment provider did not confirm the payment in time.",
-                ))
+        let timed_out = || {
+            Outcome::failed(
+                "provider_timeout",
+                "The payment provider did not confirm the payment in time.",
+            )
+        };
+        let finished_now = match result {
+            Ok(result @ PollResult::Final(..)) => apply_poll(lc, &payment, &result).await?,
+            Ok(PollResult::Accepted) => {
+                apply_poll(lc, &payment, &PollResult::Accepted).await?;
+                now >= deadline && apply_outcome(lc, &payment.id, &timed_out()).await?
             }
-            Ok(PollResult::Pending | PollResult::Unknown) => None,
+            Ok(PollResult::Pending | PollResult::Unknown) | Err(_) if now >= deadline => {
+                apply_outcome(lc, &payment.id, &timed_out()).await?
+            }
+            Ok(PollResult::Pending | PollResult::Unknown) => false,
             Err(e) => {
                 tracing::warn!(payment.id = %payment.id, error.cause = format!("{e:#}"), "polling the provider failed");
-                None
+                false
             }
         };
-        match outcome {
-            Some(outcome) => {
-                if apply_outcome(lc, &payment.id, &outcome).await? {
-                    finished += 1;
-                }
-            }
-            None => {
-                let next = (now + lc.settings.reconcile_interval_seconds * 1000).min(deadline);
-                reschedule_poll(&lc.db.write, &payment.id, next).await?;
-            }
+        if finished_now {
+            finished += 1;
+        } else {
+            // Still pending: asked again at the deadline at the latest (a payment the provider
+            // reports with another amount stays pending past it, and is asked again).
+            let next = now + lc.settings.reconcile_interval_seconds * 1000;
+            let next = if now < deadline {
+                next.min(deadline)
+            } else {
+                next
+            };
+            reschedule_poll(&lc.db.write, &payment.id, next).await?;
         }
     }
     Ok(finished)

@@ -9,7 +9,7 @@ use crate::db::payments::{PaymentRow, get_payment_by_session, insert_payment};
 use crate::db::sessions::{get_session_by_id, start_session};
 use crate::domain::payment_route::PaymentRoute;
 use crate::domain::time::now_ms;
-use crate::domain::{PaymentStatus, ProviderState, RouteKind, SessionId, SessionStatus};
+use crate::domain::{PaymentStatus, ProviderState, SessionId, SessionStatus};
 
 /// The answer to "the buyer chose this route".
 #[derive(Debug)]
@@ -53,7 +53,7 @@ pub async fn start_payment(
     {
         return Ok(Started::Closed);
     }
-    let (provider_state, provider_deadline, next_poll_at) = if route.kind == RouteKind::Card {
+    let (provider_state, provider_deadline, next_poll_at) = if !route.hands_off_at_once() {
         (ProviderState::AwaitingBuyer, None, None)
     } else {
         let deadline = lc.provider_deadline(Some(route), now);

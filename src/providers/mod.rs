@@ -12,6 +12,7 @@
 
 pub mod onchain;
 pub mod sandbox;
+pub mod stripe;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,13 +21,15 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::card::Card;
-use crate::domain::{Outcome, PaymentId, RouteKind};
+use crate::domain::{Outcome, PaymentId, RouteKind, SessionId};
 
 /// What a provider is told about a payment (never our whole record of it).
 #[derive(Debug, Clone)]
 pub struct ProviderPayment {
     /// Our id of the payment; its idempotency key is derived from it.
     pub id: PaymentId,
+    /// The checkout session it pays.
+    pub session_id: SessionId,
     /// The route it went through (its settings are the provider's).
     pub route_id: String,
     /// How the buyer pays: a card, a wallet or a local transfer.
@@ -37,6 +40,8 @@ pub struct ProviderPayment {
     pub currency: String,
     /// The provider's own id for it, once it answered the hand-off.
     pub provider_ref: Option<String>,
+    /// When the buyer started it (Unix milliseconds).
+    pub created_at_ms: i64,
 }
 
 /// What the buyer handed over to start paying.
@@ -47,6 +52,26 @@ pub struct StartRequest<'a> {
     pub card: Option<&'a Card>,
     /// The same for every hand-off of one payment ([`idempotency_key`]).
     pub idempotency_key: &'a str,
+    /// What a provider that hosts its own payment page shows the buyer, and where it sends
+    /// them back. The same for every hand-off of one payment.
+    pub checkout: &'a CheckoutView,
+}
+
+/// The checkout a payment belongs to, as a provider's hosted page needs it.
+#[derive(Debug, Clone)]
+pub struct CheckoutView {
+    /// The buyer's e-mail address.
+    pub customer_email: String,
+    /// What the buyer pays for.
+    pub product: String,
+    /// The merchant's own reference, if given.
+    pub client_reference_id: Option<String>,
+    /// When our session stops taking payments (Unix milliseconds).
+    pub expires_at_ms: i64,
+    /// Where the provider sends the buyer once they paid (our waiting page).
+    pub return_url: String,
+    /// Where the provider sends a buyer who gave up there (our route chooser).
+    pub cancel_url: String,
 }
 
 /// The idempotency key of a payment's hand-off.
@@ -67,12 +92,33 @@ impl std::fmt::Display for NeedsBuyer {
 
 impl std::error::Error for NeedsBuyer {}
 
+/// A callback as it arrived over HTTP: its headers (names in lower case) and its raw body.
+#[derive(Debug, Clone, Copy)]
+pub struct CallbackRequest<'a> {
+    /// Every header, names in lower case.
+    pub headers: &'a [(String, String)],
+    /// The raw body.
+    pub body: &'a [u8],
+}
+
+impl CallbackRequest<'_> {
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// A callback as the provider would send it over HTTP: the raw body and its signature header.
 #[derive(Debug, Clone)]
 pub struct SignedCallback {
     /// The raw JSON body.
     pub body: String,
-    /// The value of the provider's signature header for `body`.
+    /// The name of the provider's signature header, lower case.
+    pub header: &'static str,
+    /// Its value for `body`.
     pub signature: String,
 }
 
@@ -160,6 +206,16 @@ pub enum StartOutcome {
         /// When to ask the provider next.
         poll_after_ms: i64,
     },
+    /// The provider hosts the payment page: the buyer is sent there and comes back to our
+    /// page when done. Nothing is pending until the provider accepts the payment.
+    Redirect {
+        /// The provider's id of the payment.
+        provider_ref: String,
+        /// Where to send the buyer.
+        url: String,
+        /// When to ask the provider next if no callback came.
+        poll_after_ms: i64,
+    },
     /// The provider needs the buyer to confirm (e.g. 3-D Secure) before it decides.
     Challenge {
         /// The provider's id of the payment.
@@ -169,6 +225,25 @@ pub enum StartOutcome {
     },
 }
 
+/// What a provider says of a payment, in a callback or when polled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Update {
+    /// The buyer finished at the provider, which accepted the payment and settles it later
+    /// (a bank debit): `payment.provider_pending`.
+    Accepted,
+    /// The provider decided.
+    Final(Outcome),
+}
+
+/// What a provider says the buyer paid, to be checked against what we asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Charged {
+    /// In the currency's smallest unit (cents).
+    pub amount: i64,
+    /// ISO code, lower or upper case.
+    pub currency: String,
+}
+
 /// A verified callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderEvent {
@@ -176,8 +251,11 @@ pub struct ProviderEvent {
     pub callback_id: String,
     /// The payment it is about.
     pub payment_id: PaymentId,
-    /// What the provider decided.
-    pub outcome: Outcome,
+    /// What the provider says.
+    pub update: Update,
+    /// What the provider charged, when it says: a payment is marked paid only when this is
+    /// what we asked.
+    pub charged: Option<Charged>,
 }
 
 /// Why a callback was refused.
@@ -194,8 +272,10 @@ pub enum CallbackError {
 pub enum PollResult {
     /// The provider has the payment and has not decided.
     Pending,
-    /// The provider decided.
-    Final(Outcome),
+    /// The buyer finished at the provider's page; the provider settles later.
+    Accepted,
+    /// The provider decided; `charged` as in [`ProviderEvent`].
+    Final(Outcome, Option<Charged>),
     /// The provider has no payment under this idempotency key: the hand-off never reached it.
     Unknown,
 }
@@ -213,19 +293,37 @@ pub trait Provider: Send + Sync {
         request: StartRequest<'a>,
     ) -> BoxFuture<'a, anyhow::Result<StartOutcome>>;
 
-    /// Verifies a callback's signature and parses it.
+    /// Verifies a callback's signature and parses it; `None` for a genuine callback that is
+    /// not about a payment (an event type we do not use, a payment that is not ours).
     fn parse_callback(
         &self,
-        signature: Option<&str>,
-        body: &[u8],
+        request: CallbackRequest<'_>,
         now_ms: i64,
-    ) -> Result<ProviderEvent, CallbackError>;
+    ) -> Result<Option<ProviderEvent>, CallbackError>;
+
+    /// Whether a callback seen before is answered as received (a provider that retries
+    /// anything else for days) rather than as a conflict.
+    fn acknowledges_replays(&self) -> bool {
+        false
+    }
 
     /// Asks the provider where a payment stands (reconciliation).
     fn poll<'a>(
         &'a self,
         payment: &'a ProviderPayment,
     ) -> BoxFuture<'a, anyhow::Result<PollResult>>;
+
+    /// Closes a payment the buyer abandoned on the provider's page (they chose another way
+    /// to pay), so it can no longer be paid there; answers where it stands afterwards (a
+    /// payment made meanwhile is `Final` paid). Providers without such a page keep the
+    /// payment as it is (`Pending`).
+    fn cancel<'a>(
+        &'a self,
+        payment: &'a ProviderPayment,
+    ) -> BoxFuture<'a, anyhow::Result<PollResult>> {
+        let _ = payment;
+        Box::pin(async { Ok(PollResult::Pending) })
+    }
 }
 
 /// The configured providers by id.

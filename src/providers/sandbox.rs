@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{
-    CallbackError, Instructions, NeedsBuyer, PollResult, Provider, ProviderEvent, ProviderPayment,
-    SignedCallback, StartOutcome, StartRequest,
+    CallbackError, CallbackRequest, Instructions, NeedsBuyer, PollResult, Provider, ProviderEvent,
+    ProviderPayment, SignedCallback, StartOutcome, StartRequest, Update,
 };
 use crate::crypto::signature::{self, SignatureError};
 use crate::domain::ids::random_token;
@@ -156,7 +156,11 @@ impl SandboxProvider {
         };
         let body = serde_json::to_string(&body)?;
         let signature = signature::header(&[&self.secret], now_ms() / 1000, body.as_bytes());
-        Ok(SignedCallback { body, signature })
+        Ok(SignedCallback {
+            body,
+            header: SIGNATURE_HEADER,
+            signature,
+        })
     }
 
     /// The callback a sandbox button produces.
@@ -261,10 +265,11 @@ impl Provider for SandboxProvider {
 
     fn parse_callback(
         &self,
-        signature_header: Option<&str>,
-        body: &[u8],
+        request: CallbackRequest<'_>,
         now_ms: i64,
-    ) -> Result<ProviderEvent, CallbackError> {
+    ) -> Result<Option<ProviderEvent>, CallbackError> {
+        let body = request.body;
+        let signature_header = request.header(SIGNATURE_HEADER);
         signature::verify(&self.secret, signature_header, body, now_ms / 1000)
             .map_err(CallbackError::Signature)?;
         let parsed: CallbackBody =
@@ -290,11 +295,12 @@ impl Provider for SandboxProvider {
         let payment_id = PaymentId::parse(&parsed.payment).ok_or_else(|| {
             CallbackError::Malformed(format!("{:?} is not a payment id", parsed.payment))
         })?;
-        Ok(ProviderEvent {
+        Ok(Some(ProviderEvent {
             callback_id: parsed.id,
             payment_id,
-            outcome,
-        })
+            update: Update::Final(outcome),
+            charged: None,
+        }))
     }
 
     fn poll<'a>(
@@ -307,14 +313,20 @@ impl Provider for SandboxProvider {
                 return Ok(PollResult::Unknown);
             };
             Ok(match entry.decision {
-                SandboxDecision::Paid => PollResult::Final(Outcome::Paid {
-                    tx_hash: entry.tx_hash,
-                }),
-                SandboxDecision::Failed => PollResult::Final(entry_failure(&entry)),
-                SandboxDecision::Delayed if entry.settle_at.is_some_and(|at| now_ms() >= at) => {
-                    PollResult::Final(Outcome::Paid {
+                SandboxDecision::Paid => PollResult::Final(
+                    Outcome::Paid {
                         tx_hash: entry.tx_hash,
-                    })
+                    },
+                    None,
+                ),
+                SandboxDecision::Failed => PollResult::Final(entry_failure(&entry), None),
+                SandboxDecision::Delayed if entry.settle_at.is_some_and(|at| now_ms() >= at) => {
+                    PollResult::Final(
+                        Outcome::Paid {
+                            tx_hash: entry.tx_hash,
+                        },
+                        None,
+                    )
                 }
                 // A challenge, a transfer and a bank payment wait for the buyer's button.
                 SandboxDecision::Delayed

@@ -100,6 +100,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(pages::card_submit)),
             )
             .route("/{id}/routes", web::get().to(pages::routes_page))
+            .route("/{id}/provider", web::get().to(pages::to_provider_page))
+            .route("/{id}/return", web::get().to(pages::return_from_provider))
             // Each form's address shows the checkout page when fetched (a reload, a link).
             .service(form_resource(Form::Start, pages::start_submit))
             .service(form_resource(Form::Challenge, pages::challenge_submit))

@@ -11,10 +11,13 @@
 
 use openrails_checkout::db::Backend;
 use openrails_checkout::db::payments::{PaymentRow, get_payment_by_session};
+use openrails_checkout::db::sessions::get_session_by_id;
 use openrails_checkout::domain::SessionId;
 use openrails_checkout::domain::card::{Card, CardForm};
 use openrails_checkout::domain::time::now_ms;
-use openrails_checkout::lifecycle::{claim_hand_off, provider_view, reconcile_once, start_payment};
+use openrails_checkout::lifecycle::{
+    checkout_view, claim_hand_off, provider_view, reconcile_once, start_payment,
+};
 use openrails_checkout::providers::{StartRequest, idempotency_key};
 
 use crate::checkout_support::{
@@ -84,11 +87,16 @@ async fn a_crash_after_the_provider_approved_a_card_ends_paid_not_timed_out() {
     // The provider takes the card and approves it; the process dies before recording that.
     let key = idempotency_key(&payment.id);
     let provider = app.state.providers.get("sandbox").unwrap().clone();
+    let session = get_session_by_id(&app.db.write, &payment.session_id)
+        .await
+        .unwrap()
+        .unwrap();
     provider
         .start(StartRequest {
             payment: &provider_view(&payment),
             card: Some(&card),
             idempotency_key: &key,
+            checkout: &checkout_view(&app.public_url, &session),
         })
         .await
         .unwrap();

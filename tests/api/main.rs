@@ -47,6 +47,7 @@ mod openapi;
 mod operations;
 mod protocol_errors;
 mod sessions;
+mod stripe;
 mod stripe_standin;
 mod validation;
 mod webhook_addresses;

@@ -14,8 +14,8 @@ use anyhow::Context;
 use futures_util::future::BoxFuture;
 
 use super::{
-    CallbackError, Instructions, PollResult, Provider, ProviderEvent, ProviderPayment,
-    StartOutcome, StartRequest,
+    CallbackError, CallbackRequest, Instructions, PollResult, Provider, ProviderEvent,
+    ProviderPayment, StartOutcome, StartRequest,
 };
 use crate::domain::hd::ExtendedPublicKey;
 use crate::domain::onchain::{
@@ -269,10 +269,9 @@ impl Provider for OnchainProvider {
 
     fn parse_callback(
         &self,
-        _signature: Option<&str>,
-        _body: &[u8],
+        _request: CallbackRequest<'_>,
         _now_ms: i64,
-    ) -> Result<ProviderEvent, CallbackError> {
+    ) -> Result<Option<ProviderEvent>, CallbackError> {
         Err(CallbackError::Malformed(
             "the onchain provider takes no callbacks: it watches the chain".into(),
         ))
@@ -289,9 +288,12 @@ impl Provider for OnchainProvider {
             let transfers = self.book.transfers(&payment.id).await?;
             let progress = Progress::of(watch.units, &transfers);
             Ok(match progress.paid_by {
-                Some(tx_hash) => PollResult::Final(Outcome::Paid {
-                    tx_hash: Some(tx_hash),
-                }),
+                Some(tx_hash) => PollResult::Final(
+                    Outcome::Paid {
+                        tx_hash: Some(tx_hash),
+                    },
+                    None,
+                ),
                 None => PollResult::Pending,
             })
         })

@@ -55,6 +55,11 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             "Chain scan steps of this instance that failed and were retried.",
             &m.onchain_scan_failures,
         ),
+        (
+            "openrails_provider_amount_mismatches_total",
+            "Provider answers that named another amount or currency than the payment asked (nothing applied), by this instance.",
+            &m.provider_amount_mismatches,
+        ),
     ];
     for (name, help, value) in counters {
         let _ = writeln!(

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::lifecycle::{CallbackResult, receive_callback};
-use crate::providers::CallbackError;
+use crate::providers::{CallbackError, CallbackRequest};
 use crate::routes::api::body::{body_timeout, read_body};
 use crate::state::AppState;
 
@@ -26,7 +26,8 @@ const MAX_CALLBACK_BYTES: usize = 64 * 1024;
         (status = 400, description = "Malformed callback", body = ErrorEnvelope),
         (status = 401, description = "Missing, wrong or stale signature", body = ErrorEnvelope),
         (status = 404, description = "Unknown provider or payment", body = ErrorEnvelope),
-        (status = 409, description = "This callback was already received (a replay)", body = ErrorEnvelope),
+        (status = 409, description = "This callback was already received (a replay; providers that retry for days, such as Stripe, get 200)", body = ErrorEnvelope),
+        (status = 422, description = "The provider reports another amount than the payment asked; nothing was applied", body = ErrorEnvelope),
     )
 )]
 pub async fn provider_callback(
@@ -38,17 +39,40 @@ pub async fn provider_callback(
     let body = read_body(&req, payload, MAX_CALLBACK_BYTES, body_timeout(&req))
         .await
         .map_err(|e| e.into_api_error(MAX_CALLBACK_BYTES))?;
-    let signature = req
+    let headers: Vec<(String, String)> = req
         .headers()
-        .get(crate::providers::sandbox::SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok());
-    match receive_callback(state.lifecycle(), &provider, signature, &body).await? {
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        })
+        .collect();
+    let request = CallbackRequest {
+        headers: &headers,
+        body: &body,
+    };
+    let acknowledges_replays = state
+        .providers
+        .get(&provider)
+        .is_some_and(|p| p.acknowledges_replays());
+    match receive_callback(state.lifecycle(), &provider, request).await? {
         CallbackResult::Applied => {
             Ok(HttpResponse::Ok().json(json!({"received": true, "applied": true})))
         }
         CallbackResult::AlreadyFinal => {
             Ok(HttpResponse::Ok().json(json!({"received": true, "applied": false})))
         }
+        CallbackResult::Replayed if acknowledges_replays => {
+            Ok(HttpResponse::Ok()
+                .json(json!({"received": true, "applied": false, "replayed": true})))
+        }
+        CallbackResult::Ignored => {
+            Ok(HttpResponse::Ok().json(json!({"received": true, "applied": false})))
+        }
+        CallbackResult::AmountMismatch => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "amount_mismatch",
+            "the provider reports another amount or currency than the payment asked; nothing was applied",
+        )),
         CallbackResult::Replayed => Err(ApiError::new(
             StatusCode::CONFLICT,
             "callback_replayed",

@@ -7,8 +7,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::checkout::{load, see_checkout};
+use super::checkout::{load, see_checkout, see_other};
 use super::form::{bound_to, field, is_same_origin, read_form, verify_token};
+use super::links::Links;
 use super::step::{Form, Step};
 use super::steps::{CardErrors, CardValues, FieldError, Shown, render_step};
 use super::{Ctx, error_page, message, not_found_page};
@@ -17,7 +18,7 @@ use crate::db::sessions::SessionView;
 use crate::domain::card::{Card, CardForm};
 use crate::domain::time::now_ms;
 use crate::domain::{Environment, SessionStatus};
-use crate::lifecycle::{self, Started};
+use crate::lifecycle::{self, HandedOff, Started};
 use crate::providers::sandbox::Simulation;
 use crate::state::AppState;
 
@@ -109,21 +110,58 @@ pub async fn start_submit(
         return see_checkout(&post.ctx, &session.id);
     };
     let result = async {
+        // Back from a provider's own page without paying: the same route goes back there;
+        // another one closes that page first.
+        if post.step == Step::AtProvider
+            && let Some(payment) = &post.payment
+        {
+            if payment.route_id == route.id {
+                return anyhow::Ok(true);
+            }
+            lifecycle::leave_provider(state.lifecycle(), payment).await?;
+        }
         if let Started::New(payment) =
             lifecycle::start_payment(state.lifecycle(), &session.id, route).await?
         {
             // Wallet and bank transfers go to the provider at once (they were created claimed
-            // for it), to get their instructions; a card waits for the buyer's card details.
-            if payment.at_provider() {
-                lifecycle::hand_off_started(state.lifecycle(), &payment).await?;
+            // for it), to get their instructions, and so do payments on a provider's own page;
+            // a card waits for the buyer's card details.
+            if payment.at_provider()
+                && let HandedOff::Redirect(_) =
+                    lifecycle::hand_off_started(state.lifecycle(), &payment).await?
+            {
+                return Ok(true);
             }
         }
-        anyhow::Ok(())
+        Ok(false)
     };
     match result.await {
-        Ok(()) => see_checkout(&post.ctx, &session.id),
+        Ok(true) => see_other(Links::new(&post.ctx, &session.id).to_provider()),
+        Ok(false) => see_checkout(&post.ctx, &session.id),
         Err(e) => error_page(&state, &post.ctx, &e),
     }
+}
+
+/// `GET /checkout/{id}/return`: where a provider's own page sends the buyer once they paid.
+/// The provider is asked at once (a webhook may take a moment), then the page shows the
+/// outcome, or waits for it.
+pub async fn return_from_provider(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
+    let (view, payment) = match load(&state, &id).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return not_found_page(&state, &Ctx::new(&state, &req, None)),
+        Err(e) => return error_page(&state, &Ctx::new(&state, &req, None), &e),
+    };
+    let ctx = Ctx::for_session(&state, &req, &view);
+    if let Some(payment) = &payment
+        && let Err(e) = lifecycle::returned_from_provider(state.lifecycle(), payment).await
+    {
+        return error_page(&state, &ctx, &e);
+    }
+    see_checkout(&ctx, &view.session.id)
 }
 
 /// `POST /checkout/{id}/card`: the card form.

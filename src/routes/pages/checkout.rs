@@ -8,7 +8,7 @@ use serde_json::json;
 use super::chain::chain_status;
 use super::links::Links;
 use super::step::{Step, effective_status, page_state_key};
-use super::steps::{Shown, render_step};
+use super::steps::{Shown, render_step, to_provider};
 use super::{Ctx, error_page, not_found_page};
 use crate::db::payments::{PaymentRow, get_payment_by_session};
 use crate::db::sessions::{SessionRow, SessionView, get_session_view};
@@ -16,6 +16,7 @@ use crate::db::webhook_deliveries::event_delivery_state;
 use crate::domain::event::EventKind;
 use crate::domain::time::now_ms;
 use crate::domain::{SessionId, SessionStatus};
+use crate::lifecycle::hand_off::redirect_url;
 use crate::state::AppState;
 
 /// `GET /checkout/{id}`: the page of the session's current step.
@@ -63,15 +64,16 @@ pub async fn card_page_get(
 }
 
 /// `GET /checkout/{id}/routes`: the route chooser, for a session open to another attempt
-/// after a failed payment ("pay another way", also after a declined card); any other step is
-/// shown at `/checkout/{id}`.
+/// after a failed payment ("pay another way", also after a declined card), and where a
+/// provider's own page sends a buyer who gave up there; any other step is shown at
+/// `/checkout/{id}`.
 pub async fn routes_page(
     state: web::Data<AppState>,
     req: HttpRequest,
     id: web::Path<String>,
 ) -> HttpResponse {
     step_page(&state, &req, &id, |step| match step {
-        Step::Choose { .. } => Some(step),
+        Step::Choose { .. } | Step::AtProvider => Some(step),
         Step::Card { retry: true } => Some(Step::Choose { retry: true }),
         _ => None,
     })
@@ -117,12 +119,39 @@ pub async fn to_checkout_page(
 
 /// `303 See Other` to the checkout page, keeping the buyer's language choice.
 pub(super) fn see_checkout(ctx: &Ctx, session_id: &SessionId) -> HttpResponse {
+    see_other(Links::new(ctx, session_id).page())
+}
+
+/// `303 See Other` to `location`, one of ours.
+pub(super) fn see_other(location: String) -> HttpResponse {
     HttpResponse::SeeOther()
-        .insert_header((
-            actix_web::http::header::LOCATION,
-            Links::new(ctx, session_id).page(),
-        ))
+        .insert_header((actix_web::http::header::LOCATION, location))
         .finish()
+}
+
+/// `GET /checkout/{id}/provider`: on the way to the provider's own payment page, while the
+/// buyer has not finished there; any other step is shown at `/checkout/{id}`.
+pub async fn to_provider_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
+    match load(&state, &id).await {
+        Ok(Some((view, payment))) => {
+            let ctx = Ctx::for_session(&state, &req, &view);
+            let step = Step::of(&view.session, payment.as_ref(), now_ms());
+            let href = payment
+                .as_ref()
+                .filter(|_| step == Step::AtProvider)
+                .and_then(|p| Some((p, redirect_url(&p.provider_data)?)));
+            match href {
+                Some((payment, href)) => to_provider(&state, &ctx, &view, payment, href),
+                None => see_checkout(&ctx, &view.session.id),
+            }
+        }
+        Ok(None) => not_found_page(&state, &Ctx::new(&state, &req, None)),
+        Err(e) => error_page(&state, &Ctx::new(&state, &req, None), &e),
+    }
 }
 
 /// Whether the buyer of a paid session should wait a moment before going back: the merchant

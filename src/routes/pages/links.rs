@@ -32,6 +32,12 @@ impl<'a> Links<'a> {
         self.ctx.link(&format!("/checkout/{}/routes", self.session))
     }
 
+    /// `/checkout/{id}/provider`: on the way to the provider's own payment page.
+    pub fn to_provider(&self) -> String {
+        self.ctx
+            .link(&format!("/checkout/{}/provider", self.session))
+    }
+
     /// `/checkout/{id}/status`: what the page's script polls.
     pub fn status(&self) -> String {
         format!("/checkout/{}/status", self.session)

@@ -24,8 +24,13 @@ use askama::Template;
 
 use crate::i18n::Catalog;
 
-pub use actions::{card_submit, challenge_submit, leave_submit, simulate_submit, start_submit};
-pub use checkout::{card_page_get, checkout_page, checkout_status, routes_page, to_checkout_page};
+pub use actions::{
+    card_submit, challenge_submit, leave_submit, return_from_provider, simulate_submit,
+    start_submit,
+};
+pub use checkout::{
+    card_page_get, checkout_page, checkout_status, routes_page, to_checkout_page, to_provider_page,
+};
 
 use crate::state::AppState;
 

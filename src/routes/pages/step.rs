@@ -4,6 +4,7 @@
 
 use crate::db::payments::PaymentRow;
 use crate::db::sessions::SessionRow;
+use crate::domain::payment_route::provider_hosts_page;
 use crate::domain::{PaymentStatus, ProviderState, RouteKind, SessionStatus};
 
 /// The page a session shows.
@@ -16,6 +17,9 @@ pub enum Step {
     Card { retry: bool },
     /// The card's issuer asks the buyer to confirm (3-D Secure).
     Challenge,
+    /// The buyer was sent to the provider's own payment page and has not finished there:
+    /// the route chooser, with the way back to that page.
+    AtProvider,
     /// A wallet or bank transfer is awaited: its instructions.
     Transfer(Transfer),
     /// The provider has the payment and has not decided.
@@ -39,10 +43,11 @@ pub enum Transfer {
 
 impl Step {
     /// Every step, as the preview gallery shows them.
-    pub const ALL: [Step; 11] = [
+    pub const ALL: [Step; 12] = [
         Step::Choose { retry: false },
         Step::Card { retry: false },
         Step::Challenge,
+        Step::AtProvider,
         Step::Transfer(Transfer::Wallet),
         Step::Transfer(Transfer::Bank),
         Step::Waiting,
@@ -65,13 +70,18 @@ impl Step {
             // Open again after this payment failed: the buyer may pay again, on the card form
             // when it was a card.
             SessionStatus::Routed if p.status == PaymentStatus::Failed => match p.route_kind {
-                RouteKind::Card => Step::Card { retry: true },
-                RouteKind::Wallet | RouteKind::Local => Step::Choose { retry: true },
+                RouteKind::Card if !provider_hosts_page(&p.provider) => Step::Card { retry: true },
+                _ => Step::Choose { retry: true },
             },
             SessionStatus::Routed | SessionStatus::Pending => {
                 match (p.provider_state, p.route_kind) {
                     (ProviderState::AwaitingBuyer, RouteKind::Card) => Step::Card { retry: false },
                     (ProviderState::Challenge, _) => Step::Challenge,
+                    (ProviderState::Redirected, _) => Step::AtProvider,
+                    // Accepted on the provider's page: its outcome is awaited.
+                    (ProviderState::InFlight, _) if provider_hosts_page(&p.provider) => {
+                        Step::Waiting
+                    }
                     (ProviderState::InFlight, RouteKind::Wallet) => {
                         Step::Transfer(Transfer::Wallet)
                     }
@@ -105,7 +115,10 @@ impl Step {
     pub fn accepts(self, form: Form) -> bool {
         match form {
             // The route chooser, also at /routes after a declined card.
-            Form::Start => matches!(self, Step::Choose { .. } | Step::Card { retry: true }),
+            Form::Start => matches!(
+                self,
+                Step::Choose { .. } | Step::Card { retry: true } | Step::AtProvider
+            ),
             Form::Card => matches!(self, Step::Card { .. }),
             Form::Challenge => self == Step::Challenge,
             Form::Simulate => matches!(self, Step::Transfer(_)),
@@ -209,6 +222,7 @@ mod tests {
             [Form::Start, Form::Card, Form::Leave]
         );
         assert_eq!(accepted(Step::Challenge), [Form::Challenge]);
+        assert_eq!(accepted(Step::AtProvider), [Form::Start]);
         assert_eq!(accepted(Step::Transfer(Transfer::Wallet)), [Form::Simulate]);
         assert_eq!(accepted(Step::Failed), [Form::Leave]);
         for over in [Step::Waiting, Step::Paid, Step::Expired] {

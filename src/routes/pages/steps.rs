@@ -15,8 +15,10 @@ use super::{Ctx, Expiry, Layout, MessagePage, Summary, render};
 use crate::db::payments::PaymentRow;
 use crate::db::sessions::SessionView;
 use crate::domain::onchain::{ChainAddress, TokenUnits, payment_uri};
+use crate::domain::payment_route::provider_hosts_page;
 use crate::domain::url::return_url;
-use crate::domain::{Environment, SessionStatus};
+use crate::domain::{Environment, ProviderState, RouteKind, SessionStatus};
+use crate::lifecycle::hand_off::redirect_url;
 use crate::providers::Instructions;
 use crate::providers::sandbox::TEST_CARDS;
 use crate::state::AppState;
@@ -56,6 +58,7 @@ pub fn render_step(
     };
     match step {
         Step::Choose { retry } => choose(&page, retry),
+        Step::AtProvider => choose(&page, false),
         Step::Card { retry } => card(&page, retry, shown.card_errors),
         Step::Challenge => challenge(&page),
         Step::Transfer(transfer) => instructions(&page, transfer),
@@ -197,6 +200,18 @@ pub struct CheckoutPage {
     pub token: String,
     /// After a failed payment: why, and the way back to the merchant.
     pub retry: Option<Retry>,
+    /// Back from the provider's own page without paying: the way back there.
+    pub resume: Option<Resume>,
+}
+
+/// The way back to a provider's own payment page the buyer left unfinished.
+pub struct Resume {
+    /// What happened, in words.
+    pub text: String,
+    /// The provider's page.
+    pub href: String,
+    /// The link's words.
+    pub label: String,
 }
 
 /// The route chooser: first, or (`retry`) again after a failed payment, with the route that
@@ -207,6 +222,18 @@ fn choose(page: &StepPage<'_>, retry: bool) -> HttpResponse {
     let selected = failed
         .map(|p| p.route_id.as_str())
         .or(session.route_id.as_deref());
+    let resume = page
+        .payment
+        .filter(|p| p.provider_state == ProviderState::Redirected)
+        .and_then(|p| {
+            let href = redirect_url(&p.provider_data)?;
+            let provider = provider_name(state, p);
+            Some(Resume {
+                text: ctx.t.with("checkout.at_provider", "provider", &provider),
+                href,
+                label: ctx.t.with("checkout.resume", "provider", &provider),
+            })
+        });
     let routes = state
         .settings
         .routes
@@ -243,6 +270,7 @@ fn choose(page: &StepPage<'_>, retry: bool) -> HttpResponse {
             action: page.links.form(Form::Start),
             token: page.token(Form::Start),
             retry: retry.then(|| page.retry(format!("route-{}", selected.unwrap_or_default()))),
+            resume,
         },
     )
 }
@@ -574,15 +602,26 @@ fn instructions(page: &StepPage<'_>, transfer: Transfer) -> HttpResponse {
 pub struct WaitingPage {
     pub page: Layout,
     pub summary: Summary,
+    pub body: String,
 }
 
-/// The provider has the payment and has not decided.
+/// The provider has the payment and has not decided. A bank debit accepted on the provider's
+/// page says that clearing takes days.
 fn waiting(page: &StepPage<'_>) -> HttpResponse {
+    let bank_debit = page
+        .payment
+        .is_some_and(|p| p.route_kind == RouteKind::Local && provider_hosts_page(&p.provider));
+    let body = page.ctx.t.get(if bank_debit {
+        "waiting.bank_debit"
+    } else {
+        "waiting.body"
+    });
     render(
         StatusCode::OK,
         &WaitingPage {
             page: page.waiting_layout("waiting.title"),
             summary: page.summary(true),
+            body: body.into_owned(),
         },
     )
 }
@@ -723,4 +762,56 @@ fn failure_reason(ctx: &Ctx, payment: Option<&PaymentRow>) -> String {
             .clone()
             .unwrap_or_else(|| ctx.t.get("result.failed_generic").into_owned()),
     }
+}
+
+#[derive(Template)]
+#[template(path = "to_provider.html")]
+pub struct ToProviderPage {
+    pub page: Layout,
+    pub heading: String,
+    pub body: String,
+    pub href: String,
+    pub label: String,
+}
+
+/// On the way to the provider's own page: there at once, with a link for browsers that do
+/// not follow. (A form's answer cannot send the buyer off this host: browsers apply the
+/// pages' `form-action 'self'` to the redirects that follow a post.)
+pub fn to_provider(
+    state: &AppState,
+    ctx: &Ctx,
+    view: &SessionView,
+    payment: &PaymentRow,
+    href: String,
+) -> HttpResponse {
+    let provider = provider_name(state, payment);
+    let mut page = ctx.layout(
+        state,
+        &ctx.t
+            .with("checkout.to_provider_title", "provider", &provider),
+        &view.merchant_name,
+    );
+    page.redirect_now = Some(href.clone());
+    render(
+        StatusCode::OK,
+        &ToProviderPage {
+            heading: page.title.clone(),
+            page,
+            body: ctx
+                .t
+                .with("checkout.to_provider_body", "provider", &provider),
+            href,
+            label: ctx.t.with("checkout.resume", "provider", &provider),
+        },
+    )
+}
+
+/// The name buyers know a payment's provider by: its route's `provider`.
+fn provider_name(state: &AppState, payment: &PaymentRow) -> String {
+    state
+        .settings
+        .routes
+        .iter()
+        .find(|r| r.id == payment.route_id)
+        .map_or_else(|| payment.provider.clone(), |r| r.provider.clone())
 }

@@ -309,6 +309,11 @@ impl StripeStandIn {
             .await;
     }
 
+    /// Sends events to `url` from now on (signed with the secret it started with).
+    pub async fn send_webhooks_to(&self, url: &str) {
+        self.control("webhooks", json!({ "url": url })).await;
+    }
+
     /// Keeps new webhook events instead of delivering them.
     pub async fn hold_webhooks(&self) {
         self.control("webhooks", json!({ "deliver": false })).await;

@@ -17,7 +17,7 @@ use crate::routes::pages::step::{Step, Transfer};
 /// A session in `step`, and its latest payment.
 pub fn for_step(step: Step) -> (SessionView, Option<PaymentRow>) {
     use PaymentStatus::{Failed, Paid, Pending};
-    use ProviderState::{AwaitingBuyer, Challenge, Done, InFlight};
+    use ProviderState::{AwaitingBuyer, Challenge, Done, InFlight, Redirected};
     let (status, payment) = match step {
         Step::Choose { retry: false } => (SessionStatus::Routed, None),
         Step::Choose { retry: true } => (
@@ -35,6 +35,15 @@ pub fn for_step(step: Step) -> (SessionView, Option<PaymentRow>) {
         Step::Challenge => (
             SessionStatus::Pending,
             Some(payment(RouteKind::Card, Challenge, Pending)),
+        ),
+        Step::AtProvider => (
+            SessionStatus::Pending,
+            Some(PaymentRow {
+                provider: crate::providers::stripe::ID.into(),
+                provider_data:
+                    r#"{"redirect_url":"https://checkout.stripe.com/c/pay/cs_test_preview"}"#.into(),
+                ..payment(RouteKind::Card, Redirected, Pending)
+            }),
         ),
         Step::Transfer(Transfer::Wallet) => (
             SessionStatus::Pending,

@@ -71,6 +71,11 @@ pub const STATES: &[State] = &[
         "Card confirmation step",
     ),
     state(
+        "at-provider",
+        Shows::Step(Step::AtProvider),
+        "Back from the provider's own page without paying (Stripe)",
+    ),
+    state(
         "wallet",
         Shows::Step(Step::Transfer(Transfer::Wallet)),
         "USDC wallet instructions",

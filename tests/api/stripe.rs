@@ -1,0 +1,615 @@
+//! The `stripe` integration against the Stripe stand-in (`examples/stripe_standin/`): the
+//! buyer is sent to the stand-in's hosted page and back, outcomes arrive as webhooks signed as
+//! Stripe signs them or are learned by polling, and nothing is marked paid that was not paid
+//! in full.
+
+use openrails_checkout::config::Settings;
+use openrails_checkout::crypto::signature;
+use openrails_checkout::domain::payment_route::{PaymentRoute, default_routes};
+use openrails_checkout::domain::stripe::StripeRoute;
+use openrails_checkout::domain::time::now_ms;
+use openrails_checkout::domain::{Environment, RouteKind};
+use openrails_checkout::lifecycle;
+use serde_json::{Value, json};
+
+use crate::checkout_support::{Buyer, Page, events_of};
+use crate::helpers::{TestApp, spawn_app_with};
+use crate::stripe_support::StripeStandIn;
+use crate::webhook_support::{Receiver, register_receiver};
+
+const KEY: &str = "sk_test_51OpenRailsStandInKey";
+const WEBHOOK_SECRET: &str = "whsec_openrails_test_secret";
+const KEY_ENV: &str = "TEST_STRIPE_SECRET_KEY";
+const WEBHOOK_ENV: &str = "TEST_STRIPE_WEBHOOK_SECRET";
+
+/// A `stripe` route of `kind` on the stand-in at `api_base`, in the sandbox.
+fn stripe_route(kind: RouteKind, api_base: &str) -> PaymentRoute {
+    let (base, id, methods) = match kind {
+        RouteKind::Local => (
+            default_routes()[2].clone(),
+            "bank-stripe",
+            "us_bank_account",
+        ),
+        _ => (default_routes()[0].clone(), "card-stripe", "card"),
+    };
+    PaymentRoute {
+        id: id.into(),
+        provider: "Stripe".into(),
+        integration: "stripe".into(),
+        asset: "USD".into(),
+        network: "Stripe".into(),
+        buyer_fee_rate: 0.0,
+        environments: vec![Environment::Sandbox],
+        stripe: Some(StripeRoute {
+            secret_key_env: KEY_ENV.into(),
+            webhook_secret_env: Some(WEBHOOK_ENV.into()),
+            payment_method_types: vec![methods.into()],
+            api_base: api_base.into(),
+        }),
+        ..base
+    }
+}
+
+/// The secrets of the routes, as the server reads them.
+fn give_secrets(settings: &mut Settings) {
+    let env = &mut settings.secret_env.0;
+    env.insert(KEY_ENV.into(), KEY.into());
+    env.insert(WEBHOOK_ENV.into(), WEBHOOK_SECRET.into());
+}
+
+/// The server, with the sandbox routes and a Stripe card and bank route, and the stand-in,
+/// which sends its webhooks to the server (unless `webhooks` is false).
+async fn setup(webhooks: bool) -> (TestApp, StripeStandIn) {
+    let stripe = StripeStandIn::start(KEY, None, WEBHOOK_SECRET).await;
+    let base = stripe.url.clone();
+    let app = spawn_app_with(move |s| {
+        let mut routes = default_routes();
+        routes.push(stripe_route(RouteKind::Card, &base));
+        routes.push(stripe_route(RouteKind::Local, &base));
+        s.routes = routes;
+        give_secrets(s);
+    })
+    .await;
+    if webhooks {
+        stripe
+            .send_webhooks_to(&app.url("/api/providers/stripe/callbacks"))
+            .await;
+    }
+    (app, stripe)
+}
+
+/// A sandbox session of $116; its id.
+async fn session(app: &TestApp) -> String {
+    let body = json!({"product": "Creator plan", "amount": 116, "customer": "buyer@example.com",
+        "clientReferenceId": "order-42", "redirectUrl": "https://merchant.example/done"});
+    app.create_session(&body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The buyer picks `route`: the answer must send them on the way to Stripe's page, which
+/// goes there at once. The stand-in's page address.
+async fn go_to_stripe(buyer: &Buyer, route: &str) -> String {
+    let page = buyer.open().await;
+    let token = page.input_value("token");
+    let response = buyer
+        .post_form(
+            &page.form_action(),
+            &[("token", token.as_str()), ("route", route)],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(location, format!("/checkout/{}/provider", buyer.id));
+    let page = Page::read(buyer.client.get(buyer.url(&location)).send().await.unwrap()).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    let start = page
+        .html
+        .find("content=\"0;url=")
+        .unwrap_or_else(|| panic!("the page goes to Stripe at once:\n{}", page.html))
+        + "content=\"0;url=".len();
+    let end = start + page.html[start..].find('"').unwrap();
+    crate::checkout_support::unescape(&page.html[start..end])
+}
+
+/// The stand-in's session id in its hosted page's address.
+fn session_id_of(page_url: &str) -> String {
+    page_url.rsplit('/').next().unwrap().to_owned()
+}
+
+/// What the server answers a callback with this body and signature header.
+async fn post_callback(app: &TestApp, body: &str, header: Option<&str>) -> (u16, Value) {
+    let mut request = app
+        .client
+        .post(app.url("/api/providers/stripe/callbacks"))
+        .header("Content-Type", "application/json")
+        .body(body.to_owned());
+    if let Some(header) = header {
+        request = request.header("Stripe-Signature", header);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn sign_now(body: &str) -> String {
+    signature::header(
+        &[WEBHOOK_SECRET.as_bytes()],
+        now_ms() / 1000,
+        body.as_bytes(),
+    )
+}
+
+/// The session's payment as the API shows it.
+async fn payment_of(app: &TestApp, session_id: &str) -> Value {
+    let session =
+        crate::checkout_support::get_json(app, &format!("/api/gateway/sessions/{session_id}"))
+            .await;
+    let payment_id = session["paymentId"].as_str().unwrap().to_owned();
+    crate::checkout_support::get_json(app, &format!("/api/gateway/payments/{payment_id}")).await
+}
+
+/// Waits until the session's payment has `status`.
+async fn wait_for_payment(app: &TestApp, session_id: &str, status: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let payment = payment_of(app, session_id).await;
+        if payment["status"] == status {
+            return payment;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the payment never became {status}: {payment}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The kinds of `events`, sorted.
+fn kinds(events: &[crate::checkout_support::StoredEvent]) -> Vec<String> {
+    let mut kinds: Vec<String> = events.iter().map(|e| e.kind.clone()).collect();
+    kinds.sort();
+    kinds
+}
+
+#[tokio::test]
+async fn a_card_payment_goes_to_stripes_page_and_comes_back_paid() {
+    let (app, stripe) = setup(true).await;
+    let receiver = Receiver::accepting().await;
+    register_receiver(&app, &receiver).await;
+    let id = session(&app).await;
+    let buyer = Buyer::new(&app, &id);
+    let page_url = go_to_stripe(&buyer, "card-stripe").await;
+    assert!(
+        page_url.starts_with(&format!("{}/pay/cs_test_", stripe.url)),
+        "{page_url}"
+    );
+
+    // What Stripe was asked for.
+    let requests = stripe.requests().await;
+    let create: Vec<&Value> = requests
+        .iter()
+        .filter(|r| r["method"] == "POST" && r["path"] == "/v1/checkout/sessions")
+        .collect();
+    assert_eq!(create.len(), 1, "{requests:?}");
+    let payment = payment_of(&app, &id).await;
+    let payment_id = payment["id"].as_str().unwrap();
+    assert_eq!(create[0]["idempotency_key"], payment_id);
+    let form = &create[0]["form"];
+    for (name, value) in [
+        ("mode", "payment"),
+        ("line_items[0][price_data][unit_amount]", "11600"),
+        ("line_items[0][price_data][currency]", "usd"),
+        (
+            "line_items[0][price_data][product_data][name]",
+            "Creator plan",
+        ),
+        ("line_items[0][quantity]", "1"),
+        ("customer_email", "buyer@example.com"),
+        ("client_reference_id", payment_id),
+        ("metadata[payment_id]", payment_id),
+        ("metadata[session_id]", id.as_str()),
+        ("metadata[client_reference_id]", "order-42"),
+        ("payment_method_types[0]", "card"),
+    ] {
+        assert_eq!(form[name], value, "{name} in {form}");
+    }
+    assert_eq!(
+        form["success_url"],
+        format!("{}/checkout/{id}/return", app.public_url)
+    );
+    assert_eq!(
+        form["cancel_url"],
+        format!("{}/checkout/{id}/routes", app.public_url)
+    );
+    let expires_at: i64 = form["expires_at"].as_str().unwrap().parse().unwrap();
+    let session_expires =
+        crate::checkout_support::get_json(&app, &format!("/api/gateway/sessions/{id}")).await;
+    let ours = time::OffsetDateTime::parse(
+        session_expires["expiresAt"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap()
+    .unix_timestamp();
+    assert!(
+        expires_at <= ours,
+        "Stripe's session ends by ours: {expires_at} > {ours}"
+    );
+    assert_eq!(payment["status"], "pending");
+
+    // The buyer pays on Stripe's page and comes back.
+    let paid = stripe
+        .client()
+        .post(format!("{page_url}/pay"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 303);
+    let back = paid.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(back, format!("{}/checkout/{id}/return", app.public_url));
+    let returned = buyer.client.get(&back).send().await.unwrap();
+    buyer.assert_see_other(returned).await;
+    let page = buyer.open().await;
+    assert!(page.html.contains("Payment received"), "{}", page.html);
+
+    let payment = wait_for_payment(&app, &id, "paid").await;
+    assert_eq!(payment["txHash"], Value::Null);
+    // The webhook came too (or comes): applied once, whichever was first.
+    stripe
+        .wait_for_delivery(
+            stripe.events().await[0]["event"]["id"].as_str().unwrap(),
+            "delivered",
+        )
+        .await;
+    let events = events_of(&app, &id).await;
+    assert_eq!(
+        kinds(&events),
+        ["payment.paid"],
+        "no provider_pending for a card"
+    );
+    let delivered = receiver
+        .wait_for(1, std::time::Duration::from_secs(15))
+        .await;
+    let body = delivered[0].json();
+    let data = &body["data"];
+    assert_eq!(data["route"]["provider"], "Stripe", "{body}");
+    assert_eq!(data["asset"], "USD", "{body}");
+    assert_eq!(data["txHash"], Value::Null, "{body}");
+}
+
+#[tokio::test]
+async fn a_lost_webhook_is_recovered_by_polling() {
+    let (app, stripe) = setup(true).await;
+    stripe.hold_webhooks().await;
+    let id = session(&app).await;
+    let buyer = Buyer::new(&app, &id);
+    let page_url = go_to_stripe(&buyer, "card-stripe").await;
+    // The buyer pays and closes the tab before coming back; the webhook is lost.
+    stripe.complete(&session_id_of(&page_url), "paid").await;
+    assert_eq!(payment_of(&app, &id).await["status"], "pending");
+    app.execute(
+        "UPDATE payments SET next_poll_at = 0 WHERE session_id = $1",
+        &id,
+    )
+    .await;
+    let finished = lifecycle::reconcile_once(app.state.lifecycle())
+        .await
+        .unwrap();
+    assert_eq!(finished, 1);
+    assert_eq!(payment_of(&app, &id).await["status"], "paid");
+    // The webhook arriving late changes nothing.
+    let released = stripe.release_webhooks().await;
+    stripe.wait_for_delivery(&released[0], "delivered").await;
+    assert_eq!(kinds(&events_of(&app, &id).await), ["payment.paid"]);
+}
+
+#[tokio::test]
+async fn a_bank_debit_is_pending_for_days_then_settles_or_fails() {
+    let (app, stripe) = setup(true).await;
+    let id = session(&app).await;
+    let buyer = Buyer::new(&app, &id);
+    let page_url = go_to_stripe(&buyer, "bank-stripe").await;
+    let cs = session_id_of(&page_url);
+    stripe.complete(&cs, "unpaid").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while kinds(&events_of(&app, &id).await).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no provider_pending");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        kinds(&events_of(&app, &id).await),
+        ["payment.provider_pending"]
+    );
+    let page = buyer.open().await;
+    assert!(page.html.contains("four business days"), "{}", page.html);
+    stripe.async_succeeded(&cs).await;
+    wait_for_payment(&app, &id, "paid").await;
+    assert_eq!(
+        kinds(&events_of(&app, &id).await),
+        ["payment.paid", "payment.provider_pending"]
+    );
+
+    // Another debit fails at the bank: the buyer may pay another way.
+    let id = session(&app).await;
+    let buyer = Buyer::new(&app, &id);
+    let cs = session_id_of(&go_to_stripe(&buyer, "bank-stripe").await);
+    stripe.complete(&cs, "unpaid").await;
+    stripe.async_failed(&cs).await;
+    let payment = wait_for_payment(&app, &id, "failed").await;
+    assert_eq!(payment["failureCode"], "payment_failed", "{payment}");
+    let page = buyer.open().await;
+    assert!(
+        page.html.contains("The bank debit failed."),
+        "{}",
+        page.html
+    );
+    assert!(page.form_action().ends_with("/start"), "{}", page.html);
+}
+
+#[tokio::test]
+async fn forged_stale_unsigned_and_foreign_callbacks_change_nothing() {
+    let (app, stripe) = setup(false).await;
+    let id = session(&app).await;
+    let buyer = Buyer::new(&app, &id);
+    let cs = session_id_of(&go_to_stripe(&buyer, "card-stripe").await);
+    let object = stripe.complete(&cs, "paid").await;
+    let event = |kind: &str, object: &Value| {
+        json!({"id": format!("evt_{}", now_ms()), "object": "event", "type": kind,
+            "data": {"object": object}})
+        .to_string()
+    };
+    let body = event("checkout.session.completed", &object);
+
+    let (status, answer) = post_callback(&app, &body, None).await;
+    assert_eq!(
+        (status, answer["error"]["code"].clone()),
+        (401, json!("invalid_signature"))
+    );
+    let forged = signature::header(&[b"whsec_someone_else"], now_ms() / 1000, body.as_bytes());
+    assert_eq!(post_callback(&app, &body, Some(&forged)).await.0, 401);
+    let stale = signature::header(
+        &[WEBHOOK_SECRET.as_bytes()],
+        now_ms() / 1000 - 301,
+        body.as_bytes(),
+    );
+    assert_eq!(post_callback(&app, &body, Some(&stale)).await.0, 401);
+    let tampered = body.replace("\"paid\"", "\"unpaid\"");
+    assert_eq!(
+        post_callback(&app, &tampered, Some(&sign_now(&body)))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(payment_of(&app, &id).await["status"], "pending");
+
+    // Genuine, but not for us: another event type, a session another app made.
+    let other = event(
+        "customer.created",
+        &json!({"id": "cus_1", "object": "customer"}),
+    );
+    assert_eq!(
+        post_callback(&app, &other, Some(&sign_now(&other))).await.0,
+        200
+    );
+    let mut foreign = object.clone();
+    foreign["client_reference_id"] = Value::Null;
+    foreign["metadata"] = json!({});
+    let foreign = event("checkout.session.completed", &foreign);
+    assert_eq!(
+        post_callback(&app, &foreign, Some(&sign_now(&foreign)))
+            .await
+            .0,
+        200
+    );
+    // Names a payment we never made.
+    let mut unknown = object.clone();
+    unknown["client_reference_id"] = json!("pay_00000000000000000000000000");
+    unknown["metadata"] = json!({"payment_id": "pay_00000000000000000000000000"});
+    let unknown = event("checkout.session.completed", &unknown);
+    let (status, _) = post_callback(&app, &unknown, Some(&sign_now(&unknown))).await;
+    assert_eq!(status, 404);
+    assert_eq!(payment_of(&app, &id).await["status"], "pending");
+
+    // The genuine one pays; sent again, it is acknowledged and changes nothing.
+    let header = sign_now(&body);
+    let (status, answer) = post_callback(&app, &body, Some(&header)).await;
+    assert_eq!(
+        (status, answer["applied"].clone()),
+        (200, json!(true)),
+        "{answer}"
+    );
+    let (status, answer) = post_callback(&app, &body, Some(&header)).await;
+    assert_eq!(
+        (status, answer["replayed"].clone()),
+        (200, json!(true)),
+        "{answer}"
+    );
+    assert_eq!(kinds(&events_of(&app, &id).await), ["payment.paid"]);
+}
+
+#[tokio::test]
+async fn an_amount_other_than_ours_is_never_marked_paid() {
+    let (app, stripe) = setup(false).await;
+    let id = session(&app).await;
+    let buyer = Buyer::new(&app, &id);
+    let cs = session_id_of(&go_to_stripe(&buyer, "card-stripe").await);
+    let mut object = stripe.complete(&cs, "paid").await;
+    object["amount_total"] = json!(100);
+    let body = json!({"id": "evt_short", "object": "event", "type": "checkout.session.completed",
+        "data": {"object": object}})
+    .to_string();
+    let (status, answer) = post_callback(&app, &body, Some(&sign_now(&body))).await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["error"]["code"], "amount_mismatch");
+    assert_eq!(payment_of(&app, &id).await["status"], "pending");
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("openrails_provider_amount_mismatches_total 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_start_driven_again_makes_no_second_stripe_session() {
+    let (app, stripe) = setup(false).await;
+    let id = session(&app).await;
+    let buyer = Buyer::new(&app, &id);
+    let first = go_to_stripe(&buyer, "card-stripe").await;
+    // As if the process had died before recording Stripe's answer.
+    app.execute(
+        "UPDATE payments SET provider_state = 'in_flight', provider_ref = NULL, next_poll_at = 0
+         WHERE session_id = $1",
+        &id,
+    )
+    .await;
+    lifecycle::reconcile_once(app.state.lifecycle())
+        .await
+        .unwrap();
+    assert_eq!(go_to_stripe_again(&buyer).await, first);
+    let creates: Vec<Value> = stripe
+        .requests()
+        .await
+        .into_iter()
+        .filter(|r| r["method"] == "POST" && r["path"] == "/v1/checkout/sessions")
+        .collect();
+    assert_eq!(creates.len(), 2);
+    assert_eq!(creates[0]["idempotency_key"], creates[1]["idempotency_key"]);
+    let listed = stripe.get("/v1/checkout/sessions", KEY).await;
+    let listed: Value = listed.json().await.unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1, "{listed}");
+}
+
+/// The way to Stripe's page of a payment already handed off.
+async fn go_to_stripe_again(buyer: &Buyer) -> String {
+    let page = Page::read(
+        buyer
+            .client
+            .get(buyer.url(&format!("/checkout/{}/provider", buyer.id)))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    let start = page.html.find("content=\"0;url=").unwrap() + "content=\"0;url=".len();
+    let end = start + page.html[start..].find('"').unwrap();
+    crate::checkout_support::unescape(&page.html[start..end])
+}
+
+#[tokio::test]
+async fn stripe_down_makes_an_honest_page_and_loses_nothing() {
+    let (app, stripe) = setup(false).await;
+    let id = session(&app).await;
+    let buyer = Buyer::new(&app, &id);
+    for status in [500, 429, 401] {
+        stripe.fail_next(status, 1).await;
+        let page = buyer.choose("card-stripe").await;
+        assert_eq!(page.status, 200, "{}", page.html);
+        assert!(
+            page.html
+                .contains("The payment provider could not be reached."),
+            "{status}: {}",
+            page.html
+        );
+        assert!(page.form_action().ends_with("/start"), "{}", page.html);
+    }
+    let payment = payment_of(&app, &id).await;
+    assert_eq!(payment["failureCode"], "provider_unavailable");
+    assert_eq!(payment["attempt"], 3);
+    // Back up: the next attempt goes through.
+    let page_url = go_to_stripe(&buyer, "card-stripe").await;
+    assert!(page_url.contains("/pay/cs_test_"), "{page_url}");
+}
+
+#[tokio::test]
+async fn cancelling_at_stripe_returns_to_choose_and_another_route_closes_stripes_page() {
+    let (app, stripe) = setup(false).await;
+    let id = session(&app).await;
+    let buyer = Buyer::new(&app, &id);
+    let page_url = go_to_stripe(&buyer, "card-stripe").await;
+    let cs = session_id_of(&page_url);
+    // Stripe's back link: the cancel_url.
+    let back = stripe
+        .client()
+        .post(format!("{page_url}/back"))
+        .send()
+        .await
+        .unwrap();
+    let cancel_url = back.headers()["location"].to_str().unwrap().to_owned();
+    let page = Page::read(buyer.client.get(&cancel_url).send().await.unwrap()).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.html.contains("Continue paying with Stripe"),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains(&page_url), "{}", page.html);
+    assert!(page.form_action().ends_with("/start"), "{}", page.html);
+
+    // The same route again: back to the same page at Stripe.
+    assert_eq!(go_to_stripe(&buyer, "card-stripe").await, page_url);
+    // Another route: Stripe's page is closed first, then the card form of the sandbox.
+    let page = buyer.choose("card-bridge-a").await;
+    assert!(page.form_action().ends_with("/card"), "{}", page.html);
+    assert_eq!(stripe.session(&cs).await["status"], "expired");
+    let changed = app
+        .scalar("SELECT COUNT(*) FROM payments WHERE failure_code = 'buyer_changed_route'")
+        .await;
+    assert_eq!(changed, 1);
+}
+
+#[tokio::test]
+async fn every_stripe_setting_is_checked_at_start_with_a_clear_error() {
+    let check = |route: PaymentRoute, env: &[(&str, &str)]| {
+        let mut settings = Settings::default();
+        settings.routes.push(route);
+        for (name, value) in env {
+            settings
+                .secret_env
+                .0
+                .insert((*name).into(), (*value).into());
+        }
+        settings.validate().map_err(|e| format!("{e:#}"))
+    };
+    let secrets = [(KEY_ENV, KEY), (WEBHOOK_ENV, WEBHOOK_SECRET)];
+    let route = || stripe_route(RouteKind::Card, "https://api.stripe.com");
+    assert_eq!(check(route(), &secrets), Ok(()));
+    let live = PaymentRoute {
+        environments: vec![Environment::Production],
+        ..route()
+    };
+    let error = check(live, &secrets).unwrap_err();
+    assert!(
+        error.contains("route card-stripe") && error.contains("holds a test key"),
+        "{error}"
+    );
+    let error = check(route(), &[]).unwrap_err();
+    assert!(
+        error.contains("TEST_STRIPE_SECRET_KEY (stripe.secret_key_env) is not set"),
+        "{error}"
+    );
+    let error = check(
+        route(),
+        &[(KEY_ENV, "sk_test_short"), (WEBHOOK_ENV, WEBHOOK_SECRET)],
+    )
+    .unwrap_err();
+    assert!(
+        error.contains("does not hold a Stripe secret key"),
+        "{error}"
+    );
+    assert!(!error.contains("sk_test_short"), "{error}");
+    let mut unknown = route();
+    unknown.stripe.as_mut().unwrap().payment_method_types = vec!["bitcoin".into()];
+    let error = check(unknown, &secrets).unwrap_err();
+    assert!(error.contains("\"bitcoin\" is not a method"), "{error}");
+    let bare = PaymentRoute {
+        stripe: None,
+        ..route()
+    };
+    assert!(
+        check(bare, &secrets)
+            .unwrap_err()
+            .contains("needs its settings")
+    );
+}
