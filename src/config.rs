@@ -428,6 +428,15 @@ impl Settings {
                 ),
                 (None, false) => {}
             }
+            if route.integration == crate::domain::payment_route::SANDBOX_REDIRECT_INTEGRATION
+                && (route.kind != crate::domain::RouteKind::Card
+                    || route.environments != [crate::domain::Environment::Sandbox])
+            {
+                bail!(
+                    "route {}: integration \"sandbox_redirect\" carries card routes in the sandbox only",
+                    route.id
+                );
+            }
             let stripe = route.integration == crate::domain::payment_route::STRIPE_INTEGRATION;
             match (&route.stripe, stripe) {
                 (Some(settings), true) => {

@@ -101,9 +101,15 @@ impl AppState {
     ) -> anyhow::Result<AppState> {
         let mut providers = Providers::with_sandbox(SandboxProvider::new(
             Box::new(DatabaseLedger(db.clone())),
-            secrets.sandbox_callbacks,
+            secrets.sandbox_callbacks.clone(),
             settings.sandbox_delay_seconds * 1000,
             settings.reconcile_interval_seconds * 1000,
+        ))
+        .with_sandbox_redirect(SandboxProvider::hosted(
+            Box::new(DatabaseLedger(db.clone())),
+            secrets.sandbox_callbacks,
+            settings.reconcile_interval_seconds * 1000,
+            &public_url,
         ));
         let onchain = onchain_routes(&settings)?;
         if !onchain.is_empty() {

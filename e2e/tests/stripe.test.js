@@ -55,7 +55,10 @@ test('a card paid on Stripe\'s page comes back paid and goes on to the merchant'
   const paid = await h.merchant.waitForEvent(session.id, 'payment.paid');
   assert.deepEqual(h.merchant.typesFor(session.id), ['payment.paid'], 'no provider_pending for a card');
   assert.equal(paid.body.data.route.provider, 'Stripe');
-  assert.equal(paid.body.data.txHash ?? null, null);
+  assert.ok('tx_hash' in paid.body.data, 'the payload names tx_hash');
+  assert.equal(paid.body.data.tx_hash, null);
+  assert.equal(paid.body.data.asset, 'USD');
+  assert.equal(paid.body.data.network, 'Stripe');
 });
 
 test('giving up on Stripe\'s page offers it again or another way, which closes it', async (t) => {

@@ -137,7 +137,7 @@ impl StandIn {
             ("GET", ["v1", "checkout", "sessions"]) => list_sessions(books, &account, &params),
             ("GET", ["v1", "checkout", "sessions", id]) => {
                 self.settle(books, id, now);
-                find_session(books, &account, id).map(|s| s.object.clone())
+                find_session(books, &account, id).map(|s| expanded(s, &params))
             }
             ("GET", ["v1", "events"]) => list_events(books, &account, &params),
             ("GET", ["v1", "events", id]) => books
@@ -343,6 +343,35 @@ impl StandIn {
             .param("session")
         })
     }
+}
+
+/// The session as `expand[]=payment_intent` asks: its PaymentIntent as an object whose
+/// `status` says where the payment stands (`processing` while a bank debit clears,
+/// `succeeded`, or `requires_payment_method` after a failed debit).
+fn expanded(session: &Session, params: &serde_json::Map<String, Value>) -> Value {
+    let mut object = session.object.clone();
+    let wanted = params
+        .get("expand")
+        .and_then(form::list)
+        .is_some_and(|items| items.iter().any(|(_, v)| *v == "payment_intent"));
+    if let (true, Some(id)) = (wanted, object["payment_intent"].as_str()) {
+        let status = match session.async_payment {
+            AsyncPayment::Pending => "processing",
+            AsyncPayment::Failed => "requires_payment_method",
+            AsyncPayment::Succeeded => "succeeded",
+            AsyncPayment::None if object["payment_status"] == "paid" => "succeeded",
+            AsyncPayment::None => "requires_payment_method",
+        };
+        object["payment_intent"] = json!({
+            "id": id,
+            "object": "payment_intent",
+            "amount": object["amount_total"],
+            "currency": object["currency"],
+            "livemode": object["livemode"],
+            "status": status,
+        });
+    }
+    object
 }
 
 fn find_session<'a>(

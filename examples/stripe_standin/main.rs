@@ -19,7 +19,8 @@
 //!   header when a request sends none.
 //!
 //! Stripe's API (authenticated):
-//! - `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}`,
+//! - `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}`
+//!   (with `expand[]=payment_intent`, its PaymentIntent with the status of its payment),
 //!   `POST /v1/checkout/sessions/{id}/expire`, `GET /v1/events`, `GET /v1/events/{id}`.
 //!
 //! The hosted page a buyer is sent to (`url` of an open session): `GET /pay/{id}`, with the

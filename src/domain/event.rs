@@ -137,8 +137,8 @@ pub fn payload(p: &PayloadParts<'_>) -> serde_json::Value {
             "status": p.kind.status(),
             "amount": cents_to_json(p.amount_cents),
             "currency": p.currency,
-            "asset": p.route.map_or("USDC", |r| r.asset.as_str()),
-            "network": p.route.map_or("Base", |r| r.network.as_str()),
+            "asset": p.route.map_or("USDC", PaymentRoute::asset),
+            "network": p.route.map_or("Base", PaymentRoute::network),
             "route": p.route.map(|r| json!({
                 "id": r.id, "kind": r.kind.as_str(), "label": r.label, "provider": r.provider,
             })),

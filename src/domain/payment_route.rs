@@ -23,15 +23,18 @@ pub struct PaymentRoute {
     pub label: String,
     /// The provider's display name, as in webhooks (`route.provider`).
     pub provider: String,
-    /// The provider that carries the route: `sandbox` in this build.
+    /// The provider that carries the route: `sandbox` (the default), `sandbox_redirect`,
+    /// `onchain` or `stripe`.
     #[serde(default = "default_integration")]
     pub integration: String,
-    /// The asset the payment settles in, as in webhooks (`USDC`).
-    #[serde(default = "default_asset")]
-    pub asset: String,
-    /// The network it settles on, as in webhooks (`Base`).
-    #[serde(default = "default_network")]
-    pub network: String,
+    /// The asset the payment settles in, as in webhooks: `USDC` by default, `USD` on a
+    /// `stripe` route (read it with [`PaymentRoute::asset`]).
+    #[serde(default)]
+    pub asset: Option<String>,
+    /// The network it settles on, as in webhooks: `Base` by default, `Stripe` on a `stripe`
+    /// route (read it with [`PaymentRoute::network`]).
+    #[serde(default)]
+    pub network: Option<String>,
     /// The buyer's fee, as a fraction of the price, added to it.
     pub buyer_fee_rate: f64,
     /// The gateway's fee, as a fraction of the price, taken from it.
@@ -68,6 +71,10 @@ pub const SANDBOX_INTEGRATION: &str = "sandbox";
 /// take real money.
 pub const ONCHAIN_INTEGRATION: &str = "onchain";
 
+/// The sandbox's hosted variant: a card payment is paid on a page of the sandbox's own, as on
+/// a provider that hosts its payment page (Stripe Checkout), with no key anywhere.
+pub const SANDBOX_REDIRECT_INTEGRATION: &str = "sandbox_redirect";
+
 /// Stripe Checkout, which hosts the payment page of card and bank-debit routes: the buyer is
 /// sent there and comes back.
 pub const STRIPE_INTEGRATION: &str = "stripe";
@@ -75,11 +82,16 @@ pub const STRIPE_INTEGRATION: &str = "stripe";
 /// Whether `integration` hosts the payment page itself: the buyer is sent there (and pays
 /// nothing on ours), as with Stripe Checkout.
 pub fn provider_hosts_page(integration: &str) -> bool {
-    integration == STRIPE_INTEGRATION
+    integration == STRIPE_INTEGRATION || integration == SANDBOX_REDIRECT_INTEGRATION
 }
 
 /// The integrations this build carries: what a route's `integration` may name.
-pub const INTEGRATIONS: &[&str] = &[SANDBOX_INTEGRATION, ONCHAIN_INTEGRATION, STRIPE_INTEGRATION];
+pub const INTEGRATIONS: &[&str] = &[
+    SANDBOX_INTEGRATION,
+    SANDBOX_REDIRECT_INTEGRATION,
+    ONCHAIN_INTEGRATION,
+    STRIPE_INTEGRATION,
+];
 
 /// How an `onchain` route tells one session's transfer from another's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -302,12 +314,6 @@ fn default_max_block_range() -> u64 {
 fn default_integration() -> String {
     SANDBOX_INTEGRATION.into()
 }
-fn default_asset() -> String {
-    "USDC".into()
-}
-fn default_network() -> String {
-    "Base".into()
-}
 fn sandbox_only() -> Vec<Environment> {
     vec![Environment::Sandbox]
 }
@@ -330,6 +336,25 @@ impl PaymentRoute {
     /// The expected time buyers read in `language`.
     pub fn eta_in(&self, language: &str) -> &str {
         self.etas.get(language).unwrap_or(&self.eta)
+    }
+
+    /// The asset its payments settle in (`asset`, or the integration's: USD at Stripe, USDC
+    /// otherwise).
+    pub fn asset(&self) -> &str {
+        match &self.asset {
+            Some(asset) => asset,
+            None if self.integration == STRIPE_INTEGRATION => "USD",
+            None => "USDC",
+        }
+    }
+
+    /// The network its payments settle on (`network`, or the integration's: Stripe, or Base).
+    pub fn network(&self) -> &str {
+        match &self.network {
+            Some(network) => network,
+            None if self.integration == STRIPE_INTEGRATION => "Stripe",
+            None => "Base",
+        }
     }
 
     /// Whether a payment on this route goes to its provider as soon as the buyer picks it
@@ -363,8 +388,8 @@ pub fn default_routes() -> Vec<PaymentRoute> {
             label: label.into(),
             provider: provider.into(),
             integration: default_integration(),
-            asset: default_asset(),
-            network: default_network(),
+            asset: None,
+            network: None,
             buyer_fee_rate: buyer,
             gateway_fee_rate: gateway,
             eta: eta.into(),

@@ -332,6 +332,8 @@ pub struct Providers {
     by_id: HashMap<String, Arc<dyn Provider>>,
     /// The sandbox provider again, as itself: its pages' buttons simulate outcomes through it.
     pub sandbox: Option<Arc<sandbox::SandboxProvider>>,
+    /// The sandbox's hosted variant, as itself: the buttons of its page go through it.
+    pub sandbox_redirect: Option<Arc<sandbox::SandboxProvider>>,
 }
 
 impl Providers {
@@ -343,7 +345,16 @@ impl Providers {
         Providers {
             by_id,
             sandbox: Some(sandbox),
+            sandbox_redirect: None,
         }
+    }
+
+    /// Adds the sandbox's hosted variant.
+    pub fn with_sandbox_redirect(mut self, hosted: sandbox::SandboxProvider) -> Providers {
+        let hosted = Arc::new(hosted);
+        self.by_id.insert(hosted.id().to_owned(), hosted.clone());
+        self.sandbox_redirect = Some(hosted);
+        self
     }
 
     /// Adds `provider` under its id.

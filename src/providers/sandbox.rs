@@ -11,6 +11,7 @@
 //! standing for the provider's): each hand-off's decision under our idempotency key, so a
 //! hand-off driven again gets the same answer and a poll learns every outcome it decided.
 
+use anyhow::Context;
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -37,6 +38,8 @@ pub trait Ledger: Send + Sync {
 
 /// The sandbox's provider id.
 pub const ID: &str = crate::domain::payment_route::SANDBOX_INTEGRATION;
+/// The id of the sandbox's hosted variant, whose card payments are paid on a page of its own.
+pub const REDIRECT_ID: &str = crate::domain::payment_route::SANDBOX_REDIRECT_INTEGRATION;
 /// The header that carries the signature of a sandbox callback.
 pub const SIGNATURE_HEADER: &str = "x-sandbox-signature";
 
@@ -61,6 +64,10 @@ pub enum Simulation {
     ApproveChallenge,
     /// The buyer refuses the challenge: the payment fails.
     DenyChallenge,
+    /// The buyer pays on the hosted variant's page.
+    HostedPaid,
+    /// The hosted variant's page declines the card.
+    HostedDeclined,
     /// The wallet transfer arrives: the payment pays.
     TransferSucceeded,
     /// The wallet transfer fails.
@@ -76,6 +83,8 @@ impl Simulation {
     pub fn parse(s: &str) -> Option<Simulation> {
         Some(match s {
             "approve" => Simulation::ApproveChallenge,
+            "hosted_pay" => Simulation::HostedPaid,
+            "hosted_decline" => Simulation::HostedDeclined,
             "deny" => Simulation::DenyChallenge,
             "transfer" => Simulation::TransferSucceeded,
             "transfer_fail" => Simulation::TransferFailed,
@@ -89,11 +98,14 @@ impl Simulation {
 /// The sandbox provider: decides by test card or by the buyer's button, keeps its books in a
 /// [`Ledger`] and signs its callbacks with its own secret.
 pub struct SandboxProvider {
+    id: &'static str,
     ledger: Box<dyn Ledger>,
     secret: Vec<u8>,
     delay_ms: i64,
     poll_interval_ms: i64,
     settlement_address: String,
+    /// The hosted variant's payment pages: `{base}/{payment id}`.
+    hosted_pages: Option<String>,
 }
 
 /// The sandbox's callback, signed in `x-sandbox-signature`; also its OpenAPI schema.
@@ -122,11 +134,30 @@ impl SandboxProvider {
         poll_interval_ms: i64,
     ) -> SandboxProvider {
         SandboxProvider {
+            id: ID,
             ledger,
             secret,
             delay_ms,
             poll_interval_ms,
             settlement_address: "0x5a4d8c1f2e3b7a9c0d6e4f1a2b3c8d7e6f5a4b3c".into(),
+            hosted_pages: None,
+        }
+    }
+
+    /// The sandbox's hosted variant (`sandbox_redirect`): like a provider that hosts its own
+    /// payment page, a card payment sends the buyer to a page of its own
+    /// (`{public_url}/sandbox/pay/{payment id}`, served by us for it), where buttons pay,
+    /// decline or go back; it keeps its books in `ledger` too.
+    pub fn hosted(
+        ledger: Box<dyn Ledger>,
+        secret: Vec<u8>,
+        poll_interval_ms: i64,
+        public_url: &str,
+    ) -> SandboxProvider {
+        SandboxProvider {
+            id: REDIRECT_ID,
+            hosted_pages: Some(format!("{public_url}/sandbox/pay")),
+            ..SandboxProvider::new(ledger, secret, 0, poll_interval_ms)
         }
     }
 
@@ -179,6 +210,8 @@ impl SandboxProvider {
             | Simulation::BankConfirmed => Outcome::Paid {
                 tx_hash: Some(fake_tx_hash()?),
             },
+            Simulation::HostedPaid => Outcome::Paid { tx_hash: None },
+            Simulation::HostedDeclined => failed("card_declined", "The card was declined."),
             Simulation::DenyChallenge => failed(
                 "authentication_failed",
                 "The card's confirmation step was not completed.",
@@ -247,7 +280,7 @@ fn fake_tx_hash() -> anyhow::Result<String> {
 
 impl Provider for SandboxProvider {
     fn id(&self) -> &str {
-        ID
+        self.id
     }
 
     fn start<'a>(
@@ -372,6 +405,8 @@ impl SandboxProvider {
             entry.failure_message = Some(message.into());
         };
         match payment.route_kind {
+            // The hosted variant: the buyer decides on its page.
+            RouteKind::Card if self.hosted_pages.is_some() => {}
             RouteKind::Card => {
                 let card = request.card.ok_or(NeedsBuyer)?;
                 match card.number() {
@@ -435,6 +470,17 @@ impl SandboxProvider {
                 callbacks: Vec::new(),
                 poll_after_ms: (entry.settle_at.unwrap_or(0) - now_ms()).max(0),
             }),
+            SandboxDecision::AwaitingTransfer if payment.route_kind == RouteKind::Card => {
+                let base = self
+                    .hosted_pages
+                    .as_deref()
+                    .context("a card payment awaits its buyer only on the hosted variant")?;
+                Ok(StartOutcome::Redirect {
+                    provider_ref,
+                    url: format!("{base}/{}", payment.id),
+                    poll_after_ms: self.poll_interval_ms,
+                })
+            }
             SandboxDecision::AwaitingTransfer => Ok(StartOutcome::Accepted {
                 provider_ref,
                 provider_data,

@@ -6,7 +6,7 @@
 //! polling the session, so a lost webhook, or none configured, loses nothing.
 //!
 //! Only what Stripe's API documents is used: `POST /v1/checkout/sessions`,
-//! `GET /v1/checkout/sessions/{id}`, `POST /v1/checkout/sessions/{id}/expire` and, for
+//! `GET /v1/checkout/sessions/{id}` (with `expand[]=payment_intent`), `POST /v1/checkout/sessions/{id}/expire` and, for
 //! `providers check`, `GET /v1/checkout/sessions?limit=1`.
 
 use std::collections::HashMap;
@@ -84,6 +84,9 @@ struct Session {
     amount_total: Option<i64>,
     #[serde(default)]
     currency: Option<String>,
+    /// Its PaymentIntent's id, or the object itself when asked with `expand[]`.
+    #[serde(default)]
+    payment_intent: Option<serde_json::Value>,
 }
 
 impl Session {
@@ -102,14 +105,28 @@ impl Session {
         })
     }
 
+    /// The status of its PaymentIntent, when expanded.
+    fn intent_status(&self) -> Option<&str> {
+        self.payment_intent.as_ref()?.get("status")?.as_str()
+    }
+
     /// Where it stands, as a poll answers.
     fn poll_result(&self) -> PollResult {
         match (self.status.as_deref(), self.payment_status.as_deref()) {
             (Some("complete"), Some("paid" | "no_payment_required")) => {
                 PollResult::Final(Outcome::Paid { tx_hash: None }, self.charged())
             }
-            // A bank debit: accepted, settled days later (its outcome comes by webhook).
-            (Some("complete"), _) => PollResult::Accepted,
+            // A bank debit, accepted and settled days later; where it stands is its
+            // PaymentIntent's status, when the session was read with it expanded.
+            (Some("complete"), _) => match self.intent_status() {
+                Some("succeeded") => {
+                    PollResult::Final(Outcome::Paid { tx_hash: None }, self.charged())
+                }
+                Some("requires_payment_method" | "canceled") => {
+                    PollResult::Final(debit_failed(), None)
+                }
+                _ => PollResult::Accepted,
+            },
             (Some("expired"), _) => PollResult::Final(expired(), None),
             _ => PollResult::Pending,
         }
@@ -150,6 +167,13 @@ fn expired() -> Outcome {
     Outcome::failed(
         "provider_expired",
         "The payment was not finished on Stripe's page in time.",
+    )
+}
+
+fn debit_failed() -> Outcome {
+    Outcome::failed(
+        "payment_failed",
+        "The bank debit failed; nothing was taken.",
     )
 }
 
@@ -240,13 +264,17 @@ impl StripeProvider {
         })
     }
 
-    /// The Checkout Session of `payment`.
+    /// A Checkout Session, with its PaymentIntent (whose status tells a bank debit that
+    /// failed from one still clearing).
     async fn session(
         &self,
         target: &StripeTarget,
         session_id: &str,
     ) -> Result<Session, StripeError> {
-        let url = format!("{}/v1/checkout/sessions/{session_id}", target.api_base);
+        let url = format!(
+            "{}/v1/checkout/sessions/{session_id}?expand[]=payment_intent",
+            target.api_base
+        );
         self.call(target, self.http.get(url)).await
     }
 
@@ -398,10 +426,7 @@ impl Provider for StripeProvider {
             "checkout.session.async_payment_succeeded" => {
                 Some(Update::Final(Outcome::Paid { tx_hash: None }))
             }
-            "checkout.session.async_payment_failed" => Some(Update::Final(Outcome::failed(
-                "payment_failed",
-                "The bank debit failed; nothing was taken.",
-            ))),
+            "checkout.session.async_payment_failed" => Some(Update::Final(debit_failed())),
             "checkout.session.expired" => Some(Update::Final(expired())),
             other => {
                 tracing::debug!(event.id = %event.id, event.kind = other, "ignoring a Stripe event of a type we do not use");

@@ -109,6 +109,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(form_resource(Form::Leave, pages::leave_submit))
             .default_service(web::to(not_found)),
     );
+    // The sandbox's hosted payment page (integration `sandbox_redirect`).
+    cfg.service(
+        web::resource("/sandbox/pay/{payment}")
+            .route(web::get().to(pages::sandbox_page))
+            .route(web::post().to(pages::sandbox_page_submit)),
+    );
     configure_api(cfg);
     // Compressed per `Accept-Encoding` (and `Vary: Accept-Encoding`); only here, where the
     // bodies are text worth compressing and carry no secrets (no BREACH-style oracle).

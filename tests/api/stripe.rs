@@ -36,8 +36,6 @@ fn stripe_route(kind: RouteKind, api_base: &str) -> PaymentRoute {
         id: id.into(),
         provider: "Stripe".into(),
         integration: "stripe".into(),
-        asset: "USD".into(),
-        network: "Stripe".into(),
         buyer_fee_rate: 0.0,
         environments: vec![Environment::Sandbox],
         stripe: Some(StripeRoute {
@@ -88,9 +86,9 @@ async fn session(app: &TestApp) -> String {
         .to_owned()
 }
 
-/// The buyer picks `route`: the answer must send them on the way to Stripe's page, which
-/// goes there at once. The stand-in's page address.
-async fn go_to_stripe(buyer: &Buyer, route: &str) -> String {
+/// The buyer picks `route`: the answer must send them on the way to the provider's page, which
+/// goes there at once. The provider's page address.
+pub(crate) async fn go_to_provider(buyer: &Buyer, route: &str) -> String {
     let page = buyer.open().await;
     let token = page.input_value("token");
     let response = buyer
@@ -180,7 +178,7 @@ async fn a_card_payment_goes_to_stripes_page_and_comes_back_paid() {
     register_receiver(&app, &receiver).await;
     let id = session(&app).await;
     let buyer = Buyer::new(&app, &id);
-    let page_url = go_to_stripe(&buyer, "card-stripe").await;
+    let page_url = go_to_provider(&buyer, "card-stripe").await;
     assert!(
         page_url.starts_with(&format!("{}/pay/cs_test_", stripe.url)),
         "{page_url}"
@@ -255,6 +253,7 @@ async fn a_card_payment_goes_to_stripes_page_and_comes_back_paid() {
 
     let payment = wait_for_payment(&app, &id, "paid").await;
     assert_eq!(payment["txHash"], Value::Null);
+    assert!(payment.as_object().unwrap().contains_key("txHash"));
     // The webhook came too (or comes): applied once, whichever was first.
     stripe
         .wait_for_delivery(
@@ -275,7 +274,9 @@ async fn a_card_payment_goes_to_stripes_page_and_comes_back_paid() {
     let data = &body["data"];
     assert_eq!(data["route"]["provider"], "Stripe", "{body}");
     assert_eq!(data["asset"], "USD", "{body}");
-    assert_eq!(data["txHash"], Value::Null, "{body}");
+    assert_eq!(data["network"], "Stripe", "{body}");
+    assert_eq!(data["tx_hash"], Value::Null, "{body}");
+    assert!(data.as_object().unwrap().contains_key("tx_hash"), "{body}");
 }
 
 #[tokio::test]
@@ -284,7 +285,7 @@ async fn a_lost_webhook_is_recovered_by_polling() {
     stripe.hold_webhooks().await;
     let id = session(&app).await;
     let buyer = Buyer::new(&app, &id);
-    let page_url = go_to_stripe(&buyer, "card-stripe").await;
+    let page_url = go_to_provider(&buyer, "card-stripe").await;
     // The buyer pays and closes the tab before coming back; the webhook is lost.
     stripe.complete(&session_id_of(&page_url), "paid").await;
     assert_eq!(payment_of(&app, &id).await["status"], "pending");
@@ -309,7 +310,7 @@ async fn a_bank_debit_is_pending_for_days_then_settles_or_fails() {
     let (app, stripe) = setup(true).await;
     let id = session(&app).await;
     let buyer = Buyer::new(&app, &id);
-    let page_url = go_to_stripe(&buyer, "bank-stripe").await;
+    let page_url = go_to_provider(&buyer, "bank-stripe").await;
     let cs = session_id_of(&page_url);
     stripe.complete(&cs, "unpaid").await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
@@ -333,7 +334,7 @@ async fn a_bank_debit_is_pending_for_days_then_settles_or_fails() {
     // Another debit fails at the bank: the buyer may pay another way.
     let id = session(&app).await;
     let buyer = Buyer::new(&app, &id);
-    let cs = session_id_of(&go_to_stripe(&buyer, "bank-stripe").await);
+    let cs = session_id_of(&go_to_provider(&buyer, "bank-stripe").await);
     stripe.complete(&cs, "unpaid").await;
     stripe.async_failed(&cs).await;
     let payment = wait_for_payment(&app, &id, "failed").await;
@@ -352,7 +353,7 @@ async fn forged_stale_unsigned_and_foreign_callbacks_change_nothing() {
     let (app, stripe) = setup(false).await;
     let id = session(&app).await;
     let buyer = Buyer::new(&app, &id);
-    let cs = session_id_of(&go_to_stripe(&buyer, "card-stripe").await);
+    let cs = session_id_of(&go_to_provider(&buyer, "card-stripe").await);
     let object = stripe.complete(&cs, "paid").await;
     let event = |kind: &str, object: &Value| {
         json!({"id": format!("evt_{}", now_ms()), "object": "event", "type": kind,
@@ -433,7 +434,7 @@ async fn an_amount_other_than_ours_is_never_marked_paid() {
     let (app, stripe) = setup(false).await;
     let id = session(&app).await;
     let buyer = Buyer::new(&app, &id);
-    let cs = session_id_of(&go_to_stripe(&buyer, "card-stripe").await);
+    let cs = session_id_of(&go_to_provider(&buyer, "card-stripe").await);
     let mut object = stripe.complete(&cs, "paid").await;
     object["amount_total"] = json!(100);
     let body = json!({"id": "evt_short", "object": "event", "type": "checkout.session.completed",
@@ -455,7 +456,7 @@ async fn a_start_driven_again_makes_no_second_stripe_session() {
     let (app, stripe) = setup(false).await;
     let id = session(&app).await;
     let buyer = Buyer::new(&app, &id);
-    let first = go_to_stripe(&buyer, "card-stripe").await;
+    let first = go_to_provider(&buyer, "card-stripe").await;
     // As if the process had died before recording Stripe's answer.
     app.execute(
         "UPDATE payments SET provider_state = 'in_flight', provider_ref = NULL, next_poll_at = 0
@@ -502,7 +503,7 @@ async fn stripe_down_makes_an_honest_page_and_loses_nothing() {
     let (app, stripe) = setup(false).await;
     let id = session(&app).await;
     let buyer = Buyer::new(&app, &id);
-    for status in [500, 429, 401] {
+    for status in [500, 429, 402, 401] {
         stripe.fail_next(status, 1).await;
         let page = buyer.choose("card-stripe").await;
         assert_eq!(page.status, 200, "{}", page.html);
@@ -516,10 +517,30 @@ async fn stripe_down_makes_an_honest_page_and_loses_nothing() {
     }
     let payment = payment_of(&app, &id).await;
     assert_eq!(payment["failureCode"], "provider_unavailable");
-    assert_eq!(payment["attempt"], 3);
+    assert_eq!(payment["attempt"], 4);
     // Back up: the next attempt goes through.
-    let page_url = go_to_stripe(&buyer, "card-stripe").await;
+    let page_url = go_to_provider(&buyer, "card-stripe").await;
     assert!(page_url.contains("/pay/cs_test_"), "{page_url}");
+}
+
+#[tokio::test]
+async fn stripe_unreachable_makes_the_same_honest_page() {
+    let (app, stripe) = setup(false).await;
+    drop(stripe);
+    let id = session(&app).await;
+    let page = Buyer::new(&app, &id).choose("card-stripe").await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(
+        page.html
+            .contains("The payment provider could not be reached."),
+        "{}",
+        page.html
+    );
+    assert!(page.form_action().ends_with("/start"), "{}", page.html);
+    assert_eq!(
+        payment_of(&app, &id).await["failureCode"],
+        "provider_unavailable"
+    );
 }
 
 #[tokio::test]
@@ -527,7 +548,7 @@ async fn cancelling_at_stripe_returns_to_choose_and_another_route_closes_stripes
     let (app, stripe) = setup(false).await;
     let id = session(&app).await;
     let buyer = Buyer::new(&app, &id);
-    let page_url = go_to_stripe(&buyer, "card-stripe").await;
+    let page_url = go_to_provider(&buyer, "card-stripe").await;
     let cs = session_id_of(&page_url);
     // Stripe's back link: the cancel_url.
     let back = stripe
@@ -548,7 +569,7 @@ async fn cancelling_at_stripe_returns_to_choose_and_another_route_closes_stripes
     assert!(page.form_action().ends_with("/start"), "{}", page.html);
 
     // The same route again: back to the same page at Stripe.
-    assert_eq!(go_to_stripe(&buyer, "card-stripe").await, page_url);
+    assert_eq!(go_to_provider(&buyer, "card-stripe").await, page_url);
     // Another route: Stripe's page is closed first, then the card form of the sandbox.
     let page = buyer.choose("card-bridge-a").await;
     assert!(page.form_action().ends_with("/card"), "{}", page.html);
@@ -611,5 +632,38 @@ async fn every_stripe_setting_is_checked_at_start_with_a_clear_error() {
         check(bare, &secrets)
             .unwrap_err()
             .contains("needs its settings")
+    );
+}
+
+#[tokio::test]
+async fn without_webhooks_a_bank_debit_is_followed_by_polling_to_its_end() {
+    let (app, stripe) = setup(false).await;
+    let id = session(&app).await;
+    let poll = || async {
+        app.execute(
+            "UPDATE payments SET next_poll_at = 0 WHERE session_id = $1",
+            &id,
+        )
+        .await;
+        lifecycle::reconcile_once(app.state.lifecycle())
+            .await
+            .unwrap()
+    };
+    let buyer = Buyer::new(&app, &id);
+    let cs = session_id_of(&go_to_provider(&buyer, "bank-stripe").await);
+    assert_eq!(poll().await, 0, "still on Stripe's page");
+    stripe.complete(&cs, "unpaid").await;
+    assert_eq!(poll().await, 0, "accepted, clearing");
+    assert_eq!(
+        kinds(&events_of(&app, &id).await),
+        ["payment.provider_pending"]
+    );
+    stripe.async_failed(&cs).await;
+    assert_eq!(poll().await, 1);
+    let payment = payment_of(&app, &id).await;
+    assert_eq!(payment["failureCode"], "payment_failed", "{payment}");
+    assert_eq!(
+        kinds(&events_of(&app, &id).await),
+        ["payment.failed", "payment.provider_pending"]
     );
 }

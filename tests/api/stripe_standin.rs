@@ -697,3 +697,37 @@ async fn the_webhook_signature_verifies_with_stripes_official_python_library() {
     let refused = check_signature_with_stripe_library(&delivery.body, &header, "whsec_another");
     assert_eq!(refused.status.code(), Some(1));
 }
+
+#[tokio::test]
+async fn an_expanded_payment_intent_says_where_a_bank_debit_stands() {
+    let stripe = standin().await;
+    let session = stripe.new_session(&session_form()).await;
+    let id = session["id"].as_str().unwrap();
+    let intent = |session: Value| session["payment_intent"].clone();
+    let read = |id: String| {
+        let stripe = &stripe;
+        async move {
+            let response = stripe
+                .get(
+                    &format!("/v1/checkout/sessions/{id}?expand[]=payment_intent"),
+                    KEY,
+                )
+                .await;
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    assert_eq!(intent(read(id.to_owned()).await), Value::Null);
+    stripe.complete(id, "unpaid").await;
+    let clearing = intent(read(id.to_owned()).await);
+    assert_eq!(clearing["object"], "payment_intent");
+    assert_eq!(clearing["status"], "processing");
+    assert_eq!(clearing["amount"], 11972);
+    // Without expand it stays an id.
+    assert!(stripe.session(id).await["payment_intent"].is_string());
+    stripe.async_failed(id).await;
+    assert_eq!(
+        intent(read(id.to_owned()).await)["status"],
+        "requires_payment_method"
+    );
+}

@@ -4,15 +4,14 @@
 //! the state now is: a double click, a replay or the back button can only ever show the
 //! current state, never pay twice.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::checkout::{load, see_checkout, see_other};
-use super::form::{bound_to, field, is_same_origin, read_form, verify_token};
+use super::form::{bound_to, cross_site_refusal, field, read_form, verify_token};
 use super::links::Links;
 use super::step::{Form, Step};
 use super::steps::{CardErrors, CardValues, FieldError, Shown, render_step};
-use super::{Ctx, error_page, message, not_found_page};
+use super::{Ctx, error_page, not_found_page};
 use crate::db::payments::PaymentRow;
 use crate::db::sessions::SessionView;
 use crate::domain::card::{Card, CardForm};
@@ -48,19 +47,9 @@ async fn accept_post(
         Err(e) => return Err(error_page(state, &Ctx::new(state, req, None), &e)),
     };
     let ctx = Ctx::for_session(state, req, &view);
-    let host_origin = {
-        let conn = req.connection_info();
-        format!("{}://{}", conn.scheme(), conn.host())
-    };
-    if !is_same_origin(req.headers(), &state.public_url, &host_origin) {
+    if let Some(refusal) = cross_site_refusal(state, req, &ctx, &view.merchant_name) {
         tracing::warn!(session.id = %view.session.id, form = step_name, "refused a cross-site form post");
-        return Err(message(
-            state,
-            &ctx,
-            StatusCode::FORBIDDEN,
-            &view.merchant_name,
-            "cross_site",
-        ));
+        return Err(refusal);
     }
     let Some(fields) = read_form(req, payload).await else {
         return Err(see_checkout(&ctx, &view.session.id));

@@ -109,6 +109,29 @@ pub fn is_same_origin(headers: &HeaderMap, public_url: &str, host_origin: &str) 
 }
 
 /// `scheme://host[:port]` of a URL.
+/// `None` for a post from our own pages; otherwise the page to answer instead (403).
+pub fn cross_site_refusal(
+    state: &crate::state::AppState,
+    req: &actix_web::HttpRequest,
+    ctx: &super::Ctx,
+    merchant_name: &str,
+) -> Option<actix_web::HttpResponse> {
+    let host_origin = {
+        let conn = req.connection_info();
+        format!("{}://{}", conn.scheme(), conn.host())
+    };
+    if is_same_origin(req.headers(), &state.public_url, &host_origin) {
+        return None;
+    }
+    Some(super::message(
+        state,
+        ctx,
+        actix_web::http::StatusCode::FORBIDDEN,
+        merchant_name,
+        "cross_site",
+    ))
+}
+
 fn origin_of(url: &str) -> &str {
     let after_scheme = url.find("://").map_or(0, |i| i + 3);
     let end = url[after_scheme..]

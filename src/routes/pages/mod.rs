@@ -10,6 +10,7 @@ mod form;
 mod links;
 pub mod preview;
 mod qr;
+mod sandbox_page;
 pub mod step;
 mod steps;
 
@@ -31,6 +32,7 @@ pub use actions::{
 pub use checkout::{
     card_page_get, checkout_page, checkout_status, routes_page, to_checkout_page, to_provider_page,
 };
+pub use sandbox_page::{sandbox_page, sandbox_page_submit};
 
 use crate::state::AppState;
 
