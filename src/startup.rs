@@ -188,7 +188,8 @@ async fn run_expiry_sweeper(state: web::Data<AppState>) {
     }
 }
 
-/// Asks providers about payments pending with them, and fails those past the time-out.
+/// Asks providers about payments (and refunds) pending with them, and fails payments past the
+/// time-out.
 async fn run_reconciler(state: web::Data<AppState>) {
     let every = Duration::from_secs(state.settings.reconcile_interval_seconds.max(1) as u64);
     let mut tick = tokio::time::interval(every);
@@ -199,6 +200,12 @@ async fn run_reconciler(state: web::Data<AppState>) {
             tracing::warn!(
                 error.cause = format!("{e:#}"),
                 "reconciliation failed; will retry"
+            );
+        }
+        if let Err(e) = lifecycle::refunds::reconcile_refunds_once(state.lifecycle()).await {
+            tracing::warn!(
+                error.cause = format!("{e:#}"),
+                "asking providers about pending refunds failed; will retry"
             );
         }
     }

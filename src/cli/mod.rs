@@ -4,6 +4,7 @@
 mod branding;
 pub mod preview;
 mod providers;
+mod refunds;
 mod webhooks;
 
 use anyhow::Context;
@@ -54,6 +55,11 @@ enum Command {
         #[command(subcommand)]
         action: webhooks::WebhooksAction,
     },
+    /// Refund paid payments, list refunds.
+    Refunds {
+        #[command(subcommand)]
+        action: refunds::RefundsAction,
+    },
     /// Check the configured payment providers.
     Providers {
         #[command(subcommand)]
@@ -99,6 +105,7 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Branding { action } => branding::run(settings, action).await,
         Command::Preview { action } => preview::run(settings, action).await,
         Command::Providers { action } => providers::run(settings, action).await,
+        Command::Refunds { action } => refunds::run(settings, action).await,
     }
 }
 

@@ -13,11 +13,12 @@ type Buffer<'q> = <Any as Database>::ArgumentBuffer<'q>;
 type Value<'r> = <Any as Database>::ValueRef<'r>;
 
 use crate::domain::onchain::TransferState;
+use crate::domain::refund::{RefundReason, RefundStatus};
 use crate::domain::sandbox::SandboxDecision;
 use crate::domain::{
     ApiKeyId, AttemptId, CustomerId, CustomerStatus, DeliveryId, DeliveryStatus, EndpointStatus,
     Environment, EventId, InvoiceId, InvoiceStatus, LedgerStatus, MerchantId, PaymentId,
-    PaymentStatus, ProviderState, RouteKind, SessionId, SessionStatus, WebhookEndpointId,
+    PaymentStatus, ProviderState, RefundId, RouteKind, SessionId, SessionStatus, WebhookEndpointId,
 };
 
 /// A TEXT column holding a value that reads as its text (`as_str`) and is read back with
@@ -59,6 +60,8 @@ text_column!(
     DeliveryStatus,
     SandboxDecision,
     TransferState,
+    RefundStatus,
+    RefundReason,
 );
 
 text_column!(
@@ -72,4 +75,5 @@ text_column!(
     EventId,
     DeliveryId,
     AttemptId,
+    RefundId,
 );

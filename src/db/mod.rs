@@ -19,6 +19,7 @@ pub mod merchants;
 pub mod metrics;
 pub mod onchain;
 pub mod payments;
+pub mod refunds;
 pub mod sandbox_ledger;
 pub mod session_writer;
 pub mod sessions;

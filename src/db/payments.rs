@@ -78,6 +78,10 @@ pub struct PaymentRow {
     pub created_at: i64,
     /// When it last changed (Unix milliseconds).
     pub updated_at: i64,
+    /// What its refunds take up of `amount_cents`, pending and succeeded.
+    pub refund_reserved_cents: i64,
+    /// What its refunds that succeeded gave back to the buyer, in cents.
+    pub refunded_cents: i64,
 }
 
 /// The columns of `payments` in [`PaymentRow`]'s order, for selecting and inserting rows.
@@ -85,7 +89,8 @@ pub const COLUMNS: &str = "id, session_id, merchant_id, environment, customer_id
     invoice_id, route_id, route_kind, provider, amount_cents, buyer_fee_cents, gateway_fee_cents, \
     merchant_net_cents, total_cents, currency, status, ledger_status, provider_state, \
     provider_ref, provider_data, card_brand, card_last4, tx_hash, failure_code, \
-    failure_message, provider_deadline, next_poll_at, created_at, updated_at";
+    failure_message, provider_deadline, next_poll_at, created_at, updated_at, \
+    refund_reserved_cents, refunded_cents";
 
 impl PaymentRow {
     /// A new payment of `session` through `route`: its `attempt`-th, `pending`, nothing heard
@@ -132,6 +137,8 @@ impl PaymentRow {
             next_poll_at,
             created_at: now,
             updated_at: now,
+            refund_reserved_cents: 0,
+            refunded_cents: 0,
         }
     }
 
@@ -181,6 +188,8 @@ pub async fn insert_payment<'e, E: Executor<'e, Database = Any>>(
     .bind(p.next_poll_at)
     .bind(p.created_at)
     .bind(p.updated_at)
+    .bind(p.refund_reserved_cents)
+    .bind(p.refunded_cents)
     .execute(executor)
     .await
     .context("inserting a payment")?;

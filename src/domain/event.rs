@@ -20,15 +20,24 @@ pub enum EventKind {
     Failed,
     /// The session expired before a payment was made (extension; only to endpoints that ask).
     Expired,
+    /// The merchant asked for a refund (only to endpoints that ask, as every refund event).
+    RefundCreated,
+    /// A refund's money went back to the buyer.
+    RefundSucceeded,
+    /// A refund failed; its amount can be refunded again.
+    RefundFailed,
 }
 
 impl EventKind {
     /// Every event type, in the order the API lists them.
-    pub const ALL: [EventKind; 4] = [
+    pub const ALL: [EventKind; 7] = [
         EventKind::ProviderPending,
         EventKind::Paid,
         EventKind::Failed,
         EventKind::Expired,
+        EventKind::RefundCreated,
+        EventKind::RefundSucceeded,
+        EventKind::RefundFailed,
     ];
 
     /// What an endpoint subscribes to when it names no events: the three payment outcomes.
@@ -37,6 +46,14 @@ impl EventKind {
         EventKind::Paid,
         EventKind::Failed,
     ];
+
+    /// Whether it reports on a payment (`payment.…`), not a refund.
+    pub fn is_payment(self) -> bool {
+        !matches!(
+            self,
+            EventKind::RefundCreated | EventKind::RefundSucceeded | EventKind::RefundFailed
+        )
+    }
 
     /// The kind named `payment.paid`, …
     pub fn parse(type_name: &str) -> Option<EventKind> {
@@ -52,6 +69,9 @@ impl EventKind {
             EventKind::Paid => "payment.paid",
             EventKind::Failed => "payment.failed",
             EventKind::Expired => "payment.expired",
+            EventKind::RefundCreated => "refund.created",
+            EventKind::RefundSucceeded => "refund.succeeded",
+            EventKind::RefundFailed => "refund.failed",
         }
     }
 
@@ -60,13 +80,15 @@ impl EventKind {
         EventKind::ALL.map(EventKind::type_name).join(", ")
     }
 
-    /// The `data.status` the event carries.
+    /// The `data.status` the event carries (a refund event: its refund's status).
     pub fn status(self) -> &'static str {
         match self {
             EventKind::ProviderPending => "pending",
             EventKind::Paid => "paid",
-            EventKind::Failed => "failed",
+            EventKind::Failed | EventKind::RefundFailed => "failed",
             EventKind::Expired => "expired",
+            EventKind::RefundCreated => "pending",
+            EventKind::RefundSucceeded => "succeeded",
         }
     }
 
@@ -74,9 +96,16 @@ impl EventKind {
         match self {
             EventKind::ProviderPending => "provider_pending",
             EventKind::Paid => "paid",
-            EventKind::Failed => "failed",
+            EventKind::Failed | EventKind::RefundFailed => "failed",
             EventKind::Expired => "expired",
+            EventKind::RefundCreated => "created",
+            EventKind::RefundSucceeded => "succeeded",
         }
+    }
+
+    /// `evt_{refund id}_{created|succeeded|failed}`: a refund's event, one per step.
+    pub fn refund_event_id(self, refund_id: &str) -> EventId {
+        EventId::from_trusted(format!("evt_{refund_id}_{}", self.suffix()))
     }
 
     /// `evt_{session id}_{suffix}` for the session's first payment, and
@@ -151,6 +180,70 @@ pub fn payload(p: &PayloadParts<'_>) -> serde_json::Value {
     })
 }
 
+/// Everything a refund event's payload is made of.
+pub struct RefundPayloadParts<'a> {
+    /// `refund.created`, `refund.succeeded` or `refund.failed`.
+    pub kind: EventKind,
+    /// `re_…`
+    pub refund_id: &'a str,
+    /// The refund's status after the step.
+    pub status: &'a str,
+    /// What goes back to the buyer, in cents.
+    pub amount_cents: i64,
+    /// The payment's currency.
+    pub currency: &'a str,
+    /// Why, as the merchant said.
+    pub reason: Option<&'a str>,
+    /// The merchant's note.
+    pub note: Option<&'a str>,
+    /// Why it failed, for `refund.failed`.
+    pub failure_code: Option<&'a str>,
+    /// The refund's own metadata.
+    pub refund_metadata: Metadata,
+    /// The payment it gives back.
+    pub payment_id: &'a str,
+    /// What the payment's refunds that succeeded gave back, in cents, after the step.
+    pub amount_refunded_cents: i64,
+    /// The payment's ledger status after the step.
+    pub ledger_status: &'a str,
+    /// The payment's session.
+    pub session_id: &'a str,
+    /// The session's customer.
+    pub customer_id: &'a str,
+    /// The session's metadata, as the merchant gave it.
+    pub metadata: Metadata,
+    /// Whether it is in production.
+    pub livemode: bool,
+    /// When the step happened (Unix ms).
+    pub now_ms: i64,
+}
+
+/// A refund event's body: `id`, `type`, `livemode`, `created`, `data{…}`.
+pub fn refund_payload(p: &RefundPayloadParts<'_>) -> serde_json::Value {
+    json!({
+        "id": p.kind.refund_event_id(p.refund_id).as_str(),
+        "type": p.kind.type_name(),
+        "livemode": p.livemode,
+        "created": iso_millis(p.now_ms),
+        "data": {
+            "refund_id": p.refund_id,
+            "status": p.status,
+            "amount": cents_to_json(p.amount_cents),
+            "currency": p.currency,
+            "reason": p.reason,
+            "note": p.note,
+            "failure_code": p.failure_code,
+            "refund_metadata": p.refund_metadata.to_json(),
+            "payment_id": p.payment_id,
+            "amount_refunded": cents_to_json(p.amount_refunded_cents),
+            "ledger_status": p.ledger_status,
+            "session_id": p.session_id,
+            "customer_id": p.customer_id,
+            "metadata": p.metadata.to_json(),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +254,12 @@ mod tests {
             assert_eq!(EventKind::parse(kind.type_name()), Some(kind));
         }
         assert_eq!(EventKind::parse("payment.refunded"), None);
+        assert_eq!(
+            EventKind::RefundSucceeded
+                .refund_event_id("re_1")
+                .into_string(),
+            "evt_re_1_succeeded"
+        );
         let id = |kind: EventKind, attempt| kind.event_id("chk_1", attempt).into_string();
         assert_eq!(id(EventKind::Paid, 1), "evt_chk_1_paid");
         assert_eq!(id(EventKind::Failed, 2), "evt_chk_1_failed_2");

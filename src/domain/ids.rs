@@ -123,6 +123,10 @@ prefixed_id!(
     PaymentId, "pay_"
 );
 prefixed_id!(
+    /// A refund of (part of) a paid payment.
+    RefundId, "re_"
+);
+prefixed_id!(
     /// The billing record of a session.
     InvoiceId, "inv_"
 );

@@ -21,6 +21,7 @@ pub mod onchain;
 pub mod payment;
 pub mod payment_route;
 pub mod product;
+pub mod refund;
 pub mod sandbox;
 pub mod session;
 pub mod session_request;
@@ -34,7 +35,7 @@ pub mod webhook;
 pub use email::Email;
 pub use ids::{
     ApiKeyId, AttemptId, CustomerId, DeliveryId, EventId, InvoiceId, MerchantId, PaymentId,
-    SessionId, WebhookEndpointId,
+    RefundId, SessionId, WebhookEndpointId,
 };
 pub use metadata::Metadata;
 pub use money::Amount;

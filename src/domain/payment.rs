@@ -22,6 +22,10 @@ text_enum! {
         Pending = "pending",
         /// The payment was confirmed and its money is settled.
         Settled = "settled",
+        /// Settled, and part of it was given back by refunds that succeeded.
+        PartiallyRefunded = "partially_refunded",
+        /// Settled, and all of it was given back.
+        Refunded = "refunded",
     }
 }
 

@@ -2,8 +2,9 @@
 
 use crate::db::events::EventRow;
 use crate::db::payments::PaymentRow;
+use crate::db::refunds::RefundRow;
 use crate::db::sessions::SessionRow;
-use crate::domain::event::{EventKind, PayloadParts, payload};
+use crate::domain::event::{EventKind, PayloadParts, RefundPayloadParts, payload, refund_payload};
 use crate::domain::fees::Fees;
 use crate::domain::metadata::Metadata;
 use crate::domain::payment_route::PaymentRoute;
@@ -40,6 +41,45 @@ pub fn build_event(
     });
     EventRow {
         id: kind.event_id(session.id.as_str(), payment.map_or(1, |p| p.attempt)),
+        merchant_id: session.merchant_id.clone(),
+        environment: session.environment,
+        session_id: session.id.clone(),
+        kind: kind.type_name().to_owned(),
+        payload: payload.to_string(),
+        created_at: now_ms,
+    }
+}
+
+/// The event row of a refund's step, with the refund, its payment (totals after the step) and
+/// the session.
+pub fn build_refund_event(
+    kind: EventKind,
+    refund: &RefundRow,
+    payment: &PaymentRow,
+    session: &SessionRow,
+    now_ms: i64,
+) -> EventRow {
+    let payload = refund_payload(&RefundPayloadParts {
+        kind,
+        refund_id: refund.id.as_str(),
+        status: refund.status.as_str(),
+        amount_cents: refund.amount_cents,
+        currency: &refund.currency,
+        reason: refund.reason.map(|r| r.as_str()),
+        note: refund.note.as_deref(),
+        failure_code: refund.failure_code.as_deref(),
+        refund_metadata: Metadata::from_db(&refund.metadata),
+        payment_id: payment.id.as_str(),
+        amount_refunded_cents: payment.refunded_cents,
+        ledger_status: payment.ledger_status.as_str(),
+        session_id: session.id.as_str(),
+        customer_id: session.customer_id.as_str(),
+        metadata: Metadata::from_db(&session.metadata),
+        livemode: session.environment.livemode(),
+        now_ms,
+    });
+    EventRow {
+        id: kind.refund_event_id(refund.id.as_str()),
         merchant_id: session.merchant_id.clone(),
         environment: session.environment,
         session_id: session.id.clone(),

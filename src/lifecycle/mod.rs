@@ -18,6 +18,7 @@ pub mod onchain;
 pub mod outbox;
 pub mod provider_page;
 pub mod reconcile;
+pub mod refunds;
 pub mod start;
 
 use anyhow::Context;

@@ -280,6 +280,41 @@ pub enum PollResult {
     Unknown,
 }
 
+/// What a provider is asked to give back.
+#[derive(Debug, Clone)]
+pub struct RefundRequest<'a> {
+    /// The payment, as the provider was told of it.
+    pub payment: &'a ProviderPayment,
+    /// Our id of the refund: its idempotency key at the provider.
+    pub refund_id: &'a str,
+    /// What goes back to the buyer, in cents.
+    pub amount_cents: i64,
+}
+
+/// A provider's answer about a refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundOutcome {
+    /// The money went back.
+    Succeeded {
+        /// The provider's id of the refund.
+        provider_ref: Option<String>,
+    },
+    /// The provider took it and decides later (poll again).
+    Pending {
+        /// The provider's id of the refund.
+        provider_ref: Option<String>,
+        /// When to ask again.
+        poll_after_ms: i64,
+    },
+    /// The provider refused it.
+    Failed {
+        /// Why, as a stable word (`refund_declined`, …).
+        code: String,
+        /// Why, in words.
+        message: String,
+    },
+}
+
 /// A payment provider: what the lifecycle needs of one.
 pub trait Provider: Send + Sync {
     /// The provider's id, as in `/api/providers/{id}/callbacks` and the routes' `integration`.
@@ -312,6 +347,30 @@ pub trait Provider: Send + Sync {
         &'a self,
         payment: &'a ProviderPayment,
     ) -> BoxFuture<'a, anyhow::Result<PollResult>>;
+
+    /// Whether this provider can give money back; when not, a refund is refused before
+    /// anything is reserved.
+    fn refunds(&self) -> bool {
+        false
+    }
+
+    /// Gives (part of) a paid payment back. Called outside any transaction; the same
+    /// `refund_id` again answers as the first time did.
+    fn refund<'a>(
+        &'a self,
+        request: RefundRequest<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<RefundOutcome>> {
+        let _ = request;
+        Box::pin(async { anyhow::bail!("this provider gives no refunds") })
+    }
+
+    /// Where a pending refund stands.
+    fn poll_refund<'a>(
+        &'a self,
+        request: RefundRequest<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<RefundOutcome>> {
+        self.refund(request)
+    }
 
     /// Closes a payment the buyer abandoned on the provider's page (they chose another way
     /// to pay), so it can no longer be paid there; answers where it stands afterwards (a

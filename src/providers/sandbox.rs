@@ -18,7 +18,8 @@ use serde_json::json;
 
 use super::{
     CallbackError, CallbackRequest, Instructions, NeedsBuyer, PollResult, Provider, ProviderEvent,
-    ProviderPayment, SignedCallback, StartOutcome, StartRequest, Update,
+    ProviderPayment, RefundOutcome, RefundRequest, SignedCallback, StartOutcome, StartRequest,
+    Update,
 };
 use crate::crypto::signature::{self, SignatureError};
 use crate::domain::ids::random_token;
@@ -336,6 +337,28 @@ impl Provider for SandboxProvider {
         }))
     }
 
+    fn refunds(&self) -> bool {
+        true
+    }
+
+    fn refund<'a>(
+        &'a self,
+        request: RefundRequest<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<RefundOutcome>> {
+        Box::pin(async move {
+            let key = format!("{}_refund", request.refund_id);
+            let entry = match self.ledger.find(&key).await? {
+                Some(entry) => entry,
+                None => {
+                    self.ledger
+                        .record(&self.decide_refund(&key, &request)?)
+                        .await?
+                }
+            };
+            Ok(self.refund_answer(&entry))
+        })
+    }
+
     fn poll<'a>(
         &'a self,
         payment: &'a ProviderPayment,
@@ -383,7 +406,68 @@ fn entry_failure(entry: &LedgerEntry) -> Outcome {
     }
 }
 
+/// A refund of this amount fails (`refund_declined`).
+pub const REFUND_DECLINED_CENTS: i64 = 1_313;
+/// A refund of this amount stays pending, then succeeds after the sandbox's delay.
+pub const REFUND_DELAYED_CENTS: i64 = 777;
+
 impl SandboxProvider {
+    /// What the sandbox makes of a refund it has not seen: by its amount, declined
+    /// ([`REFUND_DECLINED_CENTS`]), delayed ([`REFUND_DELAYED_CENTS`]), or given back at once.
+    fn decide_refund(&self, key: &str, request: &RefundRequest<'_>) -> anyhow::Result<LedgerEntry> {
+        let now = now_ms();
+        let mut entry = LedgerEntry {
+            idempotency_key: key.to_owned(),
+            provider_ref: format!("sbx_re_{}", random_token(16)?),
+            decision: SandboxDecision::Paid,
+            tx_hash: None,
+            failure_code: None,
+            failure_message: None,
+            settle_at: None,
+            provider_data: "{}".into(),
+            created_at: now,
+        };
+        match request.amount_cents {
+            REFUND_DECLINED_CENTS => {
+                entry.decision = SandboxDecision::Failed;
+                entry.failure_code = Some("refund_declined".into());
+                entry.failure_message =
+                    Some("The sandbox declines refunds of 13.13 (its test amount).".into());
+            }
+            REFUND_DELAYED_CENTS => {
+                entry.decision = SandboxDecision::Delayed;
+                entry.settle_at = Some(now + self.delay_ms);
+            }
+            _ => {}
+        }
+        Ok(entry)
+    }
+
+    /// A refund's answer from what was decided; a delayed one succeeds once its time came.
+    fn refund_answer(&self, entry: &LedgerEntry) -> RefundOutcome {
+        let provider_ref = Some(entry.provider_ref.clone());
+        match entry.decision {
+            SandboxDecision::Failed => RefundOutcome::Failed {
+                code: entry
+                    .failure_code
+                    .clone()
+                    .unwrap_or_else(|| "refund_declined".into()),
+                message: entry
+                    .failure_message
+                    .clone()
+                    .unwrap_or_else(|| "The provider declined the refund.".into()),
+            },
+            SandboxDecision::Delayed => match entry.settle_at {
+                Some(at) if now_ms() < at => RefundOutcome::Pending {
+                    provider_ref,
+                    poll_after_ms: at - now_ms(),
+                },
+                _ => RefundOutcome::Succeeded { provider_ref },
+            },
+            _ => RefundOutcome::Succeeded { provider_ref },
+        }
+    }
+
     /// What the sandbox makes of a hand-off it has not seen: the test card's outcome, or
     /// instructions for a transfer.
     fn decide(&self, request: &StartRequest<'_>) -> anyhow::Result<LedgerEntry> {

@@ -42,6 +42,9 @@ api_routes! {
     "/api/gateway/customers/{id}" => { GET: api::customers::get_customer_handler },
     "/api/gateway/payments" => { GET: api::payments::list_payments_handler },
     "/api/gateway/payments/{id}" => { GET: api::payments::get_payment_handler },
+    "/api/gateway/payments/{id}/refunds" => { POST: api::refunds::create_refund_handler },
+    "/api/gateway/refunds" => { GET: api::refunds::list_refunds_handler },
+    "/api/gateway/refunds/{id}" => { GET: api::refunds::get_refund_handler },
     "/api/gateway/invoices" => { GET: api::invoices::list_invoices_handler },
     "/api/gateway/invoices/{id}" => { GET: api::invoices::get_invoice_handler },
     "/api/gateway/webhook-endpoints" => {

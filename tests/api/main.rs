@@ -46,6 +46,7 @@ mod onchain_xpub;
 mod openapi;
 mod operations;
 mod protocol_errors;
+mod refunds;
 mod sandbox_redirect;
 mod sessions;
 mod stripe;

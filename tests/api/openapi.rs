@@ -61,7 +61,7 @@ async fn every_request_body_has_its_real_schema_refusing_unknown_fields() {
             );
         }
     }
-    assert_eq!(bodies, 6, "six operations read a body");
+    assert_eq!(bodies, 7, "seven operations read a body");
 
     let session = resolve(
         &doc,
@@ -132,8 +132,8 @@ async fn list_parameters_carry_their_bounds() {
         }
     }
     assert_eq!(
-        limits, 5,
-        "customers, payments, invoices, endpoints, events"
+        limits, 6,
+        "customers, payments, refunds, invoices, endpoints, events"
     );
 }
 

@@ -667,3 +667,42 @@ async fn without_webhooks_a_bank_debit_is_followed_by_polling_to_its_end() {
         ["payment.failed", "payment.provider_pending"]
     );
 }
+
+#[tokio::test]
+async fn while_a_webhook_secret_is_rolled_both_secrets_are_accepted() {
+    const NEW: &str = "whsec_rolled_in_today";
+    let stripe = StripeStandIn::start(KEY, None, WEBHOOK_SECRET).await;
+    let base = stripe.url.clone();
+    let app = spawn_app_with(move |s| {
+        let mut routes = default_routes();
+        routes.push(stripe_route(RouteKind::Card, &base));
+        s.routes = routes;
+        give_secrets(s);
+        s.secret_env
+            .0
+            .insert(WEBHOOK_ENV.into(), format!("{NEW}, {WEBHOOK_SECRET}"));
+    })
+    .await;
+    let ignored = |n: u32| {
+        json!({"id": format!("evt_roll_{n}"), "object": "event", "type": "customer.created",
+            "data": {"object": {"id": "cus_1", "object": "customer"}}})
+        .to_string()
+    };
+    let now = now_ms() / 1000;
+    let signed = |secrets: &[&str], body: &str| {
+        let secrets: Vec<&[u8]> = secrets.iter().map(|s| s.as_bytes()).collect();
+        signature::header(&secrets, now, body.as_bytes())
+    };
+    // Signed with the old secret, the new one, or both (Stripe signs with both meanwhile).
+    for (n, secrets) in [vec![WEBHOOK_SECRET], vec![NEW], vec![NEW, WEBHOOK_SECRET]]
+        .into_iter()
+        .enumerate()
+    {
+        let body = ignored(n as u32);
+        let (status, answer) = post_callback(&app, &body, Some(&signed(&secrets, &body))).await;
+        assert_eq!(status, 200, "{secrets:?}: {answer}");
+    }
+    let body = ignored(9);
+    let (status, _) = post_callback(&app, &body, Some(&signed(&["whsec_retired"], &body))).await;
+    assert_eq!(status, 401);
+}

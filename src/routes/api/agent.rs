@@ -60,7 +60,15 @@ pub async fn run_action(
         None => Some(EventKind::Paid),
         named => f.check("event", named, |name| {
             EventKind::parse(&name)
-                .ok_or_else(|| format!("must be one of {}", EventKind::type_names()))
+                .filter(|k| k.is_payment())
+                .ok_or_else(|| {
+                    let names: Vec<&str> = EventKind::ALL
+                        .into_iter()
+                        .filter(|k| k.is_payment())
+                        .map(EventKind::type_name)
+                        .collect();
+                    format!("must be one of {}", names.join(", "))
+                })
         }),
     };
     let amount = match f.optional_raw("amount") {

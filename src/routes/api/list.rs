@@ -42,6 +42,7 @@ list_schemas! {
     EventList => super::events::Event, "A page of events.";
     InvoiceList => super::invoices::Invoice, "A page of invoices.";
     PaymentList => super::payments::Payment, "A page of payments.";
+    RefundList => super::refunds::Refund, "A page of refunds.";
     WebhookEndpointList => super::webhook_endpoints::WebhookEndpoint, "A page of endpoints.";
 }
 

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod payments;
 pub mod provider_callbacks;
+pub mod refunds;
 pub mod schemas;
 pub mod sessions;
 pub mod webhook_endpoints;

@@ -9,7 +9,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     agent, branding, customers, events, health, invoices, metrics, payments, provider_callbacks,
-    schemas, sessions, webhook_endpoints,
+    refunds, schemas, sessions, webhook_endpoints,
 };
 use crate::state::AppState;
 
@@ -27,6 +27,9 @@ use crate::state::AppState;
         customers::get_customer_handler,
         payments::list_payments_handler,
         payments::get_payment_handler,
+        refunds::create_refund_handler,
+        refunds::list_refunds_handler,
+        refunds::get_refund_handler,
         invoices::list_invoices_handler,
         invoices::get_invoice_handler,
         provider_callbacks::provider_callback,
@@ -88,7 +91,11 @@ pub fn document(state: &AppState) -> Value {
         .map(|r| r.id.as_str())
         .collect();
     let schemas = &mut doc["components"]["schemas"];
-    for name in ["CreateSessionRequest", "WebhookExampleRequest"] {
+    for name in [
+        "CreateSessionRequest",
+        "WebhookExampleRequest",
+        "CreateRefundRequest",
+    ] {
         schemas[name]["properties"]["amount"]["maximum"] = json!(max_amount);
     }
     schemas["WebhookExampleRequest"]["properties"]["routeId"]["enum"] = json!(routes);

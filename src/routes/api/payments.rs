@@ -7,9 +7,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::list::{List, ListParams};
+use super::refunds::Refund;
 use super::sessions::RouteSummary;
 use crate::auth::Authenticated;
 use crate::db::payments::{PaymentFilter, PaymentRow, get_payment, list_payments};
+use crate::db::refunds::refunds_of_payment;
 use crate::db::sessions::get_session_by_id;
 use crate::domain::SessionId;
 use crate::domain::fees::{Fees, FeesJson};
@@ -31,8 +33,11 @@ pub struct Payment {
     pub currency: String,
     /// `pending`, `paid` or `failed`.
     pub status: &'static str,
-    /// `pending` or `settled`.
+    /// `pending`, `settled`, `partially_refunded` or `refunded`.
     pub ledger_status: &'static str,
+    /// What its refunds that succeeded gave back, in dollars.
+    #[schema(value_type = f64)]
+    pub amount_refunded: serde_json::Value,
     pub created: String,
     pub customer_id: String,
     pub invoice_id: String,
@@ -53,6 +58,9 @@ pub struct Payment {
     /// Extension: why it failed (`card_declined`, `provider_timeout`, …).
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
+    /// Present when reading one payment: its refunds, oldest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refunds: Option<Vec<Refund>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -82,6 +90,7 @@ impl Payment {
             currency: row.currency,
             status: row.status.as_str(),
             ledger_status: row.ledger_status.as_str(),
+            amount_refunded: cents_to_json(row.refunded_cents),
             created: iso_seconds(row.created_at),
             customer_id: row.customer_id.into_string(),
             invoice_id: row.invoice_id.into_string(),
@@ -98,6 +107,7 @@ impl Payment {
             tx_hash: row.tx_hash,
             failure_code: row.failure_code,
             failure_message: row.failure_message,
+            refunds: None,
         }
     }
 }
@@ -186,7 +196,9 @@ pub async fn get_payment_handler(
         .await?
         .ok_or_else(not_found)?;
     let session = get_session_by_id(&state.db.read, &row.session_id).await?;
+    let refunds = refunds_of_payment(&state.db.read, &row.id).await?;
     let mut payment = Payment::from_row(row, &state);
+    payment.refunds = Some(refunds.into_iter().map(Refund::from_row).collect());
     payment.metadata = Some(
         session
             .map(|s| Metadata::from_db(&s.metadata).pairs().clone())

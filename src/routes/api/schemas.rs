@@ -99,6 +99,50 @@ pub fn metadata_schema() -> utoipa::openapi::Schema {
     serde_json::from_value(schema).unwrap_or_default()
 }
 
+/// The body of `POST /api/gateway/payments/{id}/refunds`; every field optional (an empty
+/// body refunds all that is left). Unknown fields are refused, naming them.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateRefundRequest {
+    /// US dollars to give back: more than 0, at most 2 decimal places, at most what is left;
+    /// all that is left when absent.
+    #[schema(
+        exclusive_minimum = 0,
+        maximum = 10000,
+        multiple_of = 0.01,
+        example = 10
+    )]
+    amount: Option<f64>,
+    reason: Option<RefundReasonName>,
+    /// The merchant's note, 1 to 500 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
+    note: Option<String>,
+    /// Same key and same body: the same refund comes back (`Idempotent-Replayed: true`).
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
+    idempotency_key: Option<String>,
+    /// At most 10 pairs; keys 1 to 40 characters, values strings of at most 500.
+    #[schema(schema_with = metadata_schema)]
+    metadata: Option<BTreeMap<String, String>>,
+}
+
+/// Why a refund is made.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundReasonName {
+    RequestedByCustomer,
+    Duplicate,
+    Fraudulent,
+    Other,
+}
+
 /// An event type a webhook endpoint can subscribe to.
 #[derive(Deserialize, ToSchema)]
 pub enum EventTypeName {
@@ -110,6 +154,12 @@ pub enum EventTypeName {
     Failed,
     #[serde(rename = "payment.expired")]
     Expired,
+    #[serde(rename = "refund.created")]
+    RefundCreated,
+    #[serde(rename = "refund.succeeded")]
+    RefundSucceeded,
+    #[serde(rename = "refund.failed")]
+    RefundFailed,
 }
 
 /// The body of `POST /api/gateway/webhook-endpoints`.

@@ -640,6 +640,8 @@ pub struct ResultPage {
     pub method: Option<String>,
     pub payment_id: Option<String>,
     pub customer_email: Option<String>,
+    /// What refunds gave back, when they did.
+    pub refunded: Option<String>,
 }
 
 /// How a result page ends the buyer's visit.
@@ -700,6 +702,9 @@ fn result(page: &StepPage<'_>, outcome: Outcome) -> HttpResponse {
             method: payment.and_then(|p| payment_method(ctx, p)),
             payment_id: payment.map(|p| p.id.to_string()),
             customer_email: Some(session.customer_email.clone()).filter(|e| !e.is_empty()),
+            refunded: payment
+                .filter(|p| p.refunded_cents > 0)
+                .map(|p| ctx.money(p.refunded_cents)),
         },
     )
 }

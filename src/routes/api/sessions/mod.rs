@@ -1,7 +1,7 @@
 //! Checkout sessions: create, read, expire.
 
 pub mod create;
-mod request;
+pub(crate) mod request;
 
 use std::collections::BTreeMap;
 

@@ -116,7 +116,8 @@ pub fn parse_create_session(
     }
 }
 
-fn bounded_text(s: &str, max: usize) -> Result<String, String> {
+/// `s` if it is 1 to `max` characters without control characters.
+pub(crate) fn bounded_text(s: &str, max: usize) -> Result<String, String> {
     if s.is_empty() {
         Err("must not be empty".into())
     } else if s.chars().count() > max {

@@ -203,6 +203,8 @@ fn payment(
         next_poll_at: None,
         created_at: 0,
         updated_at: 0,
+        refund_reserved_cents: 0,
+        refunded_cents: 0,
     }
 }
 

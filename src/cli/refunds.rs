@@ -1,0 +1,161 @@
+//! `openrails-checkout refunds create|list`: the refund API from the command line, on the
+//! server's database and with its providers (a running server delivers the events).
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+
+use super::{parse_environment, resolve_merchant};
+use crate::config::Settings;
+use crate::db::Db;
+use crate::db::refunds::{RefundFilter, RefundRow, list_refunds};
+use crate::domain::money::format_plain;
+use crate::domain::refund::{RefundReason, fingerprint};
+use crate::domain::time::iso_seconds;
+use crate::domain::{Amount, Environment, Metadata};
+use crate::lifecycle::refunds::{RefundAsk, Refunding, create_refund};
+use crate::state::{AppState, SharedSecrets};
+
+#[derive(Subcommand)]
+pub enum RefundsAction {
+    /// Refund a paid payment (pay_…): all that is left, or --amount.
+    Create {
+        payment: String,
+        /// US dollars, e.g. 10.50 (default: all that is left).
+        #[arg(long)]
+        amount: Option<String>,
+        /// requested_by_customer, duplicate, fraudulent or other.
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+        /// A retry with the same key and request makes no second refund.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        #[arg(long, default_value_t = Environment::Sandbox, value_parser = parse_environment)]
+        environment: Environment,
+        /// The merchant (default: the first one).
+        #[arg(long)]
+        merchant: Option<String>,
+    },
+    /// List refunds, newest first.
+    List {
+        /// Only this payment's.
+        #[arg(long)]
+        payment: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        #[arg(long, default_value_t = Environment::Sandbox, value_parser = parse_environment)]
+        environment: Environment,
+        #[arg(long)]
+        merchant: Option<String>,
+    },
+}
+
+pub async fn run(settings: Settings, action: RefundsAction) -> anyhow::Result<()> {
+    let db = Db::connect(&settings.database_url, 2).await?;
+    db.migrate().await?;
+    match action {
+        RefundsAction::Create {
+            payment,
+            amount,
+            reason,
+            note,
+            idempotency_key,
+            environment,
+            merchant,
+        } => {
+            let merchant = resolve_merchant(&db, &settings, merchant).await?;
+            let amount_cents = match amount {
+                None => None,
+                Some(text) => Some(
+                    Amount::parse_json(&text, settings.max_amount_cents())
+                        .map_err(|e| anyhow::anyhow!("--amount {e}"))?
+                        .cents(),
+                ),
+            };
+            let reason = match reason {
+                None => None,
+                Some(word) => Some(RefundReason::parse(&word).with_context(
+                    || "--reason must be requested_by_customer, duplicate, fraudulent or other",
+                )?),
+            };
+            let metadata = Metadata::default();
+            let ask = RefundAsk {
+                amount_cents,
+                reason,
+                request_hash: fingerprint(amount_cents, reason, note.as_deref(), &metadata),
+                note,
+                idempotency_key,
+                metadata,
+            };
+            settings.validate()?;
+            let secrets = SharedSecrets::load(&db).await?;
+            let public_url = if settings.public_url.is_empty() {
+                format!("http://{}", settings.bind)
+            } else {
+                settings.public_url.trim_end_matches('/').to_owned()
+            };
+            let state = AppState::new(settings, db, secrets, public_url)?;
+            let refunding =
+                create_refund(state.lifecycle(), &merchant, environment, &payment, ask).await?;
+            match refunding {
+                Refunding::Created(row) | Refunding::Replayed(row) => println!("{}", line(&row)),
+                Refunding::KeyReused { key, refund } => {
+                    bail!("--idempotency-key {key:?} was used for another request ({refund})")
+                }
+                Refunding::NoPayment => bail!("no payment {payment} in {environment}"),
+                Refunding::NotPaid(status) => {
+                    bail!("only paid payments can be refunded; {payment} is {status}")
+                }
+                Refunding::NotSupported(provider) => {
+                    bail!("payments through {provider} cannot be refunded here yet")
+                }
+                Refunding::Exceeds { left_cents } => bail!(
+                    "more than is left to refund: at most {} can be refunded",
+                    format_plain(left_cents)
+                ),
+                Refunding::NothingLeft => bail!("{payment} is refunded already"),
+            }
+        }
+        RefundsAction::List {
+            payment,
+            limit,
+            environment,
+            merchant,
+        } => {
+            let merchant = resolve_merchant(&db, &settings, merchant).await?;
+            let filter = RefundFilter {
+                payment_id: payment,
+                limit: limit.clamp(1, 100),
+                ..RefundFilter::default()
+            };
+            let mut rows = list_refunds(&db.read, &merchant, environment, &filter).await?;
+            rows.truncate(filter.limit as usize);
+            if rows.is_empty() {
+                println!("no refunds");
+            }
+            for row in rows {
+                println!("{}", line(&row));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `re_…  succeeded  119.72 USD  pay_…  2026-12-04T12:00:00Z  requested_by_customer`
+fn line(row: &RefundRow) -> String {
+    format!(
+        "{}  {}  {} {}  {}  {}  {}{}",
+        row.id,
+        row.status,
+        format_plain(row.amount_cents),
+        row.currency,
+        row.payment_id,
+        iso_seconds(row.created_at),
+        row.reason.map_or("-", RefundReason::as_str),
+        row.failure_code
+            .as_deref()
+            .map(|c| format!("  ({c})"))
+            .unwrap_or_default(),
+    )
+}
