@@ -16,11 +16,11 @@ use crate::domain::input::{Fields, RawObject};
 use crate::domain::money::{cents_to_json, format_plain};
 use crate::domain::refund::{RefundReason, fingerprint};
 use crate::domain::time::iso_seconds;
-use crate::domain::{Amount, Metadata, PaymentStatus};
+use crate::domain::{Metadata, PaymentStatus};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::lifecycle::refunds::{RefundAsk, Refunding, create_refund};
 use crate::routes::api::body::read_json_object;
-use crate::routes::api::sessions::request::bounded_text;
+use crate::routes::api::sessions::request::{bounded_text, metadata_field, money};
 use crate::state::AppState;
 
 /// A refund, as the API shows it.
@@ -94,13 +94,7 @@ async fn read_ask(
     let mut f = Fields::new(&body, FIELDS);
     let amount = f.optional_raw("amount");
     let amount = f.check("amount", amount, |raw| {
-        Amount::parse_json(raw, state.settings.max_amount_cents()).map_err(|e| {
-            if raw.trim_start().starts_with('"') {
-                "must be a number, not a string".to_owned()
-            } else {
-                e.to_string()
-            }
-        })
+        money(raw, state.settings.max_amount_cents())
     });
     let reason = f.optional::<String>("reason");
     let reason = f.check("reason", reason, |s| {
@@ -113,18 +107,7 @@ async fn read_ask(
     let note = f.check("note", note, |s| bounded_text(&s, 500));
     let idempotency_key = f.optional::<String>("idempotencyKey");
     let idempotency_key = f.check("idempotencyKey", idempotency_key, |s| bounded_text(&s, 255));
-    let metadata = match f.optional_raw("metadata") {
-        None => Some(Metadata::default()),
-        Some(raw) => match Metadata::parse_json(raw) {
-            Ok(metadata) => Some(metadata),
-            Err(found) => {
-                for issue in found {
-                    f.issue(&issue.field, issue.message);
-                }
-                None
-            }
-        },
-    };
+    let metadata = metadata_field(&mut f);
     let issues = f.finish();
     if !issues.is_empty() {
         return Err(ApiError::validation(issues, None));

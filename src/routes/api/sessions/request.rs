@@ -35,15 +35,7 @@ pub fn parse_create_session(
     let product = f.required::<String>("product");
     let product = f.check("product", product, |s: String| ProductName::parse(&s));
     let amount = f.required_raw("amount");
-    let amount = f.check("amount", amount, |raw| {
-        Amount::parse_json(raw, max_amount_cents).map_err(|e| {
-            if raw.trim_start().starts_with('"') {
-                "must be a number, not a string".to_owned()
-            } else {
-                e.to_string()
-            }
-        })
-    });
+    let amount = f.check("amount", amount, |raw| money(raw, max_amount_cents));
     let customer = f.required::<String>("customer");
     let customer = f.check("customer", customer, |s: String| Email::parse(&s));
     let environment = f.optional::<String>("environment");
@@ -59,18 +51,7 @@ pub fn parse_create_session(
     let redirect_url = f.check("redirectUrl", redirect_url, |s| {
         RedirectUrl::parse(&s, effective_environment)
     });
-    let metadata = match f.optional_raw("metadata") {
-        None => Some(Metadata::default()),
-        Some(raw) => match Metadata::parse_json(raw) {
-            Ok(metadata) => Some(metadata),
-            Err(found) => {
-                for issue in found {
-                    f.issue(&issue.field, issue.message);
-                }
-                None
-            }
-        },
-    };
+    let metadata = metadata_field(&mut f);
     let idempotency_key = f.optional::<String>("idempotencyKey");
     let idempotency_key = f.check("idempotencyKey", idempotency_key, |s| bounded_text(&s, 255));
     let client_reference_id = f.optional::<String>("clientReferenceId");
@@ -113,6 +94,34 @@ pub fn parse_create_session(
             vec![FieldIssue::new("body", "is invalid")],
             None,
         )),
+    }
+}
+
+/// A money amount's exact JSON text, as US dollars of at most `max_cents`.
+pub(crate) fn money(raw: &str, max_cents: i64) -> Result<Amount, String> {
+    Amount::parse_json(raw, max_cents).map_err(|e| {
+        if raw.trim_start().starts_with('"') {
+            "must be a number, not a string".to_owned()
+        } else {
+            e.to_string()
+        }
+    })
+}
+
+/// The optional `metadata` member: parsed (empty when absent), or `None` with its problems
+/// recorded.
+pub(crate) fn metadata_field(f: &mut Fields<'_>) -> Option<Metadata> {
+    match f.optional_raw("metadata") {
+        None => Some(Metadata::default()),
+        Some(raw) => match Metadata::parse_json(raw) {
+            Ok(metadata) => Some(metadata),
+            Err(found) => {
+                for issue in found {
+                    f.issue(&issue.field, issue.message);
+                }
+                None
+            }
+        },
     }
 }
 
