@@ -139,6 +139,18 @@ impl StandIn {
                 self.settle(books, id, now);
                 find_session(books, &account, id).map(|s| expanded(s, &params))
             }
+            ("POST", ["v1", "refunds"]) => {
+                return self.idempotent(books, &account, call, &params, request_id, |books| {
+                    self.create_refund(
+                        books,
+                        &account,
+                        &params,
+                        (request_id, call.idempotency_key.as_deref()),
+                        now,
+                    )
+                });
+            }
+            ("GET", ["v1", "refunds", id]) => self.get_refund(books, &account, id),
             ("GET", ["v1", "events"]) => list_events(books, &account, &params),
             ("GET", ["v1", "events", id]) => books
                 .events

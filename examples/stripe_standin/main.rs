@@ -21,7 +21,9 @@
 //! Stripe's API (authenticated):
 //! - `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}`
 //!   (with `expand[]=payment_intent`, its PaymentIntent with the status of its payment),
-//!   `POST /v1/checkout/sessions/{id}/expire`, `GET /v1/events`, `GET /v1/events/{id}`.
+//!   `POST /v1/checkout/sessions/{id}/expire`, `GET /v1/events`, `GET /v1/events/{id}`,
+//!   `POST /v1/refunds` (of a paid session's `payment_intent`), `GET /v1/refunds/{id}`, with the
+//!   events `refund.created`, `refund.updated` and `charge.refunded`.
 //!
 //! The hosted page a buyer is sent to (`url` of an open session): `GET /pay/{id}`, with the
 //! buttons Pay, Pay by bank (delayed), Decline and Back, which post to `/pay/{id}/{action}`.
@@ -36,6 +38,8 @@
 //! - `POST /_standin/webhooks` `{"url": "http://127.0.0.1:…"}` sets where events go (with a
 //!   secret from `STANDIN_WEBHOOK_SECRET`); `{"deliver": false}` holds new events (a lost webhook);
 //!   `POST /_standin/webhooks/release` delivers the held ones; `{"deliver": true}` resumes.
+//! - `POST /_standin/refunds` `{"pending": true}`: new refunds stay pending, until
+//!   `POST /_standin/refunds/{id}/succeed` or `…/fail`.
 //! - `GET /_standin/events`: every event produced, with how its delivery went.
 //! - `GET /_standin/requests`: the API requests received (method, path, idempotency key, the
 //!   form as sent and as nested parameters, the status answered).
@@ -150,6 +154,11 @@ fn routes(config: &mut web::ServiceConfig) {
             "/_standin/sessions/{id}/{action}",
             web::post().to(control::session_action),
         )
+        .route("/_standin/refunds", web::post().to(refunds::mode))
+        .route(
+            "/_standin/refunds/{id}/{action}",
+            web::post().to(refunds::resolve),
+        )
         .route("/_standin/fail", web::post().to(control::fail))
         .route("/_standin/webhooks", web::post().to(control::webhooks))
         .route(
@@ -194,6 +203,10 @@ struct Books {
     requests: VecDeque<Value>,
     failures: VecDeque<Failure>,
     holding: bool,
+    /// Refunds by id.
+    refunds: HashMap<String, refunds::Refund>,
+    /// The status new refunds take (`succeeded` unless a test asks for `pending`).
+    refunds_pending: bool,
 }
 
 /// A checkout session: Stripe's object as it is now, and what the hosted page needs.
@@ -441,12 +454,27 @@ impl StandIn {
         let Some(session) = books.sessions.get(id) else {
             return;
         };
+        let (owner, object) = (session.owner.clone(), session.object.clone());
+        self.emit_object(books, kind, &owner, &object, request, now);
+    }
+
+    /// Records an event about `object` (of the account `owner`), and queues or holds its
+    /// delivery.
+    fn emit_object(
+        &self,
+        books: &mut Books,
+        kind: &str,
+        owner: &str,
+        object: &Value,
+        request: (Option<&str>, Option<&str>),
+        now: i64,
+    ) {
         let event_id = new_id("evt_", 24);
         let endpoint = books.webhook_url.is_some() && self.config.webhook_secret.is_some();
         let event = objects::event(
             &event_id,
             kind,
-            &session.object,
+            object,
             &self.config.api_version,
             u32::from(endpoint),
             request,
@@ -461,7 +489,7 @@ impl StandIn {
             "pending"
         };
         let record = EventRecord {
-            owner: session.owner.clone(),
+            owner: owner.to_owned(),
             event,
             body,
             delivery,
@@ -481,6 +509,7 @@ impl StandIn {
 }
 
 mod api;
+mod refunds;
 
 mod page;
 

@@ -36,6 +36,8 @@ pub struct InvoiceRow {
     pub created_at: i64,
     /// When its status last changed (Unix milliseconds).
     pub updated_at: i64,
+    /// What its payment's refunds that succeeded gave back, in cents: the credit.
+    pub credited_cents: i64,
 }
 
 impl InvoiceRow {
@@ -54,12 +56,13 @@ impl InvoiceRow {
             metadata: session.metadata.clone(),
             created_at: now,
             updated_at: now,
+            credited_cents: 0,
         }
     }
 }
 
 const COLUMNS: &str = "id, session_id, payment_id, merchant_id, environment, customer_id, \
-    amount_cents, currency, status, metadata, created_at, updated_at";
+    amount_cents, currency, status, metadata, created_at, updated_at, credited_cents";
 
 /// Inserts an invoice, in the transaction that creates its payment.
 pub async fn insert_invoice<'e, E: Executor<'e, Database = Any>>(
@@ -67,7 +70,8 @@ pub async fn insert_invoice<'e, E: Executor<'e, Database = Any>>(
     i: &InvoiceRow,
 ) -> anyhow::Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO invoices ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        "INSERT INTO invoices ({COLUMNS})
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     ))
     .bind(&i.id)
     .bind(&i.session_id)
@@ -81,6 +85,7 @@ pub async fn insert_invoice<'e, E: Executor<'e, Database = Any>>(
     .bind(&i.metadata)
     .bind(i.created_at)
     .bind(i.updated_at)
+    .bind(i.credited_cents)
     .execute(executor)
     .await
     .context("inserting an invoice")?;

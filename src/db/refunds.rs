@@ -256,7 +256,7 @@ pub enum RefundEnd<'a> {
 }
 
 /// Ends a refund that is not final yet, and updates its payment's totals and ledger status
-/// with it: a success adds to what went back, a failure gives its share back. `None` when it
+/// (and its invoice's credit) with it: a success adds to what went back, a failure gives its share back. `None` when it
 /// was final already (a second answer changes nothing); else the refund and the payment.
 pub async fn finish_refund(
     tx: &mut super::Tx,
@@ -315,6 +315,18 @@ pub async fn finish_refund(
         .fetch_one(&mut **tx)
         .await
         .context("updating a refunded payment")?;
+    if status == RefundStatus::Succeeded {
+        sqlx::query(
+            "UPDATE invoices SET credited_cents = credited_cents + $1, updated_at = $2
+             WHERE id = $3",
+        )
+        .bind(refund.amount_cents)
+        .bind(now_ms)
+        .bind(&payment.invoice_id)
+        .execute(&mut **tx)
+        .await
+        .context("crediting a refunded payment's invoice")?;
+    }
     Ok(Some((refund, payment)))
 }
 

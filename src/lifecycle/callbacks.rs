@@ -7,6 +7,7 @@ use anyhow::Context;
 
 use super::events::build_event;
 use super::outbox::record_event;
+use super::refunds::apply_refund_outcome;
 use super::{Lifecycle, session_in};
 use crate::db::Tx;
 use crate::db::invoices::close_invoice;
@@ -14,6 +15,7 @@ use crate::db::payments::{
     HandOff, PaymentRow, advance_provider_state, finish_payment, finish_payment_from,
     get_payment_by_id, record_callback,
 };
+use crate::db::refunds::get_refund_by_id;
 use crate::db::sessions::{SessionRow, finish_session};
 use crate::domain::event::EventKind;
 use crate::domain::time::now_ms;
@@ -86,6 +88,20 @@ pub async fn receive_callback(
     let applied = match &event.update {
         Update::Final(outcome) => apply_in(lc, &mut tx, &event.payment_id, outcome, now).await?,
         Update::Accepted => accept_in(lc, &mut tx, &payment, now).await?,
+        Update::Refund { refund_id, outcome } => {
+            // The callback is recorded first; should the refund's change not commit, polling
+            // learns its outcome all the same.
+            lc.commit(tx, "recording a refund callback").await?;
+            let belongs = get_refund_by_id(&lc.db.write, refund_id)
+                .await?
+                .is_some_and(|r| r.payment_id == payment.id);
+            if !belongs {
+                tracing::warn!(refund.id = %refund_id, payment.id = %payment.id, "a refund callback names a refund this payment does not have");
+                return Ok(CallbackResult::UnknownPayment);
+            }
+            apply_refund_outcome(lc, refund_id, outcome).await?;
+            return Ok(CallbackResult::Applied);
+        }
     };
     lc.commit(tx, "committing a provider callback").await?;
     Ok(if applied {

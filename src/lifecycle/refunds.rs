@@ -209,6 +209,7 @@ async fn ask_provider(
     let request = RefundRequest {
         payment: &view,
         refund_id: refund.id.as_str(),
+        provider_ref: refund.provider_ref.as_deref(),
         amount_cents: refund.amount_cents,
     };
     let answer = if refund.provider_ref.is_some() {

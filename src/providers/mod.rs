@@ -233,6 +233,13 @@ pub enum Update {
     Accepted,
     /// The provider decided.
     Final(Outcome),
+    /// About one of the payment's refunds.
+    Refund {
+        /// Our id of the refund.
+        refund_id: crate::domain::RefundId,
+        /// What the provider says of it.
+        outcome: RefundOutcome,
+    },
 }
 
 /// What a provider says the buyer paid, to be checked against what we asked.
@@ -287,6 +294,8 @@ pub struct RefundRequest<'a> {
     pub payment: &'a ProviderPayment,
     /// Our id of the refund: its idempotency key at the provider.
     pub refund_id: &'a str,
+    /// The provider's id of the refund, once it answered.
+    pub provider_ref: Option<&'a str>,
     /// What goes back to the buyer, in cents.
     pub amount_cents: i64,
 }

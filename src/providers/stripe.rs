@@ -5,6 +5,9 @@
 //! `Stripe-Signature: t=…,v1=…` (the scheme of our own webhooks) and are also asked for by
 //! polling the session, so a lost webhook, or none configured, loses nothing.
 //!
+//! Refunds are `POST /v1/refunds` of the session's PaymentIntent (the refund's id as its
+//! `Idempotency-Key`), followed by `GET /v1/refunds/{id}` while pending.
+//!
 //! Only what Stripe's API documents is used: `POST /v1/checkout/sessions`,
 //! `GET /v1/checkout/sessions/{id}` (with `expand[]=payment_intent`), `POST /v1/checkout/sessions/{id}/expire` and, for
 //! `providers check`, `GET /v1/checkout/sessions?limit=1`.
@@ -18,7 +21,7 @@ use serde::Deserialize;
 
 use super::{
     CallbackError, CallbackRequest, Charged, PollResult, Provider, ProviderEvent, ProviderPayment,
-    StartOutcome, StartRequest, Update,
+    RefundOutcome, RefundRequest, StartOutcome, StartRequest, Update,
 };
 use crate::crypto::signature::{self, SignatureError};
 use crate::domain::stripe::StripeTarget;
@@ -129,6 +132,40 @@ impl Session {
             },
             (Some("expired"), _) => PollResult::Final(expired(), None),
             _ => PollResult::Pending,
+        }
+    }
+}
+
+/// The part of a Refund we read.
+#[derive(Debug, Deserialize)]
+struct StripeRefund {
+    id: String,
+    /// `pending`, `requires_action`, `succeeded`, `failed` or `canceled`.
+    status: String,
+    #[serde(default)]
+    failure_reason: Option<String>,
+    /// Ours: `refund_id` and `payment_id`.
+    #[serde(default)]
+    metadata: HashMap<String, String>,
+}
+
+impl StripeRefund {
+    fn outcome(self, poll_after_ms: i64) -> RefundOutcome {
+        match self.status.as_str() {
+            "succeeded" => RefundOutcome::Succeeded {
+                provider_ref: Some(self.id),
+            },
+            "failed" | "canceled" => RefundOutcome::Failed {
+                code: "refund_failed".into(),
+                message: format!(
+                    "Stripe could not give the money back ({}).",
+                    self.failure_reason.as_deref().unwrap_or(&self.status)
+                ),
+            },
+            _ => RefundOutcome::Pending {
+                provider_ref: Some(self.id),
+                poll_after_ms,
+            },
         }
     }
 }
@@ -327,6 +364,39 @@ impl StripeProvider {
     }
 }
 
+impl StripeProvider {
+    /// A `refund.*` event about one of our refunds (one made elsewhere, in Stripe's
+    /// dashboard, is not ours: ignored). `charge.refunded` says nothing these do not.
+    fn refund_event(&self, event: Event) -> Result<Option<ProviderEvent>, CallbackError> {
+        let refund: StripeRefund = serde_json::from_value(event.data.object).map_err(|e| {
+            CallbackError::Malformed(format!("{} does not carry a refund: {e}", event.kind))
+        })?;
+        let ours = (
+            refund
+                .metadata
+                .get("refund_id")
+                .and_then(|id| crate::domain::RefundId::parse(id)),
+            refund
+                .metadata
+                .get("payment_id")
+                .and_then(|id| PaymentId::parse(id)),
+        );
+        let (Some(refund_id), Some(payment_id)) = ours else {
+            tracing::info!(event.id = %event.id, stripe.refund = %refund.id, "ignoring a Stripe refund this product did not make");
+            return Ok(None);
+        };
+        Ok(Some(ProviderEvent {
+            callback_id: event.id,
+            payment_id,
+            update: Update::Refund {
+                refund_id,
+                outcome: refund.outcome(self.poll_after_ms),
+            },
+            charged: None,
+        }))
+    }
+}
+
 /// The form of `POST /v1/checkout/sessions` for `request`.
 fn session_form(request: &StartRequest<'_>, target: &StripeTarget) -> Vec<(String, String)> {
     let payment = request.payment;
@@ -421,6 +491,12 @@ impl Provider for StripeProvider {
         self.verify(request.header(SIGNATURE_HEADER), request.body, now_ms)?;
         let event: Event = serde_json::from_slice(request.body)
             .map_err(|e| CallbackError::Malformed(format!("not a Stripe event: {e}")))?;
+        if matches!(
+            event.kind.as_str(),
+            "refund.created" | "refund.updated" | "refund.failed"
+        ) {
+            return self.refund_event(event);
+        }
         let update = match event.kind.as_str() {
             "checkout.session.completed" => None,
             "checkout.session.async_payment_succeeded" => {
@@ -453,7 +529,7 @@ impl Provider for StripeProvider {
         };
         let charged = match update {
             Update::Final(Outcome::Paid { .. }) | Update::Accepted => session.charged(),
-            Update::Final(Outcome::Failed { .. }) => None,
+            Update::Final(Outcome::Failed { .. }) | Update::Refund { .. } => None,
         };
         Ok(Some(ProviderEvent {
             callback_id: event.id,
@@ -461,6 +537,74 @@ impl Provider for StripeProvider {
             update,
             charged,
         }))
+    }
+
+    fn refunds(&self) -> bool {
+        true
+    }
+
+    fn refund<'a>(
+        &'a self,
+        request: RefundRequest<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<RefundOutcome>> {
+        Box::pin(async move {
+            let payment = request.payment;
+            let target = self.route(payment)?;
+            let session_id = payment
+                .provider_ref
+                .as_deref()
+                .context("a paid Stripe payment has its Checkout Session")?;
+            let session = self.session(target, session_id).await?;
+            let intent = match &session.payment_intent {
+                Some(serde_json::Value::String(id)) => id.clone(),
+                Some(object) => object["id"]
+                    .as_str()
+                    .context("Stripe's PaymentIntent has no id")?
+                    .to_owned(),
+                None => anyhow::bail!("Stripe's session {session_id} has no PaymentIntent"),
+            };
+            let form = [
+                ("payment_intent", intent),
+                ("amount", request.amount_cents.to_string()),
+                ("metadata[refund_id]", request.refund_id.to_owned()),
+                ("metadata[payment_id]", payment.id.to_string()),
+            ];
+            let body = serde_urlencoded::to_string(form).context("encoding the refund form")?;
+            let call = self
+                .http
+                .post(format!("{}/v1/refunds", target.api_base))
+                .header("Idempotency-Key", request.refund_id)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body);
+            match self.call::<StripeRefund>(target, call).await {
+                Ok(refund) => Ok(refund.outcome(self.poll_after_ms)),
+                // Refused for good (not refundable, more than is left): the refund fails, and
+                // its amount is refundable again.
+                Err(StripeError {
+                    status: Some(status @ (400 | 402 | 404)),
+                    message,
+                }) => Ok(RefundOutcome::Failed {
+                    code: "refund_refused".into(),
+                    message: format!("Stripe refused the refund ({status}): {message}"),
+                }),
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+
+    fn poll_refund<'a>(
+        &'a self,
+        request: RefundRequest<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<RefundOutcome>> {
+        Box::pin(async move {
+            let Some(refund_id) = request.provider_ref else {
+                return self.refund(request).await;
+            };
+            let target = self.route(request.payment)?;
+            let url = format!("{}/v1/refunds/{refund_id}", target.api_base);
+            let refund: StripeRefund = self.call(target, self.http.get(url)).await?;
+            Ok(refund.outcome(self.poll_after_ms))
+        })
     }
 
     fn acknowledges_replays(&self) -> bool {

@@ -200,6 +200,16 @@ async fn partial_refunds_add_up_and_never_beyond_the_amount() {
     assert_eq!(p["ledgerStatus"], "refunded");
     assert_eq!(p["amountRefunded"], 116);
     assert_eq!(p["refunds"].as_array().unwrap().len(), 3);
+    // The invoice shows the credit.
+    let invoice_id = p["invoiceId"].as_str().unwrap();
+    let invoice: Value = app
+        .get(&format!("/api/gateway/invoices/{invoice_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(invoice["status"], "paid");
+    assert_eq!(invoice["amountCredited"], 116);
 
     let listed = app
         .get(&format!(

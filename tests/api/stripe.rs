@@ -706,3 +706,180 @@ async fn while_a_webhook_secret_is_rolled_both_secrets_are_accepted() {
     let (status, _) = post_callback(&app, &body, Some(&signed(&["whsec_retired"], &body))).await;
     assert_eq!(status, 401);
 }
+
+/// A card payment of $116 paid on the stand-in's page; (session id, payment id).
+async fn paid_by_stripe(app: &TestApp, stripe: &StripeStandIn) -> (String, String) {
+    let id = session(app).await;
+    let buyer = Buyer::new(app, &id);
+    let cs = session_id_of(&go_to_provider(&buyer, "card-stripe").await);
+    stripe.complete(&cs, "paid").await;
+    // Back from Stripe's page: the server asks Stripe at once.
+    let back = buyer.url(&format!("/checkout/{id}/return"));
+    buyer.client.get(back).send().await.unwrap();
+    let payment = wait_for_payment(app, &id, "paid").await;
+    (id, payment["id"].as_str().unwrap().to_owned())
+}
+
+/// A payment by its `pay_…` id, as the API shows it.
+async fn payment_by_id(app: &TestApp, id: &str) -> Value {
+    let response = app.get(&format!("/api/gateway/payments/{id}")).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+async fn refund(app: &TestApp, payment_id: &str, body: Value) -> Value {
+    let response = app
+        .client
+        .post(app.url(&format!("/api/gateway/payments/{payment_id}/refunds")))
+        .bearer_auth(&app.sandbox_key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
+#[tokio::test]
+async fn a_stripe_payment_is_refunded_through_stripes_refunds_api() {
+    let (app, stripe) = setup(true).await;
+    let (_, payment_id) = paid_by_stripe(&app, &stripe).await;
+    let refunded = refund(&app, &payment_id, json!({"amount": 16})).await;
+    assert_eq!(refunded["status"], "succeeded", "{refunded}");
+    let stripe_refund = refunded["providerReference"].as_str().unwrap();
+    assert!(stripe_refund.starts_with("re_"), "{refunded}");
+    let asked: Vec<Value> = stripe
+        .requests()
+        .await
+        .into_iter()
+        .filter(|r| r["method"] == "POST" && r["path"] == "/v1/refunds")
+        .collect();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0]["idempotency_key"], refunded["id"]);
+    assert_eq!(asked[0]["form"]["amount"], "1600");
+    assert_eq!(asked[0]["form"]["metadata[refund_id]"], refunded["id"]);
+    assert!(
+        asked[0]["form"]["payment_intent"]
+            .as_str()
+            .unwrap()
+            .starts_with("pi_")
+    );
+    let p = payment_by_id(&app, &payment_id).await;
+    assert_eq!(p["ledgerStatus"], "partially_refunded");
+    assert_eq!(p["amountRefunded"], 16);
+    // The rest, and nothing more.
+    let rest = refund(&app, &payment_id, json!({})).await;
+    assert_eq!(rest["amount"], 100);
+    assert_eq!(
+        payment_by_id(&app, &payment_id).await["ledgerStatus"],
+        "refunded"
+    );
+}
+
+#[tokio::test]
+async fn a_pending_stripe_refund_is_followed_until_it_fails_or_succeeds() {
+    let (app, stripe) = setup(false).await;
+    let (_, payment_id) = paid_by_stripe(&app, &stripe).await;
+    stripe.refunds_stay_pending().await;
+    let first = refund(&app, &payment_id, json!({"amount": 10})).await;
+    assert_eq!(first["status"], "pending");
+    let poll = || poll_refunds(&app, &payment_id);
+    assert_eq!(poll().await, 1);
+    let id = first["id"].as_str().unwrap();
+    assert_eq!(refund_of(&app, id).await["status"], "pending");
+    stripe
+        .resolve_refund(first["providerReference"].as_str().unwrap(), "fail")
+        .await;
+    poll().await;
+    let failed = refund_of(&app, id).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(failed["failureCode"], "refund_failed");
+    assert_eq!(
+        payment_by_id(&app, &payment_id).await["ledgerStatus"],
+        "settled"
+    );
+
+    let second = refund(&app, &payment_id, json!({"amount": 10})).await;
+    stripe
+        .resolve_refund(second["providerReference"].as_str().unwrap(), "succeed")
+        .await;
+    poll().await;
+    let p = payment_by_id(&app, &payment_id).await;
+    assert_eq!(p["amountRefunded"], 10);
+    assert_eq!(p["ledgerStatus"], "partially_refunded");
+}
+
+#[tokio::test]
+async fn stripe_down_leaves_a_refund_pending_and_it_is_asked_again() {
+    let (app, stripe) = setup(false).await;
+    let (_, payment_id) = paid_by_stripe(&app, &stripe).await;
+    // Stripe answers 503 to the first ask (reading the session).
+    stripe.fail_next(503, 1).await;
+    let first = refund(&app, &payment_id, json!({})).await;
+    assert_eq!(first["status"], "pending", "{first}");
+    poll_refunds(&app, &payment_id).await;
+    let p = payment_by_id(&app, &payment_id).await;
+    assert_eq!(p["ledgerStatus"], "refunded", "{p}");
+    assert_eq!(p["amountRefunded"], 116);
+    let creates = stripe
+        .requests()
+        .await
+        .into_iter()
+        .filter(|r| r["method"] == "POST" && r["path"] == "/v1/refunds" && r["status"] == 200)
+        .count();
+    assert_eq!(creates, 1, "one refund at Stripe");
+}
+
+/// A refund as the API shows it.
+async fn refund_of(app: &TestApp, id: &str) -> Value {
+    let response = app.get(&format!("/api/gateway/refunds/{id}")).await;
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_pending_stripe_refund_ends_by_stripes_refund_updated_webhook() {
+    let (app, stripe) = setup(true).await;
+    let (_, payment_id) = paid_by_stripe(&app, &stripe).await;
+    stripe.refunds_stay_pending().await;
+    let pending = refund(&app, &payment_id, json!({"amount": 30})).await;
+    assert_eq!(pending["status"], "pending");
+    let id = pending["id"].as_str().unwrap();
+    stripe
+        .resolve_refund(pending["providerReference"].as_str().unwrap(), "succeed")
+        .await;
+    // No polling: the webhook alone ends it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while refund_of(&app, id).await["status"] != "succeeded" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            refund_of(&app, id).await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let p = payment_by_id(&app, &payment_id).await;
+    assert_eq!(p["amountRefunded"], 30);
+    // Every event Stripe sent was answered 200 (charge.refunded and refund.created included).
+    for record in stripe.events().await {
+        let kind = record["event"]["type"].as_str().unwrap().to_owned();
+        let record = stripe
+            .wait_for_delivery(record["event"]["id"].as_str().unwrap(), "delivered")
+            .await;
+        assert_eq!(record["delivery"]["state"], "delivered", "{kind}");
+    }
+}
+
+/// Makes the payment's pending refunds due and runs one reconciliation pass over refunds; how
+/// many it asked about.
+async fn poll_refunds(app: &TestApp, payment_id: &str) -> usize {
+    app.execute(
+        "UPDATE refunds SET next_poll_at = 0 WHERE payment_id = $1 AND status = 'pending'",
+        payment_id,
+    )
+    .await;
+    openrails_checkout::lifecycle::refunds::reconcile_refunds_once(app.state.lifecycle())
+        .await
+        .unwrap()
+}

@@ -33,6 +33,9 @@ pub struct Invoice {
     pub session_id: String,
     pub metadata: BTreeMap<String, String>,
     pub livemode: bool,
+    /// What its payment's refunds that succeeded gave back, in dollars: the credit.
+    #[schema(value_type = f64)]
+    pub amount_credited: serde_json::Value,
 }
 
 impl From<InvoiceRow> for Invoice {
@@ -49,6 +52,7 @@ impl From<InvoiceRow> for Invoice {
             session_id: row.session_id.into_string(),
             metadata: Metadata::from_db(&row.metadata).pairs().clone(),
             livemode: row.environment.livemode(),
+            amount_credited: cents_to_json(row.credited_cents),
         }
     }
 }

@@ -309,6 +309,17 @@ impl StripeStandIn {
             .await;
     }
 
+    /// New refunds stay pending until [`StripeStandIn::resolve_refund`].
+    pub async fn refunds_stay_pending(&self) {
+        self.control("refunds", json!({ "pending": true })).await;
+    }
+
+    /// Settles (`succeed`) or fails (`fail`) the pending refund `id`.
+    pub async fn resolve_refund(&self, id: &str, action: &str) -> Value {
+        self.control(&format!("refunds/{id}/{action}"), json!({}))
+            .await
+    }
+
     /// Sends events to `url` from now on (signed with the secret it started with).
     pub async fn send_webhooks_to(&self, url: &str) {
         self.control("webhooks", json!({ "url": url })).await;
