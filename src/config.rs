@@ -512,6 +512,16 @@ impl Settings {
             .collect()
     }
 
+    /// The base of the checkout's addresses: `public_url`, or `http://` and `address` (where
+    /// the server listens) when it is not set.
+    pub fn public_url_for(&self, address: &str) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{address}")
+        } else {
+            self.public_url.trim_end_matches('/').to_owned()
+        }
+    }
+
     /// Largest amount in cents.
     pub fn max_amount_cents(&self) -> i64 {
         i64::from(self.max_amount) * 100

@@ -51,11 +51,7 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let address = listener.local_addr().context("reading the bound address")?;
-        let public_url = if settings.public_url.is_empty() {
-            format!("http://{address}")
-        } else {
-            settings.public_url.trim_end_matches('/').to_owned()
-        };
+        let public_url = settings.public_url_for(&address.to_string());
         let state = web::Data::new(AppState::new(settings, db, secrets, public_url)?);
         for scanner in &state.scanners {
             lifecycle::onchain::check_chain(scanner).await?;

@@ -90,11 +90,7 @@ pub async fn run(settings: Settings, action: RefundsAction) -> anyhow::Result<()
             };
             settings.validate()?;
             let secrets = SharedSecrets::load(&db).await?;
-            let public_url = if settings.public_url.is_empty() {
-                format!("http://{}", settings.bind)
-            } else {
-                settings.public_url.trim_end_matches('/').to_owned()
-            };
+            let public_url = settings.public_url_for(&settings.bind);
             let state = AppState::new(settings, db, secrets, public_url)?;
             let refunding =
                 create_refund(state.lifecycle(), &merchant, environment, &payment, ask).await?;

@@ -3,6 +3,7 @@
 //! given up there to pay another way, in which case the provider's page is closed first so
 //! the same checkout cannot be paid twice.
 
+use std::future::Future;
 use std::time::Duration;
 
 use super::callbacks::{apply_outcome, apply_poll};
@@ -11,12 +12,34 @@ use crate::db::payments::PaymentRow;
 use crate::domain::{Outcome, ProviderState};
 use crate::providers::PollResult;
 
-/// How long the buyer's return waits for the provider's answer before showing our waiting
-/// page (which follows the outcome by itself).
+/// How long the buyer waits for the provider's answer before our page shows what we know
+/// (it follows the outcome by itself).
 const ASK_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The provider's answer to `asking`, or `None` (logged) when it failed or took too long.
+async fn ask(
+    what: &'static str,
+    asking: impl Future<Output = anyhow::Result<PollResult>>,
+) -> Option<PollResult> {
+    match tokio::time::timeout(ASK_TIMEOUT, asking).await {
+        Ok(Ok(result)) => Some(result),
+        Ok(Err(e)) => {
+            tracing::warn!(
+                error.cause = format!("{e:#}"),
+                what,
+                "the provider's answer failed"
+            );
+            None
+        }
+        Err(_) => {
+            tracing::warn!(what, "the provider did not answer in time");
+            None
+        }
+    }
+}
+
 /// The buyer came back from the provider's page: asks the provider where the payment stands
-/// and applies it. Failures are logged; reconciliation and the webhook still settle it.
+/// and applies it. Without an answer, the webhook or reconciliation settles it.
 #[tracing::instrument(skip_all, fields(payment.id = %payment.id, provider = %payment.provider))]
 pub async fn returned_from_provider(lc: Lifecycle<'_>, payment: &PaymentRow) -> anyhow::Result<()> {
     let at_provider = matches!(
@@ -30,21 +53,8 @@ pub async fn returned_from_provider(lc: Lifecycle<'_>, payment: &PaymentRow) -> 
         return Ok(());
     };
     let view = provider_view(payment);
-    match tokio::time::timeout(ASK_TIMEOUT, provider.poll(&view)).await {
-        Ok(Ok(result)) => {
-            apply_poll(lc, payment, &result).await?;
-        }
-        Ok(Err(e)) => {
-            tracing::warn!(
-                error.cause = format!("{e:#}"),
-                "asking the provider on the buyer's return failed; the webhook or reconciliation will settle it"
-            );
-        }
-        Err(_) => {
-            tracing::warn!(
-                "the provider did not answer in time on the buyer's return; the webhook or reconciliation will settle it"
-            );
-        }
+    if let Some(result) = ask("asking on the buyer's return", provider.poll(&view)).await {
+        apply_poll(lc, payment, &result).await?;
     }
     Ok(())
 }
@@ -56,36 +66,20 @@ pub async fn returned_from_provider(lc: Lifecycle<'_>, payment: &PaymentRow) -> 
 /// money it takes later is still honoured, as every late confirmation is.
 #[tracing::instrument(skip_all, fields(payment.id = %payment.id, provider = %payment.provider))]
 pub async fn leave_provider(lc: Lifecycle<'_>, payment: &PaymentRow) -> anyhow::Result<()> {
-    let changed = Outcome::failed(
-        "buyer_changed_route",
-        "The buyer left the provider's page to pay another way; nothing was taken.",
-    );
-    let Some(provider) = lc.providers.get(&payment.provider).cloned() else {
-        apply_outcome(lc, &payment.id, &changed).await?;
-        return Ok(());
-    };
     let view = provider_view(payment);
-    match tokio::time::timeout(ASK_TIMEOUT, provider.cancel(&view)).await {
-        Ok(Ok(result @ PollResult::Final(..))) => {
+    let closed = match lc.providers.get(&payment.provider).cloned() {
+        Some(provider) => ask("closing the provider's page", provider.cancel(&view)).await,
+        None => None,
+    };
+    match closed {
+        // Paid there after all (or a bank debit under way): it stands.
+        Some(result @ (PollResult::Final(Outcome::Paid { .. }, _) | PollResult::Accepted)) => {
             apply_poll(lc, payment, &result).await?;
         }
-        Ok(Ok(PollResult::Accepted)) => {
-            // Paid there after all (a bank debit under way): it stands.
-            apply_poll(lc, payment, &PollResult::Accepted).await?;
-        }
-        Ok(Ok(PollResult::Pending | PollResult::Unknown)) => {
-            apply_outcome(lc, &payment.id, &changed).await?;
-        }
-        Ok(Err(e)) => {
-            tracing::warn!(
-                error.cause = format!("{e:#}"),
-                "closing the provider's page failed; the payment is failed here all the same"
-            );
-            apply_outcome(lc, &payment.id, &changed).await?;
-        }
-        Err(_) => {
-            tracing::warn!(
-                "the provider did not answer in time when closing its page; the payment is failed here all the same"
+        _ => {
+            let changed = Outcome::failed(
+                "buyer_changed_route",
+                "The buyer left the provider's page to pay another way; nothing was taken.",
             );
             apply_outcome(lc, &payment.id, &changed).await?;
         }

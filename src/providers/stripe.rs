@@ -214,13 +214,6 @@ fn debit_failed() -> Outcome {
     )
 }
 
-fn cancelled() -> Outcome {
-    Outcome::failed(
-        "buyer_changed_route",
-        "The buyer left Stripe's page to pay another way; nothing was taken.",
-    )
-}
-
 impl StripeProvider {
     /// The provider of `routes` (by route id); payments are polled every `poll_after_ms`
     /// until an outcome is known.
@@ -640,9 +633,6 @@ impl Provider for StripeProvider {
                 target.api_base
             );
             match self.call::<Session>(target, self.http.post(url)).await {
-                Ok(session) if session.status.as_deref() == Some("expired") => {
-                    Ok(PollResult::Final(cancelled(), None))
-                }
                 Ok(session) => Ok(session.poll_result()),
                 // Not open any more (completed meanwhile, or expired): where it stands.
                 Err(StripeError {

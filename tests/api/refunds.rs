@@ -35,7 +35,8 @@ async fn payment_of_session(app: &TestApp, session_id: &str) -> Value {
     response.json().await.unwrap()
 }
 
-async fn payment(app: &TestApp, id: &str) -> Value {
+/// A payment by its `pay_…` id, as the API shows it.
+pub(crate) async fn payment(app: &TestApp, id: &str) -> Value {
     let response = app.get(&format!("/api/gateway/payments/{id}")).await;
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
@@ -51,7 +52,8 @@ async fn refund(app: &TestApp, payment_id: &str, body: Value) -> reqwest::Respon
         .unwrap()
 }
 
-async fn refund_ok(app: &TestApp, payment_id: &str, body: Value) -> Value {
+/// A refund of `payment_id` asked with `body`, answered 200.
+pub(crate) async fn refund_ok(app: &TestApp, payment_id: &str, body: Value) -> Value {
     let response = refund(app, payment_id, body).await;
     let status = response.status();
     let answer: Value = response.json().await.unwrap();

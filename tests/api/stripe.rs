@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::checkout_support::{Buyer, Page, events_of};
 use crate::helpers::{TestApp, spawn_app_with};
+use crate::refunds::{payment, refund_ok};
 use crate::stripe_support::StripeStandIn;
 use crate::webhook_support::{Receiver, register_receiver};
 
@@ -720,33 +721,11 @@ async fn paid_by_stripe(app: &TestApp, stripe: &StripeStandIn) -> (String, Strin
     (id, payment["id"].as_str().unwrap().to_owned())
 }
 
-/// A payment by its `pay_…` id, as the API shows it.
-async fn payment_by_id(app: &TestApp, id: &str) -> Value {
-    let response = app.get(&format!("/api/gateway/payments/{id}")).await;
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
-}
-
-async fn refund(app: &TestApp, payment_id: &str, body: Value) -> Value {
-    let response = app
-        .client
-        .post(app.url(&format!("/api/gateway/payments/{payment_id}/refunds")))
-        .bearer_auth(&app.sandbox_key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let answer: Value = response.json().await.unwrap();
-    assert_eq!(status, 200, "{answer}");
-    answer
-}
-
 #[tokio::test]
 async fn a_stripe_payment_is_refunded_through_stripes_refunds_api() {
     let (app, stripe) = setup(true).await;
     let (_, payment_id) = paid_by_stripe(&app, &stripe).await;
-    let refunded = refund(&app, &payment_id, json!({"amount": 16})).await;
+    let refunded = refund_ok(&app, &payment_id, json!({"amount": 16})).await;
     assert_eq!(refunded["status"], "succeeded", "{refunded}");
     let stripe_refund = refunded["providerReference"].as_str().unwrap();
     assert!(stripe_refund.starts_with("re_"), "{refunded}");
@@ -766,16 +745,13 @@ async fn a_stripe_payment_is_refunded_through_stripes_refunds_api() {
             .unwrap()
             .starts_with("pi_")
     );
-    let p = payment_by_id(&app, &payment_id).await;
+    let p = payment(&app, &payment_id).await;
     assert_eq!(p["ledgerStatus"], "partially_refunded");
     assert_eq!(p["amountRefunded"], 16);
     // The rest, and nothing more.
-    let rest = refund(&app, &payment_id, json!({})).await;
+    let rest = refund_ok(&app, &payment_id, json!({})).await;
     assert_eq!(rest["amount"], 100);
-    assert_eq!(
-        payment_by_id(&app, &payment_id).await["ledgerStatus"],
-        "refunded"
-    );
+    assert_eq!(payment(&app, &payment_id).await["ledgerStatus"], "refunded");
 }
 
 #[tokio::test]
@@ -783,7 +759,7 @@ async fn a_pending_stripe_refund_is_followed_until_it_fails_or_succeeds() {
     let (app, stripe) = setup(false).await;
     let (_, payment_id) = paid_by_stripe(&app, &stripe).await;
     stripe.refunds_stay_pending().await;
-    let first = refund(&app, &payment_id, json!({"amount": 10})).await;
+    let first = refund_ok(&app, &payment_id, json!({"amount": 10})).await;
     assert_eq!(first["status"], "pending");
     let poll = || poll_refunds(&app, &payment_id);
     assert_eq!(poll().await, 1);
@@ -796,17 +772,14 @@ async fn a_pending_stripe_refund_is_followed_until_it_fails_or_succeeds() {
     let failed = refund_of(&app, id).await;
     assert_eq!(failed["status"], "failed", "{failed}");
     assert_eq!(failed["failureCode"], "refund_failed");
-    assert_eq!(
-        payment_by_id(&app, &payment_id).await["ledgerStatus"],
-        "settled"
-    );
+    assert_eq!(payment(&app, &payment_id).await["ledgerStatus"], "settled");
 
-    let second = refund(&app, &payment_id, json!({"amount": 10})).await;
+    let second = refund_ok(&app, &payment_id, json!({"amount": 10})).await;
     stripe
         .resolve_refund(second["providerReference"].as_str().unwrap(), "succeed")
         .await;
     poll().await;
-    let p = payment_by_id(&app, &payment_id).await;
+    let p = payment(&app, &payment_id).await;
     assert_eq!(p["amountRefunded"], 10);
     assert_eq!(p["ledgerStatus"], "partially_refunded");
 }
@@ -817,10 +790,10 @@ async fn stripe_down_leaves_a_refund_pending_and_it_is_asked_again() {
     let (_, payment_id) = paid_by_stripe(&app, &stripe).await;
     // Stripe answers 503 to the first ask (reading the session).
     stripe.fail_next(503, 1).await;
-    let first = refund(&app, &payment_id, json!({})).await;
+    let first = refund_ok(&app, &payment_id, json!({})).await;
     assert_eq!(first["status"], "pending", "{first}");
     poll_refunds(&app, &payment_id).await;
-    let p = payment_by_id(&app, &payment_id).await;
+    let p = payment(&app, &payment_id).await;
     assert_eq!(p["ledgerStatus"], "refunded", "{p}");
     assert_eq!(p["amountRefunded"], 116);
     let creates = stripe
@@ -843,7 +816,7 @@ async fn a_pending_stripe_refund_ends_by_stripes_refund_updated_webhook() {
     let (app, stripe) = setup(true).await;
     let (_, payment_id) = paid_by_stripe(&app, &stripe).await;
     stripe.refunds_stay_pending().await;
-    let pending = refund(&app, &payment_id, json!({"amount": 30})).await;
+    let pending = refund_ok(&app, &payment_id, json!({"amount": 30})).await;
     assert_eq!(pending["status"], "pending");
     let id = pending["id"].as_str().unwrap();
     stripe
@@ -859,7 +832,7 @@ async fn a_pending_stripe_refund_ends_by_stripes_refund_updated_webhook() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let p = payment_by_id(&app, &payment_id).await;
+    let p = payment(&app, &payment_id).await;
     assert_eq!(p["amountRefunded"], 30);
     // Every event Stripe sent was answered 200 (charge.refunded and refund.created included).
     for record in stripe.events().await {
