@@ -8,8 +8,8 @@ use anyhow::Context;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, FromRow, Row};
 
-use crate::domain::PaymentId;
-use crate::domain::onchain::{ChainAddress, TokenUnits, Transfer, Watch};
+use crate::domain::onchain::{ChainAddress, RefundTransfer, TokenUnits, Transfer, Watch};
+use crate::domain::{PaymentId, RefundId};
 
 /// A column read as text and parsed into a domain value.
 fn parsed<T>(row: &AnyRow, column: &str, parse: impl Fn(&str) -> Option<T>) -> sqlx::Result<T> {
@@ -72,6 +72,7 @@ impl<'r> FromRow<'r, AnyRow> for Transfer {
             block_number: unsigned(row, "block_number")?,
             block_hash: row.try_get("block_hash")?,
             payment_id: row.try_get("payment_id")?,
+            refund_id: row.try_get("refund_id")?,
             state: row.try_get("state")?,
             confirmations: unsigned(row, "confirmations")?,
         })
@@ -82,7 +83,7 @@ const WATCH_COLUMNS: &str = "payment_id, chain_id, token, address, units, exact,
     from_block, watch_until, pool, address_index";
 
 const TRANSFER_COLUMNS: &str = "chain_id, tx_hash, log_index, token, from_address, to_address, \
-    units, block_number, block_hash, payment_id, state, confirmations";
+    units, block_number, block_hash, payment_id, state, confirmations, refund_id";
 
 /// Takes `watch`'s amount at its address for its payment, unless a payment still watched
 /// holds it: a unique amount is reused only after the last payment that asked for it stopped
@@ -259,8 +260,8 @@ pub async fn record_transfer<'e, E: Executor<'e, Database = Any>>(
     let done = sqlx::query(
         "INSERT INTO onchain_transfers (chain_id, tx_hash, log_index, token, from_address,
              to_address, units, block_number, block_hash, payment_id, state, confirmations,
-             seen_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+             seen_at, updated_at, refund_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14)
          ON CONFLICT (chain_id, tx_hash, log_index) DO UPDATE SET
              block_number = excluded.block_number, block_hash = excluded.block_hash,
              state = excluded.state, updated_at = excluded.updated_at
@@ -280,6 +281,7 @@ pub async fn record_transfer<'e, E: Executor<'e, Database = Any>>(
     .bind(t.state)
     .bind(signed(t.confirmations))
     .bind(now)
+    .bind(&t.refund_id)
     .execute(executor)
     .await
     .context("recording a token transfer")?;
@@ -346,6 +348,182 @@ pub async fn transfers_of<'e, E: Executor<'e, Database = Any>>(
     .fetch_all(executor)
     .await
     .context("reading a payment's token transfers")
+}
+
+impl<'r> FromRow<'r, AnyRow> for RefundTransfer {
+    fn from_row(row: &'r AnyRow) -> Result<RefundTransfer, sqlx::Error> {
+        Ok(RefundTransfer {
+            refund_id: row.try_get("refund_id")?,
+            chain_id: unsigned(row, "chain_id")?,
+            token: parsed(row, "token", address)?,
+            decimals: u8::try_from(unsigned(row, "decimals")?).map_err(|_| {
+                sqlx::Error::ColumnDecode {
+                    index: "decimals".into(),
+                    source: "more than 255 decimals".into(),
+                }
+            })?,
+            from: parsed(row, "from_address", address)?,
+            to: parsed(row, "to_address", address)?,
+            units: parsed(row, "units", TokenUnits::parse)?,
+            confirmations: unsigned(row, "confirmations")?,
+            from_block: unsigned(row, "from_block")?,
+        })
+    }
+}
+
+const REFUND_COLUMNS: &str = "o.refund_id, o.chain_id, o.token, o.decimals, o.from_address, \
+    o.to_address, o.units, o.confirmations, o.from_block";
+
+/// Records what an on-chain refund awaits, with the refund it belongs to.
+pub async fn insert_refund_transfer<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    r: &RefundTransfer,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO onchain_refunds (refund_id, chain_id, token, decimals, from_address,
+             to_address, units, confirmations, from_block)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&r.refund_id)
+    .bind(signed(r.chain_id))
+    .bind(r.token.lower())
+    .bind(i64::from(r.decimals))
+    .bind(r.from.lower())
+    .bind(r.to.lower())
+    .bind(r.units.to_string())
+    .bind(signed(r.confirmations))
+    .bind(signed(r.from_block))
+    .execute(executor)
+    .await
+    .context("recording what an on-chain refund awaits")?;
+    Ok(())
+}
+
+/// What the refunds `ids` await on chain (refunds of other providers have nothing).
+pub async fn refund_transfers<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    ids: &[&RefundId],
+) -> anyhow::Result<Vec<RefundTransfer>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {REFUND_COLUMNS} FROM onchain_refunds o WHERE o.refund_id IN ({})",
+        (1..=ids.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut query = sqlx::query_as(&sql);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query
+        .fetch_all(executor)
+        .await
+        .context("reading what on-chain refunds await")
+}
+
+/// The refunds of `chain_id` and `token` that still await their transfer, oldest first, each
+/// with whether a transfer still on the chain (not yet deep enough) was matched to it.
+pub async fn awaiting_refunds<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    chain_id: u64,
+    token: ChainAddress,
+) -> anyhow::Result<Vec<(RefundTransfer, bool)>> {
+    let rows: Vec<AnyRow> = sqlx::query(&format!(
+        "SELECT {REFUND_COLUMNS},
+             EXISTS (SELECT 1 FROM onchain_transfers t
+                     WHERE t.refund_id = o.refund_id AND t.state <> 'removed') AS matched
+         FROM refunds r JOIN onchain_refunds o ON o.refund_id = r.id
+         WHERE r.status = 'action_required' AND o.chain_id = $1 AND o.token = $2
+         ORDER BY r.id"
+    ))
+    .bind(signed(chain_id))
+    .bind(token.lower())
+    .fetch_all(executor)
+    .await
+    .context("reading the refunds awaiting a transfer")?;
+    rows.iter()
+        .map(|row| {
+            let matched = match row.try_get::<bool, _>("matched") {
+                Ok(b) => b,
+                Err(_) => row.try_get::<i64, _>("matched")? != 0,
+            };
+            Ok((RefundTransfer::from_row(row)?, matched))
+        })
+        .collect::<sqlx::Result<_>>()
+        .context("reading the refunds awaiting a transfer")
+}
+
+/// The refunds of `chain_id` and `token` awaiting their transfer whose transfer is confirmed:
+/// (refund, transaction).
+pub async fn refunds_to_settle<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    chain_id: u64,
+    token: ChainAddress,
+) -> anyhow::Result<Vec<(RefundId, String)>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT r.id, t.tx_hash
+         FROM refunds r
+         JOIN onchain_refunds o ON o.refund_id = r.id
+         JOIN onchain_transfers t ON t.refund_id = r.id
+         WHERE r.status = 'action_required' AND o.chain_id = $1 AND o.token = $2
+           AND t.state = 'confirmed'
+         ORDER BY r.id",
+    )
+    .bind(signed(chain_id))
+    .bind(token.lower())
+    .fetch_all(executor)
+    .await
+    .context("reading the on-chain refunds to settle")?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, tx)| (RefundId::from_trusted(id), tx))
+        .collect())
+}
+
+/// The transfer recorded as `(chain_id, tx_hash, log_index)`, if any.
+pub async fn get_transfer<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    chain_id: u64,
+    tx_hash: &str,
+    log_index: u64,
+) -> anyhow::Result<Option<Transfer>> {
+    sqlx::query_as(&format!(
+        "SELECT {TRANSFER_COLUMNS} FROM onchain_transfers
+         WHERE chain_id = $1 AND tx_hash = $2 AND log_index = $3"
+    ))
+    .bind(signed(chain_id))
+    .bind(tx_hash)
+    .bind(signed(log_index))
+    .fetch_optional(executor)
+    .await
+    .context("reading a token transfer")
+}
+
+/// Names `refund_id` as what a recorded transfer that pays nothing gives back, and marks it
+/// confirmed; `false` when it pays a payment or gives back another refund.
+pub async fn assign_transfer_to_refund<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    t: &Transfer,
+    refund_id: &RefundId,
+    now: i64,
+) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE onchain_transfers SET refund_id = $1, state = 'confirmed', updated_at = $2
+         WHERE chain_id = $3 AND tx_hash = $4 AND log_index = $5 AND payment_id IS NULL
+           AND (refund_id IS NULL OR refund_id = $1)",
+    )
+    .bind(refund_id)
+    .bind(now)
+    .bind(signed(t.chain_id))
+    .bind(&t.tx_hash)
+    .bind(signed(t.log_index))
+    .execute(executor)
+    .await
+    .context("naming a transfer's refund")?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// A scanner's cursor and counters.

@@ -198,6 +198,10 @@ pub struct RefundPayloadParts<'a> {
     pub note: Option<&'a str>,
     /// Why it failed, for `refund.failed`.
     pub failure_code: Option<&'a str>,
+    /// The provider's id of the refund (the transaction, on chain).
+    pub provider_reference: Option<&'a str>,
+    /// For a refund on chain: what the merchant sends, from where to whom.
+    pub transfer: Option<&'a crate::domain::onchain::RefundTransfer>,
     /// The refund's own metadata.
     pub refund_metadata: Metadata,
     /// The payment it gives back.
@@ -233,6 +237,17 @@ pub fn refund_payload(p: &RefundPayloadParts<'_>) -> serde_json::Value {
             "reason": p.reason,
             "note": p.note,
             "failure_code": p.failure_code,
+            "provider_reference": p.provider_reference,
+            "transfer": p.transfer.map(|t| json!({
+                "network": crate::domain::onchain::network_name(t.chain_id),
+                "chain_id": t.chain_id,
+                "token": t.token.checksummed(),
+                "from": t.from.checksummed(),
+                "to": t.to.checksummed(),
+                "amount": t.amount(),
+                "units": t.units.to_string(),
+                "payment_uri": t.uri(),
+            })),
             "refund_metadata": p.refund_metadata.to_json(),
             "payment_id": p.payment_id,
             "amount_refunded": cents_to_json(p.amount_refunded_cents),

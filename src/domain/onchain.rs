@@ -7,8 +7,8 @@ use std::str::FromStr;
 
 use alloy_primitives::{Address, U256, keccak256};
 
-use super::PaymentId;
 use super::text_enum::text_enum;
+use super::{PaymentId, RefundId};
 
 /// Base mainnet.
 pub const BASE_MAINNET: u64 = 8453;
@@ -248,7 +248,8 @@ pub struct Watch {
     pub derived: Option<(String, u32)>,
 }
 
-/// A token transfer to one of our addresses, as the chain told it.
+/// A token transfer to one of our addresses (or, for a refund, from one of them to a buyer), as
+/// the chain told it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transfer {
     /// The chain it happened on.
@@ -271,6 +272,8 @@ pub struct Transfer {
     pub block_hash: String,
     /// The payment it pays, when one matched.
     pub payment_id: Option<PaymentId>,
+    /// The refund it gives back, when it is a merchant's transfer to a buyer that one awaited.
+    pub refund_id: Option<RefundId>,
     /// Where it stands.
     pub state: TransferState,
     /// How many confirmations it needs to be [`TransferState::Confirmed`].
@@ -345,6 +348,70 @@ impl Progress {
     pub fn excess(&self) -> TokenUnits {
         self.received.minus(self.expected)
     }
+}
+
+/// A refund of a payment on chain: the server holds no key, so the merchant sends it from
+/// their own wallet. It is `units` of `token` from the address that received the payment to
+/// the buyer (the payment's sender); the scanner watches for it after `from_block`, and it
+/// gives the money back once buried under `confirmations` blocks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundTransfer {
+    /// The refund it gives back.
+    pub refund_id: RefundId,
+    /// The chain the payment was made on.
+    pub chain_id: u64,
+    /// The token contract.
+    pub token: ChainAddress,
+    /// The token's decimals.
+    pub decimals: u8,
+    /// The address that received the payment: the merchant sends the refund from it.
+    pub from: ChainAddress,
+    /// The buyer: the address that sent the payment.
+    pub to: ChainAddress,
+    /// Exactly what to send, in token units.
+    pub units: TokenUnits,
+    /// How many blocks the transfer needs (its own included) to count.
+    pub confirmations: u64,
+    /// Only transfers in later blocks count: the chain's head when the refund was made.
+    pub from_block: u64,
+}
+
+impl RefundTransfer {
+    /// Whether a transfer log from `from` to `to` of `units` in `block` is this refund.
+    pub fn matches(
+        &self,
+        from: ChainAddress,
+        to: ChainAddress,
+        units: TokenUnits,
+        block: u64,
+    ) -> bool {
+        from == self.from && to == self.to && units == self.units && block > self.from_block
+    }
+
+    /// The amount in tokens, every decimal shown (`10.500000`).
+    pub fn amount(&self) -> String {
+        self.units.in_tokens(self.decimals)
+    }
+
+    /// The EIP-681 request a wallet reads from a QR code to send it.
+    pub fn uri(&self) -> String {
+        payment_uri(self.token, self.chain_id, self.to, self.units)
+    }
+}
+
+/// Who paid a payment on chain and where: the sender and recipient of its transfer `tx_hash`
+/// (the one that completed it), or of its first confirmed transfer when that is not known.
+pub fn payer_of(
+    transfers: &[Transfer],
+    tx_hash: Option<&str>,
+) -> Option<(ChainAddress, ChainAddress)> {
+    let live = |t: &&Transfer| t.state == TransferState::Confirmed;
+    transfers
+        .iter()
+        .filter(live)
+        .find(|t| Some(t.tx_hash.as_str()) == tx_hash)
+        .or_else(|| transfers.iter().find(live))
+        .map(|t| (t.from, t.to))
 }
 
 #[cfg(test)]
@@ -433,9 +500,62 @@ mod tests {
             block_number: block,
             block_hash: format!("0x{block:x}"),
             payment_id: None,
+            refund_id: None,
             state,
             confirmations: 2,
         }
+    }
+
+    #[test]
+    fn a_refund_is_sent_to_whoever_paid_from_where_it_was_paid() {
+        let a = |n: u8| ChainAddress::parse(&format!("0x{:040x}", n)).expect("address");
+        let mut first = transfer(5, 40, TransferState::Confirmed);
+        (first.from, first.to) = (a(1), a(9));
+        let mut completing = transfer(6, 60, TransferState::Confirmed);
+        (completing.from, completing.to) = (a(2), a(9));
+        let mut removed = transfer(7, 60, TransferState::Removed);
+        (removed.from, removed.to) = (a(3), a(9));
+        let all = [first.clone(), completing.clone(), removed.clone()];
+        assert_eq!(
+            payer_of(&all, Some(&completing.tx_hash)),
+            Some((a(2), a(9)))
+        );
+        assert_eq!(payer_of(&all, None), Some((a(1), a(9))));
+        assert_eq!(payer_of(&all, Some(&removed.tx_hash)), Some((a(1), a(9))));
+        assert_eq!(payer_of(&[removed], None), None);
+
+        let refund = RefundTransfer {
+            refund_id: RefundId::from_trusted("re_1".into()),
+            chain_id: BASE_MAINNET,
+            token: ChainAddress::parse(USDC_BASE).expect("usdc"),
+            decimals: 6,
+            from: a(9),
+            to: a(2),
+            units: TokenUnits::new(10_500_000),
+            confirmations: 2,
+            from_block: 100,
+        };
+        assert_eq!(refund.amount(), "10.500000");
+        assert!(refund.uri().ends_with(
+            "/transfer?address=0x0000000000000000000000000000000000000002&uint256=10500000"
+        ));
+        assert!(refund.matches(a(9), a(2), TokenUnits::new(10_500_000), 101));
+        assert!(
+            !refund.matches(a(9), a(2), TokenUnits::new(10_500_000), 100),
+            "a block before the refund"
+        );
+        assert!(
+            !refund.matches(a(9), a(2), TokenUnits::new(10_500_001), 101),
+            "another amount"
+        );
+        assert!(
+            !refund.matches(a(1), a(2), TokenUnits::new(10_500_000), 101),
+            "from elsewhere"
+        );
+        assert!(
+            !refund.matches(a(9), a(1), TokenUnits::new(10_500_000), 101),
+            "to someone else"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::db::sessions::SessionRow;
 use crate::domain::event::{EventKind, PayloadParts, RefundPayloadParts, payload, refund_payload};
 use crate::domain::fees::Fees;
 use crate::domain::metadata::Metadata;
+use crate::domain::onchain::RefundTransfer;
 use crate::domain::payment_route::PaymentRoute;
 
 /// The event row for `kind`, with the payload of SPEC section 6.
@@ -50,13 +51,14 @@ pub fn build_event(
     }
 }
 
-/// The event row of a refund's step, with the refund, its payment (totals after the step) and
-/// the session.
+/// The event row of a refund's step, with the refund, its payment (totals after the step),
+/// the session and, for a refund on chain, the transfer it awaits.
 pub fn build_refund_event(
     kind: EventKind,
     refund: &RefundRow,
     payment: &PaymentRow,
     session: &SessionRow,
+    transfer: Option<&RefundTransfer>,
     now_ms: i64,
 ) -> EventRow {
     let payload = refund_payload(&RefundPayloadParts {
@@ -68,6 +70,8 @@ pub fn build_refund_event(
         reason: refund.reason.map(|r| r.as_str()),
         note: refund.note.as_deref(),
         failure_code: refund.failure_code.as_deref(),
+        provider_reference: refund.provider_ref.as_deref(),
+        transfer,
         refund_metadata: Metadata::from_db(&refund.metadata),
         payment_id: payment.id.as_str(),
         amount_refunded_cents: payment.refunded_cents,

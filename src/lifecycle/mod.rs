@@ -15,6 +15,7 @@ pub mod events;
 pub mod expiry;
 pub mod hand_off;
 pub mod onchain;
+pub mod onchain_refunds;
 pub mod outbox;
 pub mod provider_page;
 pub mod reconcile;
@@ -108,6 +109,7 @@ pub fn provider_view(payment: &PaymentRow) -> ProviderPayment {
         total_cents: payment.total_cents,
         currency: payment.currency.clone(),
         provider_ref: payment.provider_ref.clone(),
+        tx_hash: payment.tx_hash.clone(),
         created_at_ms: payment.created_at,
     }
 }

@@ -18,6 +18,11 @@
 //! 4. each watched payment with transfers is settled: `payment.provider_pending` (with the
 //!    transaction) when its transfer is first seen, `payment.paid` once the confirmed
 //!    transfers add up to the amount, late or not.
+//!
+//! Refunds on chain ride along: while refunds await their transfer, step 2 also reads the
+//! logs from the addresses they are sent from to their buyers; a log of a refund's exact
+//! amount is recorded for the oldest such refund, counted like any other, and the refund
+//! succeeds (`refund.succeeded`) once its transfer is confirmed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -27,18 +32,22 @@ use anyhow::Context;
 use super::callbacks::apply_outcome;
 use super::events::build_event;
 use super::outbox::record_event;
+use super::refunds::apply_refund_outcome;
 use super::{Lifecycle, session_in};
 use crate::config::Settings;
 use crate::db::onchain::{
-    ScannerStep, active_watches, advance_scanner, claim_scanner, open_transfers, record_transfer,
-    transfers_of, update_transfer, watches_to_settle,
+    ScannerStep, active_watches, advance_scanner, awaiting_refunds, claim_scanner, open_transfers,
+    record_transfer, refunds_to_settle, transfers_of, update_transfer, watches_to_settle,
 };
 use crate::db::payments::{get_payment_by_id, note_transfer_seen};
 use crate::domain::event::EventKind;
-use crate::domain::onchain::{ChainAddress, Progress, Transfer, TransferState, Watch};
+use crate::domain::onchain::{
+    ChainAddress, Progress, RefundTransfer, Transfer, TransferState, Watch,
+};
 use crate::domain::payment_route::{MAX_CONFIRMATIONS, PayTo};
-use crate::domain::{Outcome, PaymentStatus};
-use crate::providers::onchain::rpc::{RpcClient, RpcError};
+use crate::domain::{Outcome, PaymentStatus, RefundId};
+use crate::providers::RefundOutcome;
+use crate::providers::onchain::rpc::{RpcClient, RpcError, TransferLog};
 use crate::providers::onchain::scanner_key;
 
 /// Recipients per `eth_getLogs` call (an OR-list in the filter's third topic).
@@ -244,7 +253,9 @@ pub async fn scan_once(
         ..ScanReport::default()
     };
     let watches = active_watches(&lc.db.read, scanner.chain_id, scanner.token, now).await?;
+    let awaiting = awaiting_refunds(&lc.db.read, scanner.chain_id, scanner.token).await?;
     let mut found = Vec::new();
+    let mut refund_logs = Vec::new();
     if to > cursor {
         // The hash first: should the chain reorganise before the logs are read, the next
         // step finds this hash gone and scans these blocks again.
@@ -262,9 +273,10 @@ pub async fn scan_once(
         for batch in recipients.chunks(ADDRESS_BATCH) {
             found.extend(rpc.transfers(scanner.token, batch, cursor + 1, to).await?);
         }
+        refund_logs = refund_transfers_in(scanner, &awaiting, &found, cursor + 1, to).await?;
         // Each log is checked against its receipt before it counts: an endpoint that gives a
         // log its chain does not hold fails the step, and nothing of it is written.
-        for log in &found {
+        for log in found.iter().chain(&refund_logs) {
             rpc.confirm(scanner.token, log).await?;
         }
         step.cursor = Some((to, to_hash));
@@ -273,7 +285,7 @@ pub async fn scan_once(
         let hash = rpc.block_hash(cursor).await?;
         step.cursor = hash.map(|h| (cursor, h));
     }
-    report.found = found.len();
+    report.found = found.len() + refund_logs.len();
 
     // Transfers already recorded: still on the chain? Deep enough?
     let open = open_transfers(
@@ -301,35 +313,37 @@ pub async fn scan_once(
         if watch.is_none() {
             tracing::warn!(tx_hash = %log.tx_hash, to = %log.to, units = %log.value, "a transfer to a settlement address matches no payment; recorded");
         }
-        let transfer = Transfer {
-            chain_id: scanner.chain_id,
-            tx_hash: log.tx_hash.clone(),
-            log_index: log.log_index,
-            token: scanner.token,
-            from: log.from,
-            to: log.to,
-            units: log.value,
-            block_number: log.block_number,
-            block_hash: log.block_hash.clone(),
-            payment_id: watch.map(|w| w.payment_id.clone()),
-            state: TransferState::Seen,
-            confirmations: watch.map_or(scanner.confirmations, |w| w.confirmations),
-        };
+        let confirmations = watch.map_or(scanner.confirmations, |w| w.confirmations);
         // Its block was read in this step: deep enough already, it is confirmed at once.
         let transfer = Transfer {
-            state: if transfer.depth(head) >= transfer.confirmations {
-                TransferState::Confirmed
-            } else {
-                TransferState::Seen
-            },
-            ..transfer
+            payment_id: watch.map(|w| w.payment_id.clone()),
+            ..log.recorded(scanner.chain_id, scanner.token, confirmations, head)
         };
+        record_transfer(&mut *tx, &transfer, now).await?;
+    }
+    let mut claimed: BTreeSet<&RefundId> = BTreeSet::new();
+    for log in &refund_logs {
+        // The oldest refund this transfer is, that has no transfer on the chain yet.
+        let Some((refund, _)) = awaiting.iter().find(|(r, matched)| {
+            !matched
+                && !claimed.contains(&r.refund_id)
+                && r.matches(log.from, log.to, log.value, log.block_number)
+        }) else {
+            continue;
+        };
+        claimed.insert(&refund.refund_id);
+        let transfer = Transfer {
+            refund_id: Some(refund.refund_id.clone()),
+            ..log.recorded(scanner.chain_id, scanner.token, refund.confirmations, head)
+        };
+        tracing::info!(refund.id = %refund.refund_id, tx_hash = %log.tx_hash, "a refund's transfer is on the chain");
         record_transfer(&mut *tx, &transfer, now).await?;
     }
     for t in &open {
         // A transfer found again in this step was recorded in its current block above.
         if found
             .iter()
+            .chain(&refund_logs)
             .any(|l| l.tx_hash == t.tx_hash && l.log_index == t.log_index)
         {
             continue;
@@ -351,6 +365,9 @@ pub async fn scan_once(
                     step.reorgs_after_paid += 1;
                     tracing::error!(tx_hash = %t.tx_hash, payment.id = ?t.payment_id, block = t.block_number, "a reorganisation removed the transfer of a paid payment");
                 }
+                if let Some(refund) = &t.refund_id {
+                    tracing::error!(tx_hash = %t.tx_hash, refund.id = %refund, block = t.block_number, "a reorganisation removed the confirmed transfer of a refund");
+                }
             }
             tracing::warn!(tx_hash = %t.tx_hash, payment.id = ?t.payment_id, block = t.block_number, "a transfer left the chain");
         } else if t.state == TransferState::Seen && t.depth(head) >= t.confirmations {
@@ -367,7 +384,69 @@ pub async fn scan_once(
     }
     tx.commit().await.context("committing a scan step")?;
     report.paid = settle(lc, scanner, now).await?;
+    settle_refunds(lc, scanner).await?;
     Ok(report)
+}
+
+/// The transfers in blocks `from..=to` that may be refunds awaited on `scanner`'s chain: from
+/// the address a refund is sent from to its buyer (those of `found`, transfers to our own
+/// addresses, left out: they are recorded as such).
+async fn refund_transfers_in(
+    scanner: &Scanner,
+    awaiting: &[(RefundTransfer, bool)],
+    found: &[TransferLog],
+    from: u64,
+    to: u64,
+) -> anyhow::Result<Vec<TransferLog>> {
+    let open: Vec<&RefundTransfer> = awaiting
+        .iter()
+        .filter(|(_, matched)| !matched)
+        .map(|(r, _)| r)
+        .collect();
+    if open.is_empty() {
+        return Ok(Vec::new());
+    }
+    let senders: Vec<ChainAddress> = open
+        .iter()
+        .map(|r| r.from)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let buyers: Vec<ChainAddress> = open
+        .iter()
+        .map(|r| r.to)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut logs = Vec::new();
+    for batch in buyers.chunks(ADDRESS_BATCH) {
+        logs.extend(
+            scanner
+                .rpc
+                .transfers_between(scanner.token, &senders, batch, from, to)
+                .await?,
+        );
+    }
+    logs.retain(|l| {
+        !found
+            .iter()
+            .any(|f| f.tx_hash == l.tx_hash && f.log_index == l.log_index)
+    });
+    Ok(logs)
+}
+
+/// Ends every refund of `scanner`'s chain whose transfer is now confirmed: `refund.succeeded`,
+/// with the transaction as its reference.
+async fn settle_refunds(lc: Lifecycle<'_>, scanner: &Scanner) -> anyhow::Result<()> {
+    for (refund_id, tx_hash) in
+        refunds_to_settle(&lc.db.write, scanner.chain_id, scanner.token).await?
+    {
+        let outcome = RefundOutcome::Succeeded {
+            provider_ref: Some(tx_hash),
+        };
+        apply_refund_outcome(lc, &refund_id, &outcome).await?;
+    }
+    Ok(())
 }
 
 /// Settles every watched payment of `scanner` that has transfers and is not paid: tells the

@@ -5,12 +5,18 @@
 //! (`refund.succeeded` or `refund.failed`, with the payment's totals and ledger status), or
 //! leaves it pending for reconciliation to ask again. A crash between the two is recovered
 //! the same way: a new refund is due to be asked about `handoff_redrive_after_seconds` later.
+//!
+//! A provider that cannot send money (a payment on chain: the server holds no key) instead
+//! says what the merchant must send; such a refund is `action_required` from the start, and
+//! ends when the chain scanner sees that transfer or the merchant confirms it by hand
+//! (`lifecycle::onchain_refunds`).
 
 use anyhow::Context;
 
 use super::events::build_refund_event;
 use super::outbox::record_event;
 use super::{Lifecycle, provider_view, session_in};
+use crate::db::onchain::{insert_refund_transfer, refund_transfers};
 use crate::db::payments::{PaymentRow, get_payment, get_payment_by_id};
 use crate::db::refunds::{
     RefundEnd, RefundRow, claim_refunds_to_poll, finish_refund, get_refund_by_id,
@@ -110,9 +116,15 @@ pub async fn create_refund(
                 return Ok(Refunding::Exceeds { left_cents });
             }
         };
+        let id = RefundId::generate();
+        // A provider that cannot send money (on chain: no key here) says what the merchant
+        // must send; the refund then waits for that transfer instead of asking the provider.
+        let by_merchant = provider
+            .refund_by_merchant(&provider_view(&payment), &id, share.amount_cents)
+            .await?;
         let now = now_ms();
         let refund = RefundRow {
-            id: RefundId::generate(),
+            id,
             merchant_id: payment.merchant_id.clone(),
             environment: payment.environment,
             payment_id: payment.id.clone(),
@@ -121,7 +133,10 @@ pub async fn create_refund(
             amount_cents: share.amount_cents,
             covers_cents: share.covers_cents,
             currency: payment.currency.clone(),
-            status: RefundStatus::Pending,
+            status: match by_merchant {
+                Some(_) => RefundStatus::ActionRequired,
+                None => RefundStatus::Pending,
+            },
             reason: ask.reason,
             note: ask.note.clone(),
             metadata: ask.metadata.to_db(),
@@ -132,7 +147,9 @@ pub async fn create_refund(
             failure_message: None,
             // Should the process die before the provider's answer is recorded, reconciliation
             // asks the provider (with the same refund id) this much later.
-            next_poll_at: Some(now + lc.settings.handoff_redrive_after_seconds * 1000),
+            next_poll_at: by_merchant
+                .is_none()
+                .then_some(now + lc.settings.handoff_redrive_after_seconds * 1000),
             created_at: now,
             updated_at: now,
         };
@@ -153,15 +170,27 @@ pub async fn create_refund(
                 .await?
                 .context("a refund's idempotency key conflicts with no refund");
         }
+        if let Some(transfer) = &by_merchant {
+            insert_refund_transfer(&mut *tx, transfer).await?;
+        }
         let session = session_in(&mut tx, &payment.session_id).await?;
         let reserved = get_payment_by_id(&mut *tx, &payment.id)
             .await?
             .context("a payment vanished")?;
-        let event = build_refund_event(EventKind::RefundCreated, &refund, &reserved, &session, now);
+        let event = build_refund_event(
+            EventKind::RefundCreated,
+            &refund,
+            &reserved,
+            &session,
+            by_merchant.as_ref(),
+            now,
+        );
         record_event(&mut tx, &event).await?;
         lc.commit(tx, "committing a refund").await?;
-        tracing::info!(refund.id = %refund.id, amount_cents = refund.amount_cents, "refund created");
-        ask_provider(lc, &refund, &reserved).await?;
+        tracing::info!(refund.id = %refund.id, amount_cents = refund.amount_cents, status = %refund.status, "refund created");
+        if by_merchant.is_none() {
+            ask_provider(lc, &refund, &reserved).await?;
+        }
         let current = get_refund_by_id(&lc.db.write, &refund.id)
             .await?
             .context("a refund vanished")?;
@@ -265,7 +294,8 @@ pub async fn apply_refund_outcome(
         return Ok(());
     };
     let session = session_in(&mut tx, &payment.session_id).await?;
-    let event = build_refund_event(kind, &refund, &payment, &session, now);
+    let transfer = refund_transfers(&mut *tx, &[&refund.id]).await?.pop();
+    let event = build_refund_event(kind, &refund, &payment, &session, transfer.as_ref(), now);
     record_event(&mut tx, &event).await?;
     lc.commit(tx, "committing a refund's outcome").await?;
     tracing::info!(refund.id = %refund.id, status = %refund.status, payment.ledger_status = %payment.ledger_status, "refund finished");

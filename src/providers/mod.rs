@@ -40,6 +40,8 @@ pub struct ProviderPayment {
     pub currency: String,
     /// The provider's own id for it, once it answered the hand-off.
     pub provider_ref: Option<String>,
+    /// The transaction that paid it, for a payment on chain.
+    pub tx_hash: Option<String>,
     /// When the buyer started it (Unix milliseconds).
     pub created_at_ms: i64,
 }
@@ -361,6 +363,20 @@ pub trait Provider: Send + Sync {
     /// anything is reserved.
     fn refunds(&self) -> bool {
         false
+    }
+
+    /// When the merchant gives the money back themselves (the server holds no key to send
+    /// it): what they must send to give back `amount_cents` of `payment`, for the refund
+    /// `refund_id`. The refund then waits for that (`action_required`) instead of asking the
+    /// provider. `None` for a provider that gives money back through [`Provider::refund`].
+    fn refund_by_merchant<'a>(
+        &'a self,
+        payment: &'a ProviderPayment,
+        refund_id: &'a crate::domain::RefundId,
+        amount_cents: i64,
+    ) -> BoxFuture<'a, anyhow::Result<Option<crate::domain::onchain::RefundTransfer>>> {
+        let _ = (payment, refund_id, amount_cents);
+        Box::pin(async { Ok(None) })
     }
 
     /// Gives (part of) a paid payment back. Called outside any transaction; the same

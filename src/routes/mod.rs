@@ -45,6 +45,8 @@ api_routes! {
     "/api/gateway/payments/{id}/refunds" => { POST: api::refunds::create_refund_handler },
     "/api/gateway/refunds" => { GET: api::refunds::list_refunds_handler },
     "/api/gateway/refunds/{id}" => { GET: api::refunds::get_refund_handler },
+    "/api/gateway/refunds/{id}/confirm" => { POST: api::refunds::confirm_refund_handler },
+    "/api/gateway/refunds/{id}/qr" => { GET: api::refunds::refund_qr_handler },
     "/api/gateway/invoices" => { GET: api::invoices::list_invoices_handler },
     "/api/gateway/invoices/{id}" => { GET: api::invoices::get_invoice_handler },
     "/api/gateway/webhook-endpoints" => {

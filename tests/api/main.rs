@@ -42,6 +42,7 @@ mod idempotency;
 mod layers;
 mod migrations;
 mod onchain;
+mod onchain_refunds;
 mod onchain_xpub;
 mod openapi;
 mod operations;

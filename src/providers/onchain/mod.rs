@@ -19,12 +19,12 @@ use super::{
 };
 use crate::domain::hd::ExtendedPublicKey;
 use crate::domain::onchain::{
-    Progress, TokenUnits, Transfer, Watch, max_tag, network_name, payment_uri, unique_units,
-    units_of_total,
+    Progress, RefundTransfer, TokenUnits, Transfer, Watch, max_tag, network_name, payer_of,
+    payment_uri, unique_units, units_of_total,
 };
 use crate::domain::payment_route::{OnchainTarget, PayTo};
 use crate::domain::time::now_ms;
-use crate::domain::{Outcome, PaymentId, RouteKind};
+use crate::domain::{Outcome, PaymentId, RefundId, RouteKind};
 
 /// The provider's id, as routes' `integration` names it.
 pub const ID: &str = crate::domain::payment_route::ONCHAIN_INTEGRATION;
@@ -296,6 +296,41 @@ impl Provider for OnchainProvider {
                 ),
                 None => PollResult::Pending,
             })
+        })
+    }
+
+    fn refunds(&self) -> bool {
+        true
+    }
+
+    /// The merchant sends the refund from the address that received the payment to the
+    /// address that sent it (the transfer that completed the payment), exactly the amount.
+    fn refund_by_merchant<'a>(
+        &'a self,
+        payment: &'a ProviderPayment,
+        refund_id: &'a RefundId,
+        amount_cents: i64,
+    ) -> BoxFuture<'a, anyhow::Result<Option<RefundTransfer>>> {
+        Box::pin(async move {
+            let route = self.route(payment)?;
+            let target = &route.target;
+            let transfers = self.book.transfers(&payment.id).await?;
+            let (buyer, ours) = payer_of(&transfers, payment.tx_hash.as_deref())
+                .context("the payment has no confirmed transfer on chain to give back")?;
+            let units = units_of_total(amount_cents, target.decimals)
+                .context("the refund's amount in the token's units")?;
+            let from_block = self.book.head(&scanner_key(target)).await?.unwrap_or(0);
+            Ok(Some(RefundTransfer {
+                refund_id: refund_id.clone(),
+                chain_id: target.chain_id,
+                token: target.token,
+                decimals: target.decimals,
+                from: ours,
+                to: buyer,
+                units,
+                confirmations: target.confirmations,
+                from_block,
+            }))
         })
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::domain::onchain::{ChainAddress, TokenUnits, transfer_topic};
+use crate::domain::onchain::{ChainAddress, TokenUnits, Transfer, TransferState, transfer_topic};
 
 /// What went wrong with a call.
 #[derive(Debug)]
@@ -91,6 +91,39 @@ pub struct TransferLog {
     pub to: ChainAddress,
     /// How many units.
     pub value: TokenUnits,
+}
+
+impl TransferLog {
+    /// The log as a transfer on `chain_id` of `token` to record, needing `confirmations`: one
+    /// already that deep at `head` is confirmed at once. It pays and gives back nothing yet.
+    pub fn recorded(
+        &self,
+        chain_id: u64,
+        token: ChainAddress,
+        confirmations: u64,
+        head: u64,
+    ) -> Transfer {
+        let deep = (head + 1).saturating_sub(self.block_number) >= confirmations;
+        Transfer {
+            chain_id,
+            tx_hash: self.tx_hash.clone(),
+            log_index: self.log_index,
+            token,
+            from: self.from,
+            to: self.to,
+            units: self.value,
+            block_number: self.block_number,
+            block_hash: self.block_hash.clone(),
+            payment_id: None,
+            refund_id: None,
+            state: if deep {
+                TransferState::Confirmed
+            } else {
+                TransferState::Seen
+            },
+            confirmations,
+        }
+    }
 }
 
 /// Where a transaction was mined, from its receipt.
@@ -225,12 +258,30 @@ impl RpcClient {
         from: u64,
         to_block: u64,
     ) -> Result<Vec<TransferLog>, RpcError> {
+        self.transfers_between(token, &[], to, from, to_block).await
+    }
+
+    /// The `Transfer` logs of `token` from any of `senders` (anyone when empty) to any of
+    /// `to` in blocks `from..=to_block`.
+    pub async fn transfers_between(
+        &self,
+        token: ChainAddress,
+        senders: &[ChainAddress],
+        to: &[ChainAddress],
+        from: u64,
+        to_block: u64,
+    ) -> Result<Vec<TransferLog>, RpcError> {
         let recipients: Vec<String> = to.iter().map(|a| a.topic()).collect();
+        let senders_topic = if senders.is_empty() {
+            Value::Null
+        } else {
+            json!(senders.iter().map(|a| a.topic()).collect::<Vec<_>>())
+        };
         let filter = json!({
             "address": token.lower(),
             "fromBlock": hex(from),
             "toBlock": hex(to_block),
-            "topics": [transfer_topic(), Value::Null, recipients],
+            "topics": [transfer_topic(), senders_topic, recipients],
         });
         let logs = self.call("eth_getLogs", json!([filter])).await?;
         let logs = logs
@@ -246,8 +297,10 @@ impl RpcClient {
                 tracing::warn!(log = %log, "eth_getLogs answered a log of another contract or event; ignored");
                 continue;
             };
-            if !to.contains(&transfer.to) {
-                tracing::warn!(tx_hash = %transfer.tx_hash, to = %transfer.to, "eth_getLogs answered a transfer to an address not asked for; ignored");
+            if !to.contains(&transfer.to)
+                || !(senders.is_empty() || senders.contains(&transfer.from))
+            {
+                tracing::warn!(tx_hash = %transfer.tx_hash, from = %transfer.from, to = %transfer.to, "eth_getLogs answered a transfer between addresses not asked for; ignored");
                 continue;
             }
             found.push(transfer);

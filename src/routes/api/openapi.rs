@@ -30,6 +30,8 @@ use crate::state::AppState;
         refunds::create_refund_handler,
         refunds::list_refunds_handler,
         refunds::get_refund_handler,
+        refunds::confirm_refund_handler,
+        refunds::refund_qr_handler,
         invoices::list_invoices_handler,
         invoices::get_invoice_handler,
         provider_callbacks::provider_callback,

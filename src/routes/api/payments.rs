@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::list::{List, ListParams};
-use super::refunds::Refund;
+use super::refunds::{Refund, refunds_with_transfers};
 use super::sessions::RouteSummary;
 use crate::auth::Authenticated;
 use crate::db::payments::{PaymentFilter, PaymentRow, get_payment, list_payments};
@@ -198,7 +198,7 @@ pub async fn get_payment_handler(
     let session = get_session_by_id(&state.db.read, &row.session_id).await?;
     let refunds = refunds_of_payment(&state.db.read, &row.id).await?;
     let mut payment = Payment::from_row(row, &state);
-    payment.refunds = Some(refunds.into_iter().map(Refund::from_row).collect());
+    payment.refunds = Some(refunds_with_transfers(&state.db.read, refunds).await?);
     payment.metadata = Some(
         session
             .map(|s| Metadata::from_db(&s.metadata).pairs().clone())

@@ -133,6 +133,18 @@ pub struct CreateRefundRequest {
     metadata: Option<BTreeMap<String, String>>,
 }
 
+/// The body of `POST /api/gateway/refunds/{id}/confirm`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfirmRefundRequest {
+    /// The transaction that sent the refund: `0x` and 64 hex digits.
+    #[schema(
+        pattern = "^0x[0-9a-fA-F]{64}$",
+        example = "0x5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060"
+    )]
+    tx_hash: String,
+}
+
 /// Why a refund is made.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -9,7 +9,7 @@ mod checkout;
 mod form;
 mod links;
 pub mod preview;
-mod qr;
+pub mod qr;
 mod sandbox_page;
 pub mod step;
 mod steps;
