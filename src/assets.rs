@@ -29,6 +29,11 @@ const EMBEDDED: &[(&str, &str, &str)] = &[
         include_str!("../static/checkout.css"),
     ),
     (
+        "dashboard.css",
+        "text/css; charset=utf-8",
+        include_str!("../static/dashboard.css"),
+    ),
+    (
         "checkout.js",
         "text/javascript; charset=utf-8",
         include_str!("../static/checkout.js"),

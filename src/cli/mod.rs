@@ -5,6 +5,7 @@ mod branding;
 pub mod preview;
 mod providers;
 mod refunds;
+mod users;
 mod webhooks;
 
 use anyhow::Context;
@@ -15,8 +16,10 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::db::api_keys::{create_api_key, list_api_keys, revoke_api_key};
 use crate::db::merchants::first_merchant;
+use crate::domain::account::Role;
 use crate::domain::time::{iso_seconds, now_ms};
 use crate::domain::{ApiKeyId, Environment, MerchantId};
+use crate::lifecycle::accounts::create_setup_link;
 use crate::startup::Application;
 use crate::telemetry::init_tracing;
 
@@ -59,6 +62,11 @@ enum Command {
     Refunds {
         #[command(subcommand)]
         action: refunds::RefundsAction,
+    },
+    /// The dashboard's people: create, list, disable, reset a password.
+    Users {
+        #[command(subcommand)]
+        action: users::UsersAction,
     },
     /// Check the configured payment providers.
     Providers {
@@ -106,6 +114,7 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Preview { action } => preview::run(settings, action).await,
         Command::Providers { action } => providers::run(settings, action).await,
         Command::Refunds { action } => refunds::run(settings, action).await,
+        Command::Users { action } => users::run(settings, action).await,
     }
 }
 
@@ -114,6 +123,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     if let Some(first) = ensure_first_merchant(app.db(), &merchant_name).await? {
         println!("{}", welcome_text(&first, app.public_url()));
+        let token = create_setup_link(app.db(), &first.merchant_id, Role::Owner).await?;
+        println!(
+            "Create the owner's dashboard account (the link works once, for 24 hours):\n\n    {}/dashboard/setup/{token}\n",
+            app.public_url()
+        );
     }
     tracing::info!(
         public_url = app.public_url(),

@@ -2,6 +2,7 @@
 //! `t=…,v1=…` HMAC signature of webhooks and sandbox callbacks, and the sealing of secrets at
 //! rest.
 
+pub mod password;
 pub mod secret_box;
 pub mod signature;
 

@@ -12,13 +12,15 @@ type Buffer<'q> = <Any as Database>::ArgumentBuffer<'q>;
 /// A column's value as read.
 type Value<'r> = <Any as Database>::ValueRef<'r>;
 
+use crate::domain::account::Role;
 use crate::domain::onchain::TransferState;
 use crate::domain::refund::{RefundReason, RefundStatus};
 use crate::domain::sandbox::SandboxDecision;
 use crate::domain::{
     ApiKeyId, AttemptId, CustomerId, CustomerStatus, DeliveryId, DeliveryStatus, EndpointStatus,
     Environment, EventId, InvoiceId, InvoiceStatus, LedgerStatus, MerchantId, PaymentId,
-    PaymentStatus, ProviderState, RefundId, RouteKind, SessionId, SessionStatus, WebhookEndpointId,
+    PaymentStatus, ProviderState, RefundId, RouteKind, SessionId, SessionStatus, UserId,
+    WebhookEndpointId,
 };
 
 /// A TEXT column holding a value that reads as its text (`as_str`) and is read back with
@@ -62,6 +64,7 @@ text_column!(
     TransferState,
     RefundStatus,
     RefundReason,
+    Role,
 );
 
 text_column!(
@@ -76,4 +79,5 @@ text_column!(
     DeliveryId,
     AttemptId,
     RefundId,
+    UserId,
 );

@@ -9,9 +9,11 @@
 #![deny(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
+pub mod accounts;
 pub mod api_keys;
 mod codec;
 pub mod customers;
+pub mod dashboard;
 pub mod events;
 pub mod installation;
 pub mod invoices;

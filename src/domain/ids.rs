@@ -22,6 +22,12 @@ pub fn new_suffix() -> String {
     encode_u128(Uuid::now_v7().as_u128())
 }
 
+/// The smallest suffix an id made at `ms` (Unix milliseconds) can have: ids made at or after
+/// `ms` sort at or after it, so a range of ids is a range of time.
+pub fn suffix_at(ms: i64) -> String {
+    encode_u128(u128::from(u64::try_from(ms).unwrap_or(0) & 0xffff_ffff_ffff) << 80)
+}
+
 /// `len` random characters of the Crockford alphabet, from the operating system's generator.
 pub fn random_token(len: usize) -> anyhow::Result<String> {
     let mut bytes = vec![0u8; len];
@@ -147,10 +153,23 @@ prefixed_id!(
     /// One attempt to send a delivery.
     AttemptId, "att_"
 );
+prefixed_id!(
+    /// A person who signs in to the dashboard.
+    UserId, "usr_"
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_bounds_the_ids_made_from_it_on() {
+        let before = suffix_at(crate::domain::time::now_ms());
+        let made = new_suffix();
+        let after = suffix_at(crate::domain::time::now_ms() + 1);
+        assert!(before <= made && made < after, "{before} {made} {after}");
+        assert_eq!(suffix_at(0), "0".repeat(26));
+    }
 
     #[test]
     fn generated_ids_carry_their_prefix_and_sort_by_creation() {

@@ -6,6 +6,7 @@
 
 mod text_enum;
 
+pub mod account;
 pub mod branding;
 pub mod card;
 pub mod email;
@@ -35,7 +36,7 @@ pub mod webhook;
 pub use email::Email;
 pub use ids::{
     ApiKeyId, AttemptId, CustomerId, DeliveryId, EventId, InvoiceId, MerchantId, PaymentId,
-    RefundId, SessionId, WebhookEndpointId,
+    RefundId, SessionId, UserId, WebhookEndpointId,
 };
 pub use metadata::Metadata;
 pub use money::Amount;

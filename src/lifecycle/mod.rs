@@ -9,6 +9,7 @@
 //! The use cases work with a [`Lifecycle`]: the database, the providers, the settings and the
 //! webhook worker's wake-up, not the handlers' whole state.
 
+pub mod accounts;
 pub mod callbacks;
 pub mod create;
 pub mod events;

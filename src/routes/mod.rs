@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod assets;
+pub mod dashboard;
 pub mod head;
 pub mod pages;
 
@@ -120,6 +121,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(pages::sandbox_page))
             .route(web::post().to(pages::sandbox_page_submit)),
     );
+    dashboard::configure(cfg);
     configure_api(cfg);
     // Compressed per `Accept-Encoding` (and `Vary: Accept-Encoding`); only here, where the
     // bodies are text worth compressing and carry no secrets (no BREACH-style oracle).

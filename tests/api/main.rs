@@ -9,6 +9,8 @@
 mod chain_support;
 #[path = "support/checkout.rs"]
 mod checkout_support;
+#[path = "support/dashboard.rs"]
+mod dashboard_support;
 #[path = "support/helpers.rs"]
 mod helpers;
 #[path = "support/served.rs"]
@@ -34,6 +36,7 @@ mod checkout_safety;
 mod cli;
 mod create_session;
 mod customers;
+mod dashboard;
 mod errors;
 mod expiry;
 mod faults;

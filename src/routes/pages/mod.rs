@@ -6,7 +6,7 @@ mod actions;
 pub mod brand;
 mod chain;
 mod checkout;
-mod form;
+pub mod form;
 mod links;
 pub mod preview;
 pub mod qr;

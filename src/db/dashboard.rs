@@ -1,0 +1,183 @@
+//! What the dashboard reads: the home page's figures and the payments list with its filters.
+//! Ids sort by creation time, so every time range is a range of ids on the list indexes
+//! (`(merchant_id, environment, id)`), and no page counts a whole table.
+
+use anyhow::Context;
+use sqlx::{Any, Executor, FromRow};
+
+use super::payments::PaymentRow;
+use crate::domain::ids::suffix_at;
+use crate::domain::{Environment, MerchantId};
+
+/// Paid payments of a period: how many and how much (totals the buyers paid, in cents).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Volume {
+    /// How many.
+    pub count: i64,
+    /// The sum of their totals, in cents.
+    pub cents: i64,
+}
+
+/// The paid payments made since `since_ms`.
+pub async fn paid_since<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    merchant_id: &MerchantId,
+    environment: Environment,
+    since_ms: i64,
+) -> anyhow::Result<Volume> {
+    // PostgreSQL sums BIGINT as NUMERIC: cast back.
+    let (count, cents): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(total_cents), 0) AS BIGINT) FROM payments
+         WHERE merchant_id = $1 AND environment = $2 AND id >= $3 AND status = 'paid'",
+    )
+    .bind(merchant_id)
+    .bind(environment)
+    .bind(format!("pay_{}", suffix_at(since_ms)))
+    .fetch_one(executor)
+    .await
+    .context("adding up paid payments")?;
+    Ok(Volume { count, cents })
+}
+
+/// Sessions made since `since_ms`, by status: (status, how many).
+pub async fn sessions_since<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    merchant_id: &MerchantId,
+    environment: Environment,
+    since_ms: i64,
+) -> anyhow::Result<Vec<(String, i64)>> {
+    sqlx::query_as(
+        "SELECT status, COUNT(*) FROM checkout_sessions
+         WHERE merchant_id = $1 AND environment = $2 AND id >= $3
+         GROUP BY status ORDER BY status",
+    )
+    .bind(merchant_id)
+    .bind(environment)
+    .bind(format!("chk_{}", suffix_at(since_ms)))
+    .fetch_all(executor)
+    .await
+    .context("counting sessions")
+}
+
+/// The merchant's endpoints that are disabled or whose last delivery failed: (id, url).
+pub async fn failing_endpoints<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    merchant_id: &MerchantId,
+    environment: Environment,
+) -> anyhow::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "SELECT id, url FROM webhook_endpoints
+         WHERE merchant_id = $1 AND environment = $2
+           AND (status = 'disabled' OR failing_since IS NOT NULL)
+         ORDER BY id",
+    )
+    .bind(merchant_id)
+    .bind(environment)
+    .fetch_all(executor)
+    .await
+    .context("reading failing endpoints")
+}
+
+/// The payments list's filters.
+#[derive(Debug, Default, Clone)]
+pub struct PaymentSearch {
+    /// A payment status.
+    pub status: Option<String>,
+    /// A route id.
+    pub route: Option<String>,
+    /// The buyer's address (any case).
+    pub email: Option<String>,
+    /// The session's `clientReferenceId`.
+    pub client_reference_id: Option<String>,
+    /// Made at or after (Unix ms).
+    pub from_ms: Option<i64>,
+    /// Made before (Unix ms).
+    pub to_ms: Option<i64>,
+    /// Older than this payment: the page after it.
+    pub before: Option<String>,
+    /// The page size; one more row is read when there are more.
+    pub limit: i64,
+}
+
+/// A payment with what the list shows of its session.
+#[derive(Debug, Clone)]
+pub struct PaymentLine {
+    /// The payment.
+    pub payment: PaymentRow,
+    /// The buyer's address.
+    pub customer_email: String,
+    /// What was bought.
+    pub product: String,
+}
+
+/// Newest first: a page of payments matching `search`, and one more row if there are more.
+pub async fn search_payments<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    merchant_id: &MerchantId,
+    environment: Environment,
+    search: &PaymentSearch,
+) -> anyhow::Result<Vec<PaymentLine>> {
+    let columns: Vec<String> = super::payments::COLUMNS
+        .split(',')
+        .map(|c| format!("p.{}", c.trim()))
+        .collect();
+    let mut sql = format!(
+        "SELECT {}, s.customer_email AS s_email, s.product AS s_product
+         FROM payments p JOIN checkout_sessions s ON s.id = p.session_id
+         WHERE p.merchant_id = $1 AND p.environment = $2",
+        columns.join(", ")
+    );
+    let mut values: Vec<String> = Vec::new();
+    let mut filter = |sql: &mut String, clause: &str, value: Option<String>| {
+        if let Some(value) = value {
+            values.push(value);
+            sql.push_str(&clause.replace("{}", &format!("${}", values.len() + 2)));
+        }
+    };
+    filter(&mut sql, " AND p.status = {}", search.status.clone());
+    filter(&mut sql, " AND p.route_id = {}", search.route.clone());
+    filter(
+        &mut sql,
+        " AND LOWER(s.customer_email) = {}",
+        search.email.as_ref().map(|e| e.trim().to_lowercase()),
+    );
+    filter(
+        &mut sql,
+        " AND s.client_reference_id = {}",
+        search.client_reference_id.clone(),
+    );
+    filter(
+        &mut sql,
+        " AND p.id >= {}",
+        search.from_ms.map(|ms| format!("pay_{}", suffix_at(ms))),
+    );
+    filter(
+        &mut sql,
+        " AND p.id < {}",
+        search.to_ms.map(|ms| format!("pay_{}", suffix_at(ms))),
+    );
+    filter(&mut sql, " AND p.id < {}", search.before.clone());
+    sql.push_str(&format!(
+        " ORDER BY p.id DESC LIMIT {}",
+        search.limit.clamp(1, 200) + 1
+    ));
+    let mut query = sqlx::query(&sql).bind(merchant_id).bind(environment);
+    for value in values {
+        query = query.bind(value);
+    }
+    let rows = query
+        .fetch_all(executor)
+        .await
+        .context("searching payments")?;
+    rows.iter()
+        .map(|row| {
+            use sqlx::Row;
+            Ok(PaymentLine {
+                payment: PaymentRow::from_row(row)?,
+                customer_email: row.try_get("s_email")?,
+                product: row.try_get("s_product")?,
+            })
+        })
+        .collect::<sqlx::Result<_>>()
+        .context("reading searched payments")
+}

@@ -1,0 +1,604 @@
+//! Payments: the list with its filters and cursor paging, one payment with its whole
+//! timeline, and the actions on it (refund, expire its session), each checked against the
+//! viewer's role and written to the audit log.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::{Chrome, Viewer, error_page, message, render, see_other, signed_post, viewer};
+use crate::db::dashboard::{PaymentLine, PaymentSearch, search_payments};
+use crate::db::events::list_events;
+use crate::db::payments::{PaymentRow, get_payment};
+use crate::db::refunds::refunds_of_payment;
+use crate::db::sessions::{SessionRow, get_session_by_id};
+use crate::db::webhook_deliveries::list_event_attempts;
+use crate::domain::account::Permission;
+use crate::domain::money::format_plain;
+use crate::domain::refund::{RefundReason, RefundStatus, fingerprint};
+use crate::domain::{Amount, Metadata, PaymentStatus, SessionStatus};
+use crate::lifecycle::accounts::audit;
+use crate::lifecycle::expiry::{MerchantExpiry, expire_for_merchant};
+use crate::lifecycle::refunds::{RefundAsk, Refunding, create_refund};
+use crate::routes::pages::form::field;
+use crate::state::AppState;
+
+const PAGE_SIZE: i64 = 50;
+
+/// One row of the list.
+struct Line {
+    id: String,
+    created: String,
+    status: &'static str,
+    amount: String,
+    email: String,
+    product: String,
+    route: String,
+}
+
+/// The payments list.
+#[derive(Template)]
+#[template(path = "dashboard/payments.html")]
+struct ListPage {
+    chrome: Chrome,
+    /// The filters as given, to fill the form again.
+    status: String,
+    route: String,
+    email: String,
+    reference: String,
+    from: String,
+    to: String,
+    statuses: Vec<&'static str>,
+    routes: Vec<String>,
+    lines: Vec<Line>,
+    /// The next page's address, when there are more.
+    next_href: Option<String>,
+    /// Why the filters could not be used.
+    error: Option<String>,
+}
+
+/// A date `YYYY-MM-DD` as Unix ms at midnight UTC, the day after when `end` (an inclusive
+/// end date).
+fn day_ms(text: &str, end: bool) -> Result<Option<i64>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let date = time::Date::parse(text, &format)
+        .map_err(|_| format!("{text:?} is not a date (YYYY-MM-DD)"))?;
+    let date = if end {
+        date.next_day().unwrap_or(date)
+    } else {
+        date
+    };
+    Ok(Some(date.midnight().assume_utc().unix_timestamp() * 1000))
+}
+
+/// `GET /dashboard/payments`
+pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let v = match viewer(&state, &req).await {
+        Ok(v) => v,
+        Err(answer) => return answer,
+    };
+    let query: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.trim().to_owned()))
+        .collect();
+    let get = |name: &str| field(&query, name).to_owned();
+    let (status, route, email, reference, from, to) = (
+        get("status"),
+        get("route"),
+        get("email"),
+        get("reference"),
+        get("from"),
+        get("to"),
+    );
+    let mut error = None;
+    if query
+        .iter()
+        .any(|(_, value)| value.chars().any(char::is_control) || value.len() > 254)
+    {
+        error = Some(v.t.get("dashboard.filter_odd").into_owned());
+    }
+    if !status.is_empty() && PaymentStatus::parse(&status).is_none() {
+        error = Some(format!(
+            "{status:?}: {}",
+            v.t.get("dashboard.filter_status")
+        ));
+    }
+    let (from_ms, to_ms) = match (day_ms(&from, false), day_ms(&to, true)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            error = Some(e);
+            (None, None)
+        }
+    };
+    let before = Some(get("before")).filter(|b| b.starts_with("pay_"));
+    let some = |s: &String| Some(s.clone()).filter(|s| !s.is_empty());
+    let search = PaymentSearch {
+        status: some(&status),
+        route: some(&route),
+        email: some(&email),
+        client_reference_id: some(&reference),
+        from_ms,
+        to_ms,
+        before,
+        limit: PAGE_SIZE,
+    };
+    let page = async {
+        let mut found = if error.is_some() {
+            Vec::new()
+        } else {
+            search_payments(
+                &state.db.read,
+                &v.user.merchant_id,
+                v.session.environment,
+                &search,
+            )
+            .await?
+        };
+        let more = found.len() as i64 > PAGE_SIZE;
+        found.truncate(PAGE_SIZE as usize);
+        let next_href = match (more, found.last()) {
+            (true, Some(last)) => {
+                let mut pairs: Vec<(String, String)> = query
+                    .iter()
+                    .filter(|(k, _)| k != "before")
+                    .cloned()
+                    .collect();
+                pairs.push(("before".into(), last.payment.id.to_string()));
+                Some(format!(
+                    "/dashboard/payments?{}",
+                    serde_urlencoded::to_string(&pairs).unwrap_or_default()
+                ))
+            }
+            _ => None,
+        };
+        anyhow::Ok(ListPage {
+            chrome: Chrome::of(&state, &v, "payments").await?,
+            lines: found.into_iter().map(|l| line(&v, l)).collect(),
+            statuses: PaymentStatus::ALL.iter().map(|s| s.as_str()).collect(),
+            routes: state.settings.routes.iter().map(|r| r.id.clone()).collect(),
+            status: status.clone(),
+            route: route.clone(),
+            email: email.clone(),
+            reference: reference.clone(),
+            from: from.clone(),
+            to: to.clone(),
+            next_href,
+            error: error.clone(),
+        })
+    };
+    match page.await {
+        Ok(page) => {
+            let code = if page.error.is_some() {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            render(code, &page)
+        }
+        Err(e) => error_page(&v.t, &e),
+    }
+}
+
+fn line(v: &Viewer, l: PaymentLine) -> Line {
+    let p = l.payment;
+    Line {
+        created: v.t.date(p.created_at),
+        status: p.status.as_str(),
+        amount: v.t.money(p.total_cents),
+        email: l.customer_email,
+        product: l.product,
+        route: p.route_id,
+        id: p.id.into_string(),
+    }
+}
+
+/// One moment of a payment's timeline.
+struct Moment {
+    at: i64,
+    when: String,
+    what: String,
+    detail: String,
+}
+
+/// One refund, as the page lists it.
+struct RefundLine {
+    id: String,
+    status: &'static str,
+    amount: String,
+    created: String,
+    transfer: Option<String>,
+}
+
+/// One payment.
+#[derive(Template)]
+#[template(path = "dashboard/payment.html")]
+struct DetailPage {
+    chrome: Chrome,
+    id: String,
+    session_id: String,
+    status: &'static str,
+    ledger_status: &'static str,
+    amount: String,
+    fee: String,
+    total: String,
+    refunded: String,
+    route: String,
+    provider: String,
+    provider_ref: String,
+    tx_hash: String,
+    email: String,
+    product: String,
+    reference: String,
+    metadata: Vec<(String, String)>,
+    timeline: Vec<Moment>,
+    refunds: Vec<RefundLine>,
+    /// The refund form's token, when the viewer may refund and the payment can be.
+    refund_token: Option<String>,
+    reasons: Vec<&'static str>,
+    /// The expire form's token, when the viewer may and the session is open.
+    expire_token: Option<String>,
+    /// What the last action did, in words.
+    notice: Option<String>,
+}
+
+/// `GET /dashboard/payments/{id}`
+pub async fn detail(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
+    let v = match viewer(&state, &req).await {
+        Ok(v) => v,
+        Err(answer) => return answer,
+    };
+    let query: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let notice = notice_text(&v, field(&query, "notice"), field(&query, "v"));
+    match found(&state, &v, &id).await {
+        Ok(Some((payment, session))) => {
+            match detail_page(&state, &v, payment, session, notice).await {
+                Ok(page) => render(StatusCode::OK, &page),
+                Err(e) => error_page(&v.t, &e),
+            }
+        }
+        Ok(None) => message(&v.t, StatusCode::NOT_FOUND, "not_found"),
+        Err(e) => error_page(&v.t, &e),
+    }
+}
+
+/// The viewer's payment `id` (`pay_…` or its session's `chk_…`) in the environment shown.
+async fn found(
+    state: &AppState,
+    v: &Viewer,
+    id: &str,
+) -> anyhow::Result<Option<(PaymentRow, SessionRow)>> {
+    if !(id.starts_with("pay_") || id.starts_with("chk_")) || id.len() > 120 {
+        return Ok(None);
+    }
+    let Some(payment) = get_payment(
+        &state.db.read,
+        &v.user.merchant_id,
+        v.session.environment,
+        id,
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let Some(session) = get_session_by_id(&state.db.read, &payment.session_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some((payment, session)))
+}
+
+async fn detail_page(
+    state: &AppState,
+    v: &Viewer,
+    p: PaymentRow,
+    s: SessionRow,
+    notice: Option<String>,
+) -> anyhow::Result<DetailPage> {
+    let t = &v.t;
+    let mut timeline = vec![
+        Moment {
+            at: s.created_at,
+            when: String::new(),
+            what: t.get("dashboard.tl_session_created").into_owned(),
+            detail: s.id.to_string(),
+        },
+        Moment {
+            at: p.created_at,
+            when: String::new(),
+            what: t.get("dashboard.tl_route_chosen").into_owned(),
+            detail: format!("{} · {} · {}", p.route_id, p.provider, p.id),
+        },
+    ];
+    let events = list_events(
+        &state.db.read,
+        &v.user.merchant_id,
+        v.session.environment,
+        None,
+        Some(s.id.to_string()),
+        None,
+        100,
+    )
+    .await?;
+    for event in &events {
+        timeline.push(Moment {
+            at: event.created_at,
+            when: String::new(),
+            what: format!("{} {}", t.get("dashboard.tl_event"), event.kind),
+            detail: event.id.to_string(),
+        });
+        for attempt in list_event_attempts(&state.db.read, &event.id).await? {
+            let answer = match (attempt.status_code, &attempt.error) {
+                (Some(code), _) => format!("HTTP {code}"),
+                (None, Some(error)) => error.clone(),
+                (None, None) => "-".into(),
+            };
+            let body = attempt
+                .response_body
+                .as_deref()
+                .map(|b| b.chars().take(120).collect::<String>())
+                .unwrap_or_default();
+            timeline.push(Moment {
+                at: attempt.started_at,
+                when: String::new(),
+                what: format!(
+                    "{} {} #{}",
+                    t.get("dashboard.tl_delivery"),
+                    event.kind,
+                    attempt.attempt
+                ),
+                detail: format!(
+                    "{} · {answer} · {} ms{}",
+                    attempt.endpoint_id,
+                    attempt.duration_ms,
+                    if body.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" · {body}")
+                    }
+                ),
+            });
+        }
+    }
+    let refund_rows = refunds_of_payment(&state.db.read, &p.id).await?;
+    let transfers = crate::db::onchain::refund_transfers(
+        &state.db.read,
+        &refund_rows.iter().map(|r| &r.id).collect::<Vec<_>>(),
+    )
+    .await?;
+    let refunds = refund_rows
+        .iter()
+        .map(|r| RefundLine {
+            id: r.id.to_string(),
+            status: r.status.as_str(),
+            amount: t.money(r.amount_cents),
+            created: t.date(r.created_at),
+            transfer: transfers
+                .iter()
+                .find(|x| x.refund_id == r.id)
+                .map(|x| format!("{} → {} · {}", x.amount(), x.to.checksummed(), x.uri())),
+        })
+        .collect();
+    timeline.sort_by_key(|m| m.at);
+    for m in &mut timeline {
+        m.when = t.date(m.at);
+    }
+    let refundable = p.status == PaymentStatus::Paid && p.refund_reserved_cents < p.amount_cents;
+    let expirable = s.status == SessionStatus::Routed;
+    Ok(DetailPage {
+        chrome: Chrome::of(state, v, "payments").await?,
+        refund_token: (refundable && v.may(Permission::Refund))
+            .then(|| v.form_token(&format!("refund:{}", p.id))),
+        expire_token: (expirable && v.may(Permission::ExpireSession))
+            .then(|| v.form_token(&format!("expire:{}", p.id))),
+        reasons: RefundReason::ALL.iter().map(|r| r.as_str()).collect(),
+        id: p.id.to_string(),
+        session_id: s.id.to_string(),
+        status: p.status.as_str(),
+        ledger_status: p.ledger_status.as_str(),
+        amount: t.money(p.amount_cents),
+        fee: t.money(p.buyer_fee_cents),
+        total: t.money(p.total_cents),
+        refunded: t.money(p.refunded_cents),
+        route: p.route_id.clone(),
+        provider: p.provider.clone(),
+        provider_ref: p.provider_ref.clone().unwrap_or_default(),
+        tx_hash: p.tx_hash.clone().unwrap_or_default(),
+        email: s.customer_email.clone(),
+        product: s.product.clone(),
+        reference: s.client_reference_id.clone().unwrap_or_default(),
+        metadata: Metadata::from_db(&s.metadata)
+            .pairs()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        timeline,
+        refunds,
+        notice,
+    })
+}
+
+/// What an action did, told on the payment's page after its redirect: only the catalog's
+/// own sentences (`dashboard.notice_<key>`), filled with a checked value, so a crafted link
+/// cannot make the page say anything else.
+fn notice_text(v: &Viewer, key: &str, value: &str) -> Option<String> {
+    let t = &v.t;
+    let text = |key: &str| t.get(&format!("dashboard.notice_{key}")).into_owned();
+    match key {
+        "refund_done" => {
+            RefundStatus::parse(value).map(|s| text(key).replace("{status}", s.as_str()))
+        }
+        "refund_exceeds" => value
+            .parse::<i64>()
+            .ok()
+            .map(|cents| text(key).replace("{left}", &t.money(cents))),
+        "refund_amount"
+        | "refund_nothing_left"
+        | "refund_not_paid"
+        | "refund_not_supported"
+        | "expire_done"
+        | "expire_refused" => Some(text(key)),
+        _ => None,
+    }
+}
+
+fn back_to(id: &str, key: &str, value: &str) -> HttpResponse {
+    see_other(&format!(
+        "/dashboard/payments/{id}?{}",
+        serde_urlencoded::to_string([("notice", key), ("v", value)]).unwrap_or_default()
+    ))
+}
+
+/// `POST /dashboard/payments/{id}/refund`
+pub async fn refund(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let (v, fields) = match signed_post(
+        &state,
+        &req,
+        payload,
+        &format!("refund:{id}"),
+        Permission::Refund,
+    )
+    .await
+    {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let payment = match found(&state, &v, &id).await {
+        Ok(Some((payment, _))) => payment,
+        Ok(None) => return message(&v.t, StatusCode::NOT_FOUND, "not_found"),
+        Err(e) => return error_page(&v.t, &e),
+    };
+    let amount = field(&fields, "amount").trim();
+    let amount_cents = if amount.is_empty() {
+        None
+    } else {
+        match Amount::parse_json(amount, state.settings.max_amount_cents()) {
+            Ok(a) => Some(a.cents()),
+            Err(_) => return back_to(payment.id.as_str(), "refund_amount", ""),
+        }
+    };
+    let reason = RefundReason::parse(field(&fields, "reason"));
+    let note = Some(field(&fields, "note").trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .map(|n| n.chars().take(500).collect::<String>());
+    let metadata = Metadata::default();
+    let ask = RefundAsk {
+        amount_cents,
+        reason,
+        request_hash: fingerprint(amount_cents, reason, note.as_deref(), &metadata),
+        note,
+        idempotency_key: None,
+        metadata,
+    };
+    let done = create_refund(
+        state.lifecycle(),
+        &v.user.merchant_id,
+        v.session.environment,
+        payment.id.as_str(),
+        ask,
+    )
+    .await;
+    let t = &v.t;
+    let (key, value) = match done {
+        Ok(Refunding::Created(r) | Refunding::Replayed(r)) => {
+            let detail = format!(
+                "{} ({}) of {}",
+                format_plain(r.amount_cents),
+                r.status,
+                payment.id
+            );
+            if let Err(e) = audit(
+                &state.db,
+                &v.user.merchant_id,
+                Some(v.session.environment),
+                &v.user.email,
+                "refund.create",
+                Some(r.id.as_str()),
+                Some(&detail),
+            )
+            .await
+            {
+                return error_page(t, &e);
+            }
+            ("refund_done", r.status.as_str().to_owned())
+        }
+        Ok(Refunding::Exceeds { left_cents }) => ("refund_exceeds", left_cents.to_string()),
+        Ok(Refunding::NothingLeft) => ("refund_nothing_left", String::new()),
+        Ok(Refunding::NotPaid(_)) => ("refund_not_paid", String::new()),
+        Ok(Refunding::NotSupported(_) | Refunding::KeyReused { .. }) => {
+            ("refund_not_supported", String::new())
+        }
+        Ok(Refunding::NoPayment) => return message(t, StatusCode::NOT_FOUND, "not_found"),
+        Err(e) => return error_page(t, &e),
+    };
+    back_to(payment.id.as_str(), key, &value)
+}
+
+/// `POST /dashboard/payments/{id}/expire`: expires the payment's session while no buyer
+/// has started paying.
+pub async fn expire(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let (v, _) = match signed_post(
+        &state,
+        &req,
+        payload,
+        &format!("expire:{id}"),
+        Permission::ExpireSession,
+    )
+    .await
+    {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let (payment, session) = match found(&state, &v, &id).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return message(&v.t, StatusCode::NOT_FOUND, "not_found"),
+        Err(e) => return error_page(&v.t, &e),
+    };
+    let t = &v.t;
+    let key = match expire_for_merchant(
+        state.lifecycle(),
+        &v.user.merchant_id,
+        v.session.environment,
+        &session.id,
+    )
+    .await
+    {
+        Ok(MerchantExpiry::Expired(_)) => {
+            if let Err(e) = audit(
+                &state.db,
+                &v.user.merchant_id,
+                Some(v.session.environment),
+                &v.user.email,
+                "session.expire",
+                Some(session.id.as_str()),
+                None,
+            )
+            .await
+            {
+                return error_page(t, &e);
+            }
+            "expire_done"
+        }
+        Ok(MerchantExpiry::AlreadyExpired(_)) => "expire_done",
+        Ok(MerchantExpiry::NotExpirable(_)) => "expire_refused",
+        Ok(MerchantExpiry::Unknown) => return message(t, StatusCode::NOT_FOUND, "not_found"),
+        Err(e) => return error_page(t, &e),
+    };
+    back_to(payment.id.as_str(), key, "")
+}

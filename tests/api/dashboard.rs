@@ -1,0 +1,558 @@
+//! The merchant's dashboard, black-box: accounts from a one-time link, signing in (throttled),
+//! sessions in the database, one-time form tokens from our own pages only, roles enforced on
+//! the server, another merchant's ids never shown, the payments list with its filters and
+//! paging, a payment's timeline, refunds and expiry from the page, and the audit log.
+
+use openrails_checkout::domain::account::Role;
+use openrails_checkout::lifecycle::accounts::create_setup_link;
+use serde_json::{Value, json};
+
+use crate::checkout_support::Buyer;
+use crate::dashboard_support::{Browser, PASSWORD, person, signed_in};
+use crate::helpers::{TestApp, spawn_app};
+
+/// A sandbox session of $116 for `email` paid by card; its payment's id.
+async fn paid(app: &TestApp, email: &str, reference: Option<&str>) -> String {
+    let mut body = json!({"product": "Creator plan", "amount": 116, "customer": email,
+        "preferredRoute": "card"});
+    if let Some(reference) = reference {
+        body["clientReferenceId"] = json!(reference);
+    }
+    let session = app.create_session(&body).await;
+    let id = session["id"].as_str().unwrap();
+    let page = Buyer::new(app, id).card_checkout("4242424242424242").await;
+    assert!(page.html.contains("Payment received"), "{}", page.html);
+    let payment: Value = app
+        .get(&format!("/api/gateway/payments/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    payment["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_setup_link_creates_one_account_and_signs_it_in() {
+    let app = spawn_app().await;
+    let link = create_setup_link(&app.db, &app.merchant_id, Role::Owner)
+        .await
+        .unwrap();
+    let path = format!("/dashboard/setup/{link}");
+    let mut browser = Browser::new(&app);
+    let page = browser.get(&path).await;
+    assert_eq!(page.status, 200);
+    assert!(page.html.contains("with the role owner"), "{}", page.html);
+    let token = page.first_token();
+
+    let differ = browser
+        .post(
+            &path,
+            &[
+                ("token", &token),
+                ("email", "owner@shop.example"),
+                ("password", PASSWORD),
+                ("password_again", "something else"),
+            ],
+        )
+        .await;
+    assert_eq!(differ.status, 400);
+    assert!(differ.html.contains("The two passwords differ."));
+    let short = browser
+        .post(
+            &path,
+            &[
+                ("token", &differ.first_token()),
+                ("email", "owner@shop.example"),
+                ("password", "short"),
+                ("password_again", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(short.status, 400);
+    assert!(
+        short.html.contains("at least 10 characters"),
+        "{}",
+        short.html
+    );
+
+    let done = browser
+        .post(
+            &path,
+            &[
+                ("token", &short.first_token()),
+                ("email", "Owner@Shop.example"),
+                ("password", PASSWORD),
+                ("password_again", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    assert_eq!(done.location(), "/dashboard");
+    let cookie = done.headers["set-cookie"].to_str().unwrap();
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/dashboard"] {
+        assert!(cookie.contains(flag), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "not over http: {cookie}");
+    let home = browser.get("/dashboard").await;
+    assert_eq!(home.status, 200);
+    assert!(home.html.contains("owner@shop.example · owner"));
+    assert!(home.html.contains("id=\"environment\">Sandbox<"));
+    for header in ["content-security-policy", "x-robots-tag"] {
+        assert!(home.headers.contains_key(header), "{header}");
+    }
+    assert_eq!(home.headers["cache-control"], "no-store");
+
+    // The link works once.
+    let again = Browser::new(&app).get(&path).await;
+    assert_eq!(again.status, 410);
+    let stored: i64 = app
+        .scalar("SELECT COUNT(*) FROM dashboard_sessions WHERE token_hash NOT LIKE '%orc%'")
+        .await;
+    assert_eq!(stored, 1, "the session is in the database, by its hash");
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'user.create'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn signing_in_is_throttled_per_account_with_a_clear_message() {
+    let app = spawn_app().await;
+    person(&app, &app.merchant_id, "dev@shop.example", Role::Developer).await;
+    let mut browser = Browser::new(&app);
+    let unknown = browser.sign_in("nobody@shop.example", PASSWORD).await;
+    assert_eq!(unknown.status, 401);
+    assert!(
+        unknown
+            .html
+            .contains("The e-mail or the password is not right.")
+    );
+    for _ in 0..5 {
+        let wrong = browser
+            .sign_in("dev@shop.example", "not the password")
+            .await;
+        assert_eq!(wrong.status, 401);
+        assert!(
+            wrong
+                .html
+                .contains("The e-mail or the password is not right.")
+        );
+    }
+    let right = browser.sign_in("dev@shop.example", PASSWORD).await;
+    assert_eq!(right.status, 429, "even the right password waits");
+    assert!(
+        right
+            .html
+            .contains("Too many attempts. Try again in 15 minutes."),
+        "{}",
+        right.html
+    );
+    assert_eq!(right.headers["retry-after"], "900");
+    assert!(browser.cookie.is_none());
+    // Another account from the same address is not locked by it.
+    person(&app, &app.merchant_id, "viewer@shop.example", Role::Viewer).await;
+    let other = Browser::new(&app)
+        .sign_in("viewer@shop.example", PASSWORD)
+        .await;
+    assert_eq!(other.status, 303);
+}
+
+#[tokio::test]
+async fn signed_out_requests_go_to_sign_in_and_come_back() {
+    let app = spawn_app().await;
+    let mut browser = Browser::new(&app);
+    let page = browser.get("/dashboard/payments?status=paid").await;
+    assert_eq!(page.status, 303);
+    assert_eq!(
+        page.location(),
+        "/dashboard/login?next=%2Fdashboard%2Fpayments%3Fstatus%3Dpaid"
+    );
+    let post = browser.post("/dashboard/payments/pay_x/refund", &[]).await;
+    assert_eq!(post.status, 401);
+    person(&app, &app.merchant_id, "o@shop.example", Role::Owner).await;
+    let login = browser.get(page.location()).await;
+    let token = login.token_of("/dashboard/login");
+    let done = browser
+        .post(
+            "/dashboard/login",
+            &[
+                ("token", &token),
+                ("email", "o@shop.example"),
+                ("password", PASSWORD),
+                ("next", "/dashboard/payments?status=paid"),
+            ],
+        )
+        .await;
+    assert_eq!(done.location(), "/dashboard/payments?status=paid");
+    // Never to another site.
+    let mut other = Browser::new(&app);
+    let login = other.get("/dashboard/login").await;
+    let away = other
+        .post(
+            "/dashboard/login",
+            &[
+                ("token", &login.token_of("/dashboard/login")),
+                ("email", "o@shop.example"),
+                ("password", PASSWORD),
+                ("next", "//evil.example/x"),
+            ],
+        )
+        .await;
+    assert_eq!(away.location(), "/dashboard");
+}
+
+#[tokio::test]
+async fn an_owner_refunds_from_the_page_and_a_viewer_cannot() {
+    let app = spawn_app().await;
+    let payment = paid(&app, "buyer@example.com", None).await;
+    let path = format!("/dashboard/payments/{payment}");
+
+    let mut viewer = signed_in(&app, "viewer@shop.example", Role::Viewer).await;
+    let page = viewer.get(&path).await;
+    assert_eq!(page.status, 200);
+    assert!(page.html.contains("buyer@example.com"));
+    assert!(
+        !page.html.contains("id=\"refund-form\""),
+        "a viewer is offered no refund"
+    );
+    // Even with a form of its own session's secret, the server refuses.
+    let forged = viewer
+        .post(&format!("{path}/refund"), &[("token", &page.first_token())])
+        .await;
+    assert_eq!(forged.status, 403);
+    assert!(forged.html.contains("Your role does not allow this."));
+
+    let mut owner = signed_in(&app, "owner@shop.example", Role::Owner).await;
+    let page = owner.get(&path).await;
+    let token = page.token_of(&format!("{path}/refund"));
+    let over = owner
+        .post(
+            &format!("{path}/refund"),
+            &[
+                ("token", &token),
+                ("amount", "500"),
+                ("reason", "duplicate"),
+            ],
+        )
+        .await;
+    assert_eq!(over.status, 303);
+    let told = owner.get(over.location()).await;
+    assert!(
+        told.html
+            .contains("That is more than is left: at most $116.00 can be refunded."),
+        "{}",
+        told.html
+    );
+    let token = told.token_of(&format!("{path}/refund"));
+    let done = owner
+        .post(
+            &format!("{path}/refund"),
+            &[
+                ("token", &token),
+                ("amount", "10.50"),
+                ("reason", "requested_by_customer"),
+            ],
+        )
+        .await;
+    let told = owner.get(done.location()).await;
+    assert!(
+        told.html.contains("Refund made: succeeded."),
+        "{}",
+        told.html
+    );
+    assert!(
+        told.html
+            .contains("id=\"refunded\">$10.50 · partially_refunded")
+    );
+    // The same form again is refused: each token works once.
+    let replay = owner
+        .post(
+            &format!("{path}/refund"),
+            &[("token", &token), ("amount", "10.50")],
+        )
+        .await;
+    assert_eq!(replay.status, 409);
+    let api: Value = app
+        .get(&format!("/api/gateway/payments/{payment}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(api["amountRefunded"], 10.5);
+    assert_eq!(api["refunds"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        app.scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'refund.create' AND actor = 'owner@shop.example'"
+        )
+        .await,
+        1
+    );
+    // The timeline tells the story, the refund's events included.
+    for step in [
+        "Checkout created",
+        "Route chosen",
+        "Event payment.paid",
+        "Event refund.succeeded",
+    ] {
+        assert!(told.html.contains(step), "{step}:\n{}", told.html);
+    }
+    // A crafted notice shows nothing it was not meant to.
+    let crafted = owner.get(&format!("{path}?notice=hello&v=anything")).await;
+    assert!(!crafted.html.contains("id=\"notice\""));
+}
+
+#[tokio::test]
+async fn forms_need_a_fresh_token_from_our_own_pages() {
+    let app = spawn_app().await;
+    let payment = paid(&app, "buyer@example.com", None).await;
+    let path = format!("/dashboard/payments/{payment}");
+    let mut owner = signed_in(&app, "owner@shop.example", Role::Owner).await;
+    let none = owner
+        .post(&format!("{path}/refund"), &[("amount", "1")])
+        .await;
+    assert_eq!(none.status, 403);
+    assert!(none.html.contains("This form has expired"));
+    let page = owner.get(&path).await;
+    let token = page.token_of(&format!("{path}/refund"));
+    let cross = owner
+        .post_from(
+            &format!("{path}/refund"),
+            &[("token", &token), ("amount", "1")],
+            "https://evil.example",
+        )
+        .await;
+    assert_eq!(cross.status, 403);
+    assert!(cross.html.contains("sent from another site"));
+    // A token of another form does not fit this one.
+    let logout_token = page.token_of("/dashboard/logout");
+    let wrong = owner
+        .post(&format!("{path}/refund"), &[("token", &logout_token)])
+        .await;
+    assert_eq!(wrong.status, 403);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM refunds").await,
+        0,
+        "nothing was refunded"
+    );
+}
+
+#[tokio::test]
+async fn another_merchants_payments_are_not_found() {
+    let app = spawn_app().await;
+    let payment = paid(&app, "buyer@example.com", None).await;
+    let other = app.create_merchant("Other shop").await;
+    person(&app, &other.merchant_id, "them@other.example", Role::Owner).await;
+    let mut them = Browser::new(&app);
+    assert_eq!(
+        them.sign_in("them@other.example", PASSWORD).await.status,
+        303
+    );
+    let page = them.get(&format!("/dashboard/payments/{payment}")).await;
+    assert_eq!(page.status, 404);
+    let list = them.get("/dashboard/payments").await;
+    assert!(!list.html.contains(&payment));
+    assert!(list.html.contains("No payments match."));
+    let refund = them
+        .post(
+            &format!("/dashboard/payments/{payment}/refund"),
+            &[("token", &list.token_of("/dashboard/logout"))],
+        )
+        .await;
+    assert_eq!(
+        refund.status, 403,
+        "no token of theirs fits a payment they cannot see"
+    );
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM refunds").await, 0);
+}
+
+#[tokio::test]
+async fn payments_are_found_by_email_reference_and_date_and_paged() {
+    let app = spawn_app().await;
+    let ada = paid(&app, "Ada@Example.com", Some("order-1")).await;
+    let bob = paid(&app, "bob@example.com", Some("order-2")).await;
+    let mut owner = signed_in(&app, "owner@shop.example", Role::Owner).await;
+
+    let by_email = owner
+        .get("/dashboard/payments?email=ada%40example.com")
+        .await;
+    assert_eq!(by_email.status, 200);
+    assert!(by_email.html.contains(&ada) && !by_email.html.contains(&bob));
+    let by_reference = owner.get("/dashboard/payments?reference=order-2").await;
+    assert!(by_reference.html.contains(&bob) && !by_reference.html.contains(&ada));
+    let today = time::OffsetDateTime::now_utc().date();
+    let by_date = owner
+        .get(&format!(
+            "/dashboard/payments?from={today}&to={today}&status=paid"
+        ))
+        .await;
+    assert!(by_date.html.contains(&ada) && by_date.html.contains(&bob));
+    let tomorrow = today.next_day().unwrap();
+    let later = owner
+        .get(&format!("/dashboard/payments?from={tomorrow}"))
+        .await;
+    assert!(later.html.contains("No payments match."));
+
+    for (query, says) in [
+        ("status=bogus", "is not a payment status"),
+        ("from=2026-13-01", "is not a date"),
+        ("email=%01x", "control characters"),
+    ] {
+        let bad = owner.get(&format!("/dashboard/payments?{query}")).await;
+        assert_eq!(bad.status, 400, "{query}");
+        assert!(bad.html.contains(says), "{query}:\n{}", bad.html);
+    }
+
+    // 50 a page, newest first, then the older ones.
+    for n in 0..49 {
+        paid(&app, &format!("many{n}@example.com"), None).await;
+    }
+    let first = owner.get("/dashboard/payments").await;
+    assert_eq!(
+        first.html.matches("<tr>").count(),
+        51,
+        "50 rows and the header"
+    );
+    assert!(!first.html.contains(&ada), "the oldest is on the next page");
+    let next = first.html.split("id=\"next-page\"").next().unwrap();
+    let href = next[next.rfind("href=\"").unwrap() + 6..]
+        .split('"')
+        .next()
+        .unwrap();
+    let second = owner.get(&href.replace("&amp;", "&")).await;
+    assert!(second.html.contains(&ada));
+    assert!(!second.html.contains("id=\"next-page\""));
+}
+
+#[tokio::test]
+async fn the_environment_switch_shows_production_apart() {
+    let app = spawn_app().await;
+    let payment = paid(&app, "buyer@example.com", None).await;
+    let mut owner = signed_in(&app, "owner@shop.example", Role::Owner).await;
+    let home = owner.get("/dashboard").await;
+    assert!(
+        home.html.contains("id=\"paid-today\">$119.72<"),
+        "{}",
+        home.html
+    );
+    let switched = owner
+        .post(
+            "/dashboard/environment",
+            &[
+                ("token", &home.token_of("/dashboard/environment")),
+                ("environment", "production"),
+            ],
+        )
+        .await;
+    assert_eq!(switched.status, 303);
+    let live = owner.get("/dashboard").await;
+    assert!(live.html.contains("id=\"environment\">Production<"));
+    assert!(live.html.contains("id=\"paid-today\">$0.00<"));
+    let page = owner.get(&format!("/dashboard/payments/{payment}")).await;
+    assert_eq!(
+        page.status, 404,
+        "a sandbox payment is not shown in production"
+    );
+}
+
+#[tokio::test]
+async fn signing_out_everywhere_ends_every_session() {
+    let app = spawn_app().await;
+    let mut laptop = signed_in(&app, "owner@shop.example", Role::Owner).await;
+    let mut phone = Browser::new(&app);
+    assert_eq!(
+        phone.sign_in("owner@shop.example", PASSWORD).await.status,
+        303
+    );
+    let home = phone.get("/dashboard").await;
+    let out = phone
+        .post(
+            "/dashboard/logout-everywhere",
+            &[("token", &home.token_of("/dashboard/logout-everywhere"))],
+        )
+        .await;
+    assert_eq!(out.status, 303);
+    assert!(
+        out.headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    assert_eq!(
+        laptop.get("/dashboard").await.status,
+        303,
+        "the laptop is signed out too"
+    );
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM dashboard_sessions").await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_checkout_reopened_after_a_decline_is_expired_from_its_page() {
+    let app = spawn_app().await;
+    let session = app
+        .create_session(&json!({"product": "Creator plan", "amount": 116,
+            "customer": "buyer@example.com", "preferredRoute": "card"}))
+        .await;
+    let id = session["id"].as_str().unwrap().to_owned();
+    // Declined: the checkout is open again, with a failed payment.
+    Buyer::new(&app, &id)
+        .card_checkout("4000000000000002")
+        .await;
+    let path = format!("/dashboard/payments/{id}");
+
+    let mut viewer = signed_in(&app, "viewer@shop.example", Role::Viewer).await;
+    let seen = viewer.get(&path).await;
+    assert!(
+        !seen.html.contains("/expire\""),
+        "a viewer is offered no expiry"
+    );
+    let refused = viewer
+        .post(&format!("{path}/expire"), &[("token", &seen.first_token())])
+        .await;
+    assert_eq!(refused.status, 403);
+
+    let mut dev = signed_in(&app, "dev@shop.example", Role::Developer).await;
+    let page = dev.get(&path).await;
+    assert_eq!(page.status, 200, "a session's id finds its payment");
+    assert!(page.html.contains("id=\"payment-status\">failed<"));
+    assert!(
+        !page.html.contains("id=\"refund-form\""),
+        "a failed payment is not refundable"
+    );
+    let action = format!(
+        "/dashboard/payments/{}/expire",
+        page.html
+            .split("action=\"/dashboard/payments/")
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+    );
+    let done = dev
+        .post(&action, &[("token", &page.token_of(&action))])
+        .await;
+    assert_eq!(done.status, 303);
+    let told = dev.get(done.location()).await;
+    assert!(
+        told.html.contains("The checkout is expired."),
+        "{}",
+        told.html
+    );
+    assert!(!told.html.contains("/expire\""), "nothing more to expire");
+    let api: Value = app
+        .get(&format!("/api/gateway/sessions/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(api["status"], "expired");
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'session.expire'")
+            .await,
+        1
+    );
+}
