@@ -103,6 +103,35 @@ pub async fn set_password<'e, E: Executor<'e, Database = Any>>(
     Ok(done.rows_affected() == 1)
 }
 
+/// A user by id.
+pub async fn get_user<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: &UserId,
+) -> anyhow::Result<Option<UserRow>> {
+    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(executor)
+        .await
+        .context("reading a user")
+}
+
+/// Sets (or, with `None`, removes) a user's second factor.
+pub async fn set_totp_secret<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: &UserId,
+    secret: Option<&str>,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE users SET totp_secret = $1, updated_at = $2 WHERE id = $3")
+        .bind(secret)
+        .bind(now_ms)
+        .bind(id)
+        .execute(executor)
+        .await
+        .context("setting a second factor")?;
+    Ok(())
+}
+
 /// Disables a user (`Some(now)`) or enables them again (`None`).
 pub async fn set_disabled<'e, E: Executor<'e, Database = Any>>(
     executor: E,

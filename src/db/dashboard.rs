@@ -159,7 +159,7 @@ pub async fn search_payments<'e, E: Executor<'e, Database = Any>>(
     filter(&mut sql, " AND p.id < {}", search.before.clone());
     sql.push_str(&format!(
         " ORDER BY p.id DESC LIMIT {}",
-        search.limit.clamp(1, 200) + 1
+        search.limit.clamp(1, 1000) + 1
     ));
     let mut query = sqlx::query(&sql).bind(merchant_id).bind(environment);
     for value in values {

@@ -30,6 +30,7 @@ pub mod stripe;
 pub mod suggest;
 pub mod svg;
 pub mod time;
+pub mod totp;
 pub mod url;
 pub mod webhook;
 

@@ -8,13 +8,14 @@ use crate::crypto::password::{decoy_hash, hash_password, verify_password};
 use crate::db::Db;
 use crate::db::accounts::{
     AuditRow, DashboardSessionRow, UserRow, clear_login_failures, delete_user_sessions,
-    find_setup_link, get_user_by_email, insert_audit, insert_session, insert_setup_link,
-    insert_user, login_failures, record_login_failure, set_password, spend_setup_link,
-    sweep_expired,
+    find_setup_link, get_user, get_user_by_email, insert_audit, insert_session, insert_setup_link,
+    insert_user, login_failures, record_login_failure, set_password, set_totp_secret,
+    spend_setup_link, sweep_expired,
 };
 use crate::domain::account::{Role, check_password};
 use crate::domain::ids::{new_suffix, random_token};
 use crate::domain::time::now_ms;
+use crate::domain::totp::{base32, from_base32, verify};
 use crate::domain::{Email, Environment, MerchantId, UserId};
 
 /// How long a sign-in lasts without a page asked for.
@@ -90,7 +91,12 @@ pub enum SignIn {
         /// Who signed in.
         user: Box<UserRow>,
     },
-    /// The address or the password is wrong (never told apart).
+    /// The password is right and the person has a second factor: ask for its code.
+    SecondFactor {
+        /// Who.
+        user: Box<UserRow>,
+    },
+    /// The address or the password (or the code) is wrong (never told apart).
     Wrong,
     /// Too many failed sign-ins of this account or from this address: wait this many seconds.
     Throttled {
@@ -138,7 +144,22 @@ pub async fn sign_in(
             return Ok(SignIn::Wrong);
         }
     };
-    clear_login_failures(&db.write, &account_key).await?;
+    if user.totp_secret.is_some() {
+        return Ok(SignIn::SecondFactor {
+            user: Box::new(user),
+        });
+    }
+    finish_sign_in(db, user, &account_key, now).await
+}
+
+/// Signs `user` in once every factor was given.
+async fn finish_sign_in(
+    db: &Db,
+    user: UserRow,
+    account_key: &str,
+    now: i64,
+) -> anyhow::Result<SignIn> {
+    clear_login_failures(&db.write, account_key).await?;
     sweep_expired(&db.write, now).await?;
     let token = start_session(db, &user.id, now).await?;
     audit(
@@ -155,6 +176,98 @@ pub async fn sign_in(
         token,
         user: Box::new(user),
     })
+}
+
+/// The second step of a sign-in: the code of the person's authenticator app. A wrong code
+/// counts as a failed sign-in (of the account and the address).
+pub async fn second_factor(
+    db: &Db,
+    user_id: &UserId,
+    code: &str,
+    address: &str,
+) -> anyhow::Result<SignIn> {
+    let now = now_ms();
+    let since = now - THROTTLE_WINDOW_MS;
+    let Some(user) = get_user(&db.write, user_id).await? else {
+        return Ok(SignIn::Wrong);
+    };
+    let account_key = format!("account:{}", user.email);
+    let address_key = format!("address:{address}");
+    if login_failures(&db.write, &account_key, since).await? >= MAX_FAILURES_PER_ACCOUNT
+        || login_failures(&db.write, &address_key, since).await? >= MAX_FAILURES_PER_ADDRESS
+    {
+        return Ok(SignIn::Throttled {
+            retry_after_seconds: THROTTLE_WINDOW_MS / 1000,
+        });
+    }
+    let secret = user.totp_secret.as_deref().and_then(from_base32);
+    let right = secret.is_some_and(|s| verify(&s, code, now / 1000));
+    if !right || user.disabled_at.is_some() {
+        record_login_failure(&db.write, &account_key, now, since).await?;
+        record_login_failure(&db.write, &address_key, now, since).await?;
+        tracing::info!(address, "a dashboard sign-in's second factor failed");
+        return Ok(SignIn::Wrong);
+    }
+    finish_sign_in(db, user, &account_key, now).await
+}
+
+/// Turns a person's second factor on with `secret` (base32), once `code` proves their app has
+/// it; `false` when the code is not right.
+pub async fn enable_totp(
+    db: &Db,
+    user: &UserRow,
+    secret: &str,
+    code: &str,
+) -> anyhow::Result<bool> {
+    let Some(bytes) = from_base32(secret).filter(|b| b.len() >= 16) else {
+        return Ok(false);
+    };
+    if !verify(&bytes, code, now_ms() / 1000) {
+        return Ok(false);
+    }
+    set_totp_secret(&db.write, &user.id, Some(secret), now_ms()).await?;
+    audit(
+        db,
+        &user.merchant_id,
+        None,
+        &user.email,
+        "user.totp_on",
+        Some(user.id.as_str()),
+        None,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Turns a person's second factor off, once `code` is right; `false` when it is not.
+pub async fn disable_totp(db: &Db, user: &UserRow, code: &str) -> anyhow::Result<bool> {
+    let right = user
+        .totp_secret
+        .as_deref()
+        .and_then(from_base32)
+        .is_some_and(|s| verify(&s, code, now_ms() / 1000));
+    if !right {
+        return Ok(false);
+    }
+    set_totp_secret(&db.write, &user.id, None, now_ms()).await?;
+    audit(
+        db,
+        &user.merchant_id,
+        None,
+        &user.email,
+        "user.totp_off",
+        Some(user.id.as_str()),
+        None,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// A fresh second-factor secret (160 bits), in base32.
+pub fn new_totp_secret() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 20];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("random generator failed: {e}"))?;
+    Ok(base32(&bytes))
 }
 
 /// A new session of `user_id`; its cookie's token.

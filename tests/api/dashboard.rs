@@ -95,7 +95,12 @@ async fn a_setup_link_creates_one_account_and_signs_it_in() {
     assert!(!cookie.contains("Secure"), "not over http: {cookie}");
     let home = browser.get("/dashboard").await;
     assert_eq!(home.status, 200);
-    assert!(home.html.contains("owner@shop.example · owner"));
+    assert!(
+        home.html
+            .contains(">owner@shop.example</a> <span>· owner</span>"),
+        "{}",
+        home.html
+    );
     assert!(home.html.contains("id=\"environment\">Sandbox<"));
     for header in ["content-security-policy", "x-robots-tag"] {
         assert!(home.headers.contains_key(header), "{header}");
@@ -554,5 +559,298 @@ async fn a_checkout_reopened_after_a_decline_is_expired_from_its_page() {
         app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'session.expire'")
             .await,
         1
+    );
+}
+
+/// The code of the base32 `secret` now.
+fn code_now(secret: &str) -> String {
+    use openrails_checkout::domain::totp::{code_at, from_base32};
+    code_at(
+        &from_base32(secret).unwrap(),
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+    )
+}
+
+#[tokio::test]
+async fn a_second_factor_once_on_is_asked_at_every_sign_in() {
+    let app = spawn_app().await;
+    let mut owner = signed_in(&app, "owner@shop.example", Role::Owner).await;
+    let page = owner.get("/dashboard/account").await;
+    assert!(page.html.contains("id=\"totp-state\">Off"));
+    assert!(page.html.contains("<svg"), "a QR code to scan");
+    let secret = page
+        .html
+        .split("id=\"totp-secret\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+    // A page's secret cannot be swapped for another: the token is bound to it.
+    let swapped = owner
+        .post(
+            "/dashboard/account/totp",
+            &[
+                ("token", &page.token_of("/dashboard/account/totp")),
+                ("secret", "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"),
+                ("code", &code_now("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")),
+            ],
+        )
+        .await;
+    assert_eq!(swapped.status, 403);
+    let page = owner.get("/dashboard/account").await;
+    let secret2 = page
+        .html
+        .split("id=\"totp-secret\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_ne!(secret, secret2, "each page offers a fresh secret");
+    let wrong = owner
+        .post(
+            "/dashboard/account/totp",
+            &[
+                ("token", &page.token_of("/dashboard/account/totp")),
+                ("secret", &secret2),
+                ("code", "000000"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.location(), "/dashboard/account?notice=code_wrong");
+    let page = owner.get("/dashboard/account").await;
+    let secret = page
+        .html
+        .split("id=\"totp-secret\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+    let on = owner
+        .post(
+            "/dashboard/account/totp",
+            &[
+                ("token", &page.token_of("/dashboard/account/totp")),
+                ("secret", &secret),
+                ("code", &code_now(&secret)),
+            ],
+        )
+        .await;
+    assert_eq!(on.location(), "/dashboard/account?notice=totp_on");
+    assert!(
+        owner
+            .get(on.location())
+            .await
+            .html
+            .contains("id=\"totp-state\">On")
+    );
+
+    // The password alone no longer signs in.
+    let mut browser = Browser::new(&app);
+    let step = browser.sign_in("owner@shop.example", PASSWORD).await;
+    assert_eq!(step.status, 200, "the code is asked for");
+    assert!(step.html.contains("autocomplete=\"one-time-code\""));
+    assert!(browser.cookie.is_none());
+    let user = step
+        .html
+        .split("name=\"user\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let bad = browser
+        .post(
+            "/dashboard/login/code",
+            &[
+                ("token", &step.first_token()),
+                ("user", &user),
+                ("code", "123456"),
+                ("next", "/dashboard"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 401);
+    assert!(bad.html.contains("That code is not right. Sign in again."));
+    assert!(browser.cookie.is_none());
+    // A code step's form works once, and only for its person.
+    let step = browser.sign_in("owner@shop.example", PASSWORD).await;
+    let token = step.first_token();
+    let other = browser
+        .post(
+            "/dashboard/login/code",
+            &[
+                ("token", &token),
+                ("user", "usr_someoneelse"),
+                ("code", &code_now(&secret)),
+                ("next", "/dashboard"),
+            ],
+        )
+        .await;
+    assert_eq!(other.status, 403);
+    let step = browser.sign_in("owner@shop.example", PASSWORD).await;
+    let done = browser
+        .post(
+            "/dashboard/login/code",
+            &[
+                ("token", &step.first_token()),
+                ("user", &user),
+                ("code", &code_now(&secret)),
+                ("next", "/dashboard/payments"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    assert_eq!(done.location(), "/dashboard/payments");
+    assert!(browser.cookie.is_some());
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'user.totp_on'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_event_is_sent_again_from_the_payments_timeline() {
+    let app = spawn_app().await;
+    let receiver = crate::webhook_support::Receiver::accepting().await;
+    crate::webhook_support::register(&app, &receiver.url, None).await;
+    let payment = paid(&app, "buyer@example.com", None).await;
+    receiver
+        .wait_for(1, std::time::Duration::from_secs(15))
+        .await;
+    let path = format!("/dashboard/payments/{payment}");
+
+    let mut viewer = signed_in(&app, "viewer@shop.example", Role::Viewer).await;
+    let seen = viewer.get(&path).await;
+    assert!(
+        !seen.html.contains("/redeliver\""),
+        "a viewer sends nothing again"
+    );
+
+    let mut dev = signed_in(&app, "dev@shop.example", Role::Developer).await;
+    let page = dev.get(&path).await;
+    let api: Value = app
+        .get(&format!("/api/gateway/payments/{payment}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let session = api["sessionId"].as_str().unwrap();
+    let action = format!("/dashboard/events/evt_{session}_paid/redeliver");
+    let done = dev
+        .post(&action, &[("token", &page.token_of(&action))])
+        .await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    let told = dev.get(done.location()).await;
+    assert!(
+        told.html.contains("Queued again for 1 endpoint(s)."),
+        "{}",
+        told.html
+    );
+    let received = receiver
+        .wait_for(2, std::time::Duration::from_secs(15))
+        .await;
+    let paid_copies = received
+        .iter()
+        .filter(|r| r.json()["type"] == "payment.paid")
+        .count();
+    assert_eq!(paid_copies, 2, "the same event, delivered again");
+    // Another merchant's event is not theirs to send.
+    let other = app.create_merchant("Other").await;
+    person(&app, &other.merchant_id, "them@other.example", Role::Owner).await;
+    let mut them = Browser::new(&app);
+    them.sign_in("them@other.example", PASSWORD).await;
+    let mine = them.get("/dashboard").await;
+    let refused = them.post(&action, &[("token", &mine.first_token())]).await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'event.redeliver'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_filtered_payments_export_as_csv_in_batches() {
+    use openrails_checkout::db::payments::{get_payment_by_id, insert_payment};
+    use openrails_checkout::domain::PaymentId;
+    let app = spawn_app().await;
+    let ada = paid(&app, "ada@example.com", None).await;
+    let body = json!({"product": "=HYPERLINK(\"x\")", "amount": 5, "customer": "eve@example.com",
+        "preferredRoute": "card"});
+    let session = app.create_session(&body).await;
+    Buyer::new(&app, session["id"].as_str().unwrap())
+        .card_checkout("4242424242424242")
+        .await;
+    let mut owner = signed_in(&app, "owner@shop.example", Role::Owner).await;
+
+    let one = owner
+        .get("/dashboard/payments.csv?email=ada%40example.com")
+        .await;
+    assert_eq!(one.status, 200);
+    assert_eq!(one.headers["content-type"], "text/csv; charset=utf-8");
+    assert!(
+        one.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"payments-sandbox-")
+    );
+    let lines: Vec<&str> = one.html.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 2, "{}", one.html);
+    assert!(lines[0].starts_with("id,session_id,created,status"));
+    assert!(
+        lines[1].starts_with(&format!("{ada},"))
+            && lines[1].contains(",paid,settled,116.00,3.72,119.72,0.00,USD,"),
+        "{}",
+        lines[1]
+    );
+    let eve = owner
+        .get("/dashboard/payments.csv?email=eve%40example.com")
+        .await;
+    assert!(
+        eve.html.contains(",\"'=HYPERLINK(\"\"x\"\")\","),
+        "a formula is defused and quoted: {}",
+        eve.html
+    );
+    let bad = owner.get("/dashboard/payments.csv?status=nope").await;
+    assert_eq!(bad.status, 400);
+
+    // More rows than a batch: every one comes, once, newest first.
+    let first = get_payment_by_id(&app.db.read, &PaymentId::parse(&ada).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    for attempt in 0..1_100 {
+        let copy = openrails_checkout::db::payments::PaymentRow {
+            id: PaymentId::generate(),
+            attempt: 10 + attempt,
+            ..first.clone()
+        };
+        insert_payment(&app.db.write, &copy).await.unwrap();
+    }
+    let all = owner.get("/dashboard/payments.csv").await;
+    let ids: Vec<&str> = all
+        .html
+        .split("\r\n")
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1_102);
+    let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), 1_102, "no row twice across batches");
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first");
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'payments.export'")
+            .await,
+        3,
+        "the refused filter exports nothing"
     );
 }

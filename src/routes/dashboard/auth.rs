@@ -12,11 +12,13 @@ use super::{
 };
 use crate::db::accounts::{delete_session, delete_user_sessions, set_session_environment};
 use crate::domain::Environment;
+use crate::domain::UserId;
 use crate::domain::account::Permission;
 use crate::domain::time::now_ms;
 use crate::i18n::Catalog;
 use crate::lifecycle::accounts::{
-    AddUserError, SetUp, SignIn, audit, redeem_setup_link, setup_link, sign_in, token_hash,
+    AddUserError, SetUp, SignIn, audit, redeem_setup_link, second_factor, setup_link, sign_in,
+    token_hash,
 };
 use crate::routes::pages::form::{field, read_form};
 use crate::state::AppState;
@@ -117,16 +119,43 @@ pub async fn login_submit(
     {
         return answer;
     }
-    let address = req
-        .peer_addr()
-        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
-    match sign_in(&state.db, email, password, &address).await {
+    let signed = sign_in(&state.db, email, password, &client_address(&req)).await;
+    answer_sign_in(&state, &t, next, email, signed)
+}
+
+/// The client's address, as failed sign-ins are counted by: the connection's (a proxy's
+/// headers are not trusted).
+fn client_address(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
+}
+
+/// The page or redirect that answers a sign-in's step.
+fn answer_sign_in(
+    state: &AppState,
+    t: &Arc<Catalog>,
+    next: &str,
+    email: &str,
+    signed: anyhow::Result<SignIn>,
+) -> HttpResponse {
+    match signed {
         Ok(SignIn::Done { token, .. }) => {
-            see_other_with_cookie(&state, &safe_next(next), Some(&token))
+            see_other_with_cookie(state, &safe_next(next), Some(&token))
         }
+        Ok(SignIn::SecondFactor { user }) => render(
+            StatusCode::OK,
+            &CodePage {
+                t: t.clone(),
+                css: state.assets.css_href(),
+                dash_css: state.assets.href("dashboard.css"),
+                token: issue_form_token(&state.form_secret, &format!("code:{}", user.id), now_ms()),
+                user: user.id.to_string(),
+                next: safe_next(next),
+            },
+        ),
         Ok(SignIn::Wrong) => login_form(
-            &state,
-            &t,
+            state,
+            t,
             StatusCode::UNAUTHORIZED,
             next,
             email,
@@ -136,8 +165,8 @@ pub async fn login_submit(
             retry_after_seconds,
         }) => {
             let mut answer = login_form(
-                &state,
-                &t,
+                state,
+                t,
                 StatusCode::TOO_MANY_REQUESTS,
                 next,
                 email,
@@ -154,7 +183,67 @@ pub async fn login_submit(
             }
             answer
         }
-        Err(e) => error_page(&t, &e),
+        Err(e) => error_page(t, &e),
+    }
+}
+
+/// The second step of a sign-in: the authenticator app's code.
+#[derive(Template)]
+#[template(path = "dashboard/code.html")]
+struct CodePage {
+    t: Arc<Catalog>,
+    css: String,
+    dash_css: String,
+    token: String,
+    user: String,
+    next: String,
+}
+
+/// `POST /dashboard/login/code`: the second factor's code. A wrong one starts over at the
+/// password (and counts as a failed sign-in).
+pub async fn code_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let t = catalog(&state, &req);
+    let Some(fields) = read_form(&req, payload).await else {
+        return message(&t, StatusCode::BAD_REQUEST, "bad_form");
+    };
+    let Some(user) = UserId::parse(field(&fields, "user")) else {
+        return message(&t, StatusCode::BAD_REQUEST, "bad_form");
+    };
+    let form = format!("code:{user}");
+    if let Err(answer) = check_post(
+        &state,
+        &req,
+        &t,
+        &state.form_secret,
+        &form,
+        field(&fields, "token"),
+    )
+    .await
+    {
+        return answer;
+    }
+    let next = field(&fields, "next");
+    match second_factor(
+        &state.db,
+        &user,
+        field(&fields, "code"),
+        &client_address(&req),
+    )
+    .await
+    {
+        Ok(SignIn::Wrong) => login_form(
+            &state,
+            &t,
+            StatusCode::UNAUTHORIZED,
+            next,
+            "",
+            Some(t.get("dashboard.code_wrong").into_owned()),
+        ),
+        signed => answer_sign_in(&state, &t, next, "", signed),
     }
 }
 

@@ -4,6 +4,7 @@
 //! it); every state-changing form carries a one-time token and must come from our own pages;
 //! what each role may do is checked here, on the server, for every action.
 
+mod account;
 mod auth;
 mod home;
 mod payments;
@@ -44,6 +45,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(auth::login_page))
                     .route(web::post().to(auth::login_submit)),
             )
+            .route("/login/code", web::post().to(auth::code_submit))
+            .route("/account", web::get().to(account::account))
+            .route("/account/totp", web::post().to(account::totp_on))
+            .route("/account/totp/off", web::post().to(account::totp_off))
             .route("/logout", web::post().to(auth::logout))
             .route(
                 "/logout-everywhere",
@@ -56,9 +61,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(auth::setup_submit)),
             )
             .route("/payments", web::get().to(payments::list))
+            .route("/payments.csv", web::get().to(payments::export_csv))
             .route("/payments/{id}", web::get().to(payments::detail))
             .route("/payments/{id}/refund", web::post().to(payments::refund))
             .route("/payments/{id}/expire", web::post().to(payments::expire))
+            .route(
+                "/events/{id}/redeliver",
+                web::post().to(payments::redeliver),
+            )
             .default_service(web::to(not_found)),
     );
 }

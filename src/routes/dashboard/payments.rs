@@ -5,10 +5,11 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use futures_util::StreamExt;
 
 use super::{Chrome, Viewer, error_page, message, render, see_other, signed_post, viewer};
 use crate::db::dashboard::{PaymentLine, PaymentSearch, search_payments};
-use crate::db::events::list_events;
+use crate::db::events::{get_event, list_events};
 use crate::db::payments::{PaymentRow, get_payment};
 use crate::db::refunds::refunds_of_payment;
 use crate::db::sessions::{SessionRow, get_session_by_id};
@@ -16,9 +17,11 @@ use crate::db::webhook_deliveries::list_event_attempts;
 use crate::domain::account::Permission;
 use crate::domain::money::format_plain;
 use crate::domain::refund::{RefundReason, RefundStatus, fingerprint};
+use crate::domain::time::now_ms;
 use crate::domain::{Amount, Metadata, PaymentStatus, SessionStatus};
 use crate::lifecycle::accounts::audit;
 use crate::lifecycle::expiry::{MerchantExpiry, expire_for_merchant};
+use crate::lifecycle::outbox::{commit_and_wake, redeliver_event};
 use crate::lifecycle::refunds::{RefundAsk, Refunding, create_refund};
 use crate::routes::pages::form::field;
 use crate::state::AppState;
@@ -53,6 +56,8 @@ struct ListPage {
     lines: Vec<Line>,
     /// The next page's address, when there are more.
     next_href: Option<String>,
+    /// The CSV export of the filtered set.
+    csv_href: String,
     /// Why the filters could not be used.
     error: Option<String>,
 }
@@ -74,56 +79,77 @@ fn day_ms(text: &str, end: bool) -> Result<Option<i64>, String> {
     Ok(Some(date.midnight().assume_utc().unix_timestamp() * 1000))
 }
 
+/// The list's filters, as given and as a search; `error` says why they cannot be used.
+struct Filters {
+    query: Vec<(String, String)>,
+    search: PaymentSearch,
+    error: Option<String>,
+}
+
+impl Filters {
+    fn get(&self, name: &str) -> String {
+        field(&self.query, name).to_owned()
+    }
+
+    fn parse(req: &HttpRequest, v: &Viewer, limit: i64) -> Filters {
+        let query: Vec<(String, String)> =
+            url::form_urlencoded::parse(req.query_string().as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.trim().to_owned()))
+                .collect();
+        let get = |name: &str| Some(field(&query, name).to_owned()).filter(|s| !s.is_empty());
+        let mut error = None;
+        if query
+            .iter()
+            .any(|(_, value)| value.chars().any(char::is_control) || value.len() > 254)
+        {
+            error = Some(v.t.get("dashboard.filter_odd").into_owned());
+        }
+        let status = get("status");
+        if let Some(status) = &status
+            && PaymentStatus::parse(status).is_none()
+        {
+            error = Some(format!(
+                "{status:?}: {}",
+                v.t.get("dashboard.filter_status")
+            ));
+        }
+        let dates = (
+            day_ms(&get("from").unwrap_or_default(), false),
+            day_ms(&get("to").unwrap_or_default(), true),
+        );
+        let (from_ms, to_ms) = match dates {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => {
+                error = Some(e);
+                (None, None)
+            }
+        };
+        let search = PaymentSearch {
+            status,
+            route: get("route"),
+            email: get("email"),
+            client_reference_id: get("reference"),
+            from_ms,
+            to_ms,
+            before: get("before").filter(|b| b.starts_with("pay_")),
+            limit,
+        };
+        Filters {
+            query,
+            search,
+            error,
+        }
+    }
+}
+
 /// `GET /dashboard/payments`
 pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let v = match viewer(&state, &req).await {
         Ok(v) => v,
         Err(answer) => return answer,
     };
-    let query: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.trim().to_owned()))
-        .collect();
-    let get = |name: &str| field(&query, name).to_owned();
-    let (status, route, email, reference, from, to) = (
-        get("status"),
-        get("route"),
-        get("email"),
-        get("reference"),
-        get("from"),
-        get("to"),
-    );
-    let mut error = None;
-    if query
-        .iter()
-        .any(|(_, value)| value.chars().any(char::is_control) || value.len() > 254)
-    {
-        error = Some(v.t.get("dashboard.filter_odd").into_owned());
-    }
-    if !status.is_empty() && PaymentStatus::parse(&status).is_none() {
-        error = Some(format!(
-            "{status:?}: {}",
-            v.t.get("dashboard.filter_status")
-        ));
-    }
-    let (from_ms, to_ms) = match (day_ms(&from, false), day_ms(&to, true)) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => {
-            error = Some(e);
-            (None, None)
-        }
-    };
-    let before = Some(get("before")).filter(|b| b.starts_with("pay_"));
-    let some = |s: &String| Some(s.clone()).filter(|s| !s.is_empty());
-    let search = PaymentSearch {
-        status: some(&status),
-        route: some(&route),
-        email: some(&email),
-        client_reference_id: some(&reference),
-        from_ms,
-        to_ms,
-        before,
-        limit: PAGE_SIZE,
-    };
+    let filters = Filters::parse(&req, &v, PAGE_SIZE);
+    let (query, search, error) = (&filters.query, &filters.search, &filters.error);
     let page = async {
         let mut found = if error.is_some() {
             Vec::new()
@@ -132,7 +158,7 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
                 &state.db.read,
                 &v.user.merchant_id,
                 v.session.environment,
-                &search,
+                search,
             )
             .await?
         };
@@ -158,12 +184,22 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
             lines: found.into_iter().map(|l| line(&v, l)).collect(),
             statuses: PaymentStatus::ALL.iter().map(|s| s.as_str()).collect(),
             routes: state.settings.routes.iter().map(|r| r.id.clone()).collect(),
-            status: status.clone(),
-            route: route.clone(),
-            email: email.clone(),
-            reference: reference.clone(),
-            from: from.clone(),
-            to: to.clone(),
+            status: filters.get("status"),
+            route: filters.get("route"),
+            email: filters.get("email"),
+            reference: filters.get("reference"),
+            from: filters.get("from"),
+            to: filters.get("to"),
+            csv_href: format!(
+                "/dashboard/payments.csv?{}",
+                serde_urlencoded::to_string(
+                    query
+                        .iter()
+                        .filter(|(k, _)| k != "before")
+                        .collect::<Vec<_>>()
+                )
+                .unwrap_or_default()
+            ),
             next_href,
             error: error.clone(),
         })
@@ -200,6 +236,8 @@ struct Moment {
     when: String,
     what: String,
     detail: String,
+    /// For an event the viewer may redeliver: (event id, the form's token).
+    redeliver: Option<(String, String)>,
 }
 
 /// One refund, as the page lists it.
@@ -308,12 +346,14 @@ async fn detail_page(
             when: String::new(),
             what: t.get("dashboard.tl_session_created").into_owned(),
             detail: s.id.to_string(),
+            redeliver: None,
         },
         Moment {
             at: p.created_at,
             when: String::new(),
             what: t.get("dashboard.tl_route_chosen").into_owned(),
             detail: format!("{} · {} · {}", p.route_id, p.provider, p.id),
+            redeliver: None,
         },
     ];
     let events = list_events(
@@ -332,6 +372,12 @@ async fn detail_page(
             when: String::new(),
             what: format!("{} {}", t.get("dashboard.tl_event"), event.kind),
             detail: event.id.to_string(),
+            redeliver: v.may(Permission::Redeliver).then(|| {
+                (
+                    event.id.to_string(),
+                    v.form_token(&format!("redeliver:{}", event.id)),
+                )
+            }),
         });
         for attempt in list_event_attempts(&state.db.read, &event.id).await? {
             let answer = match (attempt.status_code, &attempt.error) {
@@ -363,6 +409,7 @@ async fn detail_page(
                         format!(" · {body}")
                     }
                 ),
+                redeliver: None,
             });
         }
     }
@@ -438,6 +485,10 @@ fn notice_text(v: &Viewer, key: &str, value: &str) -> Option<String> {
             .parse::<i64>()
             .ok()
             .map(|cents| text(key).replace("{left}", &t.money(cents))),
+        "redelivered" => value
+            .parse::<u64>()
+            .ok()
+            .map(|n| text(key).replace("{n}", &n.to_string())),
         "refund_amount"
         | "refund_nothing_left"
         | "refund_not_paid"
@@ -601,4 +652,184 @@ pub async fn expire(
         Err(e) => return error_page(t, &e),
     };
     back_to(payment.id.as_str(), key, "")
+}
+
+/// `POST /dashboard/events/{id}/redeliver`: queues the event again for its endpoints, and
+/// goes back to its payment.
+pub async fn redeliver(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let form = format!("redeliver:{id}");
+    let (v, _) = match signed_post(&state, &req, payload, &form, Permission::Redeliver).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let done = async {
+        let Some(event) = get_event(
+            &state.db.read,
+            &v.user.merchant_id,
+            v.session.environment,
+            &id,
+        )
+        .await?
+        else {
+            return anyhow::Ok(None);
+        };
+        let mut tx = state.db.begin().await?;
+        let queued = redeliver_event(&mut tx, &event, now_ms()).await?;
+        commit_and_wake(tx, &state.webhook_wakeup, "committing a redelivery").await?;
+        audit(
+            &state.db,
+            &v.user.merchant_id,
+            Some(v.session.environment),
+            &v.user.email,
+            "event.redeliver",
+            Some(event.id.as_str()),
+            Some(&format!("{queued} delivery(ies) queued")),
+        )
+        .await?;
+        Ok(Some((event.session_id, queued)))
+    };
+    match done.await {
+        Ok(Some((session, queued))) => {
+            back_to(session.as_str(), "redelivered", &queued.to_string())
+        }
+        Ok(None) => message(&v.t, StatusCode::NOT_FOUND, "not_found"),
+        Err(e) => error_page(&v.t, &e),
+    }
+}
+
+/// Rows per query of the CSV export: the export streams page after page, so memory stays flat
+/// however many rows match.
+const CSV_BATCH: i64 = 500;
+
+/// A CSV field: quoted when it must be, and never read as a formula by a spreadsheet
+/// (a leading `=`, `+`, `-`, `@`, tab or carriage return gets a `'`).
+fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+/// Cents as dollars with both decimals (`116.00`), as spreadsheets read them.
+fn dollars(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, (cents % 100).abs())
+}
+
+fn csv_line(l: &PaymentLine) -> String {
+    let p = &l.payment;
+    let fields = [
+        p.id.to_string(),
+        p.session_id.to_string(),
+        crate::domain::time::iso_seconds(p.created_at),
+        p.status.as_str().to_owned(),
+        p.ledger_status.as_str().to_owned(),
+        dollars(p.amount_cents),
+        dollars(p.buyer_fee_cents),
+        dollars(p.total_cents),
+        dollars(p.refunded_cents),
+        p.currency.clone(),
+        p.route_id.clone(),
+        p.provider.clone(),
+        l.customer_email.clone(),
+        l.product.clone(),
+        p.tx_hash.clone().unwrap_or_default(),
+    ];
+    let mut line = fields
+        .iter()
+        .map(|f| csv_field(f))
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push_str("\r\n");
+    line
+}
+
+/// `GET /dashboard/payments.csv`: every payment the filters match, newest first, as CSV,
+/// streamed in batches.
+pub async fn export_csv(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let v = match viewer(&state, &req).await {
+        Ok(v) => v,
+        Err(answer) => return answer,
+    };
+    let filters = Filters::parse(&req, &v, CSV_BATCH);
+    if filters.error.is_some() {
+        return message(&v.t, StatusCode::BAD_REQUEST, "bad_filter");
+    }
+    let header = "id,session_id,created,status,ledger_status,amount,buyer_fee,total,refunded,\
+        currency,route,provider,customer_email,product,tx_hash\r\n";
+    let pool = state.db.read.clone();
+    let (merchant, environment) = (v.user.merchant_id.clone(), v.session.environment);
+    let batches =
+        futures_util::stream::unfold((Some(filters.search), pool), move |(search, pool)| {
+            let merchant = merchant.clone();
+            async move {
+                let mut search = search?;
+                let found = match search_payments(&pool, &merchant, environment, &search).await {
+                    Ok(found) => found,
+                    Err(e) => {
+                        tracing::error!(
+                            error.cause = format!("{e:#}"),
+                            "a CSV export failed midway"
+                        );
+                        return Some((
+                            Err(actix_web::error::ErrorInternalServerError("export failed")),
+                            (None, pool),
+                        ));
+                    }
+                };
+                let more = found.len() as i64 > CSV_BATCH;
+                let rows = &found[..found.len().min(CSV_BATCH as usize)];
+                let chunk: String = rows.iter().map(csv_line).collect();
+                let next = match (more, rows.last()) {
+                    (true, Some(last)) => {
+                        search.before = Some(last.payment.id.to_string());
+                        Some(search)
+                    }
+                    _ => None,
+                };
+                Some((Ok(bytes::Bytes::from(chunk)), (next, pool)))
+            }
+        });
+    let body = futures_util::stream::once(async move {
+        Ok::<_, actix_web::Error>(bytes::Bytes::from_static(header.as_bytes()))
+    })
+    .chain(batches);
+    let name = format!(
+        "payments-{}-{}.csv",
+        environment,
+        crate::domain::time::iso_seconds(now_ms())
+            .get(..10)
+            .unwrap_or("export")
+    );
+    if let Err(e) = audit(
+        &state.db,
+        &v.user.merchant_id,
+        Some(environment),
+        &v.user.email,
+        "payments.export",
+        None,
+        Some(req.query_string()),
+    )
+    .await
+    {
+        return error_page(&v.t, &e);
+    }
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .insert_header(("Cache-Control", "no-store"))
+        .streaming(body)
 }
