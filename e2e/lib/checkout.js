@@ -56,8 +56,11 @@ export async function waitForState(page, state, timeout = 15_000) {
   await page.locator(STATES[state].marker).first().waitFor({ state: 'attached', timeout });
 }
 
-/** Runs `action` (a click that posts a form) and waits for the page it leads to. */
-export async function submitAndWait(page, action, nextStates, timeout = 15_000) {
+/**
+ * Runs `action` (a click that posts a form or follows a link) and waits until the page it
+ * leads to has loaded; the answer of that page's document (after redirects), or null.
+ */
+export async function navigation(page, action, timeout = 15_000) {
   let doc = null;
   const onResponse = (r) => {
     if (r.request().isNavigationRequest() && r.frame() === page.mainFrame()) doc = r;
@@ -70,6 +73,12 @@ export async function submitAndWait(page, action, nextStates, timeout = 15_000) 
   } finally {
     page.off('response', onResponse);
   }
+  return doc;
+}
+
+/** Runs `action` (a click that posts a form) and waits for the page it leads to. */
+export async function submitAndWait(page, action, nextStates, timeout = 15_000) {
+  const doc = await navigation(page, action, timeout);
   // A refused post (403, 500…) fails at once, saying what the buyer was shown. (422 is the card
   // form with errors.)
   if (doc && doc.status() >= 400 && doc.status() !== 422) {

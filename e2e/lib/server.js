@@ -40,7 +40,8 @@ export async function waitFor(check, { timeout = 10_000, interval = 100, message
  * Starts the server. `env` overrides the defaults below; `config` (optional) is the text of a
  * TOML settings file, written beside the database and named by `OPENRAILS_CONFIG`. Resolves
  * once `/readyz` answers 200, with `{ url, key, api(), apiAs(key), cli(...args), stop(),
- * logs() }`.
+ * logs(), stdout() }` (`stdout()`: what the server printed so far, e.g. its first-start setup
+ * link).
  */
 export async function startServer({ env = {}, config } = {}) {
   if (!existsSync(BINARY)) {
@@ -141,7 +142,7 @@ export async function startServer({ env = {}, config } = {}) {
         });
       });
 
-    return { url, port, key, api, apiAs, cli, stop, logs };
+    return { url, port, key, api, apiAs, cli, stop, logs, stdout: () => stdout };
   } catch (e) {
     await stop();
     throw e;

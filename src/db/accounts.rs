@@ -476,19 +476,27 @@ pub async fn insert_audit<'e, E: Executor<'e, Database = Any>>(
     Ok(())
 }
 
-/// A merchant's audit log, newest first: `limit` lines and one more when there are more.
+/// A merchant's audit log, newest first, optionally only one actor's or one action's:
+/// `limit` lines and one more when there are more.
 pub async fn list_audit<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     merchant_id: &MerchantId,
+    actor: Option<&str>,
+    action: Option<&str>,
     before: Option<&str>,
     limit: i64,
 ) -> anyhow::Result<Vec<AuditRow>> {
     sqlx::query_as(
         "SELECT id, merchant_id, environment, actor, action, target, detail, created_at
-         FROM audit_log WHERE merchant_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+         FROM audit_log
+         WHERE merchant_id = $1 AND id < $2
+           AND ($3 = '' OR actor = $3) AND ($4 = '' OR action = $4)
+         ORDER BY id DESC LIMIT $5",
     )
     .bind(merchant_id)
     .bind(before.unwrap_or("~"))
+    .bind(actor.unwrap_or(""))
+    .bind(action.unwrap_or(""))
     .bind(limit + 1)
     .fetch_all(executor)
     .await

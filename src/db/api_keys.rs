@@ -140,3 +140,38 @@ pub async fn revoke_api_key<'e, E: Executor<'e, Database = Any>>(
             .context("revoking an API key")?;
     Ok(done.rows_affected() == 1)
 }
+
+/// A merchant's keys, newest first.
+pub async fn list_merchant_keys<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    merchant_id: &MerchantId,
+) -> anyhow::Result<Vec<ApiKeyRow>> {
+    sqlx::query_as(
+        "SELECT id, merchant_id, environment, key_hint, label, created_at, revoked_at
+         FROM api_keys WHERE merchant_id = $1 ORDER BY id DESC",
+    )
+    .bind(merchant_id)
+    .fetch_all(executor)
+    .await
+    .context("listing a merchant's API keys")
+}
+
+/// Revokes one of the merchant's keys; `false` when it has no such unrevoked key.
+pub async fn revoke_merchant_key<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    merchant_id: &MerchantId,
+    id: &str,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE api_keys SET revoked_at = $1
+         WHERE id = $2 AND merchant_id = $3 AND revoked_at IS NULL",
+    )
+    .bind(now_ms)
+    .bind(id)
+    .bind(merchant_id)
+    .execute(executor)
+    .await
+    .context("revoking an API key")?;
+    Ok(done.rows_affected() == 1)
+}

@@ -854,3 +854,86 @@ async fn the_filtered_payments_export_as_csv_in_batches() {
         "the refused filter exports nothing"
     );
 }
+
+#[tokio::test]
+async fn api_keys_are_created_once_shown_and_revoked_from_the_page() {
+    let app = spawn_app().await;
+    let mut viewer = signed_in(&app, "viewer@shop.example", Role::Viewer).await;
+    let seen = viewer.get("/dashboard/keys").await;
+    assert_eq!(seen.status, 200);
+    assert!(
+        seen.html.contains("sk_test_…"),
+        "the first key, by its hint"
+    );
+    assert!(
+        !seen.html.contains("action=\"/dashboard/keys\""),
+        "a viewer creates none"
+    );
+    let refused = viewer
+        .post(
+            "/dashboard/keys",
+            &[("token", &seen.first_token()), ("environment", "sandbox")],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+
+    let mut dev = signed_in(&app, "dev@shop.example", Role::Developer).await;
+    let page = dev.get("/dashboard/keys").await;
+    let made = dev
+        .post(
+            "/dashboard/keys",
+            &[
+                ("token", &page.token_of("/dashboard/keys")),
+                ("environment", "sandbox"),
+                ("label", "shop backend"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 200);
+    let secret = made
+        .html
+        .split("id=\"new-key-secret\"")
+        .next()
+        .unwrap()
+        .rsplit("value=\"")
+        .next()
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(secret.starts_with("sk_test_"), "{secret}");
+    let works = app.get_with_key("/api/gateway/payments", &secret).await;
+    assert_eq!(works.status(), 200);
+    let again = dev.get("/dashboard/keys").await;
+    assert!(!again.html.contains(&secret), "shown only once");
+    assert!(again.html.contains("shop backend"));
+    let hint = &secret[secret.len() - 4..];
+    let row = again.html.split(&format!("…{hint}")).nth(1).unwrap();
+    let id = row
+        .split("/dashboard/keys/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let action = format!("/dashboard/keys/{id}/revoke");
+    let revoked = dev
+        .post(&action, &[("token", &again.token_of(&action))])
+        .await;
+    assert_eq!(revoked.location(), "/dashboard/keys?notice=revoked");
+    let refused = app.get_with_key("/api/gateway/payments", &secret).await;
+    assert_eq!(refused.status(), 401, "a revoked key is refused at once");
+
+    // Everything above is in the audit log, and the log filters.
+    let log = dev.get("/dashboard/audit").await;
+    assert_eq!(log.status, 200);
+    for action in ["api_key.create", "api_key.revoke", "user.sign_in"] {
+        assert!(log.html.contains(action), "{action}:\n{}", log.html);
+    }
+    let only = dev.get("/dashboard/audit?action=api_key.revoke").await;
+    assert!(only.html.contains("api_key.revoke") && !only.html.contains("user.sign_in"));
+    let odd = dev.get("/dashboard/audit?actor=%00%01").await;
+    assert_eq!(odd.status, 200, "odd characters find nothing, calmly");
+}

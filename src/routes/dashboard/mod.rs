@@ -8,6 +8,7 @@ mod account;
 mod auth;
 mod home;
 mod payments;
+mod settings;
 
 use std::sync::Arc;
 
@@ -69,6 +70,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/events/{id}/redeliver",
                 web::post().to(payments::redeliver),
             )
+            .service(
+                web::resource("/keys")
+                    .route(web::get().to(settings::keys))
+                    .route(web::post().to(settings::create_key)),
+            )
+            .route("/keys/{id}/revoke", web::post().to(settings::revoke_key))
+            .route("/audit", web::get().to(settings::audit_log))
             .default_service(web::to(not_found)),
     );
 }
