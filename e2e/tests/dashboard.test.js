@@ -226,6 +226,7 @@ describe('every dashboard page', () => {
       ['payment-refunded', `/dashboard/payments/${refunded}?notice=refund_done&v=succeeded`, 200, true],
       ['account', '/dashboard/account', 200, true],
       ['keys', '/dashboard/keys', 200, true],
+      ['webhooks', '/dashboard/webhooks', 200, true],
       ['audit', '/dashboard/audit', 200, true],
       ['not-found', '/dashboard/nope', 404, true],
       ['payment-not-found', '/dashboard/payments/pay_nope', 404, true],

@@ -2,19 +2,18 @@
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use serde_json::json;
 
 use super::{parse_environment, resolve_merchant};
 use crate::config::Settings;
 use crate::db::Db;
 use crate::db::webhook_endpoints::{delete_endpoint, list_all_endpoints};
 use crate::domain::Environment;
-use crate::domain::event::{EventKind, PayloadParts, payload};
-use crate::domain::metadata::Metadata;
 use crate::domain::time::{iso_seconds, now_ms, parse_rfc3339_ms};
 use crate::lifecycle::outbox::redeliver_since;
 use crate::webhooks::client::{EndpointRules, WebhookClients, check_endpoint_url};
-use crate::webhooks::endpoints::{create_endpoint, default_event_list, event_list, new_secret};
+use crate::webhooks::endpoints::{
+    create_endpoint, default_event_list, event_list, new_secret, test_event,
+};
 use crate::webhooks::secrets::reseal_all;
 use crate::webhooks::sign_header;
 
@@ -172,26 +171,7 @@ async fn send_test(settings: &Settings, url: &str, secret: Option<String>) -> an
             secret
         }
     };
-    let route = settings.routes.first();
-    let amount_cents = 89_900;
-    let body = payload(&PayloadParts {
-        kind: EventKind::Paid,
-        session_id: "chk_test_webhook",
-        customer_id: "cus_test_webhook",
-        livemode: false,
-        amount_cents,
-        currency: "USD",
-        route,
-        fees: route.map(|r| r.fees(amount_cents)),
-        tx_hash: Some("0xabc123"),
-        metadata: Metadata::parse(&json!({"order_id": "ord_284"})).unwrap_or_default(),
-        payment_id: Some("pay_test_webhook"),
-        attempt: 1,
-        failure_code: None,
-        now_ms: now_ms(),
-    })
-    .to_string();
-    let event_id = EventKind::Paid.event_id("chk_test_webhook", 1);
+    let (event_id, body) = test_event(settings.routes.first());
     // The operator's own command: it may test a local receiver whatever the mode.
     let clients = WebhookClients::new(
         std::time::Duration::from_secs(settings.webhook_timeout_seconds),

@@ -181,3 +181,69 @@ pub async fn search_payments<'e, E: Executor<'e, Database = Any>>(
         .collect::<sqlx::Result<_>>()
         .context("reading searched payments")
 }
+
+/// One delivery attempt, as the delivery log lists it.
+#[derive(Debug, Clone, FromRow)]
+pub struct AttemptLine {
+    /// `att_…`
+    pub id: String,
+    /// The event sent.
+    pub event_id: String,
+    /// Where.
+    pub endpoint_id: String,
+    /// Its place among the delivery's attempts (1, 2, …).
+    pub attempt: i64,
+    /// When it began (Unix ms).
+    pub started_at: i64,
+    /// How long it took.
+    pub duration_ms: i64,
+    /// The endpoint's answer, when there was one.
+    pub status_code: Option<i64>,
+    /// The first of the answer's body.
+    pub response_body: Option<String>,
+    /// Why there was no answer.
+    pub error: Option<String>,
+}
+
+/// The delivery log's filters.
+#[derive(Debug, Default, Clone)]
+pub struct AttemptSearch {
+    /// Only this endpoint's.
+    pub endpoint_id: Option<String>,
+    /// Only those answered 2xx (`Some(true)`) or not (`Some(false)`).
+    pub succeeded: Option<bool>,
+    /// Older than this attempt: the page after it.
+    pub before: Option<String>,
+    /// The page size; one more row is read when there are more.
+    pub limit: i64,
+}
+
+/// The merchant's delivery attempts in `environment`, newest first.
+pub async fn delivery_log<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    merchant_id: &MerchantId,
+    environment: Environment,
+    search: &AttemptSearch,
+) -> anyhow::Result<Vec<AttemptLine>> {
+    let outcome = match search.succeeded {
+        None => "",
+        Some(true) => " AND a.status_code BETWEEN 200 AND 299",
+        Some(false) => " AND (a.status_code IS NULL OR a.status_code NOT BETWEEN 200 AND 299)",
+    };
+    sqlx::query_as(&format!(
+        "SELECT a.id, a.event_id, a.endpoint_id, a.attempt, a.started_at, a.duration_ms,
+             a.status_code, a.response_body, a.error
+         FROM webhook_attempts a JOIN webhook_endpoints w ON w.id = a.endpoint_id
+         WHERE w.merchant_id = $1 AND w.environment = $2 AND a.id < $3
+           AND ($4 = '' OR a.endpoint_id = $4){outcome}
+         ORDER BY a.id DESC LIMIT $5"
+    ))
+    .bind(merchant_id)
+    .bind(environment)
+    .bind(search.before.as_deref().unwrap_or("~"))
+    .bind(search.endpoint_id.as_deref().unwrap_or(""))
+    .bind(search.limit.clamp(1, 200) + 1)
+    .fetch_all(executor)
+    .await
+    .context("reading the delivery log")
+}

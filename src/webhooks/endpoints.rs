@@ -9,6 +9,36 @@ use crate::domain::ids::random_token;
 use crate::domain::time::now_ms;
 use crate::domain::{EndpointStatus, Environment, MerchantId, WebhookEndpointId};
 
+/// A representative `payment.paid` event for trying an endpoint (`chk_test_webhook`, $899 by
+/// `route`): its id and its body.
+pub fn test_event(route: Option<&crate::domain::payment_route::PaymentRoute>) -> (String, String) {
+    let amount_cents = 89_900;
+    let body = crate::domain::event::payload(&crate::domain::event::PayloadParts {
+        kind: EventKind::Paid,
+        session_id: "chk_test_webhook",
+        customer_id: "cus_test_webhook",
+        livemode: false,
+        amount_cents,
+        currency: "USD",
+        route,
+        fees: route.map(|r| r.fees(amount_cents)),
+        tx_hash: Some("0xabc123"),
+        metadata: crate::domain::Metadata::parse(&serde_json::json!({"order_id": "ord_284"}))
+            .unwrap_or_default(),
+        payment_id: Some("pay_test_webhook"),
+        attempt: 1,
+        failure_code: None,
+        now_ms: now_ms(),
+    })
+    .to_string();
+    (
+        EventKind::Paid
+            .event_id("chk_test_webhook", 1)
+            .into_string(),
+        body,
+    )
+}
+
 /// A new secret: `whsec_` and 160 random bits.
 pub fn new_secret() -> anyhow::Result<String> {
     Ok(format!("whsec_{}", random_token(32)?))

@@ -212,7 +212,8 @@ async fn send(ctx: &WorkerContext, delivery: DueDelivery) -> Attempt {
     attempt
 }
 
-fn describe(e: &reqwest::Error) -> String {
+/// A failed request in words, with its causes (an address refused by the rules says why).
+pub fn describe(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {

@@ -937,3 +937,127 @@ async fn api_keys_are_created_once_shown_and_revoked_from_the_page() {
     let odd = dev.get("/dashboard/audit?actor=%00%01").await;
     assert_eq!(odd.status, 200, "odd characters find nothing, calmly");
 }
+
+#[tokio::test]
+async fn webhook_endpoints_are_added_tried_rotated_and_removed_from_the_page() {
+    let app = spawn_app().await;
+    let receiver = crate::webhook_support::Receiver::accepting().await;
+    let mut dev = signed_in(&app, "dev@shop.example", Role::Developer).await;
+    let page = dev.get("/dashboard/webhooks").await;
+    assert!(page.html.contains("No endpoints yet"));
+    let token = page.token_of("/dashboard/webhooks");
+    let refused = dev
+        .post(
+            "/dashboard/webhooks",
+            &[
+                ("token", &token),
+                ("url", "not a url"),
+                ("events", "payment.paid"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.html.contains("id=\"add-error\""));
+    let added = dev
+        .post(
+            "/dashboard/webhooks",
+            &[
+                ("token", &refused.token_of("/dashboard/webhooks")),
+                ("url", &receiver.url),
+                ("events", "payment.paid"),
+                ("events", "refund.succeeded"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 200, "{}", added.html);
+    let secret_of = |html: &str| {
+        html.split("id=\"new-secret-value\"")
+            .next()
+            .unwrap()
+            .rsplit("value=\"")
+            .next()
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let secret = secret_of(&added.html);
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    assert!(added.html.contains("payment.paid, refund.succeeded"));
+    let id = added
+        .html
+        .split("/dashboard/webhooks/we_")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+    let id = format!("we_{id}");
+
+    // The test event, signed with the secret just shown.
+    let test = format!("/dashboard/webhooks/{id}/test");
+    let tried = dev.post(&test, &[("token", &added.token_of(&test))]).await;
+    assert_eq!(tried.status, 200);
+    assert!(
+        tried
+            .html
+            .contains("The test event was answered with HTTP 200."),
+        "{}",
+        tried.html
+    );
+    let got = receiver
+        .wait_for(1, std::time::Duration::from_secs(10))
+        .await;
+    crate::webhook_support::assert_signed_with(&got[0], &secret);
+
+    // A real event shows in the delivery log.
+    paid(&app, "buyer@example.com", None).await;
+    receiver
+        .wait_for(2, std::time::Duration::from_secs(15))
+        .await;
+    let mut log = dev.get("/dashboard/webhooks").await;
+    for _ in 0..50 {
+        if log.html.contains("id=\"attempts\"") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        log = dev.get("/dashboard/webhooks").await;
+    }
+    assert!(log.html.contains("_paid</code> #1"), "{}", log.html);
+    assert!(log.html.contains("HTTP 200"));
+    let failed_only = dev.get("/dashboard/webhooks?outcome=failed").await;
+    assert!(failed_only.html.contains("id=\"no-attempts\""));
+
+    // Rotated: a new secret, shown once.
+    let rotate = format!("/dashboard/webhooks/{id}/rotate");
+    let rotated = dev
+        .post(&rotate, &[("token", &log.token_of(&rotate))])
+        .await;
+    let fresh = secret_of(&rotated.html);
+    assert!(fresh.starts_with("whsec_") && fresh != secret);
+
+    // A viewer sees it all and changes nothing.
+    let mut viewer = signed_in(&app, "viewer@shop.example", Role::Viewer).await;
+    let seen = viewer.get("/dashboard/webhooks").await;
+    assert!(seen.html.contains(&receiver.url) && !seen.html.contains("/remove\""));
+    let remove = format!("/dashboard/webhooks/{id}/remove");
+    let refused = viewer
+        .post(&remove, &[("token", &seen.first_token())])
+        .await;
+    assert_eq!(refused.status, 403);
+
+    let removed = dev
+        .post(&remove, &[("token", &rotated.token_of(&remove))])
+        .await;
+    assert_eq!(removed.location(), "/dashboard/webhooks?notice=removed");
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM webhook_endpoints").await,
+        0
+    );
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'webhook_endpoint.%'")
+            .await,
+        4
+    );
+}

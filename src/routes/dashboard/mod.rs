@@ -9,6 +9,7 @@ mod auth;
 mod home;
 mod payments;
 mod settings;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -77,6 +78,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .route("/keys/{id}/revoke", web::post().to(settings::revoke_key))
             .route("/audit", web::get().to(settings::audit_log))
+            .service(
+                web::resource("/webhooks")
+                    .route(web::get().to(webhooks::webhooks))
+                    .route(web::post().to(webhooks::add)),
+            )
+            .route("/webhooks/{id}/{action}", web::post().to(webhooks::act))
             .default_service(web::to(not_found)),
     );
 }
