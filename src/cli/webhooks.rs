@@ -8,14 +8,13 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::db::webhook_endpoints::{delete_endpoint, list_all_endpoints};
 use crate::domain::Environment;
-use crate::domain::time::{iso_seconds, now_ms, parse_rfc3339_ms};
+use crate::domain::time::{iso_seconds, parse_rfc3339_ms};
 use crate::lifecycle::outbox::redeliver_since;
 use crate::webhooks::client::{EndpointRules, WebhookClients, check_endpoint_url};
 use crate::webhooks::endpoints::{
-    create_endpoint, default_event_list, event_list, new_secret, test_event,
+    create_endpoint, default_event_list, event_list, new_secret, send_test_event,
 };
 use crate::webhooks::secrets::reseal_all;
-use crate::webhooks::sign_header;
 
 #[derive(Subcommand)]
 pub enum WebhooksAction {
@@ -171,23 +170,13 @@ async fn send_test(settings: &Settings, url: &str, secret: Option<String>) -> an
             secret
         }
     };
-    let (event_id, body) = test_event(settings.routes.first());
     // The operator's own command: it may test a local receiver whatever the mode.
     let clients = WebhookClients::new(
         std::time::Duration::from_secs(settings.webhook_timeout_seconds),
         EndpointRules::sandbox_anywhere(),
     )?;
-    let response = clients
-        .for_environment(Environment::Sandbox)
-        .post(url)
-        .header("content-type", "application/json")
-        .header("x-gateway-event", event_id.as_str())
-        .header(
-            "x-gateway-signature",
-            sign_header(&[&secret], now_ms() / 1000, body.as_bytes()),
-        )
-        .body(body)
-        .send()
+    let client = clients.for_environment(Environment::Sandbox);
+    let response = send_test_event(client, url, &secret, settings.routes.first())
         .await
         .with_context(|| format!("sending the test event to {url}"))?;
     let status = response.status();

@@ -39,6 +39,27 @@ pub fn test_event(route: Option<&crate::domain::payment_route::PaymentRoute>) ->
     )
 }
 
+/// Sends [`test_event`] to `url` through `client`, signed with `secret`, as a delivery would be.
+pub async fn send_test_event(
+    client: &reqwest::Client,
+    url: &str,
+    secret: &str,
+    route: Option<&crate::domain::payment_route::PaymentRoute>,
+) -> reqwest::Result<reqwest::Response> {
+    let (event_id, body) = test_event(route);
+    client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-gateway-event", event_id.as_str())
+        .header(
+            "x-gateway-signature",
+            super::sign_header(&[secret], now_ms() / 1000, body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+}
+
 /// A new secret: `whsec_` and 160 random bits.
 pub fn new_secret() -> anyhow::Result<String> {
     Ok(format!("whsec_{}", random_token(32)?))

@@ -19,8 +19,9 @@ use crate::lifecycle::accounts::audit;
 use crate::routes::pages::form::field;
 use crate::state::AppState;
 use crate::webhooks::client::{EndpointRules, check_endpoint_url};
-use crate::webhooks::endpoints::{create_endpoint, event_list, rotate_endpoint_secret, test_event};
-use crate::webhooks::sign_header;
+use crate::webhooks::endpoints::{
+    create_endpoint, event_list, rotate_endpoint_secret, send_test_event,
+};
 
 /// One endpoint, as listed, with its forms' tokens when the viewer may act.
 struct EndpointLine {
@@ -363,20 +364,14 @@ async fn send_test(
         .encryption
         .open(endpoint.id.as_str(), &endpoint.secret)
         .map_err(|e| anyhow::anyhow!("opening the endpoint's secret: {e}"))?;
-    let (event_id, body) = test_event(state.settings.routes.first());
-    let sent = state
-        .webhook_clients
-        .for_environment(endpoint.environment)
-        .post(&endpoint.url)
-        .header("content-type", "application/json")
-        .header("x-gateway-event", event_id.as_str())
-        .header(
-            "x-gateway-signature",
-            sign_header(&[&secret], now_ms() / 1000, body.as_bytes()),
-        )
-        .body(body)
-        .send()
-        .await;
+    let client = state.webhook_clients.for_environment(endpoint.environment);
+    let sent = send_test_event(
+        client,
+        &endpoint.url,
+        &secret,
+        state.settings.routes.first(),
+    )
+    .await;
     Ok(match sent {
         Ok(response) => {
             let status = response.status().as_u16();
