@@ -227,6 +227,7 @@ describe('every dashboard page', () => {
       ['account', '/dashboard/account', 200, true],
       ['keys', '/dashboard/keys', 200, true],
       ['webhooks', '/dashboard/webhooks', 200, true],
+      ['customers', '/dashboard/customers', 200, true],
       ['audit', '/dashboard/audit', 200, true],
       ['not-found', '/dashboard/nope', 404, true],
       ['payment-not-found', '/dashboard/payments/pay_nope', 404, true],

@@ -89,6 +89,8 @@ pub struct PaymentSearch {
     pub email: Option<String>,
     /// The session's `clientReferenceId`.
     pub client_reference_id: Option<String>,
+    /// One customer's (`cus_…`).
+    pub customer_id: Option<String>,
     /// Made at or after (Unix ms).
     pub from_ms: Option<i64>,
     /// Made before (Unix ms).
@@ -145,6 +147,11 @@ pub async fn search_payments<'e, E: Executor<'e, Database = Any>>(
         &mut sql,
         " AND s.client_reference_id = {}",
         search.client_reference_id.clone(),
+    );
+    filter(
+        &mut sql,
+        " AND p.customer_id = {}",
+        search.customer_id.clone(),
     );
     filter(
         &mut sql,

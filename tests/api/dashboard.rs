@@ -1066,3 +1066,51 @@ async fn webhook_endpoints_are_added_tried_rotated_and_removed_from_the_page() {
         4
     );
 }
+
+#[tokio::test]
+async fn a_customer_is_found_by_e_mail_with_their_payments() {
+    let app = spawn_app().await;
+    let first = paid(&app, "ada@example.com", None).await;
+    let second = paid(&app, "ADA@example.com", None).await;
+    let bob = paid(&app, "bob@example.com", None).await;
+    let mut viewer = signed_in(&app, "viewer@shop.example", Role::Viewer).await;
+    let list = viewer
+        .get("/dashboard/customers?email=Ada%40Example.com")
+        .await;
+    assert_eq!(list.status, 200);
+    assert_eq!(
+        list.html
+            .matches("href=\"/dashboard/customers/cus_")
+            .count(),
+        1,
+        "one customer, any case"
+    );
+    let href = list
+        .html
+        .split("href=\"/dashboard/customers/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let page = viewer.get(&format!("/dashboard/customers/{href}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.html.contains(&first) && page.html.contains(&second));
+    assert!(!page.html.contains(&bob));
+    let all = viewer
+        .get(&format!("/dashboard/payments?customer={href}"))
+        .await;
+    assert!(all.html.contains(&first) && !all.html.contains(&bob));
+    // Another merchant's customer is not found.
+    let other = app.create_merchant("Other").await;
+    person(&app, &other.merchant_id, "them@other.example", Role::Owner).await;
+    let mut them = Browser::new(&app);
+    them.sign_in("them@other.example", PASSWORD).await;
+    assert_eq!(
+        them.get(&format!("/dashboard/customers/{href}"))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(them.get("/dashboard/customers/cus_nope").await.status, 404);
+}

@@ -6,6 +6,7 @@
 
 mod account;
 mod auth;
+mod customers;
 mod home;
 mod payments;
 mod settings;
@@ -78,6 +79,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .route("/keys/{id}/revoke", web::post().to(settings::revoke_key))
             .route("/audit", web::get().to(settings::audit_log))
+            .route("/customers", web::get().to(customers::customers))
+            .route("/customers/{id}", web::get().to(customers::customer))
             .service(
                 web::resource("/webhooks")
                     .route(web::get().to(webhooks::webhooks))

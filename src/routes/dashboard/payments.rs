@@ -29,14 +29,14 @@ use crate::state::AppState;
 const PAGE_SIZE: i64 = 50;
 
 /// One row of the list.
-struct Line {
-    id: String,
-    created: String,
-    status: &'static str,
-    amount: String,
-    email: String,
-    product: String,
-    route: String,
+pub(super) struct Line {
+    pub(super) id: String,
+    pub(super) created: String,
+    pub(super) status: &'static str,
+    pub(super) amount: String,
+    pub(super) email: String,
+    pub(super) product: String,
+    pub(super) route: String,
 }
 
 /// The payments list.
@@ -129,6 +129,7 @@ impl Filters {
             route: get("route"),
             email: get("email"),
             client_reference_id: get("reference"),
+            customer_id: get("customer").filter(|c| c.starts_with("cus_")),
             from_ms,
             to_ms,
             before: get("before").filter(|b| b.starts_with("pay_")),
@@ -217,7 +218,7 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
     }
 }
 
-fn line(v: &Viewer, l: PaymentLine) -> Line {
+pub(super) fn line(v: &Viewer, l: PaymentLine) -> Line {
     let p = l.payment;
     Line {
         created: v.t.date(p.created_at),
