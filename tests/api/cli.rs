@@ -340,13 +340,16 @@ async fn first_start_prints_a_sandbox_key_and_a_curl_line_once() {
     let database = TestDatabase::create().await;
     let url = database.url.clone();
 
-    let (key, curl, port, first_exit) = tokio::task::spawn_blocking(move || {
+    let (key, curl, link, port, first_exit) = tokio::task::spawn_blocking(move || {
         let mut server = Server::start(&url);
         let key_line = server.wait_for("a sandbox key", |l| l.trim().starts_with("sk_test_"));
         let key = key_line.trim().to_owned();
         let curl = server.wait_for("a curl line", |l| l.trim_start().starts_with("curl "));
+        let link = server.wait_for("the owner's setup link", |l| {
+            l.contains("/dashboard/setup/")
+        });
         let port = server.wait_until_serving();
-        (key, curl, port, server)
+        (key, curl, link.trim().to_owned(), port, server)
     })
     .await
     .unwrap();
@@ -372,8 +375,17 @@ async fn first_start_prints_a_sandbox_key_and_a_curl_line_once() {
         server.seen
     );
 
-    // The printed key works against the server.
+    // The printed link opens the page that creates the owner's account.
     let client = http_client();
+    assert!(
+        link.starts_with(&format!("{base}/dashboard/setup/")),
+        "{link}"
+    );
+    let setup = client.get(&link).send().await.unwrap();
+    assert_eq!(setup.status().as_u16(), 200);
+    assert!(setup.text().await.unwrap().contains("with the role owner"));
+
+    // The printed key works against the server.
     let response = client
         .post(format!("{base}/api/gateway/sessions"))
         .bearer_auth(&key)
@@ -644,5 +656,207 @@ async fn client_mistakes_are_logged_below_error() {
             .iter()
             .any(|l| l.contains("INFO") && l.contains("refused a malformed or broken HTTP request")),
         "the malformed requests are still told: {lines:#?}"
+    );
+}
+
+/// Runs `openrails-checkout <args>` with `stdin` on its standard input.
+async fn run_cli_with_input(database_url: &str, args: &[&str], stdin: &str) -> CliOutput {
+    let mut command = binary(database_url);
+    command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let input = stdin.to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        let mut child = command.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    CliOutput {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[tokio::test]
+async fn users_are_created_listed_reset_and_disabled_from_the_command_line() {
+    use crate::dashboard_support::Browser;
+    let app = spawn_app().await;
+    let db = app.database_url.clone();
+
+    // Without an e-mail: a one-time link.
+    let invite = run_cli(&db, &["users", "create", "--role", "viewer"]).await;
+    assert!(
+        invite.status.success(),
+        "{}{}",
+        invite.stdout,
+        invite.stderr
+    );
+    let link = invite
+        .stdout
+        .split_whitespace()
+        .find(|w| w.contains("/dashboard/setup/"))
+        .unwrap();
+    let path = &link[link.find("/dashboard/").unwrap()..];
+    let page = Browser::new(&app).get(path).await;
+    assert_eq!(page.status, 200);
+    assert!(page.html.contains("with the role viewer"));
+
+    let made = run_cli_with_input(
+        &db,
+        &[
+            "users",
+            "create",
+            "Ops@Shop.example",
+            "--role",
+            "owner",
+            "--password-stdin",
+        ],
+        "correct horse battery\n",
+    )
+    .await;
+    assert!(made.status.success(), "{}{}", made.stdout, made.stderr);
+    assert!(
+        made.stdout.starts_with("usr_") && made.stdout.contains("ops@shop.example  owner"),
+        "{}",
+        made.stdout
+    );
+    assert!(
+        !made.stdout.contains("correct horse"),
+        "no password printed"
+    );
+    let mut browser = Browser::new(&app);
+    assert_eq!(
+        browser
+            .sign_in("ops@shop.example", "correct horse battery")
+            .await
+            .status,
+        303
+    );
+
+    for (args, input, says) in [
+        (
+            vec![
+                "users",
+                "create",
+                "not-an-address",
+                "--role",
+                "owner",
+                "--password-stdin",
+            ],
+            "correct horse battery\n",
+            "the e-mail",
+        ),
+        (
+            vec![
+                "users",
+                "create",
+                "x@shop.example",
+                "--role",
+                "owner",
+                "--password-stdin",
+            ],
+            "short\n",
+            "at least 10 characters",
+        ),
+        (
+            vec!["users", "create", "x@shop.example", "--role", "boss"],
+            "",
+            "--role must be",
+        ),
+        (
+            vec!["users", "create", "x@shop.example", "--role", "owner"],
+            "",
+            "--password-stdin",
+        ),
+        (
+            vec![
+                "users",
+                "create",
+                "ops@shop.example",
+                "--role",
+                "viewer",
+                "--password-stdin",
+            ],
+            "correct horse battery\n",
+            "has an account already",
+        ),
+    ] {
+        let out = run_cli_with_input(&db, &args, input).await;
+        assert!(!out.status.success(), "{args:?} must fail");
+        assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
+    }
+
+    let list = run_cli(&db, &["users", "list"]).await;
+    assert!(
+        list.stdout.contains("ops@shop.example  owner  active"),
+        "{}",
+        list.stdout
+    );
+
+    // A generated password, printed once; every session ends.
+    let reset = run_cli(&db, &["users", "reset-password", "ops@shop.example"]).await;
+    assert!(reset.status.success(), "{}", reset.stderr);
+    let password = reset
+        .stdout
+        .lines()
+        .skip_while(|l| !l.contains("shown only this once"))
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.contains("shown only this once"))
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        browser.get("/dashboard").await.status,
+        303,
+        "signed out by the reset"
+    );
+    assert_eq!(
+        Browser::new(&app)
+            .sign_in("ops@shop.example", "correct horse battery")
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        Browser::new(&app)
+            .sign_in("ops@shop.example", &password)
+            .await
+            .status,
+        303
+    );
+
+    let disabled = run_cli(&db, &["users", "disable", "ops@shop.example"]).await;
+    assert!(
+        disabled.stdout.contains("disabled; 1 session(s) ended"),
+        "{}",
+        disabled.stdout
+    );
+    assert_eq!(
+        Browser::new(&app)
+            .sign_in("ops@shop.example", &password)
+            .await
+            .status,
+        401
+    );
+    let list = run_cli(&db, &["users", "list"]).await;
+    assert!(
+        list.stdout.contains("ops@shop.example  owner  disabled"),
+        "{}",
+        list.stdout
+    );
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM audit_log WHERE actor = 'cli'")
+            .await,
+        4,
+        "invite, create, reset, disable"
     );
 }
