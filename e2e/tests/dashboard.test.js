@@ -228,6 +228,8 @@ describe('every dashboard page', () => {
       ['keys', '/dashboard/keys', 200, true],
       ['webhooks', '/dashboard/webhooks', 200, true],
       ['customers', '/dashboard/customers', 200, true],
+      ['branding', '/dashboard/branding', 200, true],
+      ['branding-preview', '/dashboard/branding/preview', 200, true],
       ['audit', '/dashboard/audit', 200, true],
       ['not-found', '/dashboard/nope', 404, true],
       ['payment-not-found', '/dashboard/payments/pay_nope', 404, true],

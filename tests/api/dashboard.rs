@@ -1114,3 +1114,109 @@ async fn a_customer_is_found_by_e_mail_with_their_payments() {
     );
     assert_eq!(them.get("/dashboard/customers/cus_nope").await.status, 404);
 }
+
+#[tokio::test]
+async fn the_owner_edits_the_branding_beside_a_preview_of_the_checkout() {
+    let app = spawn_app().await;
+    let mut owner = signed_in(&app, "owner@shop.example", Role::Owner).await;
+    let page = owner.get("/dashboard/branding").await;
+    assert_eq!(page.status, 200);
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("frame-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert!(
+        page.html
+            .contains("<iframe src=\"/dashboard/branding/preview?v=0\"")
+    );
+
+    let bad = owner
+        .post(
+            "/dashboard/branding",
+            &[
+                ("token", &page.token_of("/dashboard/branding")),
+                ("color", "purple"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.html.contains("id=\"branding-error\""), "{}", bad.html);
+    let saved = owner
+        .post(
+            "/dashboard/branding",
+            &[
+                ("token", &bad.token_of("/dashboard/branding")),
+                ("display_name", "Nimbus Studio"),
+                ("color", "#6d28d9"),
+                ("shape", "pill"),
+                ("note", "Questions? hello@nimbus.example"),
+                ("language", "es"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.location(), "/dashboard/branding?notice=saved");
+    let api: Value = app.get("/api/gateway/branding").await.json().await.unwrap();
+    assert_eq!(api["brandColor"], "#6d28d9");
+    assert_eq!(api["buttonShape"], "pill");
+    assert_eq!(api["displayName"], "Nimbus Studio");
+    assert_eq!(api["defaultLanguage"], "es");
+
+    let after = owner.get("/dashboard/branding?notice=saved").await;
+    assert!(
+        after
+            .html
+            .contains("Saved: the checkout wears it from now on.")
+    );
+    assert!(
+        !after.html.contains("preview?v=0\""),
+        "the frame's address changed with the save"
+    );
+    let preview = owner.get("/dashboard/branding/preview").await;
+    assert_eq!(preview.status, 200);
+    let csp = preview.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'self'"), "{csp}");
+    assert!(preview.html.contains("Nimbus Studio"));
+    assert!(preview.html.contains("Questions? hello@nimbus.example"));
+    assert!(
+        preview
+            .html
+            .contains(&format!("/brand/{}/style.css", app.merchant_id))
+    );
+    assert!(
+        preview.html.contains("lang=\"es\""),
+        "in the default language"
+    );
+
+    // Cleared by an empty field.
+    let page = owner.get("/dashboard/branding").await;
+    owner
+        .post(
+            "/dashboard/branding",
+            &[
+                ("token", &page.token_of("/dashboard/branding")),
+                ("display_name", ""),
+                ("color", "#6d28d9"),
+            ],
+        )
+        .await;
+    let api: Value = app.get("/api/gateway/branding").await.json().await.unwrap();
+    assert_eq!(api["displayName"], Value::Null);
+
+    let mut dev = signed_in(&app, "dev@shop.example", Role::Developer).await;
+    let seen = dev.get("/dashboard/branding").await;
+    assert!(!seen.html.contains("id=\"branding-form\""));
+    assert!(seen.html.contains("owner can change the branding."));
+    let refused = dev
+        .post(
+            "/dashboard/branding",
+            &[("token", &seen.first_token()), ("color", "#000000")],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'branding.update'")
+            .await,
+        2
+    );
+}

@@ -6,6 +6,7 @@
 
 mod account;
 mod auth;
+mod branding;
 mod customers;
 mod home;
 mod payments;
@@ -79,6 +80,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .route("/keys/{id}/revoke", web::post().to(settings::revoke_key))
             .route("/audit", web::get().to(settings::audit_log))
+            .service(
+                web::resource("/branding")
+                    .route(web::get().to(branding::branding))
+                    .route(web::post().to(branding::save)),
+            )
+            .route("/branding/preview", web::get().to(branding::preview_page))
             .route("/customers", web::get().to(customers::customers))
             .route("/customers/{id}", web::get().to(customers::customer))
             .service(

@@ -15,7 +15,7 @@ use askama::Template;
 
 use super::step::{Step, Transfer};
 use super::steps::{CardErrors, CardValues, FieldError, Shown, render_step};
-use super::{Ctx, message, not_found_page, render};
+use super::{BrandView, Ctx, message, not_found_page, render};
 use crate::config::Mode;
 use crate::i18n::Catalog;
 use crate::state::AppState;
@@ -164,12 +164,28 @@ pub fn enabled(state: &AppState) -> bool {
 pub fn render_entry(state: &AppState, entry: &Entry, t: Arc<Catalog>) -> HttpResponse {
     let brand = entry.branded.then(fixtures::brand);
     let ctx = Ctx::fixed(t, &format!("/preview/{}", entry.slug), brand);
+    render_state(state, &ctx, entry.state)
+}
+
+/// The "choose how to pay" page of the fixture checkout, wearing `brand`: the dashboard's
+/// preview of a merchant's branding.
+pub fn render_branded(
+    state: &AppState,
+    t: Arc<Catalog>,
+    path: &str,
+    brand: BrandView,
+) -> HttpResponse {
+    let ctx = Ctx::fixed(t, path, Some(brand));
+    render_state(state, &ctx, &STATES[0])
+}
+
+fn render_state(state: &AppState, ctx: &Ctx, page_state: &State) -> HttpResponse {
     let merchant = "Demo Store";
     let step_page = |step: Step, shown: Shown| {
         let (view, payment) = fixtures::for_step(step);
-        render_step(state, &ctx, &view, payment.as_ref(), step, shown)
+        render_step(state, ctx, &view, payment.as_ref(), step, shown)
     };
-    match entry.state.shows {
+    match page_state.shows {
         Shows::Step(step) => step_page(step, Shown::default()),
         Shows::CardErrors => {
             let errors = vec![
@@ -202,11 +218,11 @@ pub fn render_entry(state: &AppState, entry: &Entry, t: Arc<Catalog>) -> HttpRes
                 ..Shown::default()
             },
         ),
-        Shows::NotFound => not_found_page(state, &ctx),
-        Shows::CrossSite => message(state, &ctx, StatusCode::FORBIDDEN, merchant, "cross_site"),
+        Shows::NotFound => not_found_page(state, ctx),
+        Shows::CrossSite => message(state, ctx, StatusCode::FORBIDDEN, merchant, "cross_site"),
         Shows::Error => message(
             state,
-            &ctx,
+            ctx,
             StatusCode::INTERNAL_SERVER_ERROR,
             merchant,
             "error",
