@@ -91,6 +91,8 @@ pub struct PaymentSearch {
     pub client_reference_id: Option<String>,
     /// One customer's (`cus_…`).
     pub customer_id: Option<String>,
+    /// Those whose session's metadata has this key with exactly this value.
+    pub metadata: Option<(String, String)>,
     /// Made at or after (Unix ms).
     pub from_ms: Option<i64>,
     /// Made before (Unix ms).
@@ -153,6 +155,30 @@ pub async fn search_payments<'e, E: Executor<'e, Database = Any>>(
         " AND p.customer_id = {}",
         search.customer_id.clone(),
     );
+    if let Some((key, value)) = &search.metadata {
+        // Metadata is stored as compact JSON: the member `"key":"value"` right after `{` or
+        // `,` is that key with exactly that value (quotes inside values are escaped, so a
+        // value cannot pose as a member).
+        let member = format!(
+            "{}:{}",
+            serde_json::Value::from(key.as_str()),
+            serde_json::Value::from(value.as_str())
+        );
+        let escaped = member
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        filter(
+            &mut sql,
+            " AND (s.metadata LIKE {} ESCAPE '\\'",
+            Some(format!("%{{{escaped}%")),
+        );
+        filter(
+            &mut sql,
+            " OR s.metadata LIKE {} ESCAPE '\\')",
+            Some(format!("%,{escaped}%")),
+        );
+    }
     filter(
         &mut sql,
         " AND p.id >= {}",

@@ -1220,3 +1220,50 @@ async fn the_owner_edits_the_branding_beside_a_preview_of_the_checkout() {
         2
     );
 }
+
+#[tokio::test]
+async fn payments_are_found_by_an_exact_metadata_value() {
+    let app = spawn_app().await;
+    let pay = |metadata: Value| {
+        let app = &app;
+        async move {
+            let body = json!({"product": "Creator plan", "amount": 116, "customer": "buyer@example.com",
+                "preferredRoute": "card", "metadata": metadata});
+            let session = app.create_session(&body).await;
+            let id = session["id"].as_str().unwrap().to_owned();
+            Buyer::new(app, &id).card_checkout("4242424242424242").await;
+            let p: Value = app
+                .get(&format!("/api/gateway/payments/{id}"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            p["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let exact = pay(json!({"order_id": "ord_1", "team": "a_b"})).await;
+    let longer = pay(json!({"order_id": "ord_10"})).await;
+    let posing = pay(json!({"note": "\"order_id\":\"ord_1\""})).await;
+    let wildcard = pay(json!({"team": "aXb"})).await;
+    let mut owner = signed_in(&app, "owner@shop.example", Role::Owner).await;
+    let found = owner
+        .get("/dashboard/payments?metadata=order_id%3Dord_1")
+        .await;
+    assert_eq!(found.status, 200);
+    assert!(found.html.contains(&exact), "{}", found.html);
+    for other in [&longer, &posing, &wildcard] {
+        assert!(!found.html.contains(other.as_str()), "only the exact value");
+    }
+    let team = owner.get("/dashboard/payments?metadata=team%3Da_b").await;
+    assert!(
+        team.html.contains(&exact) && !team.html.contains(&wildcard),
+        "_ is not a wildcard"
+    );
+    let bad = owner.get("/dashboard/payments?metadata=nokey").await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.html.contains("key=value"));
+    let csv = owner
+        .get("/dashboard/payments.csv?metadata=order_id%3Dord_10")
+        .await;
+    assert!(csv.html.contains(&longer) && !csv.html.contains(&exact));
+}

@@ -49,6 +49,7 @@ struct ListPage {
     route: String,
     email: String,
     reference: String,
+    metadata: String,
     from: String,
     to: String,
     statuses: Vec<&'static str>,
@@ -113,6 +114,18 @@ impl Filters {
                 v.t.get("dashboard.filter_status")
             ));
         }
+        let metadata = match get("metadata") {
+            None => None,
+            Some(pair) => match pair.split_once('=') {
+                Some((key, value)) if !key.trim().is_empty() => {
+                    Some((key.trim().to_owned(), value.trim().to_owned()))
+                }
+                _ => {
+                    error = Some(v.t.get("dashboard.filter_metadata").into_owned());
+                    None
+                }
+            },
+        };
         let dates = (
             day_ms(&get("from").unwrap_or_default(), false),
             day_ms(&get("to").unwrap_or_default(), true),
@@ -130,6 +143,7 @@ impl Filters {
             email: get("email"),
             client_reference_id: get("reference"),
             customer_id: get("customer").filter(|c| c.starts_with("cus_")),
+            metadata,
             from_ms,
             to_ms,
             before: get("before").filter(|b| b.starts_with("pay_")),
@@ -189,6 +203,7 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
             route: filters.get("route"),
             email: filters.get("email"),
             reference: filters.get("reference"),
+            metadata: filters.get("metadata"),
             from: filters.get("from"),
             to: filters.get("to"),
             csv_href: format!(

@@ -176,7 +176,11 @@ pub fn render_branded(
     brand: BrandView,
 ) -> HttpResponse {
     let ctx = Ctx::fixed(t, path, Some(brand));
-    render_state(state, &ctx, &STATES[0])
+    let step = Step::Choose { retry: false };
+    let (mut view, payment) = fixtures::for_step(step);
+    // The gallery's product tests escaping; a merchant's preview shows a plain one.
+    view.session.product = "Creator plan".into();
+    render_step(state, &ctx, &view, payment.as_ref(), step, Shown::default())
 }
 
 fn render_state(state: &AppState, ctx: &Ctx, page_state: &State) -> HttpResponse {
