@@ -725,8 +725,11 @@ async fn users_are_created_listed_reset_and_disabled_from_the_command_line() {
     )
     .await;
     assert!(made.status.success(), "{}{}", made.stdout, made.stderr);
+    // Standard output also carries the log; the account is one line of its own.
     assert!(
-        made.stdout.starts_with("usr_") && made.stdout.contains("ops@shop.example  owner"),
+        made.stdout
+            .lines()
+            .any(|l| l.starts_with("usr_") && l.ends_with("ops@shop.example  owner")),
         "{}",
         made.stdout
     );
@@ -810,9 +813,9 @@ async fn users_are_created_listed_reset_and_disabled_from_the_command_line() {
         .stdout
         .lines()
         .skip_while(|l| !l.contains("shown only this once"))
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.contains("shown only this once"))
+        .find(|l| l.starts_with("    ") && !l.trim().is_empty())
         .unwrap()
+        .trim()
         .to_owned();
     assert_eq!(
         browser.get("/dashboard").await.status,
