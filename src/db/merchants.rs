@@ -7,6 +7,18 @@ use sqlx::{Any, Executor, FromRow, Row};
 use crate::domain::MerchantId;
 use crate::domain::branding::{BrandingUpdate, MerchantBranding};
 
+/// A merchant's name, if the merchant exists.
+pub async fn merchant_name<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: &MerchantId,
+) -> anyhow::Result<Option<String>> {
+    sqlx::query_scalar("SELECT name FROM merchants WHERE id = $1")
+        .bind(id)
+        .fetch_optional(executor)
+        .await
+        .context("reading a merchant's name")
+}
+
 /// Creates a merchant.
 pub async fn insert_merchant<'e, E: Executor<'e, Database = Any>>(
     executor: E,

@@ -56,6 +56,23 @@ pub async fn add_user(
     password: &str,
     role: Role,
 ) -> anyhow::Result<Result<UserRow, AddUserError>> {
+    let user = match new_user(merchant_id, email, password, role)? {
+        Ok(user) => user,
+        Err(e) => return Ok(Err(e)),
+    };
+    if !insert_user(&db.write, &user).await? {
+        return Ok(Err(AddUserError::Taken));
+    }
+    Ok(Ok(user))
+}
+
+/// A person's row, once their address and password pass the rules (the password hashed).
+fn new_user(
+    merchant_id: &MerchantId,
+    email: &str,
+    password: &str,
+    role: Role,
+) -> anyhow::Result<Result<UserRow, AddUserError>> {
     let email = match Email::parse(email) {
         Ok(e) => e.normalized().to_owned(),
         Err(why) => return Ok(Err(AddUserError::Email(why.to_owned()))),
@@ -64,7 +81,7 @@ pub async fn add_user(
         return Ok(Err(AddUserError::Password(why)));
     }
     let now = now_ms();
-    let user = UserRow {
+    Ok(Ok(UserRow {
         id: UserId::generate(),
         merchant_id: merchant_id.clone(),
         email,
@@ -74,11 +91,7 @@ pub async fn add_user(
         disabled_at: None,
         created_at: now,
         updated_at: now,
-    };
-    if !insert_user(&db.write, &user).await? {
-        return Ok(Err(AddUserError::Taken));
-    }
-    Ok(Ok(user))
+    }))
 }
 
 /// The answer to a sign-in.
@@ -338,27 +351,22 @@ pub async fn redeem_setup_link(
     let Some((merchant_id, role)) = setup_link(db, token).await? else {
         return Ok(SetUp::LinkGone);
     };
-    if let Err(why) = check_password(password) {
-        return Ok(SetUp::Invalid(AddUserError::Password(why)));
-    }
-    if let Err(why) = Email::parse(email) {
-        return Ok(SetUp::Invalid(AddUserError::Email(why.to_owned())));
-    }
-    // Spent first: of two forms posted at once, one creates the account.
-    if !spend_setup_link(&db.write, &token_hash(token), now_ms()).await? {
+    let user = match new_user(&merchant_id, email, password, role)? {
+        Ok(user) => user,
+        Err(e) => return Ok(SetUp::Invalid(e)),
+    };
+    // The link is spent and the account made in one transaction: of two forms posted at
+    // once, one creates the account; an address taken already leaves the link working.
+    let mut tx = db.begin().await?;
+    if !spend_setup_link(&mut *tx, &token_hash(token), now_ms()).await? {
+        tx.rollback().await?;
         return Ok(SetUp::LinkGone);
     }
-    let user = match add_user(db, &merchant_id, email, password, role).await? {
-        Ok(user) => user,
-        Err(e) => {
-            // Nothing was created: the link works again.
-            sqlx::query("UPDATE setup_links SET used_at = NULL WHERE token_hash = $1")
-                .bind(token_hash(token))
-                .execute(&db.write)
-                .await?;
-            return Ok(SetUp::Invalid(e));
-        }
-    };
+    if !insert_user(&mut *tx, &user).await? {
+        tx.rollback().await?;
+        return Ok(SetUp::Invalid(AddUserError::Taken));
+    }
+    tx.commit().await?;
     audit(
         db,
         &merchant_id,

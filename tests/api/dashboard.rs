@@ -8,8 +8,9 @@ use openrails_checkout::lifecycle::accounts::create_setup_link;
 use serde_json::{Value, json};
 
 use crate::checkout_support::Buyer;
-use crate::dashboard_support::{Browser, PASSWORD, person, signed_in};
+use crate::dashboard_support::{Browser, PASSWORD, person, signed_in, signed_in_at};
 use crate::helpers::{TestApp, spawn_app};
+use crate::refunds::payment as payment_json;
 
 /// A sandbox session of $116 for `email` paid by card; its payment's id.
 async fn paid(app: &TestApp, email: &str, reference: Option<&str>) -> String {
@@ -22,12 +23,7 @@ async fn paid(app: &TestApp, email: &str, reference: Option<&str>) -> String {
     let id = session["id"].as_str().unwrap();
     let page = Buyer::new(app, id).card_checkout("4242424242424242").await;
     assert!(page.html.contains("Payment received"), "{}", page.html);
-    let payment: Value = app
-        .get(&format!("/api/gateway/payments/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let payment = payment_json(app, id).await;
     payment["id"].as_str().unwrap().to_owned()
 }
 
@@ -278,12 +274,7 @@ async fn an_owner_refunds_from_the_page_and_a_viewer_cannot() {
         )
         .await;
     assert_eq!(replay.status, 409);
-    let api: Value = app
-        .get(&format!("/api/gateway/payments/{payment}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let api = payment_json(&app, &payment).await;
     assert_eq!(api["amountRefunded"], 10.5);
     assert_eq!(api["refunds"].as_array().unwrap().len(), 1);
     assert_eq!(
@@ -347,12 +338,7 @@ async fn another_merchants_payments_are_not_found() {
     let app = spawn_app().await;
     let payment = paid(&app, "buyer@example.com", None).await;
     let other = app.create_merchant("Other shop").await;
-    person(&app, &other.merchant_id, "them@other.example", Role::Owner).await;
-    let mut them = Browser::new(&app);
-    assert_eq!(
-        them.sign_in("them@other.example", PASSWORD).await.status,
-        303
-    );
+    let mut them = signed_in_at(&app, &other.merchant_id, "them@other.example", Role::Owner).await;
     let page = them.get(&format!("/dashboard/payments/{payment}")).await;
     assert_eq!(page.status, 404);
     let list = them.get("/dashboard/payments").await;
@@ -578,15 +564,7 @@ async fn a_second_factor_once_on_is_asked_at_every_sign_in() {
     let page = owner.get("/dashboard/account").await;
     assert!(page.html.contains("id=\"totp-state\">Off"));
     assert!(page.html.contains("<svg"), "a QR code to scan");
-    let secret = page
-        .html
-        .split("id=\"totp-secret\">")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .to_owned();
+    let secret = page.text_of("totp-secret");
     // A page's secret cannot be swapped for another: the token is bound to it.
     let swapped = owner
         .post(
@@ -600,15 +578,7 @@ async fn a_second_factor_once_on_is_asked_at_every_sign_in() {
         .await;
     assert_eq!(swapped.status, 403);
     let page = owner.get("/dashboard/account").await;
-    let secret2 = page
-        .html
-        .split("id=\"totp-secret\">")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .to_owned();
+    let secret2 = page.text_of("totp-secret");
     assert_ne!(secret, secret2, "each page offers a fresh secret");
     let wrong = owner
         .post(
@@ -622,15 +592,7 @@ async fn a_second_factor_once_on_is_asked_at_every_sign_in() {
         .await;
     assert_eq!(wrong.location(), "/dashboard/account?notice=code_wrong");
     let page = owner.get("/dashboard/account").await;
-    let secret = page
-        .html
-        .split("id=\"totp-secret\">")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .to_owned();
+    let secret = page.text_of("totp-secret");
     let on = owner
         .post(
             "/dashboard/account/totp",
@@ -736,12 +698,7 @@ async fn an_event_is_sent_again_from_the_payments_timeline() {
 
     let mut dev = signed_in(&app, "dev@shop.example", Role::Developer).await;
     let page = dev.get(&path).await;
-    let api: Value = app
-        .get(&format!("/api/gateway/payments/{payment}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let api = payment_json(&app, &payment).await;
     let session = api["sessionId"].as_str().unwrap();
     let action = format!("/dashboard/events/evt_{session}_paid/redeliver");
     let done = dev
@@ -769,9 +726,7 @@ async fn an_event_is_sent_again_from_the_payments_timeline() {
     assert_eq!(paid_copies(), 2, "the same event, delivered again");
     // Another merchant's event is not theirs to send.
     let other = app.create_merchant("Other").await;
-    person(&app, &other.merchant_id, "them@other.example", Role::Owner).await;
-    let mut them = Browser::new(&app);
-    them.sign_in("them@other.example", PASSWORD).await;
+    let mut them = signed_in_at(&app, &other.merchant_id, "them@other.example", Role::Owner).await;
     let mine = them.get("/dashboard").await;
     let refused = them.post(&action, &[("token", &mine.first_token())]).await;
     assert_eq!(refused.status, 403);
@@ -895,18 +850,7 @@ async fn api_keys_are_created_once_shown_and_revoked_from_the_page() {
         )
         .await;
     assert_eq!(made.status, 200);
-    let secret = made
-        .html
-        .split("id=\"new-key-secret\"")
-        .next()
-        .unwrap()
-        .rsplit("value=\"")
-        .next()
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let secret = made.value_of("new-key-secret");
     assert!(secret.starts_with("sk_test_"), "{secret}");
     let works = app.get_with_key("/api/gateway/payments", &secret).await;
     assert_eq!(works.status(), 200);
@@ -975,19 +919,7 @@ async fn webhook_endpoints_are_added_tried_rotated_and_removed_from_the_page() {
         )
         .await;
     assert_eq!(added.status, 200, "{}", added.html);
-    let secret_of = |html: &str| {
-        html.split("id=\"new-secret-value\"")
-            .next()
-            .unwrap()
-            .rsplit("value=\"")
-            .next()
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_owned()
-    };
-    let secret = secret_of(&added.html);
+    let secret = added.value_of("new-secret-value");
     assert!(secret.starts_with("whsec_"), "{secret}");
     assert!(added.html.contains("payment.paid, refund.succeeded"));
     let id = added
@@ -1039,7 +971,7 @@ async fn webhook_endpoints_are_added_tried_rotated_and_removed_from_the_page() {
     let rotated = dev
         .post(&rotate, &[("token", &log.token_of(&rotate))])
         .await;
-    let fresh = secret_of(&rotated.html);
+    let fresh = rotated.value_of("new-secret-value");
     assert!(fresh.starts_with("whsec_") && fresh != secret);
 
     // A viewer sees it all and changes nothing.
@@ -1103,9 +1035,7 @@ async fn a_customer_is_found_by_e_mail_with_their_payments() {
     assert!(all.html.contains(&first) && !all.html.contains(&bob));
     // Another merchant's customer is not found.
     let other = app.create_merchant("Other").await;
-    person(&app, &other.merchant_id, "them@other.example", Role::Owner).await;
-    let mut them = Browser::new(&app);
-    them.sign_in("them@other.example", PASSWORD).await;
+    let mut them = signed_in_at(&app, &other.merchant_id, "them@other.example", Role::Owner).await;
     assert_eq!(
         them.get(&format!("/dashboard/customers/{href}"))
             .await
@@ -1232,12 +1162,7 @@ async fn payments_are_found_by_an_exact_metadata_value() {
             let session = app.create_session(&body).await;
             let id = session["id"].as_str().unwrap().to_owned();
             Buyer::new(app, &id).card_checkout("4242424242424242").await;
-            let p: Value = app
-                .get(&format!("/api/gateway/payments/{id}"))
-                .await
-                .json()
-                .await
-                .unwrap();
+            let p = payment_json(app, &id).await;
             p["id"].as_str().unwrap().to_owned()
         }
     };

@@ -376,11 +376,8 @@ impl Chrome {
         viewer: &Viewer,
         section: &'static str,
     ) -> anyhow::Result<Chrome> {
-        let merchant_name: Option<String> =
-            sqlx::query_scalar("SELECT name FROM merchants WHERE id = $1")
-                .bind(&viewer.user.merchant_id)
-                .fetch_optional(&state.db.read)
-                .await?;
+        let merchant_name =
+            crate::db::merchants::merchant_name(&state.db.read, &viewer.user.merchant_id).await?;
         Ok(Chrome {
             t: viewer.t.clone(),
             css: state.assets.css_href(),

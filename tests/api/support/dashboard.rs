@@ -36,6 +36,30 @@ impl Answer {
         token_after(&self.html[at..])
     }
 
+    /// The text of the element with `id` (up to its first child tag).
+    pub fn text_of(&self, id: &str) -> String {
+        let at = self
+            .html
+            .find(&format!("id=\"{id}\""))
+            .unwrap_or_else(|| panic!("no #{id}:\n{}", self.html));
+        let rest = &self.html[at..];
+        let open = rest.find('>').unwrap() + 1;
+        rest[open..open + rest[open..].find('<').unwrap()].to_owned()
+    }
+
+    /// The `value` of the input with `id` (its attributes in any order).
+    pub fn value_of(&self, id: &str) -> String {
+        let at = self
+            .html
+            .find(&format!("id=\"{id}\""))
+            .unwrap_or_else(|| panic!("no #{id}:\n{}", self.html));
+        let start = self.html[..at].rfind('<').unwrap();
+        let end = at + self.html[at..].find('>').unwrap();
+        let tag = &self.html[start..end];
+        let value = tag.find("value=\"").expect("a value") + 7;
+        tag[value..value + tag[value..].find('"').unwrap()].to_owned()
+    }
+
     /// The token of the page's first form.
     pub fn first_token(&self) -> String {
         token_after(&self.html)
@@ -138,7 +162,17 @@ pub async fn person(app: &TestApp, merchant_id: &MerchantId, email: &str, role: 
 
 /// A browser signed in as a new person of the app's merchant with `role`.
 pub async fn signed_in(app: &TestApp, email: &str, role: Role) -> Browser {
-    person(app, &app.merchant_id, email, role).await;
+    signed_in_at(app, &app.merchant_id, email, role).await
+}
+
+/// A browser signed in as a new person of `merchant_id` with `role`.
+pub async fn signed_in_at(
+    app: &TestApp,
+    merchant_id: &MerchantId,
+    email: &str,
+    role: Role,
+) -> Browser {
+    person(app, merchant_id, email, role).await;
     let mut browser = Browser::new(app);
     let answer = browser.sign_in(email, PASSWORD).await;
     assert_eq!(answer.status, 303, "{}", answer.html);
