@@ -11,7 +11,7 @@ use crate::db::onchain::refund_transfers;
 use crate::db::refunds::{RefundFilter, RefundRow, list_refunds};
 use crate::domain::money::format_plain;
 use crate::domain::onchain::{RefundTransfer, network_name};
-use crate::domain::refund::{RefundReason, fingerprint};
+use crate::domain::refund::RefundReason;
 use crate::domain::time::iso_seconds;
 use crate::domain::{Amount, Environment, Metadata};
 use crate::lifecycle::onchain_refunds::{Confirming, confirm_refund_transfer};
@@ -94,15 +94,13 @@ pub async fn run(settings: Settings, action: RefundsAction) -> anyhow::Result<()
                     || "--reason must be requested_by_customer, duplicate, fraudulent or other",
                 )?),
             };
-            let metadata = Metadata::default();
-            let ask = RefundAsk {
+            let ask = RefundAsk::new(
                 amount_cents,
                 reason,
-                request_hash: fingerprint(amount_cents, reason, note.as_deref(), &metadata),
                 note,
                 idempotency_key,
-                metadata,
-            };
+                Metadata::default(),
+            );
             settings.validate()?;
             let secrets = SharedSecrets::load(&db).await?;
             let public_url = settings.public_url_for(&settings.bind);

@@ -23,7 +23,7 @@ use crate::db::refunds::{
     get_refund_by_key, insert_refund, note_refund_pending, reserve,
 };
 use crate::domain::event::EventKind;
-use crate::domain::refund::{RefundReason, RefundStatus, ShareError, share};
+use crate::domain::refund::{RefundReason, RefundStatus, ShareError, fingerprint, share};
 use crate::domain::time::now_ms;
 use crate::domain::{Environment, MerchantId, Metadata, PaymentStatus, RefundId};
 use crate::providers::{RefundOutcome, RefundRequest};
@@ -43,6 +43,27 @@ pub struct RefundAsk {
     pub metadata: Metadata,
     /// A digest of the request, to tell a retry from another request with the same key.
     pub request_hash: String,
+}
+
+impl RefundAsk {
+    /// What the merchant asks for, with the digest that tells a retry from another request.
+    pub fn new(
+        amount_cents: Option<i64>,
+        reason: Option<RefundReason>,
+        note: Option<String>,
+        idempotency_key: Option<String>,
+        metadata: Metadata,
+    ) -> RefundAsk {
+        let request_hash = fingerprint(amount_cents, reason, note.as_deref(), &metadata);
+        RefundAsk {
+            amount_cents,
+            reason,
+            note,
+            idempotency_key,
+            metadata,
+            request_hash,
+        }
+    }
 }
 
 /// The answer to a refund request.

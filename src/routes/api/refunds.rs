@@ -17,7 +17,7 @@ use crate::db::refunds::{RefundFilter, RefundRow, get_refund, list_refunds};
 use crate::domain::input::{Fields, RawObject};
 use crate::domain::money::{cents_to_json, format_plain};
 use crate::domain::onchain::{RefundTransfer, network_name};
-use crate::domain::refund::{RefundReason, fingerprint};
+use crate::domain::refund::RefundReason;
 use crate::domain::time::iso_seconds;
 use crate::domain::{Metadata, PaymentStatus, RefundId};
 use crate::error::{ApiError, ErrorEnvelope};
@@ -182,17 +182,13 @@ async fn read_ask(
     if !issues.is_empty() {
         return Err(ApiError::validation(issues, None));
     }
-    let metadata = metadata.unwrap_or_default();
-    let amount_cents = amount.map(|a| a.cents());
-    let request_hash = fingerprint(amount_cents, reason, note.as_deref(), &metadata);
-    Ok(RefundAsk {
-        amount_cents,
+    Ok(RefundAsk::new(
+        amount.map(|a| a.cents()),
         reason,
         note,
         idempotency_key,
-        metadata,
-        request_hash,
-    })
+        metadata.unwrap_or_default(),
+    ))
 }
 
 /// Refund a payment, in full or in part.

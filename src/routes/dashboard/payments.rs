@@ -16,7 +16,7 @@ use crate::db::sessions::{SessionRow, get_session_by_id};
 use crate::db::webhook_deliveries::list_event_attempts;
 use crate::domain::account::Permission;
 use crate::domain::money::format_plain;
-use crate::domain::refund::{RefundReason, RefundStatus, fingerprint};
+use crate::domain::refund::{RefundReason, RefundStatus};
 use crate::domain::time::now_ms;
 use crate::domain::{Amount, Metadata, PaymentStatus, SessionStatus};
 use crate::lifecycle::accounts::audit;
@@ -559,15 +559,7 @@ pub async fn refund(
     let note = Some(field(&fields, "note").trim().to_owned())
         .filter(|n| !n.is_empty())
         .map(|n| n.chars().take(500).collect::<String>());
-    let metadata = Metadata::default();
-    let ask = RefundAsk {
-        amount_cents,
-        reason,
-        request_hash: fingerprint(amount_cents, reason, note.as_deref(), &metadata),
-        note,
-        idempotency_key: None,
-        metadata,
-    };
+    let ask = RefundAsk::new(amount_cents, reason, note, None, Metadata::default());
     let done = create_refund(
         state.lifecycle(),
         &v.user.merchant_id,
