@@ -59,6 +59,58 @@ pub async fn sessions_since<'e, E: Executor<'e, Database = Any>>(
     .context("counting sessions")
 }
 
+/// One line of the conversion funnel: the sessions of a period whose latest payment went by
+/// one route (or, with no route, where the buyer never started paying), and how far they got.
+#[derive(Debug, Clone, Default, PartialEq, Eq, FromRow)]
+pub struct FunnelLine {
+    /// The route of the sessions' latest payment; `None` for those where none was chosen.
+    pub route_id: Option<String>,
+    /// How many sessions.
+    pub sessions: i64,
+    /// Of them, how many the buyer opened (a session with a payment was opened).
+    pub opened: i64,
+    /// Of them, how many were paid.
+    pub paid: i64,
+    /// Of them, how many failed for good.
+    pub failed: i64,
+    /// Of them, how many expired (or are past their deadline, not yet swept).
+    pub expired: i64,
+}
+
+/// The funnel of the sessions made since `since_ms`, one line per route, the sessions where no
+/// route was chosen first. A range of ids on the list index, like every figure here.
+pub async fn funnel_since<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    merchant_id: &MerchantId,
+    environment: Environment,
+    since_ms: i64,
+    now_ms: i64,
+) -> anyhow::Result<Vec<FunnelLine>> {
+    let mut lines: Vec<FunnelLine> = sqlx::query_as(
+        "SELECT CASE WHEN payment_id IS NULL THEN NULL ELSE route_id END AS route_id,
+                COUNT(*) AS sessions,
+                SUM(CASE WHEN opened_at IS NOT NULL OR payment_id IS NOT NULL THEN 1 ELSE 0 END)
+                    AS opened,
+                SUM(CASE WHEN status = 'paid' THEN 1 ELSE 0 END) AS paid,
+                SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed,
+                SUM(CASE WHEN status = 'expired' OR (status = 'routed' AND expires_at <= $4)
+                    THEN 1 ELSE 0 END) AS expired
+         FROM checkout_sessions
+         WHERE merchant_id = $1 AND environment = $2 AND id >= $3
+         GROUP BY CASE WHEN payment_id IS NULL THEN NULL ELSE route_id END",
+    )
+    .bind(merchant_id)
+    .bind(environment)
+    .bind(format!("chk_{}", suffix_at(since_ms)))
+    .bind(now_ms)
+    .fetch_all(executor)
+    .await
+    .context("reading the conversion funnel")?;
+    // NULL sorts first on SQLite and last on PostgreSQL: sort here.
+    lines.sort_by(|a, b| a.route_id.cmp(&b.route_id));
+    Ok(lines)
+}
+
 /// The merchant's endpoints that are disabled or whose last delivery failed: (id, url).
 pub async fn failing_endpoints<'e, E: Executor<'e, Database = Any>>(
     executor: E,

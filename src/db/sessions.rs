@@ -52,6 +52,8 @@ pub struct SessionRow {
     pub created_at: i64,
     /// When its status or payment last changed (Unix milliseconds).
     pub updated_at: i64,
+    /// When the buyer first opened its page (Unix milliseconds); `None` until then.
+    pub opened_at: Option<i64>,
 }
 
 /// A session to create: everything but its customer, whom the session writer finds or creates
@@ -118,6 +120,7 @@ impl NewSession {
             expires_at: self.expires_at,
             created_at: self.created_at,
             updated_at: self.created_at,
+            opened_at: None,
         }
     }
 }
@@ -125,7 +128,7 @@ impl NewSession {
 const COLUMNS: &str = "id, merchant_id, environment, customer_id, customer_email, product, \
     amount_cents, currency, status, preferred_route, route_id, redirect_url, metadata, \
     client_reference_id, idempotency_key, request_hash, payment_id, expires_at, created_at, \
-    updated_at";
+    updated_at, opened_at";
 
 /// Inserts many sessions in one statement, skipping those whose idempotency key is taken.
 /// Returns the ids actually inserted. Rows should come sorted by idempotency key so that
@@ -164,7 +167,8 @@ pub async fn insert_sessions<'e, E: Executor<'e, Database = Any>>(
             .bind(&row.payment_id)
             .bind(row.expires_at)
             .bind(row.created_at)
-            .bind(row.updated_at);
+            .bind(row.updated_at)
+            .bind(row.opened_at);
     }
     query
         .fetch_all(executor)
@@ -289,6 +293,22 @@ pub async fn get_session_view<'e, E: Executor<'e, Database = Any>>(
         .fetch_optional(executor)
         .await
         .context("reading a session for its page")
+}
+
+/// Notes that the buyer opened the session's page at `now_ms`, the first time only: later
+/// views find `opened_at` set and write nothing.
+pub async fn mark_opened<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: &SessionId,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE checkout_sessions SET opened_at = $1 WHERE id = $2 AND opened_at IS NULL")
+        .bind(now_ms)
+        .bind(id)
+        .execute(executor)
+        .await
+        .context("noting that a checkout page was opened")?;
+    Ok(())
 }
 
 /// Expires the session if no buyer has started paying: a compare-and-set, so it is safe

@@ -1192,3 +1192,81 @@ async fn payments_are_found_by_an_exact_metadata_value() {
         .await;
     assert!(csv.html.contains(&longer) && !csv.html.contains(&exact));
 }
+
+/// The numbers in the `<td class="num">` cells of the funnel's row for `route`.
+fn funnel_row(html: &str, route: &str) -> Vec<String> {
+    let row = html
+        .split(&format!("<tr data-route=\"{route}\">"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no funnel row for {route:?}: {html}"))
+        .split("</tr>")
+        .next()
+        .unwrap();
+    row.split("<td class=\"num\">")
+        .skip(1)
+        .map(|cell| cell.split('<').next().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_home_page_counts_the_funnel_from_opened_to_paid_per_route() {
+    let app = spawn_app().await;
+    let body = json!({"product": "Creator plan", "amount": 116,
+        "customer": "buyer@example.com", "preferredRoute": "card"});
+    // Paid by card: opened, chosen, paid.
+    paid(&app, "paid@example.com", None).await;
+    // Declined by card: opened, chosen, still open (the buyer may try again).
+    let declined = app.create_session(&body).await;
+    Buyer::new(&app, declined["id"].as_str().unwrap())
+        .card_checkout("4000000000000002")
+        .await;
+    // Opened twice, nothing chosen: opened once, at the first view.
+    let looked = app.create_session(&body).await;
+    let looked = looked["id"].as_str().unwrap().to_owned();
+    let path = format!("/checkout/{looked}");
+    assert_eq!(app.get_anonymous(&path).await.status(), 200);
+    let opened_sql = format!("SELECT opened_at FROM checkout_sessions WHERE id = '{looked}'");
+    let first = app.scalar(&opened_sql).await;
+    assert!(first > 0, "the first view is noted");
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert_eq!(app.get_anonymous(&path).await.status(), 200);
+    assert_eq!(
+        app.scalar(&opened_sql).await,
+        first,
+        "later views write nothing"
+    );
+    // Never opened, expired by the merchant.
+    let ignored = app.create_session(&body).await;
+    assert_eq!(
+        app.expire_session(ignored["id"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
+
+    let mut viewer = signed_in(&app, "viewer@shop.example", Role::Viewer).await;
+    let home = viewer.get("/dashboard").await;
+    assert_eq!(home.status, 200);
+    for (step, n) in [("created", 4), ("opened", 3), ("chosen", 2), ("paid", 1)] {
+        assert!(
+            home.html.contains(&format!("id=\"funnel-{step}\">{n}<")),
+            "{step} should be {n}: {}",
+            home.html
+        );
+    }
+    // Chosen, paid, failed, expired, open, paid of chosen.
+    assert_eq!(
+        funnel_row(&home.html, "card-bridge-a"),
+        ["2", "1", "0", "0", "1", "50%"]
+    );
+    assert_eq!(funnel_row(&home.html, "")[3], "1", "one expired unchosen");
+
+    // The page opened is on the paid payment's timeline.
+    let page = viewer
+        .get(&format!(
+            "/dashboard/payments/{}",
+            declined["id"].as_str().unwrap()
+        ))
+        .await;
+    assert!(page.html.contains("Page opened"), "{}", page.html);
+}

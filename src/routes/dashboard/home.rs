@@ -1,5 +1,5 @@
 //! `GET /dashboard`: today's and this month's paid volume, the sessions of today by status,
-//! and the endpoints that fail.
+//! the conversion funnel of the last seven days per route, and the endpoints that fail.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -7,8 +7,11 @@ use askama::Template;
 use time::OffsetDateTime;
 
 use super::{Chrome, error_page, render, viewer};
-use crate::db::dashboard::{failing_endpoints, paid_since, sessions_since};
+use crate::db::dashboard::{
+    FunnelLine, failing_endpoints, funnel_since, paid_since, sessions_since,
+};
 use crate::domain::time::now_ms;
+use crate::i18n::Catalog;
 use crate::state::AppState;
 
 /// The home page.
@@ -24,6 +27,95 @@ struct HomePage {
     sessions: Vec<(String, i64)>,
     /// (id, url) of endpoints that fail.
     failing: Vec<(String, String)>,
+    funnel: Funnel,
+}
+
+/// How many days the funnel looks back.
+const FUNNEL_DAYS: i64 = 7;
+
+/// The conversion funnel as the page shows it.
+struct Funnel {
+    /// (key, label, count) of each step: created, opened, route chosen, paid.
+    steps: Vec<(&'static str, String, i64)>,
+    /// The number the steps are measured against (the sessions created).
+    created: i64,
+    /// One line per route the buyers chose.
+    routes: Vec<FunnelRoute>,
+    /// Sessions where no route was chosen: (opened, expired or past due).
+    unchosen: (i64, i64),
+}
+
+/// One route's line of the funnel.
+struct FunnelRoute {
+    id: String,
+    label: String,
+    chosen: i64,
+    paid: i64,
+    failed: i64,
+    expired: i64,
+    /// Neither paid, failed nor expired yet.
+    open: i64,
+    /// Paid of chosen, in words (`62%`).
+    rate: String,
+}
+
+impl Funnel {
+    fn of(
+        lines: &[FunnelLine],
+        routes: &[crate::domain::payment_route::PaymentRoute],
+        t: &Catalog,
+    ) -> Funnel {
+        let sum = |f: fn(&FunnelLine) -> i64| lines.iter().map(f).sum::<i64>();
+        let created = sum(|l| l.sessions);
+        let chosen: i64 = lines
+            .iter()
+            .filter(|l| l.route_id.is_some())
+            .map(|l| l.sessions)
+            .sum();
+        let step = |key: &'static str, n: i64| {
+            (
+                key,
+                t.get(&format!("dashboard.funnel_{key}")).into_owned(),
+                n,
+            )
+        };
+        let unchosen = lines
+            .iter()
+            .find(|l| l.route_id.is_none())
+            .map_or((0, 0), |l| (l.opened, l.expired));
+        Funnel {
+            steps: vec![
+                step("created", created),
+                step("opened", sum(|l| l.opened)),
+                step("chosen", chosen),
+                step("paid", sum(|l| l.paid)),
+            ],
+            created,
+            routes: lines
+                .iter()
+                .filter_map(|l| {
+                    let id = l.route_id.clone()?;
+                    let label = routes
+                        .iter()
+                        .find(|r| r.id == id)
+                        .map_or_else(|| id.clone(), |r| r.label_in(t.code).to_owned());
+                    Some(FunnelRoute {
+                        label,
+                        chosen: l.sessions,
+                        paid: l.paid,
+                        failed: l.failed,
+                        expired: l.expired,
+                        open: l.sessions - l.paid - l.failed - l.expired,
+                        rate: t
+                            .get("dashboard.percent")
+                            .replace("{n}", &(l.paid * 100 / l.sessions.max(1)).to_string()),
+                        id,
+                    })
+                })
+                .collect(),
+            unchosen,
+        }
+    }
 }
 
 /// Midnight UTC of today and the first of this month, in Unix ms.
@@ -42,7 +134,8 @@ pub async fn home(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
     };
     let page = async {
         let (merchant, env) = (&v.user.merchant_id, v.session.environment);
-        let (day, month) = day_and_month_start(now_ms());
+        let now = now_ms();
+        let (day, month) = day_and_month_start(now);
         let today = paid_since(&state.db.read, merchant, env, day).await?;
         let this_month = paid_since(&state.db.read, merchant, env, month).await?;
         anyhow::Ok(HomePage {
@@ -53,6 +146,18 @@ pub async fn home(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
             month_count: this_month.count,
             sessions: sessions_since(&state.db.read, merchant, env, day).await?,
             failing: failing_endpoints(&state.db.read, merchant, env).await?,
+            funnel: Funnel::of(
+                &funnel_since(
+                    &state.db.read,
+                    merchant,
+                    env,
+                    now - FUNNEL_DAYS * 86_400_000,
+                    now,
+                )
+                .await?,
+                &state.settings.routes,
+                &v.t,
+            ),
         })
     };
     match page.await {

@@ -372,6 +372,15 @@ async fn detail_page(
             redeliver: None,
         },
     ];
+    if let Some(opened) = s.opened_at {
+        timeline.push(Moment {
+            at: opened,
+            when: String::new(),
+            what: t.get("dashboard.tl_page_opened").into_owned(),
+            detail: String::new(),
+            redeliver: None,
+        });
+    }
     let events = list_events(
         &state.db.read,
         &v.user.merchant_id,

@@ -11,7 +11,7 @@ use super::step::{Step, effective_status, page_state_key};
 use super::steps::{Shown, render_step, to_provider};
 use super::{Ctx, error_page, not_found_page};
 use crate::db::payments::{PaymentRow, get_payment_by_session};
-use crate::db::sessions::{SessionRow, SessionView, get_session_view};
+use crate::db::sessions::{SessionRow, SessionView, get_session_view, mark_opened};
 use crate::db::webhook_deliveries::event_delivery_state;
 use crate::domain::event::EventKind;
 use crate::domain::time::now_ms;
@@ -29,6 +29,10 @@ pub async fn checkout_page(
         let Some((view, payment)) = load(&state, &id).await? else {
             return anyhow::Ok(None);
         };
+        if view.session.opened_at.is_none() {
+            // The funnel's first step, written on the first view only.
+            mark_opened(&state.db.write, &view.session.id, now_ms()).await?;
+        }
         let confirming = merchant_still_confirming(&state, &view.session, payment.as_ref()).await?;
         let chain = chain_status(&state, payment.as_ref()).await?;
         Ok(Some((view, payment, confirming, chain)))

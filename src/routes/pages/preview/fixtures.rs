@@ -128,6 +128,7 @@ fn session(status: SessionStatus) -> SessionView {
             },
             created_at: now,
             updated_at: now,
+            opened_at: Some(now),
         },
         merchant_name: "Demo Store".into(),
         branding: MerchantBranding::default(),
