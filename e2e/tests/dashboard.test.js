@@ -199,6 +199,42 @@ for (const run of RUNS) {
   });
 }
 
+/** A 1×1 PNG, as a browser would upload it from disk. */
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg==',
+  'base64',
+);
+
+test('the owner uploads a logo from the branding page, without JavaScript, and sees it in the preview', async (t) => {
+  const { page, context } = await buyer(h, t, 'desktop', { javaScriptEnabled: false });
+  await visit(page, `${h.server.url}/dashboard/login`);
+  await signIn(page);
+  await visit(page, `${h.server.url}/dashboard/branding`);
+  // Not an image: the form again with a plain reason, nothing saved.
+  await page.setInputFiles('#b-logo', { name: 'logo.png', mimeType: 'image/png', buffer: Buffer.from('not a picture') });
+  await follow(page, '#branding-form button[type="submit"]', { status: 400 });
+  assert.match(oneLine(await page.textContent('#branding-error')), /must be a PNG, JPEG, WebP or SVG image/);
+  assert.equal(await page.locator('#logo-current').count(), 0, 'no logo saved');
+
+  await page.setInputFiles('#b-logo', { name: 'logo.png', mimeType: 'image/png', buffer: PNG });
+  await follow(page, '#branding-form button[type="submit"]');
+  assert.equal(new URL(page.url()).searchParams.get('notice'), 'saved');
+  const current = page.locator('#logo-current');
+  assert.equal(await current.count(), 1, 'the saved logo is shown');
+  assert.ok(await current.evaluate((img) => img.complete && img.naturalWidth === 1), 'the saved logo loads');
+  const frame = page.frameLocator('#branding-preview');
+  const framed = frame.locator('img[src*="/logo"]');
+  await framed.waitFor({ state: 'attached', timeout: 5_000 });
+  assert.ok(await framed.evaluate((img) => img.complete && img.naturalWidth === 1), 'the preview wears the logo');
+  await screenshot(page, 'dashboard-branding-logo-desktop');
+
+  // Removed with the box: gone from the page and from the checkout.
+  await page.check('input[name="remove_logo"]');
+  await follow(page, '#branding-form button[type="submit"]');
+  assert.equal(await page.locator('#logo-current').count(), 0, 'the logo is removed');
+  assert.deepEqual(context.cspViolations, [], 'no CSP violation or page error');
+});
+
 describe('every dashboard page', () => {
   /** A fresh one-time link (from the CLI): its page is audited, never used. */
   let invite;

@@ -191,11 +191,31 @@ pub fn parse_logo_data_url(s: &str) -> Result<(String, String), String> {
             MAX_LOGO_BYTES / 1024
         ));
     }
+    match sniff_image(&bytes) {
+        Some(found) if found == kind => {}
+        Some(found) => return Err(format!("is declared {kind} but its bytes are {found}")),
+        None => return Err(format!("is declared {kind} but its bytes are not an image")),
+    }
     check_logo(kind, &bytes)?;
     Ok((
         kind.to_owned(),
         base64::engine::general_purpose::STANDARD.encode(bytes),
     ))
+}
+
+/// The image type `bytes` are, by their signature: PNG, JPEG, WebP, or SVG (text holding an
+/// `<svg` element near its start); `None` for anything else.
+pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        Some("image/jpeg")
+    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else {
+        let head = String::from_utf8_lossy(&bytes[..bytes.len().min(1024)]);
+        head.contains("<svg").then_some("image/svg+xml")
+    }
 }
 
 /// Refuses an SVG logo that could run script or fetch anything (see [`super::svg`]); the
@@ -417,6 +437,9 @@ mod tests {
     #[test]
     fn logos_must_be_small_images() {
         assert!(parse_logo_data_url("data:image/png;base64,iVBORw0KGgo=").is_ok());
+        // Declared one type, made of another, or of no image at all.
+        assert!(parse_logo_data_url("data:image/jpeg;base64,iVBORw0KGgo=").is_err());
+        assert!(parse_logo_data_url("data:image/png;base64,aGVsbG8gd29ybGQ=").is_err());
         assert!(parse_logo_data_url("data:text/html;base64,PHNjcmlwdD4=").is_err());
         assert!(parse_logo_data_url("https://cdn.example/logo.png").is_err());
         let big = base64::engine::general_purpose::STANDARD.encode(vec![0u8; MAX_LOGO_BYTES + 1]);

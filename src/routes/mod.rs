@@ -4,6 +4,7 @@ pub mod api;
 pub mod assets;
 pub mod dashboard;
 pub mod head;
+pub mod multipart;
 pub mod pages;
 
 use actix_web::http::StatusCode;

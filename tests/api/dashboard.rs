@@ -1270,3 +1270,113 @@ async fn the_home_page_counts_the_funnel_from_opened_to_paid_per_route() {
         .await;
     assert!(page.html.contains("Page opened"), "{}", page.html);
 }
+
+/// A 1×1 PNG.
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\0\x05\0\x01\xff\x89\x99=\x1d\0\0\0\0IEND\xaeB`\x82";
+
+#[tokio::test]
+async fn the_owner_uploads_and_removes_a_logo_and_bad_files_change_nothing() {
+    let app = spawn_app().await;
+    let logo_path = format!("/brand/{}/logo", app.merchant_id);
+    let mut owner = signed_in(&app, "owner@shop.example", Role::Owner).await;
+    let page = owner.get("/dashboard/branding").await;
+    assert!(page.html.contains("enctype=\"multipart/form-data\""));
+    assert!(!page.html.contains("id=\"logo-current\""), "no logo yet");
+    let upload = async |owner: &mut Browser, name: &str, kind: &str, bytes: &[u8]| {
+        let page = owner.get("/dashboard/branding").await;
+        let token = page.token_of("/dashboard/branding");
+        owner
+            .post_multipart(
+                "/dashboard/branding",
+                &[("token", &token), ("display_name", "Nimbus")],
+                ("logo", name, kind, bytes),
+            )
+            .await
+    };
+
+    let saved = upload(&mut owner, "logo.png", "image/png", PNG).await;
+    assert_eq!(saved.status, 303, "{}", saved.html);
+    let page = owner.get("/dashboard/branding").await;
+    assert!(page.html.contains("id=\"logo-current\""), "{}", page.html);
+    assert_eq!(
+        page.value_of("b-name"),
+        "Nimbus",
+        "the other fields are saved too"
+    );
+    let served = app.get_anonymous(&logo_path).await;
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.headers()["content-type"], "image/png");
+    assert_eq!(served.bytes().await.unwrap().as_ref(), PNG);
+
+    // Not an image, whatever its name and type say.
+    let text = upload(&mut owner, "logo.png", "image/png", b"hello, not a picture").await;
+    assert_eq!(text.status, 400);
+    assert!(
+        text.html
+            .contains("The logo must be a PNG, JPEG, WebP or SVG image"),
+        "{}",
+        text.html
+    );
+    // An SVG that would run script.
+    let svg = br#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>"#;
+    let script = upload(&mut owner, "logo.svg", "image/svg+xml", svg).await;
+    assert_eq!(script.status, 400);
+    assert!(script.html.contains("plain SVG drawing"), "{}", script.html);
+    // Too large: refused before it is read whole.
+    let mut big = PNG.to_vec();
+    big.resize(90 * 1024, 0);
+    let large = upload(&mut owner, "big.png", "image/png", &big).await;
+    assert_eq!(large.status, 413);
+    assert!(large.html.contains("at most 64 KiB"), "{}", large.html);
+    // Just over the logo's limit, within the form's: the API's rule says so.
+    big.truncate(65 * 1024);
+    let over = upload(&mut owner, "big.png", "image/png", &big).await;
+    assert_eq!(over.status, 400);
+    assert!(over.html.contains("64 KiB"), "{}", over.html);
+    let served = app.get_anonymous(&logo_path).await;
+    assert_eq!(
+        served.bytes().await.unwrap().as_ref(),
+        PNG,
+        "nothing half-written: the first logo stays"
+    );
+
+    // No file chosen leaves the logo; the box removes it.
+    let kept = upload(&mut owner, "", "application/octet-stream", b"").await;
+    assert_eq!(kept.status, 303);
+    assert_eq!(app.get_anonymous(&logo_path).await.status(), 200);
+    let page = owner.get("/dashboard/branding").await;
+    let removed = owner
+        .post_multipart(
+            "/dashboard/branding",
+            &[
+                ("token", &page.token_of("/dashboard/branding")),
+                ("remove_logo", "1"),
+            ],
+            ("logo", "", "application/octet-stream", b""),
+        )
+        .await;
+    assert_eq!(removed.status, 303);
+    assert_eq!(app.get_anonymous(&logo_path).await.status(), 404);
+
+    // A viewer cannot, and a replayed token is spent.
+    let mut viewer = signed_in(&app, "viewer@shop.example", Role::Viewer).await;
+    let refused = viewer
+        .post_multipart(
+            "/dashboard/branding",
+            &[("token", "x")],
+            ("logo", "logo.png", "image/png", PNG),
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    let page = owner.get("/dashboard/branding").await;
+    let token = page.token_of("/dashboard/branding");
+    let file = ("logo", "logo.png", "image/png", PNG);
+    let first = owner
+        .post_multipart("/dashboard/branding", &[("token", &token)], file)
+        .await;
+    assert_eq!(first.status, 303);
+    let again = owner
+        .post_multipart("/dashboard/branding", &[("token", &token)], file)
+        .await;
+    assert_eq!(again.status, 409);
+}

@@ -1,4 +1,4 @@
-//! `GET /dashboard/branding`: the checkout's branding (name, colour, button shape, note,
+//! `GET /dashboard/branding`: the checkout's branding (name, logo, colour, button shape, note,
 //! default language) edited by the owner, beside a preview of the checkout page wearing what
 //! is saved (a frame of `/dashboard/branding/preview`: no script needed to see it).
 
@@ -6,11 +6,12 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_SECURITY_POLICY, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use base64::Engine;
 
-use super::{Chrome, error_page, render, see_other, signed_post, viewer};
+use super::{Chrome, error_page, render, see_other, signed_upload, viewer};
 use crate::db::merchants::{get_branding, update_branding};
 use crate::domain::account::Permission;
-use crate::domain::branding::{ButtonShape, parse_update};
+use crate::domain::branding::{ButtonShape, MAX_LOGO_BYTES, parse_update, sniff_image};
 use crate::domain::input::RawObject;
 use crate::domain::time::now_ms;
 use crate::lifecycle::accounts::audit;
@@ -39,6 +40,10 @@ struct BrandingPage {
     shape: String,
     note: String,
     language: String,
+    /// The saved logo's address, when there is one.
+    logo_href: Option<String>,
+    /// The largest logo, in KiB.
+    max_logo_kib: usize,
     shapes: Vec<&'static str>,
     languages: Vec<(&'static str, String)>,
     /// The form's token, when the viewer may edit.
@@ -58,8 +63,15 @@ async fn page(
     let row = get_branding(&state.db.read, &v.user.merchant_id)
         .await?
         .unwrap_or_default();
+    let logo_href = row
+        .logo_type
+        .is_some()
+        .then(|| Brand::resolve(state, &row).logo_href(v.user.merchant_id.as_str()))
+        .flatten();
     Ok(BrandingPage {
         chrome: Chrome::of(state, v, "branding").await?,
+        logo_href,
+        max_logo_kib: MAX_LOGO_BYTES / 1024,
         preview_href: format!(
             "/dashboard/branding/preview?v={}",
             row.branding_updated_at.unwrap_or(0)
@@ -114,17 +126,34 @@ pub async fn branding(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
     }
 }
 
-/// `POST /dashboard/branding`: saves the form (an empty field clears its part).
+/// The largest branding form: the logo and room for the other fields.
+const MAX_BRANDING_FORM_BYTES: usize = MAX_LOGO_BYTES + 16 * 1024;
+
+/// `POST /dashboard/branding`: saves the form (an empty field clears its part). Sent as
+/// `multipart/form-data` when it carries a logo; a logo file replaces the saved one, the
+/// `remove_logo` box clears it, and neither leaves it alone.
 pub async fn save(
     state: web::Data<AppState>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (v, fields) =
-        match signed_post(&state, &req, payload, "branding", Permission::EditBranding).await {
-            Ok(found) => found,
-            Err(answer) => return answer,
-        };
+    let (v, fields, files) = match signed_upload(
+        &state,
+        &req,
+        payload,
+        "branding",
+        Permission::EditBranding,
+        MAX_BRANDING_FORM_BYTES,
+    )
+    .await
+    {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let refuse = async |why: String| match page(&state, &v, None, Some(why)).await {
+        Ok(page) => with_csp(render(StatusCode::BAD_REQUEST, &page), CSP_WITH_PREVIEW),
+        Err(e) => error_page(&v.t, &e),
+    };
     // The form's fields as the API's body: one parser, one set of rules.
     let text = |name: &str| {
         let value = field(&fields, name).trim();
@@ -134,13 +163,26 @@ pub async fn save(
             serde_json::Value::String(value.to_owned())
         }
     };
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "displayName": text("display_name"),
         "brandColor": text("color"),
         "buttonShape": text("shape"),
         "note": text("note"),
         "defaultLanguage": text("language"),
     });
+    // A chosen file, by what its bytes are (not its name); the API's rules check the rest.
+    let logo = files
+        .iter()
+        .find(|f| f.name == "logo" && !f.data.is_empty());
+    if let Some(file) = logo {
+        let Some(kind) = sniff_image(&file.data) else {
+            return refuse(v.t.get("dashboard.branding_logo_not_image").into_owned()).await;
+        };
+        let data = base64::engine::general_purpose::STANDARD.encode(&file.data);
+        body["logo"] = format!("data:{kind};base64,{data}").into();
+    } else if field(&fields, "remove_logo") == "1" {
+        body["logo"] = serde_json::Value::Null;
+    }
     let parsed = RawObject::parse(body.to_string().as_bytes())
         .map(|raw| parse_update(&raw, &state.catalogs.codes()));
     let update = match parsed {
@@ -151,10 +193,7 @@ pub async fn save(
                 .map(|i| format!("{} {}", i.field, i.message))
                 .collect::<Vec<_>>()
                 .join("; ");
-            return match page(&state, &v, None, Some(why)).await {
-                Ok(page) => with_csp(render(StatusCode::BAD_REQUEST, &page), CSP_WITH_PREVIEW),
-                Err(e) => error_page(&v.t, &e),
-            };
+            return refuse(why).await;
         }
         Err(e) => return error_page(&v.t, &anyhow::anyhow!("the branding form: {e}")),
     };

@@ -30,6 +30,8 @@ use crate::domain::ids::random_token;
 use crate::domain::time::now_ms;
 use crate::i18n::Catalog;
 use crate::lifecycle::accounts::{SESSION_IDLE_MS, token_hash};
+use crate::routes::api::body::{BodyError, body_timeout, read_body};
+use crate::routes::multipart::{self, Part};
 use crate::routes::pages::form::is_same_origin;
 use crate::state::AppState;
 
@@ -245,17 +247,76 @@ async fn signed_post(
     let Some(fields) = crate::routes::pages::form::read_form(req, payload).await else {
         return Err(message(&v.t, StatusCode::BAD_REQUEST, "bad_form"));
     };
-    let token = crate::routes::pages::form::field(&fields, "token").to_owned();
+    check_form_token(state, req, &v, form, &fields).await?;
+    Ok((v, fields))
+}
+
+/// Checks the `token` field of a posted form (see [`check_post`]).
+async fn check_form_token(
+    state: &AppState,
+    req: &HttpRequest,
+    v: &Viewer,
+    form: &str,
+    fields: &[(String, String)],
+) -> Result<(), HttpResponse> {
+    let token = crate::routes::pages::form::field(fields, "token");
     check_post(
         state,
         req,
         &v.t,
         v.session.form_secret.as_bytes(),
         form,
-        &token,
+        token,
     )
-    .await?;
-    Ok((v, fields))
+    .await
+}
+
+/// Like [`signed_post`], for a form that may carry files (`multipart/form-data`, read whole
+/// within `limit` bytes): its text fields and its files. A plain form is read as usual, with
+/// no files.
+async fn signed_upload(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+    form: &str,
+    need: Permission,
+    limit: usize,
+) -> Result<(Viewer, Vec<(String, String)>, Vec<Part>), HttpResponse> {
+    let content_type = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let Some(boundary) = multipart::boundary(content_type) else {
+        return signed_post(state, req, payload, form, need)
+            .await
+            .map(|(v, fields)| (v, fields, Vec::new()));
+    };
+    let v = viewer(state, req).await?;
+    if !v.may(need) {
+        return Err(message(&v.t, StatusCode::FORBIDDEN, "forbidden"));
+    }
+    let body = match read_body(req, payload, limit, body_timeout(req)).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => {
+            return Err(message(&v.t, StatusCode::PAYLOAD_TOO_LARGE, "too_large"));
+        }
+        Err(_) => return Err(message(&v.t, StatusCode::BAD_REQUEST, "bad_form")),
+    };
+    let Ok(parts) = multipart::parse(&body, &boundary) else {
+        return Err(message(&v.t, StatusCode::BAD_REQUEST, "bad_form"));
+    };
+    let (files, texts): (Vec<Part>, Vec<Part>) =
+        parts.into_iter().partition(|p| p.filename.is_some());
+    let Some(fields) = texts
+        .into_iter()
+        .map(|p| String::from_utf8(p.data).ok().map(|text| (p.name, text)))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return Err(message(&v.t, StatusCode::BAD_REQUEST, "bad_form"));
+    };
+    check_form_token(state, req, &v, form, &fields).await?;
+    Ok((v, fields, files))
 }
 
 fn form_mac(secret: &[u8], form: &str, issued: i64, nonce: &str) -> Hmac<Sha256> {
