@@ -31,14 +31,20 @@ test('the preview gallery is served at /preview in development (README, docs/tem
   assert.equal(entry.status, 200, `GET /preview/card.en.plain answered ${entry.status}`);
 });
 
-test('the gallery covers every state in every language, plain and branded', () => {
+test('the gallery covers every state in every language, plain and branded, and the dashboard', () => {
   const parsed = site.slugs.map(parseSlug);
   const languages = new Set(parsed.map((p) => p.language));
   for (const lang of ['en', 'es', 'pt-BR']) assert.ok(languages.has(lang), `language ${lang}`);
   for (const state of Object.keys(PRIMARY_OF)) {
     assert.ok(parsed.some((p) => p.state === state), `state ${state}`);
   }
-  assert.equal(site.slugs.length, new Set(parsed.map((p) => p.state)).size * languages.size * 2);
+  // The checkout's states plain and branded; the dashboard's pages plain only.
+  const states = new Set(parsed.map((p) => p.state));
+  const dashboard = [...states].filter((s) => s.startsWith('dashboard-'));
+  for (const page of ['dashboard-home', 'dashboard-payment', 'dashboard-branding']) {
+    assert.ok(dashboard.includes(page), `dashboard page ${page}`);
+  }
+  assert.equal(site.slugs.length, (states.size - dashboard.length) * languages.size * 2 + dashboard.length * languages.size);
 });
 
 describe('axe-core: zero serious or critical violations', () => {

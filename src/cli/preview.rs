@@ -32,7 +32,7 @@ pub async fn export(settings: Settings, dir: &Path) -> anyhow::Result<usize> {
     std::fs::create_dir_all(dir.join("static"))
         .with_context(|| format!("creating {}", dir.display()))?;
     std::fs::create_dir_all(dir.join("assets"))?;
-    for name in ["checkout.css", "checkout.js"] {
+    for name in ["checkout.css", "checkout.js", "dashboard.css"] {
         let bytes = asset_bytes(&static_dir, name).with_context(|| format!("reading {name}"))?;
         std::fs::write(dir.join("static").join(name), bytes)?;
     }
@@ -43,6 +43,9 @@ pub async fn export(settings: Settings, dir: &Path) -> anyhow::Result<usize> {
         let mut html = html
             .replace(&state.assets.css_href(), "static/checkout.css")
             .replace(&state.assets.js_href(), "static/checkout.js")
+            .replace(&state.assets.href("dashboard.css"), "static/dashboard.css")
+            .replace("\"/static/checkout.css\"", "\"static/checkout.css\"")
+            .replace("\"/static/dashboard.css\"", "\"static/dashboard.css\"")
             .replace("/preview/assets/", "assets/");
         // Entry links (and language switchers) point at sibling files.
         for entry in entries(&state) {
@@ -98,5 +101,15 @@ mod tests {
         let page = std::fs::read_to_string(dir.path().join("card.es.branded.html")).expect("page");
         assert!(page.contains("href=\"static/checkout.css\"") && page.contains("assets/brand.css"));
         assert!(dir.path().join("static/checkout.js").exists());
+        let home = std::fs::read_to_string(dir.path().join("dashboard-home.pt-BR.plain.html"))
+            .expect("the dashboard's home");
+        assert!(home.contains("href=\"static/dashboard.css\""), "{home}");
+        assert!(home.contains("lang=\"pt-BR\""));
+        let branding = std::fs::read_to_string(dir.path().join("dashboard-branding.es.plain.html"))
+            .expect("the branding page");
+        assert!(
+            branding.contains("src=\"choose.es.branded.html\""),
+            "{branding}"
+        );
     }
 }

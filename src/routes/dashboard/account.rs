@@ -116,3 +116,21 @@ pub async fn totp_off(
         Err(e) => error_page(&v.t, &e),
     }
 }
+
+/// A gallery sample: the account page with the second factor off.
+pub(super) fn sample(state: &AppState, t: &std::sync::Arc<crate::i18n::Catalog>) -> HttpResponse {
+    let secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP".to_owned();
+    let issuer = t.get("dashboard.app_name").into_owned();
+    render(
+        StatusCode::OK,
+        &AccountPage {
+            chrome: Chrome::sample(state, t, "account"),
+            totp_on: false,
+            qr: qr_svg(&otpauth_uri(&issuer, "owner@example.com", &secret)),
+            on_token: super::gallery::TOKEN.into(),
+            off_token: super::gallery::TOKEN.into(),
+            secret,
+            notice: None,
+        },
+    )
+}

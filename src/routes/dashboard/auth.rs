@@ -439,3 +439,59 @@ pub async fn setup_submit(
         Err(e) => error_page(&t, &e),
     }
 }
+
+/// Gallery samples: the sign-in page (with a wrong password when `error`), the second
+/// factor's page and the account setup page.
+pub(super) fn sample(
+    state: &AppState,
+    t: &Arc<Catalog>,
+    which: super::gallery::Public,
+) -> HttpResponse {
+    use super::gallery::{Public, TOKEN};
+    let (css, dash_css) = (state.assets.css_href(), state.assets.href("dashboard.css"));
+    match which {
+        Public::Login { error } => render(
+            if error {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::OK
+            },
+            &LoginPage {
+                t: t.clone(),
+                css,
+                dash_css,
+                token: TOKEN.into(),
+                next: "/dashboard".into(),
+                email: if error {
+                    "owner@example.com".into()
+                } else {
+                    String::new()
+                },
+                error: error.then(|| t.get("dashboard.login_wrong").into_owned()),
+            },
+        ),
+        Public::Code => render(
+            StatusCode::OK,
+            &CodePage {
+                t: t.clone(),
+                css,
+                dash_css,
+                token: TOKEN.into(),
+                user: "usr_preview".into(),
+                next: "/dashboard".into(),
+            },
+        ),
+        Public::Setup => render(
+            StatusCode::OK,
+            &SetupPage {
+                t: t.clone(),
+                css,
+                dash_css,
+                token: TOKEN.into(),
+                role: "owner",
+                email: String::new(),
+                error: None,
+            },
+        ),
+    }
+}

@@ -26,7 +26,7 @@ script-src 'self'; connect-src 'self'; frame-src 'self'; frame-ancestors 'none';
 base-uri 'none'; form-action 'self'";
 
 /// The preview's policy: the checkout page's, framed by our own pages only.
-const CSP_FRAMED: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+pub const CSP_FRAMED: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
 script-src 'self'; connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; \
 form-action 'none'";
 
@@ -246,4 +246,31 @@ pub async fn preview_page(state: web::Data<AppState>, req: HttpRequest) -> HttpR
         preview::render_branded(&state, t, "/dashboard/branding/preview", view),
         CSP_FRAMED,
     )
+}
+
+/// A gallery sample: the fixture brand in the form, beside the gallery's branded checkout.
+pub(super) fn sample(state: &AppState, t: &std::sync::Arc<crate::i18n::Catalog>) -> HttpResponse {
+    let page = BrandingPage {
+        chrome: super::Chrome::sample(state, t, "branding"),
+        display_name: "Nimbus".into(),
+        color: "#6d28d9".into(),
+        shape: "pill".into(),
+        note: "Questions? We reply within a day.".into(),
+        language: String::new(),
+        logo_href: Some("/preview/assets/logo.svg".into()),
+        max_logo_kib: MAX_LOGO_BYTES / 1024,
+        shapes: vec!["rounded", "pill", "square"],
+        languages: state
+            .catalogs
+            .codes()
+            .into_iter()
+            .filter_map(|code| state.catalogs.find(code))
+            .map(|c| (c.code, c.get("meta.language_name").into_owned()))
+            .collect(),
+        token: Some(super::gallery::TOKEN.into()),
+        preview_href: format!("/preview/choose.{}.branded", t.code),
+        notice: None,
+        error: None,
+    };
+    with_csp(render(StatusCode::OK, &page), CSP_WITH_PREVIEW)
 }

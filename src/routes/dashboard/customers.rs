@@ -155,3 +155,52 @@ pub async fn customer(
         Err(e) => error_page(&v.t, &e),
     }
 }
+
+/// A gallery sample of the customers list.
+pub(super) fn sample_list(
+    state: &AppState,
+    t: &std::sync::Arc<crate::i18n::Catalog>,
+) -> HttpResponse {
+    use super::gallery::{NOW, id};
+    let customers = ["ada@example.com", "grace@example.com", "linus@example.com"]
+        .into_iter()
+        .enumerate()
+        .map(|(i, email)| CustomerLine {
+            id: id("cus", i),
+            email: email.into(),
+            status: "active",
+            created: t.date(NOW - i as i64 * 86_400_000),
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &CustomersPage {
+            chrome: Chrome::sample(state, t, "customers"),
+            email: String::new(),
+            customers,
+            next_href: None,
+        },
+    )
+}
+
+/// A gallery sample of one customer with their payments.
+pub(super) fn sample_one(
+    state: &AppState,
+    t: &std::sync::Arc<crate::i18n::Catalog>,
+) -> HttpResponse {
+    use super::gallery::{NOW, id};
+    let mut lines = super::payments::sample_lines(t);
+    lines.retain(|l| l.email == "ada@example.com");
+    render(
+        StatusCode::OK,
+        &CustomerPage {
+            chrome: Chrome::sample(state, t, "customers"),
+            id: id("cus", 0),
+            email: "ada@example.com".into(),
+            status: "active",
+            created: t.date(NOW - 30 * 86_400_000),
+            lines,
+            all_href: "/dashboard/payments?email=ada%40example.com".into(),
+        },
+    )
+}

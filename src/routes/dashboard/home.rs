@@ -3,6 +3,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use std::sync::Arc;
+
 use askama::Template;
 use time::OffsetDateTime;
 
@@ -164,6 +166,45 @@ pub async fn home(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
         Ok(page) => render(StatusCode::OK, &page),
         Err(e) => error_page(&v.t, &e),
     }
+}
+
+/// A gallery sample: a shop with a week of checkouts.
+pub(super) fn sample(state: &AppState, t: &Arc<Catalog>) -> HttpResponse {
+    let line = |route: Option<&str>, sessions, opened, paid, failed, expired| FunnelLine {
+        route_id: route.map(str::to_owned),
+        sessions,
+        opened,
+        paid,
+        failed,
+        expired,
+    };
+    let lines = [
+        line(None, 58, 31, 0, 0, 40),
+        line(Some("local-bank-transfer"), 12, 12, 7, 0, 3),
+        line(Some("card-bridge-a"), 214, 214, 181, 9, 4),
+        line(Some("wallet-usdc-base"), 37, 37, 29, 2, 1),
+    ];
+    render(
+        StatusCode::OK,
+        &HomePage {
+            chrome: Chrome::sample(state, t, "home"),
+            today_volume: t.money(412_380),
+            today_count: 31,
+            month_volume: t.money(1_386_455),
+            month_count: 104,
+            sessions: vec![
+                ("expired".into(), 4),
+                ("paid".into(), 31),
+                ("pending".into(), 2),
+                ("routed".into(), 6),
+            ],
+            failing: vec![(
+                "we_0000000000000000000000demo".into(),
+                "https://shop.example/hooks/openrails".into(),
+            )],
+            funnel: Funnel::of(&lines, &state.settings.routes, t),
+        },
+    )
 }
 
 #[cfg(test)]

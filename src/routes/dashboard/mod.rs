@@ -6,8 +6,9 @@
 
 mod account;
 mod auth;
-mod branding;
+pub mod branding;
 mod customers;
+pub mod gallery;
 mod home;
 mod payments;
 mod settings;
@@ -386,6 +387,11 @@ fn message(t: &Arc<Catalog>, status: StatusCode, key: &str) -> HttpResponse {
     )
 }
 
+/// A gallery sample of the message page.
+fn sample_message(t: &Arc<Catalog>) -> HttpResponse {
+    message(t, StatusCode::OK, "stale_form")
+}
+
 fn error_page(t: &Arc<Catalog>, e: &anyhow::Error) -> HttpResponse {
     tracing::error!(error.cause = format!("{e:#}"), "a dashboard page failed");
     message(t, StatusCode::INTERNAL_SERVER_ERROR, "error")
@@ -432,6 +438,23 @@ pub struct Chrome {
 }
 
 impl Chrome {
+    /// The chrome of a gallery page: the fixture merchant's owner, in the sandbox.
+    fn sample(state: &AppState, t: &Arc<Catalog>, section: &'static str) -> Chrome {
+        Chrome {
+            t: t.clone(),
+            css: state.assets.css_href(),
+            dash_css: state.assets.href("dashboard.css"),
+            merchant_name: "Demo Store".into(),
+            email: "owner@example.com".into(),
+            role: "owner",
+            live: false,
+            section,
+            environment_token: gallery::TOKEN.into(),
+            logout_token: gallery::TOKEN.into(),
+            logout_all_token: gallery::TOKEN.into(),
+        }
+    }
+
     async fn of(
         state: &AppState,
         viewer: &Viewer,

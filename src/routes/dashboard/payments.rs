@@ -4,6 +4,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use std::sync::Arc;
+
 use askama::Template;
 use futures_util::StreamExt;
 
@@ -19,6 +21,7 @@ use crate::domain::money::format_plain;
 use crate::domain::refund::{RefundReason, RefundStatus};
 use crate::domain::time::now_ms;
 use crate::domain::{Amount, Metadata, PaymentStatus, SessionStatus};
+use crate::i18n::Catalog;
 use crate::lifecycle::accounts::audit;
 use crate::lifecycle::expiry::{MerchantExpiry, expire_for_merchant};
 use crate::lifecycle::outbox::{commit_and_wake, redeliver_event};
@@ -849,4 +852,159 @@ pub async fn export_csv(state: web::Data<AppState>, req: HttpRequest) -> HttpRes
         ))
         .insert_header(("Cache-Control", "no-store"))
         .streaming(body)
+}
+
+/// Gallery sample lines: a few payments of the fixture shop.
+pub(super) fn sample_lines(t: &Catalog) -> Vec<Line> {
+    use super::gallery::{NOW, id};
+    [
+        (
+            "paid",
+            48_000,
+            "ada@example.com",
+            "Annual plan (3 seats)",
+            "card-bridge-a",
+        ),
+        (
+            "paid",
+            11_972,
+            "grace@example.com",
+            "Creator plan",
+            "wallet-usdc-base",
+        ),
+        (
+            "failed",
+            2_500,
+            "linus@example.com",
+            "Gift card",
+            "card-bridge-a",
+        ),
+        (
+            "pending",
+            9_900,
+            "margaret@example.com",
+            "Team plan",
+            "local-bank-transfer",
+        ),
+        (
+            "paid",
+            1_203,
+            "alan@example.com",
+            "Sticker pack <b>limited</b>",
+            "card-bridge-a",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (status, cents, email, product, route))| Line {
+        id: id("pay", i),
+        created: t.date(NOW - i as i64 * 3_600_000),
+        status,
+        amount: t.money(cents),
+        email: email.into(),
+        product: product.into(),
+        route: route.into(),
+    })
+    .collect()
+}
+
+/// A gallery sample of the payments list, filtered by status when `filtered`.
+pub(super) fn sample_list(state: &AppState, t: &Arc<Catalog>, filtered: bool) -> HttpResponse {
+    let mut lines = sample_lines(t);
+    if filtered {
+        lines.retain(|l| l.status == "paid");
+    }
+    render(
+        StatusCode::OK,
+        &ListPage {
+            chrome: Chrome::sample(state, t, "payments"),
+            status: if filtered {
+                "paid".into()
+            } else {
+                String::new()
+            },
+            route: String::new(),
+            email: String::new(),
+            reference: String::new(),
+            metadata: String::new(),
+            from: String::new(),
+            to: String::new(),
+            statuses: PaymentStatus::ALL.iter().map(|s| s.as_str()).collect(),
+            routes: state.settings.routes.iter().map(|r| r.id.clone()).collect(),
+            lines,
+            next_href: Some("/dashboard/payments?before=pay_preview".into()),
+            csv_href: "/dashboard/payments.csv".into(),
+            error: None,
+        },
+    )
+}
+
+/// A gallery sample of one payment: paid by card, partly refunded, its event delivered on the
+/// second attempt.
+pub(super) fn sample_detail(state: &AppState, t: &Arc<Catalog>) -> HttpResponse {
+    use super::gallery::{NOW, TOKEN, id};
+    let moment = |ago: i64, what: String, detail: &str, redeliver: bool| Moment {
+        at: NOW - ago,
+        when: t.date(NOW - ago),
+        what,
+        detail: detail.into(),
+        redeliver: redeliver.then(|| (id("evt", 1), TOKEN.into())),
+    };
+    let text = |key: &str| t.get(&format!("dashboard.{key}")).into_owned();
+    let paid = format!("{} payment.paid", text("tl_event"));
+    let delivery = |n: i64| format!("{} payment.paid #{n}", text("tl_delivery"));
+    render(
+        StatusCode::OK,
+        &DetailPage {
+            chrome: Chrome::sample(state, t, "payments"),
+            id: id("pay", 0),
+            session_id: id("chk", 0),
+            status: "paid",
+            ledger_status: "partially_refunded",
+            amount: t.money(48_000),
+            fee: t.money(1_536),
+            total: t.money(49_536),
+            refunded: t.money(16_000),
+            route: "card-bridge-a".into(),
+            provider: "sandbox".into(),
+            provider_ref: "sbx_ch_3QpreviewQ".into(),
+            tx_hash: String::new(),
+            email: "ada@example.com".into(),
+            product: "Annual plan (3 seats)".into(),
+            reference: "order-1042".into(),
+            metadata: vec![
+                ("plan".into(), "annual".into()),
+                ("seats".into(), "3".into()),
+            ],
+            timeline: vec![
+                moment(600_000, text("tl_session_created"), &id("chk", 0), false),
+                moment(590_000, text("tl_page_opened"), "", false),
+                moment(
+                    560_000,
+                    text("tl_route_chosen"),
+                    "card-bridge-a · sandbox",
+                    false,
+                ),
+                moment(540_000, paid, &id("evt", 1), true),
+                moment(
+                    539_000,
+                    delivery(1),
+                    "we_preview · HTTP 503 · 212 ms · busy",
+                    false,
+                ),
+                moment(509_000, delivery(2), "we_preview · HTTP 200 · 38 ms", false),
+            ],
+            refunds: vec![RefundLine {
+                id: id("re", 0),
+                status: "succeeded",
+                amount: t.money(16_000),
+                created: t.date(NOW - 60_000),
+                transfer: None,
+            }],
+            refund_token: Some(TOKEN.into()),
+            reasons: RefundReason::ALL.iter().map(|r| r.as_str()).collect(),
+            expire_token: None,
+            notice: None,
+        },
+    )
 }

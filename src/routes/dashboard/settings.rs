@@ -272,3 +272,96 @@ pub async fn audit_log(state: web::Data<AppState>, req: HttpRequest) -> HttpResp
         Err(e) => error_page(&v.t, &e),
     }
 }
+
+/// A gallery sample of the API keys page, a new key just shown.
+pub(super) fn sample_keys(
+    state: &AppState,
+    t: &std::sync::Arc<crate::i18n::Catalog>,
+) -> HttpResponse {
+    use super::gallery::{NOW, TOKEN, id};
+    let key = |i: usize, label: &str, environment, revoked: bool| KeyLine {
+        id: id("key", i),
+        hint: format!("sk_test_…{}", ["4f2a", "9c1e", "77b0"][i % 3]),
+        label: label.into(),
+        environment,
+        created: t.date(NOW - i as i64 * 7 * 86_400_000),
+        revoked: revoked.then(|| t.date(NOW - 86_400_000)),
+        revoke_token: (!revoked).then(|| TOKEN.into()),
+    };
+    render(
+        StatusCode::OK,
+        &KeysPage {
+            chrome: Chrome::sample(state, t, "keys"),
+            keys: vec![
+                key(0, "Shop server", "sandbox", false),
+                key(1, "Reporting", "sandbox", false),
+                key(2, "Old laptop", "sandbox", true),
+            ],
+            create_token: Some(TOKEN.into()),
+            created: Some("sk_test_preview0000000000000000000000004f2a".into()),
+            notice: None,
+        },
+    )
+}
+
+/// A gallery sample of the audit log.
+pub(super) fn sample_audit(
+    state: &AppState,
+    t: &std::sync::Arc<crate::i18n::Catalog>,
+) -> HttpResponse {
+    use super::gallery::{NOW, id};
+    let line = |ago: i64, actor: &str, action: &str, target: String, detail: &str| AuditLine {
+        when: t.date(NOW - ago),
+        actor: actor.into(),
+        action: action.into(),
+        target,
+        detail: detail.into(),
+        environment: "sandbox".into(),
+    };
+    render(
+        StatusCode::OK,
+        &AuditPage {
+            chrome: Chrome::sample(state, t, "audit"),
+            actor: String::new(),
+            action: String::new(),
+            lines: vec![
+                line(
+                    60_000,
+                    "owner@example.com",
+                    "refund.create",
+                    id("pay", 0),
+                    "$160.00 · requested_by_customer",
+                ),
+                line(
+                    3_600_000,
+                    "dev@example.com",
+                    "webhook.rotate",
+                    id("we", 0),
+                    "",
+                ),
+                line(
+                    7_200_000,
+                    "owner@example.com",
+                    "branding.update",
+                    String::new(),
+                    "",
+                ),
+                line(
+                    86_400_000,
+                    "cli",
+                    "user.create",
+                    "dev@example.com".into(),
+                    "developer",
+                ),
+                line(
+                    90_000_000,
+                    "owner@example.com",
+                    "sign_in",
+                    String::new(),
+                    "",
+                ),
+            ],
+            next_href: None,
+        },
+    )
+}

@@ -384,3 +384,54 @@ async fn send_test(
         }
     })
 }
+
+/// A gallery sample: two endpoints, one failing, and their delivery log.
+pub(super) fn sample(state: &AppState, t: &std::sync::Arc<crate::i18n::Catalog>) -> HttpResponse {
+    use super::gallery::{NOW, TOKEN, id};
+    let endpoint = |i: usize, url: &str, failing: bool| EndpointLine {
+        id: id("we", i),
+        url: url.into(),
+        events: "payment.paid, payment.failed, refund.succeeded".into(),
+        status: "active",
+        disabled: false,
+        failing,
+        created: t.date(NOW - 20 * 86_400_000),
+        rotate_token: Some(TOKEN.into()),
+        enable_token: None,
+        remove_token: Some(TOKEN.into()),
+        test_token: Some(TOKEN.into()),
+    };
+    let attempt = |ago: i64, n: i64, endpoint: usize, code: Option<u16>, ms: i64| AttemptView {
+        when: t.date(NOW - ago),
+        event_id: id("evt", 1),
+        endpoint_id: id("we", endpoint),
+        attempt: n,
+        answer: code.map_or_else(|| "connection refused".into(), |c| format!("HTTP {c}")),
+        ok: code.is_some_and(|c| (200..300).contains(&c)),
+        duration_ms: ms,
+        body: String::new(),
+    };
+    render(
+        StatusCode::OK,
+        &WebhooksPage {
+            chrome: Chrome::sample(state, t, "webhooks"),
+            endpoints: vec![
+                endpoint(0, "https://shop.example/hooks/openrails", false),
+                endpoint(1, "https://erp.example/payments/inbox", true),
+            ],
+            kinds: EventKind::ALL.iter().map(|k| k.type_name()).collect(),
+            add_token: Some(TOKEN.into()),
+            secret: None,
+            notice: None,
+            error: None,
+            attempts: vec![
+                attempt(60_000, 3, 1, None, 5),
+                attempt(120_000, 2, 1, Some(502), 211),
+                attempt(180_000, 1, 0, Some(200), 38),
+            ],
+            filter_endpoint: String::new(),
+            filter_outcome: String::new(),
+            next_href: None,
+        },
+    )
+}

@@ -10,6 +10,7 @@ pub mod fixtures;
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_SECURITY_POLICY, HeaderValue};
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
@@ -18,6 +19,7 @@ use super::steps::{CardErrors, CardValues, FieldError, Shown, render_step};
 use super::{BrandView, Ctx, message, not_found_page, render};
 use crate::config::Mode;
 use crate::i18n::Catalog;
+use crate::routes::dashboard;
 use crate::state::AppState;
 
 /// What a gallery page shows.
@@ -35,9 +37,12 @@ pub enum Shows {
     CrossSite,
     /// Something went wrong on our side.
     Error,
+    /// A page of the merchant's dashboard (one of [`dashboard::gallery::PAGES`]).
+    Dashboard,
 }
 
 /// A state of the gallery: its name in the pages' slugs, what it shows, what it is.
+#[derive(Debug, Clone, Copy)]
 pub struct State {
     pub name: &'static str,
     pub shows: Shows,
@@ -129,16 +134,29 @@ pub const STATES: &[State] = &[
 pub struct Entry {
     /// `card-errors.es.branded`
     pub slug: String,
-    pub state: &'static State,
+    pub state: State,
     pub language: &'static str,
     pub branded: bool,
 }
 
+/// Every state: the checkout's [`STATES`], then the dashboard's pages.
+pub fn all_states() -> Vec<State> {
+    let dashboard = dashboard::gallery::PAGES
+        .iter()
+        .map(|&(name, description)| state(name, Shows::Dashboard, description));
+    STATES.iter().copied().chain(dashboard).collect()
+}
+
 pub fn entries(state: &AppState) -> Vec<Entry> {
     let mut all = Vec::new();
-    for page_state in STATES {
+    for page_state in all_states() {
         for language in state.catalogs.codes() {
-            for branded in [false, true] {
+            // The dashboard wears no merchant's branding.
+            let brandings: &[bool] = match page_state.shows {
+                Shows::Dashboard => &[false],
+                _ => &[false, true],
+            };
+            for &branded in brandings {
                 all.push(Entry {
                     slug: format!(
                         "{}.{language}.{}",
@@ -163,8 +181,12 @@ pub fn enabled(state: &AppState) -> bool {
 /// Renders one gallery entry.
 pub fn render_entry(state: &AppState, entry: &Entry, t: Arc<Catalog>) -> HttpResponse {
     let brand = entry.branded.then(fixtures::brand);
+    if entry.state.shows == Shows::Dashboard {
+        return dashboard::gallery::render(state, entry.state.name, &t)
+            .unwrap_or_else(|| HttpResponse::NotFound().finish());
+    }
     let ctx = Ctx::fixed(t, &format!("/preview/{}", entry.slug), brand);
-    render_state(state, &ctx, entry.state)
+    render_state(state, &ctx, &entry.state)
 }
 
 /// The "choose how to pay" page of the fixture checkout, wearing `brand`: the dashboard's
@@ -231,6 +253,7 @@ fn render_state(state: &AppState, ctx: &Ctx, page_state: &State) -> HttpResponse
             merchant,
             "error",
         ),
+        Shows::Dashboard => not_found_page(state, ctx),
     }
 }
 
@@ -267,8 +290,8 @@ pub async fn gallery(state: web::Data<AppState>) -> HttpResponse {
 /// The list page, linking entries under `prefix`.
 pub fn gallery_page(state: &AppState, prefix: &str) -> impl Template {
     let entries = entries(state);
-    let rows = STATES
-        .iter()
+    let rows = all_states()
+        .into_iter()
         .map(|page_state| GalleryRow {
             name: page_state.name,
             description: page_state.description,
@@ -304,7 +327,15 @@ pub async fn gallery_entry(state: web::Data<AppState>, slug: web::Path<String>) 
     let Some(t) = state.catalogs.find(entry.language) else {
         return HttpResponse::NotFound().finish();
     };
-    render_entry(&state, &entry, t)
+    let mut response = render_entry(&state, &entry, t);
+    if entry.state.shows != Shows::Dashboard {
+        // The dashboard's branding sample frames the branded checkout.
+        response.headers_mut().insert(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(dashboard::branding::CSP_FRAMED),
+        );
+    }
+    response
 }
 
 /// The gallery index's own table styles (kept out of the buyers' stylesheet).
@@ -363,7 +394,10 @@ mod tests {
     async fn every_gallery_entry_renders_in_full_and_escapes_its_fixtures() {
         let state = offline();
         let all = entries(&state);
-        assert_eq!(all.len(), STATES.len() * 3 * 2);
+        assert_eq!(
+            all.len(),
+            STATES.len() * 3 * 2 + dashboard::gallery::PAGES.len() * 3
+        );
         for entry in &all {
             let t = state.catalogs.find(entry.language).expect("catalog");
             let response = render_entry(&state, entry, t);
@@ -374,6 +408,7 @@ mod tests {
                 Shows::CrossSite => 403,
                 Shows::Error => 500,
                 Shows::CardErrors => 422,
+                Shows::Dashboard if entry.state.name == "dashboard-login-error" => 401,
                 _ => 200,
             };
             assert_eq!(status, expected, "{}", entry.slug);
