@@ -31,7 +31,7 @@ pub enum MultipartError {
     /// The body does not follow the format.
     #[error("the body is not well-formed multipart: {0}")]
     Malformed(&'static str),
-    /// More parts than [`MAX_PARTS`].
+    /// More parts than one form may hold (32).
     #[error("the form has too many parts")]
     TooManyParts,
 }
