@@ -154,6 +154,16 @@ pub async fn sign_in(
             record_login_failure(&db.write, &account_key, now, since).await?;
             record_login_failure(&db.write, &address_key, now, since).await?;
             tracing::info!(address, "a sign-in to the dashboard failed");
+            if let Some(u) = &user {
+                // The merchant sees attempts on its own people's accounts (an unknown
+                // address belongs to no merchant, so it is only logged).
+                let why = if matches {
+                    "account disabled"
+                } else {
+                    "wrong password"
+                };
+                audit_failure(db, u, "user.sign_in_failed", why, address).await?;
+            }
             return Ok(SignIn::Wrong);
         }
     };
@@ -163,6 +173,27 @@ pub async fn sign_in(
         });
     }
     finish_sign_in(db, user, &account_key, now).await
+}
+
+/// Writes a failed sign-in of `user` from `address` to the audit log.
+async fn audit_failure(
+    db: &Db,
+    user: &UserRow,
+    action: &str,
+    why: &str,
+    address: &str,
+) -> anyhow::Result<()> {
+    let detail = format!("{why} · from {address}");
+    audit(
+        db,
+        &user.merchant_id,
+        None,
+        &user.email,
+        action,
+        None,
+        Some(&detail),
+    )
+    .await
 }
 
 /// Signs `user` in once every factor was given.
@@ -219,6 +250,12 @@ pub async fn second_factor(
         record_login_failure(&db.write, &account_key, now, since).await?;
         record_login_failure(&db.write, &address_key, now, since).await?;
         tracing::info!(address, "a dashboard sign-in's second factor failed");
+        let why = if right {
+            "account disabled"
+        } else {
+            "wrong code"
+        };
+        audit_failure(db, &user, "user.second_factor_failed", why, address).await?;
         return Ok(SignIn::Wrong);
     }
     finish_sign_in(db, user, &account_key, now).await

@@ -151,6 +151,20 @@ async fn signing_in_is_throttled_per_account_with_a_clear_message() {
     );
     assert_eq!(right.headers["retry-after"], "900");
     assert!(browser.cookie.is_none());
+    // The merchant's audit log has the five failures of its own person, not the unknown one.
+    assert_eq!(
+        app.scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'user.sign_in_failed' \
+             AND actor = 'dev@shop.example' AND detail LIKE 'wrong password · from %'"
+        )
+        .await,
+        5
+    );
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM audit_log WHERE actor = 'nobody@shop.example'")
+            .await,
+        0
+    );
     // Another account from the same address is not locked by it.
     person(&app, &app.merchant_id, "viewer@shop.example", Role::Viewer).await;
     let other = Browser::new(&app)
