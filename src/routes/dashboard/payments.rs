@@ -265,6 +265,8 @@ struct RefundLine {
     status: &'static str,
     amount: String,
     created: String,
+    /// Why, and the merchant's note, in words (`requested_by_customer · Two seats`).
+    why: String,
     transfer: Option<String>,
 }
 
@@ -454,6 +456,11 @@ async fn detail_page(
             status: r.status.as_str(),
             amount: t.money(r.amount_cents),
             created: t.date(r.created_at),
+            why: [r.reason.map(|x| x.as_str().to_owned()), r.note.clone()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" · "),
             transfer: transfers
                 .iter()
                 .find(|x| x.refund_id == r.id)
@@ -999,6 +1006,7 @@ pub(super) fn sample_detail(state: &AppState, t: &Arc<Catalog>) -> HttpResponse 
                 status: "succeeded",
                 amount: t.money(16_000),
                 created: t.date(NOW - 60_000),
+                why: "requested_by_customer · Downgraded from 3 seats to 2".into(),
                 transfer: None,
             }],
             refund_token: Some(TOKEN.into()),
