@@ -749,6 +749,26 @@ async fn an_event_is_sent_again_from_the_payments_timeline() {
             .await,
         1
     );
+
+    // With no endpoint to take it, the page says so instead of "0 endpoint(s)".
+    let lonely = spawn_app().await;
+    let payment = paid(&lonely, "buyer@example.com", None).await;
+    let api = payment_json(&lonely, &payment).await;
+    let action = format!(
+        "/dashboard/events/evt_{}_paid/redeliver",
+        api["sessionId"].as_str().unwrap()
+    );
+    let mut dev = signed_in(&lonely, "dev@shop.example", Role::Developer).await;
+    let page = dev.get(&format!("/dashboard/payments/{payment}")).await;
+    let done = dev
+        .post(&action, &[("token", &page.token_of(&action))])
+        .await;
+    let told = dev.get(done.location()).await;
+    assert!(
+        told.html.contains("No endpoint takes this event"),
+        "{}",
+        told.html
+    );
 }
 
 #[tokio::test]

@@ -520,10 +520,10 @@ fn notice_text(v: &Viewer, key: &str, value: &str) -> Option<String> {
             .parse::<i64>()
             .ok()
             .map(|cents| text(key).replace("{left}", &t.money(cents))),
-        "redelivered" => value
-            .parse::<u64>()
-            .ok()
-            .map(|n| text(key).replace("{n}", &n.to_string())),
+        "redelivered" => value.parse::<u64>().ok().map(|n| match n {
+            0 => text("redelivered_none"),
+            n => text(key).replace("{n}", &n.to_string()),
+        }),
         "refund_amount"
         | "refund_nothing_left"
         | "refund_not_paid"
