@@ -177,10 +177,26 @@ pub async fn search_payments<'e, E: Executor<'e, Database = Any>>(
         .split(',')
         .map(|c| format!("p.{}", c.trim()))
         .collect();
+    // Which rows lead, so that an index finds them in order: with a metadata pair, its index
+    // (newest payment first); with a client reference, the few sessions that carry it; else
+    // the merchant's payments, newest first. `CROSS JOIN` keeps that order on SQLite.
+    // With a reference, the merchant is checked on the session (a payment has its session's
+    // merchant): a check on the payment would send SQLite to the list index for the payments.
+    let (from, scope, id) = if search.metadata.is_some() {
+        (
+            "payment_metadata m CROSS JOIN payments p CROSS JOIN checkout_sessions s",
+            "p",
+            "m.payment_id",
+        )
+    } else if search.client_reference_id.is_some() {
+        ("checkout_sessions s CROSS JOIN payments p", "s", "p.id")
+    } else {
+        ("payments p CROSS JOIN checkout_sessions s", "p", "p.id")
+    };
     let mut sql = format!(
         "SELECT {}, s.customer_email AS s_email, s.product AS s_product
-         FROM payments p JOIN checkout_sessions s ON s.id = p.session_id
-         WHERE p.merchant_id = $1 AND p.environment = $2",
+         FROM {from}
+         WHERE s.id = p.session_id AND {scope}.merchant_id = $1 AND {scope}.environment = $2",
         columns.join(", ")
     );
     let mut values: Vec<String> = Vec::new();
@@ -192,9 +208,12 @@ pub async fn search_payments<'e, E: Executor<'e, Database = Any>>(
     };
     filter(&mut sql, " AND p.status = {}", search.status.clone());
     filter(&mut sql, " AND p.route_id = {}", search.route.clone());
+    // The buyer by e-mail is one customer (customers are unique by lower-cased address): its
+    // payments through the customer index, not a scan of every session's address.
     filter(
         &mut sql,
-        " AND LOWER(s.customer_email) = {}",
+        " AND p.customer_id = (SELECT id FROM customers
+             WHERE merchant_id = $1 AND environment = $2 AND email_normalized = {})",
         search.email.as_ref().map(|e| e.trim().to_lowercase()),
     );
     filter(
@@ -208,42 +227,34 @@ pub async fn search_payments<'e, E: Executor<'e, Database = Any>>(
         search.customer_id.clone(),
     );
     if let Some((key, value)) = &search.metadata {
-        // Metadata is stored as compact JSON: the member `"key":"value"` right after `{` or
-        // `,` is that key with exactly that value (quotes inside values are escaped, so a
-        // value cannot pose as a member).
-        let member = format!(
-            "{}:{}",
-            serde_json::Value::from(key.as_str()),
-            serde_json::Value::from(value.as_str())
-        );
-        let escaped = member
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        filter(
-            &mut sql,
-            " AND (s.metadata LIKE {} ESCAPE '\\'",
-            Some(format!("%{{{escaped}%")),
-        );
-        filter(
-            &mut sql,
-            " OR s.metadata LIKE {} ESCAPE '\\')",
-            Some(format!("%,{escaped}%")),
-        );
+        sql.push_str(" AND m.payment_id = p.id AND m.merchant_id = $1 AND m.environment = $2");
+        filter(&mut sql, " AND m.key = {}", Some(key.clone()));
+        filter(&mut sql, " AND m.value = {}", Some(value.clone()));
     }
+    let after = format!(" AND {id} >= {{}}");
+    let before = format!(" AND {id} < {{}}");
     filter(
         &mut sql,
-        " AND p.id >= {}",
+        &after,
         search.from_ms.map(|ms| format!("pay_{}", suffix_at(ms))),
     );
     filter(
         &mut sql,
-        " AND p.id < {}",
+        &before,
         search.to_ms.map(|ms| format!("pay_{}", suffix_at(ms))),
     );
-    filter(&mut sql, " AND p.id < {}", search.before.clone());
+    filter(&mut sql, &before, search.before.clone());
+    // One customer's payments (by id or e-mail) are ordered on the customer index: the
+    // customer id is one value, so the order is still newest first.
+    let order = if search.metadata.is_some() {
+        "m.payment_id DESC".to_owned()
+    } else if search.customer_id.is_some() || search.email.is_some() {
+        "p.customer_id DESC, p.id DESC".to_owned()
+    } else {
+        format!("{id} DESC")
+    };
     sql.push_str(&format!(
-        " ORDER BY p.id DESC LIMIT {}",
+        " ORDER BY {order} LIMIT {}",
         search.limit.clamp(1, 1000) + 1
     ));
     let mut query = sqlx::query(&sql).bind(merchant_id).bind(environment);

@@ -462,6 +462,39 @@ pub async fn list_payments<'e, E: Executor<'e, Database = Any>>(
         .context("listing payments")
 }
 
+/// Copies the session's metadata (`metadata`, its JSON text) to `payment`'s rows of
+/// `payment_metadata`, where the dashboard's metadata filter finds it by index.
+pub async fn insert_payment_metadata<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    payment: &PaymentRow,
+    metadata: &str,
+) -> anyhow::Result<()> {
+    let metadata = crate::domain::Metadata::from_db(metadata);
+    let pairs = metadata.pairs();
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO payment_metadata (payment_id, merchant_id, environment, key, value)
+         VALUES {} ON CONFLICT (payment_id, key) DO NOTHING",
+        placeholders(pairs.len(), 5, 1)
+    );
+    let mut query = sqlx::query(&sql);
+    for (key, value) in pairs {
+        query = query
+            .bind(&payment.id)
+            .bind(&payment.merchant_id)
+            .bind(payment.environment)
+            .bind(key)
+            .bind(value);
+    }
+    query
+        .execute(executor)
+        .await
+        .context("recording a payment's metadata")?;
+    Ok(())
+}
+
 /// One of the merchant's payments, by `pay_…`, or by its session's `chk_…` (then the latest).
 pub async fn get_payment<'e, E: Executor<'e, Database = Any>>(
     executor: E,
@@ -469,9 +502,15 @@ pub async fn get_payment<'e, E: Executor<'e, Database = Any>>(
     environment: Environment,
     id: &str,
 ) -> anyhow::Result<Option<PaymentRow>> {
+    // One index each: an `OR` of the two would read the whole table.
+    let by = if id.starts_with(SessionId::PREFIX) {
+        "session_id"
+    } else {
+        "id"
+    };
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM payments
-         WHERE merchant_id = $1 AND environment = $2 AND (id = $3 OR session_id = $3)
+         WHERE merchant_id = $1 AND environment = $2 AND {by} = $3
          ORDER BY attempt DESC LIMIT 1"
     ))
     .bind(merchant_id)

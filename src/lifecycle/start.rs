@@ -5,7 +5,9 @@ use anyhow::Context;
 
 use super::Lifecycle;
 use crate::db::invoices::{InvoiceRow, insert_invoice};
-use crate::db::payments::{PaymentRow, get_payment_by_session, insert_payment};
+use crate::db::payments::{
+    PaymentRow, get_payment_by_session, insert_payment, insert_payment_metadata,
+};
 use crate::db::sessions::{get_session_by_id, start_session};
 use crate::domain::payment_route::PaymentRoute;
 use crate::domain::time::now_ms;
@@ -97,6 +99,7 @@ pub async fn start_payment(
         );
     }
     insert_invoice(&mut *tx, &invoice).await?;
+    insert_payment_metadata(&mut *tx, &payment, &session.metadata).await?;
     tx.commit().await.context("committing a started payment")?;
     tracing::info!(session.id = %session.id, payment.id = %payment.id, route = %route.id, attempt, "payment started");
     Ok(Started::New(Box::new(payment)))
