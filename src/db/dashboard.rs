@@ -166,13 +166,10 @@ pub struct PaymentLine {
     pub product: String,
 }
 
-/// Newest first: a page of payments matching `search`, and one more row if there are more.
-pub async fn search_payments<'e, E: Executor<'e, Database = Any>>(
-    executor: E,
-    merchant_id: &MerchantId,
-    environment: Environment,
-    search: &PaymentSearch,
-) -> anyhow::Result<Vec<PaymentLine>> {
+/// The query [`search_payments`] runs for `search`: its SQL (`$1` the merchant, `$2` the
+/// environment) and the values of its other parameters, in order. Public so that tests can
+/// check its plan.
+pub fn search_query(search: &PaymentSearch) -> (String, Vec<String>) {
     let columns: Vec<String> = super::payments::COLUMNS
         .split(',')
         .map(|c| format!("p.{}", c.trim()))
@@ -257,6 +254,17 @@ pub async fn search_payments<'e, E: Executor<'e, Database = Any>>(
         " ORDER BY {order} LIMIT {}",
         search.limit.clamp(1, 1000) + 1
     ));
+    (sql, values)
+}
+
+/// Newest first: a page of payments matching `search`, and one more row if there are more.
+pub async fn search_payments<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    merchant_id: &MerchantId,
+    environment: Environment,
+    search: &PaymentSearch,
+) -> anyhow::Result<Vec<PaymentLine>> {
+    let (sql, values) = search_query(search);
     let mut query = sqlx::query(&sql).bind(merchant_id).bind(environment);
     for value in values {
         query = query.bind(value);

@@ -1414,3 +1414,126 @@ async fn the_owner_uploads_and_removes_a_logo_and_bad_files_change_nothing() {
         .await;
     assert_eq!(again.status, 409);
 }
+
+#[tokio::test]
+async fn every_payments_filter_reads_through_an_index() {
+    use openrails_checkout::db::Backend;
+    use openrails_checkout::db::dashboard::{PaymentSearch, search_query};
+    use sqlx::Row;
+    let app = spawn_app().await;
+    if app.db.backend != Backend::Sqlite {
+        // The plan's wording is SQLite's; PostgreSQL plans by its statistics.
+        return;
+    }
+    let base = PaymentSearch {
+        limit: 50,
+        ..PaymentSearch::default()
+    };
+    let some = |s: &str| Some(s.to_owned());
+    // (filter, the index that must find the rows; None: the list index, newest first)
+    let cases = [
+        ("nothing", base.clone(), None),
+        (
+            "status",
+            PaymentSearch {
+                status: some("paid"),
+                ..base.clone()
+            },
+            None,
+        ),
+        (
+            "dates and cursor",
+            PaymentSearch {
+                from_ms: Some(1),
+                to_ms: Some(2),
+                before: some("pay_x"),
+                ..base.clone()
+            },
+            None,
+        ),
+        (
+            "e-mail",
+            PaymentSearch {
+                email: some("a@b.example"),
+                ..base.clone()
+            },
+            Some("payments_customer"),
+        ),
+        (
+            "customer",
+            PaymentSearch {
+                customer_id: some("cus_x"),
+                ..base.clone()
+            },
+            Some("payments_customer"),
+        ),
+        (
+            "reference",
+            PaymentSearch {
+                client_reference_id: some("ord_1"),
+                ..base.clone()
+            },
+            Some("checkout_sessions_reference"),
+        ),
+        (
+            "metadata",
+            PaymentSearch {
+                metadata: Some(("order".into(), "ord_1".into())),
+                ..base.clone()
+            },
+            Some("payment_metadata_value"),
+        ),
+        (
+            "metadata and dates",
+            PaymentSearch {
+                metadata: Some(("plan".into(), "pro".into())),
+                from_ms: Some(1),
+                ..base.clone()
+            },
+            Some("payment_metadata_value"),
+        ),
+    ];
+    for (name, search, index) in cases {
+        let (sql, values) = search_query(&search);
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let mut query = sqlx::query(&explain)
+            .bind(&app.merchant_id)
+            .bind("sandbox");
+        for value in &values {
+            query = query.bind(value);
+        }
+        let plan: Vec<String> = query
+            .fetch_all(&app.db.read)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get::<String, _>(3))
+            .collect();
+        for step in &plan {
+            assert!(
+                !step.starts_with("SCAN") || step.contains("INDEX"),
+                "{name}: a table is read whole: {plan:?}"
+            );
+        }
+        match index {
+            Some(index) => {
+                assert!(
+                    plan.iter()
+                        .any(|s| s.starts_with("SEARCH") && s.contains(index)),
+                    "{name}: not found through {index}: {plan:?}"
+                );
+                // The list index may find one payment by id, never walk the merchant's list.
+                assert!(
+                    !plan
+                        .iter()
+                        .any(|s| s.contains("payments_list") && !s.contains(" id=?")),
+                    "{name}: walks the merchant's whole list: {plan:?}"
+                );
+            }
+            None => assert!(
+                plan.iter().any(|s| s.contains("payments_list")),
+                "{name}: newest first on the list index: {plan:?}"
+            ),
+        }
+    }
+}
