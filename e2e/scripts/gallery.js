@@ -3,7 +3,7 @@
 // and 1280 px wide, plain and with a merchant's branding, and docs/screenshots/README.md with
 // them in a table.
 // Run: npm --prefix e2e run screenshots   (needs `cargo build` and /usr/bin/chromium)
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { launch, newContext } from '../lib/browser.js';
 import {
@@ -81,7 +81,8 @@ const browser = await launch();
 try {
   await merchant.register(server);
   mkdirSync(OUT, { recursive: true });
-  for (const f of readdirSync(OUT)) if (f.endsWith('.png')) rmSync(path.join(OUT, f));
+  // The dashboard's shots (scripts/dashboard-gallery.js) stay.
+  for (const f of readdirSync(OUT)) if (f.endsWith('.png') && !f.startsWith('dashboard-')) rmSync(path.join(OUT, f));
   for (const set of ['plain', 'branded']) {
     if (set === 'branded') await server.api('PUT', '/api/gateway/branding', BRANDING);
     for (const [stem, title, , go] of SHOTS) {
@@ -107,8 +108,12 @@ try {
     `| **${title}**<br>${what} | ${cells(stem)} |`,
     `| ${title}, branded | ${cells(`${stem}-branded`)} |`,
   ]);
+  // The dashboard's section (between its markers, written by scripts/dashboard-gallery.js) is kept.
+  const readmePath = path.join(OUT, 'README.md');
+  const before = existsSync(readmePath) ? readFileSync(readmePath, 'utf8') : '';
+  const dashboard = /<!-- dashboard:start -->[\s\S]*<!-- dashboard:end -->\n?/.exec(before)?.[0];
   writeFileSync(
-    path.join(OUT, 'README.md'),
+    readmePath,
     `# What the buyer sees
 
 Screenshots of real sandbox checkouts in headless Chromium, in English, 320, 390 and 1280 px
@@ -126,7 +131,7 @@ npm --prefix e2e run screenshots
 | State | 320 px | 390 px | 1280 px |
 |---|---|---|---|
 ${rows.join('\n')}
-`,
+${dashboard ? `\n${dashboard}` : ''}`,
   );
   console.log(`wrote ${SHOTS.length * SIZES.length * 2} screenshots and README.md to ${path.relative(ROOT, OUT)}/`);
 } finally {

@@ -1227,7 +1227,7 @@ async fn payments_are_found_by_an_exact_metadata_value() {
     assert!(csv.html.contains(&longer) && !csv.html.contains(&exact));
 }
 
-/// The numbers in the `<td class="num">` cells of the funnel's row for `route`.
+/// The numbers in the `<td class="num" …>` cells of the funnel's row for `route`.
 fn funnel_row(html: &str, route: &str) -> Vec<String> {
     let row = html
         .split(&format!("<tr data-route=\"{route}\">"))
@@ -1236,9 +1236,12 @@ fn funnel_row(html: &str, route: &str) -> Vec<String> {
         .split("</tr>")
         .next()
         .unwrap();
-    row.split("<td class=\"num\">")
+    row.split("<td class=\"num\"")
         .skip(1)
-        .map(|cell| cell.split('<').next().unwrap().to_owned())
+        .map(|cell| {
+            let text = &cell[cell.find('>').unwrap() + 1..];
+            text.split('<').next().unwrap().to_owned()
+        })
         .collect()
 }
 
@@ -1496,9 +1499,7 @@ async fn every_payments_filter_reads_through_an_index() {
     for (name, search, index) in cases {
         let (sql, values) = search_query(&search);
         let explain = format!("EXPLAIN QUERY PLAN {sql}");
-        let mut query = sqlx::query(&explain)
-            .bind(&app.merchant_id)
-            .bind("sandbox");
+        let mut query = sqlx::query(&explain).bind(&app.merchant_id).bind("sandbox");
         for value in &values {
             query = query.bind(value);
         }
