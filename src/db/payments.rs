@@ -521,6 +521,21 @@ pub async fn get_payment<'e, E: Executor<'e, Database = Any>>(
     .context("reading a payment")
 }
 
+/// A payment's provider callbacks, oldest first: (provider, callback id, received at).
+pub async fn callbacks_of_payment<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    payment_id: &PaymentId,
+) -> anyhow::Result<Vec<(String, String, i64)>> {
+    sqlx::query_as(
+        "SELECT provider, callback_id, received_at FROM provider_callbacks
+         WHERE payment_id = $1 ORDER BY received_at LIMIT 100",
+    )
+    .bind(payment_id)
+    .fetch_all(executor)
+    .await
+    .context("reading a payment's provider callbacks")
+}
+
 /// Records a provider callback's id; `false` when it was seen before (a replay).
 pub async fn record_callback<'e, E: Executor<'e, Database = Any>>(
     executor: E,

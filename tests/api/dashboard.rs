@@ -280,6 +280,15 @@ async fn an_owner_refunds_from_the_page_and_a_viewer_cannot() {
         told.html
             .contains("id=\"refunded\">$10.50 · partially_refunded")
     );
+    // The timeline has the provider's callback and the refund, in their places.
+    let timeline = told.html.split("id=\"timeline\"").nth(1).unwrap();
+    let callback = timeline.find("Provider callback</strong> <span class=\"wrap\">sandbox");
+    let refund = timeline.find("Refund</strong> <span class=\"wrap\">re_");
+    assert!(
+        callback.is_some() && refund.is_some() && callback < refund,
+        "{timeline}"
+    );
+    assert!(timeline.contains("$10.50 · succeeded"), "{timeline}");
     // The same form again is refused: each token works once.
     let replay = owner
         .post(

@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use super::{Chrome, Viewer, error_page, message, render, see_other, signed_post, viewer};
 use crate::db::dashboard::{PaymentLine, PaymentSearch, search_payments};
 use crate::db::events::{get_event, list_events};
-use crate::db::payments::{PaymentRow, get_payment};
+use crate::db::payments::{PaymentRow, callbacks_of_payment, get_payment};
 use crate::db::refunds::refunds_of_payment;
 use crate::db::sessions::{SessionRow, get_session_by_id};
 use crate::db::webhook_deliveries::list_event_attempts;
@@ -443,7 +443,30 @@ async fn detail_page(
             });
         }
     }
+    for (provider, callback, at) in callbacks_of_payment(&state.db.read, &p.id).await? {
+        timeline.push(Moment {
+            at,
+            when: String::new(),
+            what: t.get("dashboard.tl_callback").into_owned(),
+            detail: format!("{provider} · {callback}"),
+            redeliver: None,
+        });
+    }
     let refund_rows = refunds_of_payment(&state.db.read, &p.id).await?;
+    for r in &refund_rows {
+        timeline.push(Moment {
+            at: r.created_at,
+            when: String::new(),
+            what: t.get("dashboard.tl_refund").into_owned(),
+            detail: format!(
+                "{} · {} · {}",
+                r.id,
+                t.money(r.amount_cents),
+                r.status.as_str()
+            ),
+            redeliver: None,
+        });
+    }
     let transfers = crate::db::onchain::refund_transfers(
         &state.db.read,
         &refund_rows.iter().map(|r| &r.id).collect::<Vec<_>>(),
@@ -946,6 +969,12 @@ pub(super) fn sample_list(state: &AppState, t: &Arc<Catalog>, filtered: bool) ->
     )
 }
 
+/// `moments`, oldest first.
+fn sorted(mut moments: Vec<Moment>) -> Vec<Moment> {
+    moments.sort_by_key(|m| m.at);
+    moments
+}
+
 /// A gallery sample of one payment: paid by card, partly refunded, its event delivered on the
 /// second attempt.
 pub(super) fn sample_detail(state: &AppState, t: &Arc<Catalog>) -> HttpResponse {
@@ -983,7 +1012,7 @@ pub(super) fn sample_detail(state: &AppState, t: &Arc<Catalog>) -> HttpResponse 
                 ("plan".into(), "annual".into()),
                 ("seats".into(), "3".into()),
             ],
-            timeline: vec![
+            timeline: sorted(vec![
                 moment(600_000, text("tl_session_created"), &id("chk", 0), false),
                 moment(590_000, text("tl_page_opened"), "", false),
                 moment(
@@ -1000,7 +1029,19 @@ pub(super) fn sample_detail(state: &AppState, t: &Arc<Catalog>) -> HttpResponse 
                     false,
                 ),
                 moment(509_000, delivery(2), "we_preview · HTTP 200 · 38 ms", false),
-            ],
+                moment(
+                    540_500,
+                    text("tl_callback"),
+                    "sandbox · cb_01kbpreview",
+                    false,
+                ),
+                moment(
+                    60_000,
+                    text("tl_refund"),
+                    &format!("{} · {} · succeeded", id("re", 0), t.money(16_000)),
+                    false,
+                ),
+            ]),
             refunds: vec![RefundLine {
                 id: id("re", 0),
                 status: "succeeded",
