@@ -233,12 +233,14 @@ pub struct BrandingUpdateRequest {
     brand_color: Option<String>,
     button_shape: Option<ButtonShapeName>,
     /// A `data:` URL of a PNG, JPEG or WebP, up to 64 KiB, in canonical base64 (the unused bits
-    /// of the last character zero). An SVG (`data:image/svg+xml;base64,…`) is accepted too when
-    /// it is a plain drawing: no script, event handler, `foreignObject`, entity or reference
-    /// outside the file; the rules are more than a pattern can say, so the pattern leaves it out.
+    /// of the last character zero), whose bytes are what it says: they start with the format's
+    /// signature (`iVBORw0KGg…` for PNG, `/9j/` for JPEG, `UklG…RUJQ` for WebP's `RIFF…WEBP`).
+    /// An SVG (`data:image/svg+xml;base64,…`) is accepted too when it is a plain drawing: no
+    /// script, event handler, `foreignObject`, entity or reference outside the file; the rules
+    /// are more than a pattern can say, so the pattern leaves it out.
     #[schema(
         max_length = 87400,
-        pattern = "^data:image/(png|jpeg|webp);base64,([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=|[A-Za-z0-9+/][AQgw]==)$"
+        pattern = "^data:image/(png;base64,iVBORw0KGg[o-r][A-Za-z0-9+/]|jpeg;base64,/9j/|webp;base64,UklG[A-Za-z0-9+/]{8}RUJQ)(([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=|[A-Za-z0-9+/][AQgw]==))?$"
     )]
     logo: Option<String>,
     /// Plain text, at most 200 characters after trimming.
