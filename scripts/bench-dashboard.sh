@@ -286,9 +286,15 @@ for name, path, *how in pages:
     except Exception as e:  # noqa: BLE001 - report it with the others
         failures.append(f"{name}: {path}: {e!r}")
         rows.append((name, path, None, None, None, "error", 0))
+        conn.close()
+        conn = connect()
 
-r, body = get(one_day)
-csv_rows = body.count(b"\r\n") - 1
+try:
+    r, body = get(one_day)
+    csv_rows = body.count(b"\r\n") - 1
+except Exception as e:  # noqa: BLE001
+    failures.append(f"counting the one-day export: {e!r}")
+    csv_rows = "?"
 
 w = max(len(r[0]) for r in rows)
 print(f"{'page':<{w}}  {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}  {'status':<6} {'n':>4}  ")

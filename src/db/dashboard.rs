@@ -334,20 +334,29 @@ pub async fn delivery_log<'e, E: Executor<'e, Database = Any>>(
         Some(true) => " AND a.status_code BETWEEN 200 AND 299",
         Some(false) => " AND (a.status_code IS NULL OR a.status_code NOT BETWEEN 200 AND 299)",
     };
-    sqlx::query_as(&format!(
+    // One endpoint's attempts through its index, in id order: only when asked for (an
+    // `$n = '' OR …` would make SQLite read every endpoint's and sort them).
+    let endpoint = match search.endpoint_id {
+        Some(_) => " AND a.endpoint_id = $5",
+        None => "",
+    };
+    let sql = format!(
         "SELECT a.id, a.event_id, a.endpoint_id, a.attempt, a.started_at, a.duration_ms,
              a.status_code, a.response_body, a.error
          FROM webhook_attempts a JOIN webhook_endpoints w ON w.id = a.endpoint_id
-         WHERE w.merchant_id = $1 AND w.environment = $2 AND a.id < $3
-           AND ($4 = '' OR a.endpoint_id = $4){outcome}
-         ORDER BY a.id DESC LIMIT $5"
-    ))
-    .bind(merchant_id)
-    .bind(environment)
-    .bind(search.before.as_deref().unwrap_or("~"))
-    .bind(search.endpoint_id.as_deref().unwrap_or(""))
-    .bind(search.limit.clamp(1, 200) + 1)
-    .fetch_all(executor)
-    .await
-    .context("reading the delivery log")
+         WHERE w.merchant_id = $1 AND w.environment = $2 AND a.id < $3{endpoint}{outcome}
+         ORDER BY a.id DESC LIMIT $4"
+    );
+    let mut query = sqlx::query_as(&sql)
+        .bind(merchant_id)
+        .bind(environment)
+        .bind(search.before.as_deref().unwrap_or("~"))
+        .bind(search.limit.clamp(1, 200) + 1);
+    if let Some(id) = &search.endpoint_id {
+        query = query.bind(id);
+    }
+    query
+        .fetch_all(executor)
+        .await
+        .context("reading the delivery log")
 }

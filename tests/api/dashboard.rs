@@ -1008,6 +1008,11 @@ async fn webhook_endpoints_are_added_tried_rotated_and_removed_from_the_page() {
     assert!(log.html.contains("HTTP 200"));
     let failed_only = dev.get("/dashboard/webhooks?outcome=failed").await;
     assert!(failed_only.html.contains("id=\"no-attempts\""));
+    // By endpoint: this one's attempts; another's (well-formed, not this merchant's) none.
+    let mine = dev.get(&format!("/dashboard/webhooks?endpoint={id}")).await;
+    assert!(mine.html.contains("_paid</code> #1"), "{}", mine.html);
+    let other = dev.get("/dashboard/webhooks?endpoint=we_nobody").await;
+    assert!(other.html.contains("id=\"no-attempts\""), "{}", other.html);
 
     // Rotated: a new secret, shown once.
     let rotate = format!("/dashboard/webhooks/{id}/rotate");
