@@ -536,6 +536,59 @@ pub async fn callbacks_of_payment<'e, E: Executor<'e, Database = Any>>(
     .context("reading a payment's provider callbacks")
 }
 
+/// A move of the buyer between our pages and a provider's own page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redirect {
+    /// Our page sent the buyer on to the provider's (`GET /checkout/{id}/provider`).
+    ToProvider,
+    /// The provider's page sent the buyer back to us (`GET /checkout/{id}/return`).
+    FromProvider,
+}
+
+impl Redirect {
+    fn column(self) -> &'static str {
+        match self {
+            Redirect::ToProvider => "sent_to_provider_at",
+            Redirect::FromProvider => "back_from_provider_at",
+        }
+    }
+}
+
+/// Notes `redirect` of the payment at `now_ms`, the first time only: a buyer who comes back to
+/// the same page writes nothing.
+pub async fn note_redirect<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    payment_id: &PaymentId,
+    redirect: Redirect,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    let column = redirect.column();
+    sqlx::query(&format!(
+        "UPDATE payments SET {column} = $1 WHERE id = $2 AND {column} IS NULL"
+    ))
+    .bind(now_ms)
+    .bind(payment_id)
+    .execute(executor)
+    .await
+    .context("noting a move to or from a provider's page")?;
+    Ok(())
+}
+
+/// When the buyer was first sent to the payment's provider page and first came back from it.
+pub async fn redirects_of_payment<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    payment_id: &PaymentId,
+) -> anyhow::Result<(Option<i64>, Option<i64>)> {
+    let found: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT sent_to_provider_at, back_from_provider_at FROM payments WHERE id = $1",
+    )
+    .bind(payment_id)
+    .fetch_optional(executor)
+    .await
+    .context("reading a payment's moves to and from its provider")?;
+    Ok(found.unwrap_or((None, None)))
+}
+
 /// Records a provider callback's id; `false` when it was seen before (a replay).
 pub async fn record_callback<'e, E: Executor<'e, Database = Any>>(
     executor: E,

@@ -54,6 +54,10 @@ pub struct SessionRow {
     pub updated_at: i64,
     /// When the buyer first opened its page (Unix milliseconds); `None` until then.
     pub opened_at: Option<i64>,
+    /// When a page of ours first sent the buyer back to `redirect_url` (Unix milliseconds):
+    /// the paid page, or the failed one after the buyer gave up. A link the buyer follows from
+    /// another page leaves no trace here.
+    pub sent_back_at: Option<i64>,
 }
 
 /// A session to create: everything but its customer, whom the session writer finds or creates
@@ -121,6 +125,7 @@ impl NewSession {
             created_at: self.created_at,
             updated_at: self.created_at,
             opened_at: None,
+            sent_back_at: None,
         }
     }
 }
@@ -128,7 +133,7 @@ impl NewSession {
 const COLUMNS: &str = "id, merchant_id, environment, customer_id, customer_email, product, \
     amount_cents, currency, status, preferred_route, route_id, redirect_url, metadata, \
     client_reference_id, idempotency_key, request_hash, payment_id, expires_at, created_at, \
-    updated_at, opened_at";
+    updated_at, opened_at, sent_back_at";
 
 /// Inserts many sessions in one statement, skipping those whose idempotency key is taken.
 /// Returns the ids actually inserted. Rows should come sorted by idempotency key so that
@@ -168,7 +173,8 @@ pub async fn insert_sessions<'e, E: Executor<'e, Database = Any>>(
             .bind(row.expires_at)
             .bind(row.created_at)
             .bind(row.updated_at)
-            .bind(row.opened_at);
+            .bind(row.opened_at)
+            .bind(row.sent_back_at);
     }
     query
         .fetch_all(executor)
@@ -308,6 +314,24 @@ pub async fn mark_opened<'e, E: Executor<'e, Database = Any>>(
         .execute(executor)
         .await
         .context("noting that a checkout page was opened")?;
+    Ok(())
+}
+
+/// Notes that a page of ours sent the buyer back to the merchant at `now_ms`, the first time
+/// only.
+pub async fn mark_sent_back<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: &SessionId,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE checkout_sessions SET sent_back_at = $1 WHERE id = $2 AND sent_back_at IS NULL",
+    )
+    .bind(now_ms)
+    .bind(id)
+    .execute(executor)
+    .await
+    .context("noting that the buyer was sent back to the merchant")?;
     Ok(())
 }
 

@@ -222,6 +222,9 @@ async fn leaving_after_a_failure_fails_the_session_and_sends_the_buyer_back_at_o
         Some(&expected_return(REDIRECT, &id, "failed")),
     );
     assert_finished(&app, &id, &card(false, Some("card_declined"))).await;
+    let sent_back = format!("SELECT sent_back_at FROM checkout_sessions WHERE id = '{id}'");
+    let first = app.scalar(&sent_back).await;
+    assert!(first > 0, "the way back is noted for the timeline");
     assert_eq!(
         event_ids(&app, &id).await,
         events_before,
@@ -234,6 +237,7 @@ async fn leaving_after_a_failure_fails_the_session_and_sends_the_buyer_back_at_o
     // Leaving twice changes nothing.
     assert_eq!(buyer.leave(&retry).await.status, 200);
     assert_eq!(app.stored_status(&id).await, "failed");
+    assert_eq!(app.scalar(&sent_back).await, first, "noted once");
 }
 
 #[tokio::test]

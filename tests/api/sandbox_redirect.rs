@@ -7,7 +7,10 @@ use openrails_checkout::domain::Environment;
 use openrails_checkout::domain::payment_route::{PaymentRoute, default_routes};
 use serde_json::json;
 
+use openrails_checkout::domain::account::Role;
+
 use crate::checkout_support::{Buyer, Page};
+use crate::dashboard_support::signed_in;
 use crate::helpers::{TestApp, spawn_app_with};
 use crate::stripe::go_to_provider;
 
@@ -21,13 +24,17 @@ fn hosted_route() -> PaymentRoute {
 }
 
 async fn setup() -> (TestApp, Buyer) {
+    setup_with(json!({"product": "Creator plan", "amount": 116, "customer": "buyer@example.com"}))
+        .await
+}
+
+async fn setup_with(body: serde_json::Value) -> (TestApp, Buyer) {
     let app = spawn_app_with(|s| {
         let mut routes = default_routes();
         routes.push(hosted_route());
         s.routes = routes;
     })
     .await;
-    let body = json!({"product": "Creator plan", "amount": 116, "customer": "buyer@example.com"});
     let id = app.create_session(&body).await["id"]
         .as_str()
         .unwrap()
@@ -127,4 +134,65 @@ fn the_hosted_variant_is_for_sandbox_card_routes_only() {
         ..hosted_route()
     };
     assert!(check(wallet).unwrap_err().contains("card routes"));
+}
+
+#[tokio::test]
+async fn the_timeline_shows_each_redirect_once_in_order() {
+    let (app, buyer) = setup_with(json!({"product": "Creator plan", "amount": 116,
+        "customer": "buyer@example.com", "redirectUrl": "http://localhost:3000/done"}))
+    .await;
+    let url = go_to_provider(&buyer, "card-hosted").await;
+    // The buyer opens the hand-off page twice: the first is noted, the second writes nothing.
+    let noted = "SELECT sent_to_provider_at FROM payments";
+    let first = app.scalar(noted).await;
+    assert!(first > 0, "the hand-off is noted");
+    let provider = buyer.url(&format!("/checkout/{}/provider", buyer.id));
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert_eq!(
+        buyer.client.get(&provider).send().await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        app.scalar(noted).await,
+        first,
+        "a second visit writes nothing"
+    );
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM checkout_sessions WHERE sent_back_at IS NOT NULL")
+            .await,
+        0
+    );
+
+    let back = press(&buyer, &url, "hosted_pay").await;
+    buyer
+        .assert_see_other(buyer.client.get(buyer.url(&back)).send().await.unwrap())
+        .await;
+    let paid = buyer.open().await;
+    assert!(
+        paid.html.contains("http://localhost:3000/done"),
+        "{}",
+        paid.html
+    );
+
+    let mut viewer = signed_in(&app, "viewer@shop.example", Role::Viewer).await;
+    let page = viewer
+        .get(&format!("/dashboard/payments/{}", buyer.id))
+        .await;
+    assert_eq!(page.status, 200);
+    let timeline = page.html.split("id=\"timeline\"").nth(1).unwrap();
+    let at = |what: &str| {
+        timeline
+            .find(&format!("{what}</strong>"))
+            .unwrap_or_else(|| panic!("{what:?} is not on the timeline: {timeline}"))
+    };
+    assert!(
+        at("Sent to the provider&#39;s page") < at("Back from the provider&#39;s page")
+            && at("Back from the provider&#39;s page") < at("Sent back to the merchant"),
+        "{timeline}"
+    );
+    assert!(
+        timeline.contains("http://localhost:3000/done"),
+        "{timeline}"
+    );
+    assert_eq!(timeline.matches("Sent back to the merchant").count(), 1);
 }

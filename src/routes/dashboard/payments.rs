@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use super::{Chrome, Viewer, error_page, message, render, see_other, signed_post, viewer};
 use crate::db::dashboard::{PaymentLine, PaymentSearch, search_payments};
 use crate::db::events::{get_event, list_events};
-use crate::db::payments::{PaymentRow, callbacks_of_payment, get_payment};
+use crate::db::payments::{PaymentRow, callbacks_of_payment, get_payment, redirects_of_payment};
 use crate::db::refunds::refunds_of_payment;
 use crate::db::sessions::{SessionRow, get_session_by_id};
 use crate::db::webhook_deliveries::list_event_attempts;
@@ -385,6 +385,31 @@ async fn detail_page(
             detail: String::new(),
             redeliver: None,
         });
+    }
+    let (to_provider, from_provider) = redirects_of_payment(&state.db.read, &p.id).await?;
+    let moves = [
+        (to_provider, "dashboard.tl_to_provider", p.provider.as_str()),
+        (
+            from_provider,
+            "dashboard.tl_from_provider",
+            p.provider.as_str(),
+        ),
+        (
+            s.sent_back_at,
+            "dashboard.tl_to_merchant",
+            s.redirect_url.as_deref().unwrap_or_default(),
+        ),
+    ];
+    for (at, key, detail) in moves {
+        if let Some(at) = at {
+            timeline.push(Moment {
+                at,
+                when: String::new(),
+                what: t.get(key).into_owned(),
+                detail: detail.to_owned(),
+                redeliver: None,
+            });
+        }
     }
     let events = list_events(
         &state.db.read,
@@ -1021,7 +1046,15 @@ pub(super) fn sample_detail(state: &AppState, t: &Arc<Catalog>) -> HttpResponse 
                     "card-bridge-a · sandbox",
                     false,
                 ),
+                moment(558_000, text("tl_to_provider"), "sandbox", false),
+                moment(541_000, text("tl_from_provider"), "sandbox", false),
                 moment(540_000, paid, &id("evt", 1), true),
+                moment(
+                    535_000,
+                    text("tl_to_merchant"),
+                    "https://shop.example/orders/1042",
+                    false,
+                ),
                 moment(
                     539_000,
                     delivery(1),

@@ -6,14 +6,14 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::checkout::{load, see_checkout, see_other};
+use super::checkout::{load, note_move, see_checkout, see_other};
 use super::form::{bound_to, cross_site_refusal, field, read_form, verify_token};
 use super::links::Links;
 use super::step::{Form, Step};
 use super::steps::{CardErrors, CardValues, FieldError, Shown, render_step};
 use super::{Ctx, error_page, not_found_page};
-use crate::db::payments::PaymentRow;
-use crate::db::sessions::SessionView;
+use crate::db::payments::{PaymentRow, Redirect};
+use crate::db::sessions::{SessionView, mark_sent_back};
 use crate::domain::card::{Card, CardForm};
 use crate::domain::time::now_ms;
 use crate::domain::{Environment, SessionStatus};
@@ -145,10 +145,11 @@ pub async fn return_from_provider(
         Err(e) => return error_page(&state, &Ctx::new(&state, &req, None), &e),
     };
     let ctx = Ctx::for_session(&state, &req, &view);
-    if let Some(payment) = &payment
-        && let Err(e) = lifecycle::returned_from_provider(state.lifecycle(), payment).await
-    {
-        return error_page(&state, &ctx, &e);
+    if let Some(payment) = &payment {
+        note_move(&state, &payment.id, Redirect::FromProvider).await;
+        if let Err(e) = lifecycle::returned_from_provider(state.lifecycle(), payment).await {
+            return error_page(&state, &ctx, &e);
+        }
     }
     see_checkout(&ctx, &view.session.id)
 }
@@ -256,6 +257,12 @@ pub async fn leave_submit(
     }
     match load(&state, session.id.as_str()).await {
         Ok(Some((view, payment))) if view.session.status == SessionStatus::Failed => {
+            // The failed page sends the buyer on to `redirectUrl` at once.
+            if view.session.redirect_url.is_some()
+                && let Err(e) = mark_sent_back(&state.db.write, &view.session.id, now_ms()).await
+            {
+                return error_page(&state, &post.ctx, &e);
+            }
             let shown = Shown {
                 leaving: true,
                 ..Shown::default()

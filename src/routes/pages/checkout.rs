@@ -10,9 +10,10 @@ use super::links::Links;
 use super::step::{Step, effective_status, page_state_key};
 use super::steps::{Shown, render_step, to_provider};
 use super::{Ctx, error_page, not_found_page};
-use crate::db::payments::{PaymentRow, get_payment_by_session};
-use crate::db::sessions::{SessionRow, SessionView, get_session_view, mark_opened};
+use crate::db::payments::{PaymentRow, Redirect, get_payment_by_session, note_redirect};
+use crate::db::sessions::{SessionRow, SessionView, get_session_view, mark_opened, mark_sent_back};
 use crate::db::webhook_deliveries::event_delivery_state;
+use crate::domain::PaymentId;
 use crate::domain::event::EventKind;
 use crate::domain::time::now_ms;
 use crate::domain::{SessionId, SessionStatus};
@@ -34,6 +35,15 @@ pub async fn checkout_page(
             mark_opened(&state.db.write, &view.session.id, now_ms()).await?;
         }
         let confirming = merchant_still_confirming(&state, &view.session, payment.as_ref()).await?;
+        // The paid page sends the buyer on to `redirectUrl` at once (unless it waits for the
+        // merchant to confirm): noted for the timeline, the first time.
+        if view.session.status == SessionStatus::Paid
+            && !confirming
+            && view.session.redirect_url.is_some()
+            && view.session.sent_back_at.is_none()
+        {
+            mark_sent_back(&state.db.write, &view.session.id, now_ms()).await?;
+        }
         let chain = chain_status(&state, payment.as_ref()).await?;
         Ok(Some((view, payment, confirming, chain)))
     };
@@ -149,12 +159,23 @@ pub async fn to_provider_page(
                 .filter(|_| step == Step::AtProvider)
                 .and_then(|p| Some((p, redirect_url(&p.provider_data)?)));
             match href {
-                Some((payment, href)) => to_provider(&state, &ctx, &view, payment, href),
+                Some((payment, href)) => {
+                    note_move(&state, &payment.id, Redirect::ToProvider).await;
+                    to_provider(&state, &ctx, &view, payment, href)
+                }
                 None => see_checkout(&ctx, &view.session.id),
             }
         }
         Ok(None) => not_found_page(&state, &Ctx::new(&state, &req, None)),
         Err(e) => error_page(&state, &Ctx::new(&state, &req, None), &e),
+    }
+}
+
+/// Notes a move to or from a provider's page for the payment's timeline. A failure to note it
+/// is logged and does not stop the buyer.
+pub(super) async fn note_move(state: &AppState, payment: &PaymentId, redirect: Redirect) {
+    if let Err(e) = note_redirect(&state.db.write, payment, redirect, now_ms()).await {
+        tracing::warn!(payment.id = %payment, error = %e, "could not note a redirect");
     }
 }
 

@@ -129,6 +129,7 @@ fn session(status: SessionStatus) -> SessionView {
             created_at: now,
             updated_at: now,
             opened_at: Some(now),
+            sent_back_at: None,
         },
         merchant_name: "Demo Store".into(),
         branding: MerchantBranding::default(),
