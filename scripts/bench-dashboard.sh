@@ -7,6 +7,9 @@
 #   KEEP=1 scripts/bench-dashboard.sh               # keep the folder and its seeded database
 #   SEEDED_DB=/tmp/orc-dash.X/bench.db scripts/bench-dashboard.sh
 #                                                   # measure again on a database seeded before
+#   BIN=target/debug/openrails-checkout SESSIONS=3000 REQUESTS=3 WARMUP=1 \
+#     scripts/bench-dashboard.sh                    # CI: the seeder and every page, no timing
+#                                                   # worth reading (a debug build, not rebuilt)
 #
 # 1. builds the release binary, starts it once on a new SQLite file (migrations, the merchant),
 #    stops it;
@@ -39,9 +42,14 @@ MEASURE_TIMEOUT=${MEASURE_TIMEOUT:-3600}
 EMAIL=owner@example.com
 PASSWORD=bench-dashboard-password-1
 
-echo "== building (cargo build --release)"
-timeout "$BUILD_TIMEOUT" cargo build --release --quiet
-BIN=$PWD/target/release/openrails-checkout
+if [ -n "${BIN:-}" ]; then
+  BIN=$(realpath "$BIN")
+  echo "== using $BIN (not rebuilt)"
+else
+  echo "== building (cargo build --release)"
+  timeout "$BUILD_TIMEOUT" cargo build --release --quiet
+  BIN=$PWD/target/release/openrails-checkout
+fi
 WORK=$(mktemp -d /tmp/orc-dash.XXXXXX)
 SERVER_PID=
 stop_server() {

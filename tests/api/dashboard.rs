@@ -1456,7 +1456,15 @@ async fn every_payments_filter_reads_through_an_index() {
                 status: some("paid"),
                 ..base.clone()
             },
-            None,
+            Some("payments_status"),
+        ),
+        (
+            "route",
+            PaymentSearch {
+                route: some("card-bridge-a"),
+                ..base.clone()
+            },
+            Some("payments_route"),
         ),
         (
             "dates and cursor",

@@ -241,15 +241,25 @@ async fn signed_post(
     form: &str,
     need: Permission,
 ) -> Result<(Viewer, Vec<(String, String)>), HttpResponse> {
-    let v = viewer(state, req).await?;
-    if !v.may(need) {
-        return Err(message(&v.t, StatusCode::FORBIDDEN, "forbidden"));
-    }
+    let v = allowed_viewer(state, req, need).await?;
     let Some(fields) = crate::routes::pages::form::read_form(req, payload).await else {
         return Err(message(&v.t, StatusCode::BAD_REQUEST, "bad_form"));
     };
     check_form_token(state, req, &v, form, &fields).await?;
     Ok((v, fields))
+}
+
+/// The signed-in person, if their role allows `need`; `Err` is the page to answer instead.
+async fn allowed_viewer(
+    state: &AppState,
+    req: &HttpRequest,
+    need: Permission,
+) -> Result<Viewer, HttpResponse> {
+    let v = viewer(state, req).await?;
+    if !v.may(need) {
+        return Err(message(&v.t, StatusCode::FORBIDDEN, "forbidden"));
+    }
+    Ok(v)
 }
 
 /// Checks the `token` field of a posted form (see [`check_post`]).
@@ -293,10 +303,7 @@ async fn signed_upload(
             .await
             .map(|(v, fields)| (v, fields, Vec::new()));
     };
-    let v = viewer(state, req).await?;
-    if !v.may(need) {
-        return Err(message(&v.t, StatusCode::FORBIDDEN, "forbidden"));
-    }
+    let v = allowed_viewer(state, req, need).await?;
     let body = match read_body(req, payload, limit, body_timeout(req)).await {
         Ok(body) => body,
         Err(BodyError::TooLarge) => {

@@ -121,12 +121,25 @@ impl Browser {
     }
 
     pub async fn post_from(&mut self, path: &str, fields: &[(&str, &str)], origin: &str) -> Answer {
+        let body = serde_urlencoded::to_string(fields).unwrap().into_bytes();
+        self.send(path, origin, "application/x-www-form-urlencoded", body)
+            .await
+    }
+
+    /// Posts `body` of `content_type` from `origin`, with the session's cookie.
+    async fn send(
+        &mut self,
+        path: &str,
+        origin: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Answer {
         let mut request = self
             .client
             .post(format!("{}{path}", self.address))
             .header("origin", origin)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(serde_urlencoded::to_string(fields).unwrap());
+            .header("content-type", content_type)
+            .body(body);
         if let Some(cookie) = &self.cookie {
             request = request.header("cookie", cookie);
         }
@@ -162,20 +175,9 @@ impl Browser {
         );
         body.extend_from_slice(bytes);
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-        let mut request = self
-            .client
-            .post(format!("{}{path}", self.address))
-            .header("origin", self.address.clone())
-            .header(
-                "content-type",
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .body(body);
-        if let Some(cookie) = &self.cookie {
-            request = request.header("cookie", cookie);
-        }
-        let response = request.send().await.unwrap();
-        self.answer(response).await
+        let origin = self.address.clone();
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        self.send(path, &origin, &content_type, body).await
     }
 
     /// Signs in through the sign-in page; the answer to the post.
