@@ -42,7 +42,9 @@ else
 fi
 
 start_server() {
+  # One key sends the whole load: its rate limit is raised out of the way.
   (cd "$WORK" && RUST_LOG=warn OPENRAILS_BIND=127.0.0.1:$PORT DATABASE_URL=$DB_URL \
+    OPENRAILS_API_RATE_PER_SECOND=10000000 OPENRAILS_API_RATE_BURST=10000000 \
     exec "$BIN" serve >>"$WORK/server.out" 2>&1) &
   SERVER_PID=$!
   for _ in $(seq 1 100); do

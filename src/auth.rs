@@ -1,15 +1,18 @@
 //! API-key authentication: `Authorization: Bearer sk_…`, or HTTP Basic with the key as the
 //! user name. The key's environment decides which records the request sees.
 
+use actix_web::HttpMessage;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
 use base64::Engine;
 use futures_util::future::LocalBoxFuture;
+use std::time::Instant;
 
 use crate::db::api_keys::{KeyOwner, find_key_owner};
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::state::AppState;
 
 const HOW_TO_GET_A_KEY: &str = "Send your secret key as `Authorization: Bearer sk_test_…`. \
@@ -27,6 +30,7 @@ impl FromRequest for Authenticated {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let secret = secret_from_header(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let req = req.clone();
         Box::pin(async move {
             let secret = secret?;
             let state = state.ok_or_else(|| {
@@ -35,6 +39,19 @@ impl FromRequest for Authenticated {
             match find_key_owner(&state.db.read, &secret).await? {
                 Some(owner) => {
                     tracing::Span::current().record("merchant.id", owner.merchant_id.as_str());
+                    let verdict = state
+                        .api_limiter
+                        .take(owner.key_id.as_str(), Instant::now());
+                    // The answer's `RateLimit-*` headers (added by `telemetry::request_context`).
+                    req.extensions_mut().insert(verdict);
+                    if !verdict.allowed {
+                        Metrics::add(&state.metrics.api_rate_limited, 1);
+                        tracing::warn!(
+                            api_key.id = owner.key_id.as_str(),
+                            "API key over its rate: refused"
+                        );
+                        return Err(ApiError::rate_limited(verdict.retry_after_seconds));
+                    }
                     Ok(Authenticated(owner))
                 }
                 None => Err(unauthorized(

@@ -144,6 +144,21 @@ pub struct Settings {
     /// How long the paid page waits for the merchant to acknowledge `payment.paid` before
     /// sending the buyer back anyway.
     pub redirect_wait_seconds: i64,
+    /// Requests per second one API key may make, on average; counted by each instance on its
+    /// own (with N instances a key may make up to N times this).
+    pub api_rate_per_second: u32,
+    /// Requests one API key may make at once above its rate, after a quiet moment.
+    pub api_rate_burst: u32,
+    /// Declined cards one checkout session takes; after that it offers only its other routes.
+    pub card_attempts_per_session: i64,
+    /// Declined cards the checkout pages take from one client address in an hour, counted in
+    /// the database across instances; after that its card forms refuse until the hour has
+    /// passed.
+    pub card_attempts_per_address_per_hour: i64,
+    /// `/readyz` answers 503 when a webhook delivery that is due has waited longer than this.
+    pub ready_webhook_backlog_seconds: i64,
+    /// `/readyz` answers 503 when every call to a provider has failed for this long.
+    pub ready_provider_failing_seconds: i64,
 }
 
 impl Default for Settings {
@@ -184,6 +199,12 @@ impl Default for Settings {
             encryption: EncryptionKeys::default(),
             secret_env: SecretEnv::default(),
             redirect_wait_seconds: 5,
+            api_rate_per_second: 100,
+            api_rate_burst: 200,
+            card_attempts_per_session: 3,
+            card_attempts_per_address_per_hour: 20,
+            ready_webhook_backlog_seconds: 300,
+            ready_provider_failing_seconds: 300,
         }
     }
 }
@@ -242,6 +263,12 @@ env_overrides! {
     "OPENRAILS_WEBHOOK_SECRET_OVERLAP_SECONDS" => webhook_secret_overlap_seconds,
     "OPENRAILS_WEBHOOK_ALLOW_PRIVATE_SANDBOX_ENDPOINTS" => webhook_allow_private_sandbox_endpoints,
     "OPENRAILS_REDIRECT_WAIT_SECONDS" => redirect_wait_seconds,
+    "OPENRAILS_API_RATE_PER_SECOND" => api_rate_per_second,
+    "OPENRAILS_API_RATE_BURST" => api_rate_burst,
+    "OPENRAILS_CARD_ATTEMPTS_PER_SESSION" => card_attempts_per_session,
+    "OPENRAILS_CARD_ATTEMPTS_PER_ADDRESS_PER_HOUR" => card_attempts_per_address_per_hour,
+    "OPENRAILS_READY_WEBHOOK_BACKLOG_SECONDS" => ready_webhook_backlog_seconds,
+    "OPENRAILS_READY_PROVIDER_FAILING_SECONDS" => ready_provider_failing_seconds,
 }
 
 /// A setting's value from an environment variable's text.
@@ -334,6 +361,22 @@ impl Settings {
         }
         if !(1..=100).contains(&self.payment_attempts_per_session) {
             bail!("payment_attempts_per_session must be between 1 and 100");
+        }
+        if self.api_rate_per_second == 0 || self.api_rate_burst == 0 {
+            bail!("api_rate_per_second and api_rate_burst must be at least 1");
+        }
+        if !(1..=100).contains(&self.card_attempts_per_session)
+            || !(1..=100_000).contains(&self.card_attempts_per_address_per_hour)
+        {
+            bail!(
+                "card_attempts_per_session must be between 1 and 100, and \
+                 card_attempts_per_address_per_hour between 1 and 100000"
+            );
+        }
+        if self.ready_webhook_backlog_seconds < 1 || self.ready_provider_failing_seconds < 1 {
+            bail!(
+                "ready_webhook_backlog_seconds and ready_provider_failing_seconds must be at least 1"
+            );
         }
         if self.handoff_redrive_after_seconds < 1 {
             bail!("handoff_redrive_after_seconds must be at least 1");

@@ -125,6 +125,23 @@ impl ApiError {
         }
     }
 
+    /// 429: the API key is over its rate; `retry_after` seconds until one more request may go.
+    pub fn rate_limited(retry_after: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "this API key made more requests than its rate allows; nothing was done",
+            )
+            .with_suggestion(
+                "Wait for the Retry-After delay, then send the same request again; the \
+                 RateLimit-Remaining header says how many requests may go at once. With an \
+                 idempotencyKey a retry never creates a second session.",
+            )
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         self.code
     }

@@ -12,6 +12,7 @@ pub mod i18n;
 pub mod lifecycle;
 pub mod metrics;
 pub mod providers;
+pub mod rate_limit;
 pub mod routes;
 pub mod startup;
 pub mod state;

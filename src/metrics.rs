@@ -18,6 +18,12 @@ pub struct Metrics {
     pub onchain_scan_failures: AtomicU64,
     /// Provider answers that named another amount or currency than the payment asked.
     pub provider_amount_mismatches: AtomicU64,
+    /// API requests refused because their key was over its rate.
+    pub api_rate_limited: AtomicU64,
+    /// Card forms refused because the session had too many declined cards.
+    pub cards_refused_session: AtomicU64,
+    /// Card forms refused because the client address had too many declined cards this hour.
+    pub cards_refused_address: AtomicU64,
 }
 
 impl Metrics {

@@ -181,6 +181,14 @@ async fn run_expiry_sweeper(state: web::Data<AppState>) {
                 "expiry sweep failed; will retry"
             );
         }
+        // Declined cards older than the address limit's hour (and an hour's margin).
+        let before = crate::domain::time::now_ms() - 2 * 3_600_000;
+        if let Err(e) = crate::db::card_declines::forget_declines(&state.db.write, before).await {
+            tracing::warn!(
+                error.cause = format!("{e:#}"),
+                "removing old declined cards failed; will retry"
+            );
+        }
     }
 }
 
@@ -224,9 +232,16 @@ async fn run_scanner(state: web::Data<AppState>, index: usize) {
         .await;
         let made = scanner.rpc.calls();
         Metrics::add(&state.metrics.onchain_rpc_calls, made - calls);
+        let called = made > calls;
         calls = made;
+        // The chain's node is the onchain provider's one counterpart: readiness watches it.
+        let health = &state.providers.health;
+        let now = crate::domain::time::now_ms();
         let pause = match step {
             Ok(report) => {
+                if called {
+                    health.record("onchain", true, now);
+                }
                 failures = 0;
                 if report.leader && !report.caught_up {
                     Duration::ZERO
@@ -235,6 +250,9 @@ async fn run_scanner(state: web::Data<AppState>, index: usize) {
                 }
             }
             Err(e) => {
+                if e.downcast_ref::<RpcError>().is_some() {
+                    health.record("onchain", false, now);
+                }
                 failures += 1;
                 Metrics::add(&state.metrics.onchain_scan_failures, 1);
                 let rate_limited = e

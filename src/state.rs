@@ -31,6 +31,7 @@ use crate::providers::Providers;
 use crate::providers::onchain::{OnchainProvider, RouteTarget, WatchBook};
 use crate::providers::sandbox::{Ledger, SandboxProvider};
 use crate::providers::stripe::StripeProvider;
+use crate::rate_limit::KeyLimiter;
 use crate::webhooks::client::{EndpointRules, WebhookClients};
 use crate::webhooks::worker::WorkerContext;
 use futures_util::future::BoxFuture;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub scanners: Vec<Scanner>,
     /// This instance's name in leases it holds.
     pub instance_id: String,
+    /// How fast each API key may call this instance.
+    pub api_limiter: KeyLimiter,
 }
 
 /// The secrets every instance of one installation shares (through the database).
@@ -146,6 +149,7 @@ impl AppState {
             )?,
             webhook_wakeup: Arc::new(Notify::new()),
             metrics: Arc::new(Metrics::default()),
+            api_limiter: KeyLimiter::new(settings.api_rate_per_second, settings.api_rate_burst),
             public_url,
             db,
             settings: Arc::new(settings),

@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
@@ -18,6 +19,7 @@ use tracing_subscriber::EnvFilter;
 use crate::config::Mode;
 use crate::domain::ids::random_token;
 use crate::metrics::Metrics;
+use crate::rate_limit::Verdict;
 
 tokio::task_local! {
     static REQUEST_ID: String;
@@ -129,7 +131,20 @@ pub async fn request_context(
             "served"
         );
     });
+    let limit = res.request().extensions().get::<Verdict>().copied();
     let headers = res.headers_mut();
+    if let Some(v) = limit {
+        for (name, value) in [
+            ("ratelimit-limit", u64::from(v.limit)),
+            ("ratelimit-remaining", u64::from(v.remaining)),
+            ("ratelimit-reset", v.reset_seconds),
+        ] {
+            headers.insert(
+                header::HeaderName::from_static(name),
+                HeaderValue::from(value),
+            );
+        }
+    }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         headers.insert(header::HeaderName::from_static("x-request-id"), value);
     }

@@ -13,6 +13,23 @@ pub async fn count_pending_deliveries<'e, E: Executor<'e, Database = Any>>(
         .context("counting pending deliveries")
 }
 
+/// How long the oldest delivery that is due (`pending`, its time come) has waited, in ms at
+/// `now_ms`; 0 when none is waiting. One step down the due index.
+pub async fn webhook_backlog_ms<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    now_ms: i64,
+) -> anyhow::Result<i64> {
+    let oldest: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(next_attempt_at) FROM webhook_deliveries
+         WHERE status = 'pending' AND next_attempt_at <= $1",
+    )
+    .bind(now_ms)
+    .fetch_one(executor)
+    .await
+    .context("reading the webhook backlog")?;
+    Ok(oldest.map_or(0, |at| (now_ms - at).max(0)))
+}
+
 /// Webhook deliveries given up on.
 pub async fn count_failed_deliveries<'e, E: Executor<'e, Database = Any>>(
     executor: E,

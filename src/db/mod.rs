@@ -11,6 +11,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod card_declines;
 mod codec;
 pub mod customers;
 pub mod dashboard;

@@ -270,6 +270,10 @@ pub struct SessionView {
     /// The merchant's branding as stored.
     #[sqlx(flatten)]
     pub branding: crate::domain::branding::MerchantBranding,
+    /// The session took `card_attempts_per_session` declined cards: it offers only its other
+    /// routes. Not read by the query: the pages set it (`load`) after a failed payment.
+    #[sqlx(skip)]
+    pub cards_closed: bool,
 }
 
 /// A session by id with what its pages show of its merchant: see [`SessionView`].

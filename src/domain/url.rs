@@ -61,10 +61,16 @@ impl HttpUrl {
         if host.is_empty() {
             return Err("must include a host");
         }
-        let host_ok = host.starts_with('[')
-            || host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+        // A bracketed host is an IPv6 address (RFC 3986's IP-literal; no IPvFuture).
+        let host_ok = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .map(|inner| inner.parse::<std::net::Ipv6Addr>().is_ok())
+            .unwrap_or(false)
+            || !host.starts_with('[')
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
         if !host_ok {
             return Err("has a malformed host");
         }
@@ -192,6 +198,22 @@ mod tests {
         }
         assert!(RedirectUrl::parse("http://localhost:3000/back", Environment::Sandbox).is_ok());
         assert!(RedirectUrl::parse("http://[::1]:3000/back", Environment::Sandbox).is_ok());
+        assert!(RedirectUrl::parse("https://[2001:db8::7]/back", Environment::Production).is_ok());
+    }
+
+    #[test]
+    fn a_bracketed_host_must_be_an_ipv6_address() {
+        for bad in [
+            "https://[abc]/",
+            "https://[]/",
+            "https://[1:::2]/",
+            "https://[Ûþ=Ä]/",
+        ] {
+            assert!(
+                RedirectUrl::parse(bad, Environment::Sandbox).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
+pub mod health;
 pub mod onchain;
 pub mod sandbox;
 pub mod stripe;
@@ -418,6 +419,8 @@ pub struct Providers {
     pub sandbox: Option<Arc<sandbox::SandboxProvider>>,
     /// The sandbox's hosted variant, as itself: the buttons of its page go through it.
     pub sandbox_redirect: Option<Arc<sandbox::SandboxProvider>>,
+    /// The calls this instance made to the providers added with [`Providers::with`].
+    pub health: Arc<health::ProviderHealth>,
 }
 
 impl Providers {
@@ -430,6 +433,7 @@ impl Providers {
             by_id,
             sandbox: Some(sandbox),
             sandbox_redirect: None,
+            health: Arc::default(),
         }
     }
 
@@ -441,9 +445,11 @@ impl Providers {
         self
     }
 
-    /// Adds `provider` under its id.
+    /// Adds `provider` under its id, its calls counted in [`Providers::health`].
     pub fn with(mut self, provider: Arc<dyn Provider>) -> Providers {
-        self.by_id.insert(provider.id().to_owned(), provider);
+        let watched = health::Watched::new(provider.clone(), self.health.clone());
+        self.by_id
+            .insert(provider.id().to_owned(), Arc::new(watched));
         self
     }
 

@@ -70,7 +70,14 @@ api_routes! {
     "/api/gateway/events/{id}" => { GET: api::events::get_event_handler },
     "/api/gateway/events/{id}/redeliver" => { POST: api::events::redeliver_event_handler },
     "/api/providers/{provider}/callbacks" => { POST: api::provider_callbacks::provider_callback },
-    "/api/agent/actions/{action}" => { POST: api::agent::run_action },
+    "/api/agent/capabilities" => { GET: api::agent::capabilities },
+    "/api/agent/schema/{action}" => { GET: api::agent::schema },
+    "/api/agent/actions/checkout.preview" => { POST: api::agent::checkout_preview },
+    "/api/agent/actions/fees.estimate" => { POST: api::agent::fees_estimate },
+    "/api/agent/actions/checkout.create" => { POST: api::agent::checkout_create },
+    "/api/agent/actions/webhook.example" => { POST: api::agent::webhook_example },
+    "/api/agent/actions/webhook.verify_sample" => { POST: api::agent::webhook_verify_sample },
+    "/api/agent/actions/{action}" => { POST: api::agent::unknown_action },
     "/api/openapi.json" => { GET: api::openapi::openapi_json },
     "/healthz" => { GET: api::health::healthz },
     "/readyz" => { GET: api::health::readyz },
@@ -87,6 +94,13 @@ where
     web::resource(format!("/{{id}}/{}", form.name()))
         .route(web::get().to(pages::to_checkout_page))
         .route(web::post().to(submit))
+}
+
+/// The client's address, as the card-testing and sign-in limits count it: the connection's
+/// (a proxy's headers are not trusted).
+pub fn client_address(req: &actix_web::HttpRequest) -> String {
+    req.peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
 }
 
 /// Registers every route.

@@ -31,7 +31,7 @@ async fn payments(app: &crate::helpers::TestApp, session_id: &str) -> Vec<Value>
 }
 
 /// Fills in the card form shown on `page` and submits it, following the `303`.
-async fn pay_on(buyer: &Buyer, page: &Page, number: &str) -> Page {
+pub(crate) async fn pay_on(buyer: &Buyer, page: &Page, number: &str) -> Page {
     let (action, token) = page
         .form_ending("/card")
         .unwrap_or_else(|| panic!("no card form:\n{}", page.html));

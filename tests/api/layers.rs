@@ -18,7 +18,7 @@ fn layer(module: &str) -> Option<u8> {
         "routes" | "auth" | "error" | "telemetry" | "http1" => 5,
         "startup" => 6,
         "cli" => 7,
-        "metrics" | "i18n" | "assets" => return None,
+        "metrics" | "i18n" | "assets" | "rate_limit" => return None,
         other => panic!("module {other} has no layer: add it to docs/ARCHITECTURE.md and here"),
     })
 }

@@ -22,6 +22,7 @@ mod webhook_support;
 
 // The tests, one story a file.
 
+mod agent;
 mod auth;
 mod branding_logos;
 mod checkout_callbacks;
@@ -43,6 +44,7 @@ mod faults;
 mod http_conventions;
 mod idempotency;
 mod layers;
+mod limits;
 mod migrations;
 mod onchain;
 mod onchain_refunds;
@@ -50,6 +52,7 @@ mod onchain_xpub;
 mod openapi;
 mod operations;
 mod protocol_errors;
+mod readiness;
 mod refunds;
 mod sandbox_redirect;
 mod sessions;

@@ -61,7 +61,7 @@ async fn every_request_body_has_its_real_schema_refusing_unknown_fields() {
             );
         }
     }
-    assert_eq!(bodies, 8, "eight operations read a body");
+    assert_eq!(bodies, 12, "twelve operations read a body");
 
     let session = resolve(
         &doc,

@@ -150,9 +150,16 @@ fn comparable(head: &str) -> Vec<&str> {
     let mut lines: Vec<&str> = head
         .split("\r\n")
         .filter(|line| {
-            !["date:", "x-request-id:", "connection:"]
-                .iter()
-                .any(|p| line.starts_with(p))
+            // The key's remaining requests go down with each request.
+            ![
+                "date:",
+                "x-request-id:",
+                "connection:",
+                "ratelimit-remaining:",
+                "ratelimit-reset:",
+            ]
+            .iter()
+            .any(|p| line.starts_with(p))
         })
         .collect();
     lines.sort_unstable();

@@ -525,6 +525,48 @@ async fn stripe_down_makes_an_honest_page_and_loses_nothing() {
 }
 
 #[tokio::test]
+async fn a_provider_failing_every_call_makes_readiness_503_until_it_answers() {
+    let stripe = StripeStandIn::start(KEY, None, WEBHOOK_SECRET).await;
+    let base = stripe.url.clone();
+    let app = spawn_app_with(move |s| {
+        let mut routes = default_routes();
+        routes.push(stripe_route(RouteKind::Card, &base));
+        s.routes = routes;
+        s.ready_provider_failing_seconds = 1;
+        give_secrets(s);
+    })
+    .await;
+    let buyer = Buyer::new(&app, &session(&app).await);
+    stripe.fail_next(500, 1).await;
+    buyer.choose("card-stripe").await;
+    let (status, body) = crate::readiness::readiness(&app).await;
+    assert_eq!(status, 200, "one failure is not an outage yet: {body}");
+    assert_eq!(body["providers"]["stripe"]["failed"], 1);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, body) = crate::readiness::readiness(&app).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["providers"]["stripe"]["status"], "failing");
+    assert!(
+        body["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("provider stripe"),
+        "{body}"
+    );
+    let metrics = app.get_anonymous("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics
+            .contains("openrails_provider_calls_total{provider=\"stripe\",outcome=\"failed\"} 1"),
+        "{metrics}"
+    );
+    // Stripe answers again: the next call makes it ready.
+    go_to_provider(&buyer, "card-stripe").await;
+    let (status, body) = crate::readiness::readiness(&app).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["providers"]["stripe"]["failingSeconds"], 0);
+}
+
+#[tokio::test]
 async fn stripe_unreachable_makes_the_same_honest_page() {
     let (app, stripe) = setup(false).await;
     drop(stripe);

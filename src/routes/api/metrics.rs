@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use actix_web::{HttpResponse, web};
 
+use super::health::Pressure;
 use crate::db::metrics::{
     count_failed_deliveries, count_payments_at_provider, count_pending_deliveries,
 };
@@ -60,6 +61,21 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             "Provider answers that named another amount or currency than the payment asked (nothing applied), by this instance.",
             &m.provider_amount_mismatches,
         ),
+        (
+            "openrails_api_rate_limited_total",
+            "API requests refused with 429 because their key was over its rate, by this instance.",
+            &m.api_rate_limited,
+        ),
+        (
+            "openrails_card_attempts_refused_session_total",
+            "Card payments refused because the session had card_attempts_per_session declined cards, by this instance.",
+            &m.cards_refused_session,
+        ),
+        (
+            "openrails_card_attempts_refused_address_total",
+            "Card payments refused because the client address had card_attempts_per_address_per_hour declined cards in the last hour, by this instance.",
+            &m.cards_refused_address,
+        ),
     ];
     for (name, help, value) in counters {
         let _ = writeln!(
@@ -104,6 +120,42 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
                     "reading a metric failed"
                 );
             }
+        }
+    }
+    // The figures `/readyz` judges by.
+    let pressure = Pressure::read(&state).await;
+    match pressure.webhook_backlog_ms {
+        Some(ms) => {
+            let _ = writeln!(
+                out,
+                "# HELP openrails_webhook_backlog_seconds How long the oldest due webhook delivery has waited (all instances).\n# TYPE openrails_webhook_backlog_seconds gauge\nopenrails_webhook_backlog_seconds {}",
+                ms as f64 / 1000.0
+            );
+        }
+        None => database_up = 0,
+    }
+    if !pressure.providers.is_empty() {
+        let _ = writeln!(
+            out,
+            "# HELP openrails_provider_calls_total Calls this instance made to each provider, answered or failed.\n# TYPE openrails_provider_calls_total counter"
+        );
+        for (id, calls, _) in &pressure.providers {
+            let _ = writeln!(
+                out,
+                "openrails_provider_calls_total{{provider=\"{id}\",outcome=\"answered\"}} {}\nopenrails_provider_calls_total{{provider=\"{id}\",outcome=\"failed\"}} {}",
+                calls.answered, calls.failed
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP openrails_provider_failing_seconds How long every call this instance made to each provider has failed (0 while the last was answered).\n# TYPE openrails_provider_failing_seconds gauge"
+        );
+        for (id, _, failing_ms) in &pressure.providers {
+            let _ = writeln!(
+                out,
+                "openrails_provider_failing_seconds{{provider=\"{id}\"}} {}",
+                *failing_ms as f64 / 1000.0
+            );
         }
     }
     match list_scanners(db).await {

@@ -45,7 +45,14 @@ use crate::state::AppState;
         events::redeliver_since_handler,
         events::get_event_handler,
         events::redeliver_event_handler,
-        agent::run_action,
+        agent::capabilities,
+        agent::schema,
+        agent::checkout_preview,
+        agent::fees_estimate,
+        agent::checkout_create,
+        agent::webhook_example,
+        agent::webhook_verify_sample,
+        agent::unknown_action,
         branding::get_branding_handler,
         branding::put_branding_handler,
         openapi_json,
@@ -117,7 +124,7 @@ fn error_response(description: &str) -> Value {
     })
 }
 
-/// Adds the answers any operation of a kind can give: 401 where a key is needed; 400, 408, 413
+/// Adds the answers any operation of a kind can give: 401 and 429 where a key is needed; 400, 408, 413
 /// and 415 where a JSON body is read; 400 where query parameters are; on the API, 500 and 503
 /// and the HTTP layer's refusals (400, 408, 431). Query strings refuse control characters, which
 /// their schema says.
@@ -163,6 +170,10 @@ fn add_common_responses(doc: &mut Value) {
             }
             if secured {
                 add("401", "Missing or invalid API key");
+                add(
+                    "429",
+                    "The API key is over its rate (rate_limited); nothing was done. Retry after the Retry-After header's seconds",
+                );
             }
             if has_body {
                 add(

@@ -58,7 +58,7 @@ pub struct CreateSessionRequest {
     /// contain `{CHECKOUT_SESSION_ID}`.
     #[schema(
         max_length = 2048,
-        pattern = "^[hH][tT][tT][pP][sS]?://([A-Za-z0-9._-]+|\\[[^\\]\\s\\u0000-\\u001f\\u007f-\\u009f/?#@]*\\])(:0*([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?([/?#]([^\\s\\u0000-\\u001f\\u007f-\\u009f<>\"`\\\\{}|^]|\\{CHECKOUT_SESSION_ID\\})*)?$",
+        pattern = "^[hH][tT][tT][pP][sS]?://([A-Za-z0-9._-]+|\\[(([0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,7}:|([0-9a-fA-F]{1,4}:){1,6}:[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,5}(:[0-9a-fA-F]{1,4}){1,2}|([0-9a-fA-F]{1,4}:){1,4}(:[0-9a-fA-F]{1,4}){1,3}|([0-9a-fA-F]{1,4}:){1,3}(:[0-9a-fA-F]{1,4}){1,4}|([0-9a-fA-F]{1,4}:){1,2}(:[0-9a-fA-F]{1,4}){1,5}|[0-9a-fA-F]{1,4}:(:[0-9a-fA-F]{1,4}){1,6}|:((:[0-9a-fA-F]{1,4}){1,7}|:))\\])(:0*([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?([/?#]([^\\s\\u0000-\\u001f\\u007f-\\u009f<>\"`\\\\{}|^]|\\{CHECKOUT_SESSION_ID\\})*)?$",
         example = "https://merchant.example/success?order=ord_284"
     )]
     redirect_url: Option<String>,
@@ -181,7 +181,7 @@ pub struct CreateWebhookEndpointRequest {
     /// Where deliveries go; `https` and a public address in production.
     #[schema(
         max_length = 2048,
-        pattern = "^[hH][tT][tT][pP][sS]?://([A-Za-z0-9._-]+|\\[[^\\]\\s\\u0000-\\u001f\\u007f-\\u009f/?#@]*\\])(:0*([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?([/?#][^\\s\\u0000-\\u001f\\u007f-\\u009f<>\"`\\\\{}|^]*)?$",
+        pattern = "^[hH][tT][tT][pP][sS]?://([A-Za-z0-9._-]+|\\[(([0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,7}:|([0-9a-fA-F]{1,4}:){1,6}:[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,5}(:[0-9a-fA-F]{1,4}){1,2}|([0-9a-fA-F]{1,4}:){1,4}(:[0-9a-fA-F]{1,4}){1,3}|([0-9a-fA-F]{1,4}:){1,3}(:[0-9a-fA-F]{1,4}){1,4}|([0-9a-fA-F]{1,4}:){1,2}(:[0-9a-fA-F]{1,4}){1,5}|[0-9a-fA-F]{1,4}:(:[0-9a-fA-F]{1,4}){1,6}|:((:[0-9a-fA-F]{1,4}){1,7}|:))\\])(:0*([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?([/?#][^\\s\\u0000-\\u001f\\u007f-\\u009f<>\"`\\\\{}|^]*)?$",
         example = "https://merchant.example/webhooks"
     )]
     url: String,
@@ -240,7 +240,7 @@ pub struct BrandingUpdateRequest {
     /// are more than a pattern can say, so the pattern leaves it out.
     #[schema(
         max_length = 87400,
-        pattern = "^data:image/(png;base64,iVBORw0KGg[o-r][A-Za-z0-9+/]|jpeg;base64,/9j/|webp;base64,UklG[A-Za-z0-9+/]{8}RUJQ)(([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=|[A-Za-z0-9+/][AQgw]==))?$"
+        pattern = "^data:image/(png;base64,iVBORw0KGg[o-r][A-Za-z0-9+/]|jpeg;base64,/9j/|webp;base64,UklGR[g-v][A-Za-z0-9+/]{4}[BFJNRVZdhlptx159]XRUJQ)(([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=|[A-Za-z0-9+/][AQgw]==))?$"
     )]
     logo: Option<String>,
     /// Plain text, at most 200 characters after trimming.
@@ -278,10 +278,32 @@ pub struct WebhookExampleRequest {
     metadata: Option<BTreeMap<String, String>>,
 }
 
+/// The body of the agent action `webhook.verify_sample`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookVerifySampleRequest {
+    /// The webhook's raw body, exactly as received (a string: the signature is over its bytes).
+    #[schema(max_length = 60000)]
+    payload: String,
+    /// The `x-gateway-signature` header: `t=<unix seconds>,v1=<hex>` (more `v1=` during a
+    /// secret rotation).
+    #[schema(max_length = 2000)]
+    signature: String,
+    /// The endpoint's signing secret.
+    #[schema(min_length = 1, max_length = 500)]
+    secret: String,
+    /// Check the timestamp as at this time (Unix seconds) instead of now, e.g. for a saved
+    /// sample.
+    #[schema(minimum = 0, maximum = 253402300799_i64)]
+    at: Option<i64>,
+}
+
 /// What an agent action answers.
 #[derive(ToSchema)]
 pub struct ActionResult {
-    /// For `webhook.example`: a webhook payload, exactly as deliveries carry it.
+    /// The action's answer: for `webhook.example` a webhook payload, exactly as deliveries
+    /// carry it; for the checkout actions the checkout (made or not); for
+    /// `webhook.verify_sample` the verdict.
     result: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -330,7 +352,8 @@ pub struct Health {
 }
 
 /// `GET /readyz`.
-#[derive(ToSchema)]
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Readiness {
     /// `ready` or `unavailable`.
     status: String,
@@ -340,4 +363,27 @@ pub struct Readiness {
     migrations: String,
     /// `ok` when a write commits, `failing` (e.g. a full disk) or `unknown`.
     writes: String,
+    /// `ok`, `behind` (a due delivery waited over `ready_webhook_backlog_seconds`) or
+    /// `unknown`.
+    webhooks: String,
+    /// How long the oldest due webhook delivery has waited; `null` when unknown.
+    webhook_backlog_seconds: Option<i64>,
+    /// Each provider this instance has called, by id.
+    providers: BTreeMap<String, ProviderReadiness>,
+    /// Why it is not ready, in words; empty when it is.
+    reasons: Vec<String>,
+}
+
+/// One provider in `GET /readyz`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderReadiness {
+    /// `ok`, or `failing` when every call has failed for `ready_provider_failing_seconds`.
+    status: String,
+    /// How long every call has failed; 0 while the last one was answered.
+    failing_seconds: i64,
+    /// Calls answered, by this instance.
+    answered: u64,
+    /// Calls failed, by this instance.
+    failed: u64,
 }

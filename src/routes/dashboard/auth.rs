@@ -119,15 +119,14 @@ pub async fn login_submit(
     {
         return answer;
     }
-    let signed = sign_in(&state.db, email, password, &client_address(&req)).await;
+    let signed = sign_in(
+        &state.db,
+        email,
+        password,
+        &crate::routes::client_address(&req),
+    )
+    .await;
     answer_sign_in(&state, &t, next, email, signed)
-}
-
-/// The client's address, as failed sign-ins are counted by: the connection's (a proxy's
-/// headers are not trusted).
-fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
 }
 
 /// The page or redirect that answers a sign-in's step.
@@ -231,7 +230,7 @@ pub async fn code_submit(
         &state.db,
         &user,
         field(&fields, "code"),
-        &client_address(&req),
+        &crate::routes::client_address(&req),
     )
     .await
     {

@@ -4,6 +4,7 @@
 //! the state now is: a double click, a replay or the back button can only ever show the
 //! current state, never pay twice.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::checkout::{load, note_move, see_checkout, see_other};
@@ -12,12 +13,14 @@ use super::links::Links;
 use super::step::{Form, Step};
 use super::steps::{CardErrors, CardValues, FieldError, Shown, render_step};
 use super::{Ctx, error_page, not_found_page};
+use crate::db::card_declines::{declined_from_address, record_decline, was_declined};
 use crate::db::payments::{PaymentRow, Redirect};
 use crate::db::sessions::{SessionView, mark_sent_back};
 use crate::domain::card::{Card, CardForm};
 use crate::domain::time::now_ms;
-use crate::domain::{Environment, SessionStatus};
+use crate::domain::{Environment, RouteKind, SessionStatus};
 use crate::lifecycle::{self, HandedOff, Started};
+use crate::metrics::Metrics;
 use crate::providers::sandbox::Simulation;
 use crate::state::AppState;
 
@@ -64,7 +67,7 @@ async fn accept_post(
         tracing::info!(session.id = %view.session.id, form = step_name, "form token refused; showing the current state");
         return Err(see_checkout(&ctx, &view.session.id));
     }
-    let step = Step::of(&view.session, payment.as_ref(), now_ms());
+    let step = Step::of(&view, payment.as_ref(), now_ms());
     if !step.accepts(form) {
         return Err(see_checkout(&ctx, &view.session.id));
     }
@@ -98,6 +101,15 @@ pub async fn start_submit(
     let Some(route) = route else {
         return see_checkout(&post.ctx, &session.id);
     };
+    if post.view.cards_closed && route.kind == RouteKind::Card {
+        Metrics::add(&state.metrics.cards_refused_session, 1);
+        tracing::warn!(
+            session.id = %session.id,
+            limit = state.settings.card_attempts_per_session,
+            "card refused: the session took its declined cards"
+        );
+        return see_checkout(&post.ctx, &session.id);
+    }
     let result = async {
         // Back from a provider's own page without paying: the same route goes back there;
         // another one closes that page first.
@@ -188,24 +200,33 @@ pub async fn card_submit(
                     message_key: i.message,
                 })
                 .collect();
-            let values = CardValues {
-                expiry: form.expiry.to_owned(),
-                name: form.name.to_owned(),
-            };
-            let shown = Shown {
-                card_errors: Some(CardErrors { errors, values }),
-                ..Shown::default()
-            };
-            return render_step(
-                &state,
-                &post.ctx,
-                &post.view,
-                Some(payment),
-                post.step,
-                shown,
-            );
+            return card_form_again(&state, &post, payment, &form, errors);
         }
     };
+    // Card testing: an address with too many declined cards this hour gets the form back,
+    // and the card goes nowhere.
+    let address = crate::routes::client_address(&req);
+    let since = now_ms() - 3_600_000;
+    match declined_from_address(&state.db.read, &address, since).await {
+        Ok(declined) if declined >= state.settings.card_attempts_per_address_per_hour => {
+            Metrics::add(&state.metrics.cards_refused_address, 1);
+            tracing::warn!(
+                session.id = %session.id,
+                client.address = %address,
+                limit = state.settings.card_attempts_per_address_per_hour,
+                "card refused: too many declined cards from this address in the last hour"
+            );
+            let refusal = vec![FieldError {
+                field: "number",
+                message_key: "card.too_many_declines",
+            }];
+            let mut page = card_form_again(&state, &post, payment, &form, refusal);
+            *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            return page;
+        }
+        Ok(_) => {}
+        Err(e) => return error_page(&state, &post.ctx, &e),
+    }
     tracing::info!(session.id = %session.id, card.brand = card.brand, card.last4 = card.last4(), again, "card submitted");
     let result = async {
         let payment = if again {
@@ -226,12 +247,42 @@ pub async fn card_submit(
             payment.clone()
         };
         lifecycle::hand_off(state.lifecycle(), &payment, Some(&card)).await?;
+        if was_declined(&state.db.write, &payment.id).await? {
+            record_decline(&state.db.write, &payment.id, &address, now_ms()).await?;
+        }
         Ok(())
     };
     match result.await {
         Ok(()) => see_checkout(&post.ctx, &session.id),
         Err(e) => error_page(&state, &post.ctx, &e),
     }
+}
+
+/// The card form again with `errors`, keeping what may be sent back of `form` (never the
+/// number or the security code).
+fn card_form_again(
+    state: &AppState,
+    post: &Post,
+    payment: &PaymentRow,
+    form: &CardForm<'_>,
+    errors: Vec<FieldError>,
+) -> HttpResponse {
+    let values = CardValues {
+        expiry: form.expiry.to_owned(),
+        name: form.name.to_owned(),
+    };
+    let shown = Shown {
+        card_errors: Some(CardErrors { errors, values }),
+        ..Shown::default()
+    };
+    render_step(
+        state,
+        &post.ctx,
+        &post.view,
+        Some(payment),
+        post.step,
+        shown,
+    )
 }
 
 /// `POST /checkout/{id}/leave`: after a failed payment the buyer gives up and goes back to

@@ -10,13 +10,14 @@ use super::links::Links;
 use super::step::{Step, effective_status, page_state_key};
 use super::steps::{Shown, render_step, to_provider};
 use super::{Ctx, error_page, not_found_page};
+use crate::db::card_declines::declined_in_session;
 use crate::db::payments::{PaymentRow, Redirect, get_payment_by_session, note_redirect};
 use crate::db::sessions::{SessionRow, SessionView, get_session_view, mark_opened, mark_sent_back};
 use crate::db::webhook_deliveries::event_delivery_state;
 use crate::domain::PaymentId;
 use crate::domain::event::EventKind;
 use crate::domain::time::now_ms;
-use crate::domain::{SessionId, SessionStatus};
+use crate::domain::{PaymentStatus, SessionId, SessionStatus};
 use crate::lifecycle::hand_off::redirect_url;
 use crate::state::AppState;
 
@@ -50,7 +51,7 @@ pub async fn checkout_page(
     match loaded.await {
         Ok(Some((view, payment, confirming, chain))) => {
             let ctx = Ctx::for_session(&state, &req, &view);
-            let step = Step::of(&view.session, payment.as_ref(), now_ms());
+            let step = Step::of(&view, payment.as_ref(), now_ms());
             let shown = Shown {
                 confirming,
                 chain,
@@ -105,7 +106,7 @@ async fn step_page(
     match load(state, id).await {
         Ok(Some((view, payment))) => {
             let ctx = Ctx::for_session(state, req, &view);
-            let step = Step::of(&view.session, payment.as_ref(), now_ms());
+            let step = Step::of(&view, payment.as_ref(), now_ms());
             match shows(step) {
                 Some(step) => {
                     render_step(state, &ctx, &view, payment.as_ref(), step, Shown::default())
@@ -153,7 +154,7 @@ pub async fn to_provider_page(
     match load(&state, &id).await {
         Ok(Some((view, payment))) => {
             let ctx = Ctx::for_session(&state, &req, &view);
-            let step = Step::of(&view.session, payment.as_ref(), now_ms());
+            let step = Step::of(&view, payment.as_ref(), now_ms());
             let href = payment
                 .as_ref()
                 .filter(|_| step == Step::AtProvider)
@@ -245,5 +246,15 @@ pub(super) async fn load(
         Some(_) => get_payment_by_session(&state.db.read, &view.session.id).await?,
         None => None,
     };
+    let mut view = view;
+    // After a failed payment the buyer may choose again: by card only while the session has
+    // taken fewer than `card_attempts_per_session` declined cards.
+    if payment
+        .as_ref()
+        .is_some_and(|p| p.status == PaymentStatus::Failed)
+    {
+        let declined = declined_in_session(&state.db.read, &view.session.id).await?;
+        view.cards_closed = declined >= state.settings.card_attempts_per_session;
+    }
     Ok(Some((view, payment)))
 }

@@ -3,7 +3,7 @@
 //! gallery all agree on it.
 
 use crate::db::payments::PaymentRow;
-use crate::db::sessions::SessionRow;
+use crate::db::sessions::{SessionRow, SessionView};
 use crate::domain::payment_route::provider_hosts_page;
 use crate::domain::{PaymentStatus, ProviderState, RouteKind, SessionStatus};
 
@@ -59,7 +59,8 @@ impl Step {
     ];
 
     /// The step of `session` at `now`, given its latest `payment`.
-    pub fn of(session: &SessionRow, payment: Option<&PaymentRow>, now: i64) -> Step {
+    pub fn of(view: &SessionView, payment: Option<&PaymentRow>, now: i64) -> Step {
+        let session = &view.session;
         let Some(p) = payment else {
             return match effective_status(session, None, now) {
                 SessionStatus::Routed | SessionStatus::Pending => Step::Choose { retry: false },
@@ -70,7 +71,10 @@ impl Step {
             // Open again after this payment failed: the buyer may pay again, on the card form
             // when it was a card.
             SessionStatus::Routed if p.status == PaymentStatus::Failed => match p.route_kind {
-                RouteKind::Card if !provider_hosts_page(&p.provider) => Step::Card { retry: true },
+                // Unless the session took its declined cards: then only its other routes.
+                RouteKind::Card if !provider_hosts_page(&p.provider) && !view.cards_closed => {
+                    Step::Card { retry: true }
+                }
                 _ => Step::Choose { retry: true },
             },
             SessionStatus::Routed | SessionStatus::Pending => {

@@ -147,8 +147,12 @@ impl StepPage<'_> {
     /// `field` is where the reason's link moves to.
     fn retry(&self, field: String) -> Retry {
         let ctx = self.ctx;
+        let mut reason = failure_reason(ctx, self.payment);
+        if self.view.cards_closed {
+            reason = format!("{reason} {}", ctx.t.get("retry.cards_closed"));
+        }
         Retry {
-            reason: failure_reason(ctx, self.payment),
+            reason,
             field,
             leave_action: self.links.form(Form::Leave),
             leave_token: self.token(Form::Leave),
@@ -239,7 +243,9 @@ fn choose(page: &StepPage<'_>, retry: bool) -> HttpResponse {
         .routes
         .iter()
         .filter(|r| {
-            r.offered_in(session.environment) && state.providers.get(&r.integration).is_some()
+            r.offered_in(session.environment)
+                && state.providers.get(&r.integration).is_some()
+                && !(page.view.cards_closed && r.kind == RouteKind::Card)
         })
         .map(|r| {
             let fees = r.fees(session.amount_cents);

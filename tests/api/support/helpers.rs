@@ -506,6 +506,10 @@ pub async fn spawn_app_on(database: TestDatabase, adjust: impl FnOnce(&mut Setti
         sandbox_delay_seconds: 0,
         routes: routes_with_production(),
         encryption: test_encryption_keys(),
+        // Tests that send many requests with one key are not about its rate (tests/api/limits.rs
+        // is, and sets its own).
+        api_rate_per_second: 1_000_000,
+        api_rate_burst: 1_000_000,
         ..Default::default()
     };
     adjust(&mut settings);

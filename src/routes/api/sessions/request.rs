@@ -140,7 +140,7 @@ pub(crate) fn bounded_text(s: &str, max: usize) -> Result<String, String> {
 
 /// A JSON number with no fractional part, as JSON Schema's `integer` has it: `300`, `300.0`
 /// and `3e2` alike. `None` for anything else or beyond ±2^53.
-fn whole_number(raw: &str) -> Option<i64> {
+pub(crate) fn whole_number(raw: &str) -> Option<i64> {
     let number = serde_json::from_str::<serde_json::Number>(raw).ok()?;
     if let Some(n) = number.as_i64() {
         return Some(n);

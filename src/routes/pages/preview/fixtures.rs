@@ -133,6 +133,7 @@ fn session(status: SessionStatus) -> SessionView {
         },
         merchant_name: "Demo Store".into(),
         branding: MerchantBranding::default(),
+        cards_closed: false,
     }
 }
 
@@ -219,7 +220,7 @@ mod tests {
         for step in Step::ALL {
             let (view, payment) = for_step(step);
             assert_eq!(
-                Step::of(&view.session, payment.as_ref(), now_ms()),
+                Step::of(&view, payment.as_ref(), now_ms()),
                 step,
                 "{view:?} {payment:?}"
             );
