@@ -1,6 +1,7 @@
-//! The command line: `serve` (the default), `migrate`, `keys`, `preview`, `branding`,
-//! `webhooks`.
+//! The command line: `serve` (the default), `migrate`, `backup`, `restore`, `copy-to`, `keys`,
+//! `preview`, `branding`, `webhooks`, `refunds`, `users`, `providers`.
 
+mod backup;
 mod branding;
 pub mod preview;
 mod providers;
@@ -36,8 +37,27 @@ struct Cli {
 enum Command {
     /// Serve the API and checkout pages (the default).
     Serve,
-    /// Apply database migrations and exit.
-    Migrate,
+    /// Apply database migrations and exit; with --dry-run, list what would change.
+    Migrate {
+        /// List the migrations that would be applied, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Copy the SQLite database into a new file while the server runs, and verify the copy.
+    Backup {
+        /// The new file.
+        file: std::path::PathBuf,
+    },
+    /// Restore a backup as the database DATABASE_URL names, into an empty data folder.
+    Restore {
+        /// The backup.
+        file: std::path::PathBuf,
+    },
+    /// Copy every row into another, empty database (SQLite to PostgreSQL and back), verified.
+    CopyTo {
+        /// The target's URL: postgres://… or sqlite://…
+        url: String,
+    },
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
@@ -102,12 +122,10 @@ pub async fn run() -> anyhow::Result<()> {
     init_tracing(settings.mode);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
-        Command::Migrate => {
-            let db = Db::connect(&settings.database_url, 1).await?;
-            db.migrate().await?;
-            println!("migrations applied");
-            Ok(())
-        }
+        Command::Migrate { dry_run } => backup::migrate(settings, dry_run).await,
+        Command::Backup { file } => backup::backup(settings, &file).await,
+        Command::Restore { file } => backup::restore(settings, &file).await,
+        Command::CopyTo { url } => backup::copy_to(settings, &url).await,
         Command::Keys { action } => keys(settings, action).await,
         Command::Webhooks { action } => webhooks::run(settings, action).await,
         Command::Branding { action } => branding::run(settings, action).await,

@@ -11,8 +11,10 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod backup;
 pub mod card_declines;
 mod codec;
+pub mod copy;
 pub mod customers;
 pub mod dashboard;
 pub mod events;
@@ -81,6 +83,19 @@ pub type Tx = Transaction<'static, Any>;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The newest SQLite migration this build knows.
+pub fn sqlite_latest_known() -> i64 {
+    SQLITE_MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// Every SQLite migration this build knows: (version, description).
+pub fn sqlite_migrations() -> Vec<(i64, String)> {
+    SQLITE_MIGRATOR
+        .iter()
+        .map(|m| (m.version, m.description.to_string()))
+        .collect()
+}
 
 impl Db {
     /// Opens the database named by `url` (`sqlite://…` or `postgres://…`). A SQLite file and
@@ -200,12 +215,78 @@ impl Db {
         })
     }
 
-    /// Applies pending migrations for this backend.
-    pub async fn migrate(&self) -> anyhow::Result<()> {
-        let migrator = match self.backend {
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.backend {
             Backend::Sqlite => &SQLITE_MIGRATOR,
             Backend::Postgres => &POSTGRES_MIGRATOR,
+        }
+    }
+
+    /// The newest migration this build knows, for this backend.
+    pub fn latest_known(&self) -> i64 {
+        self.migrator().iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
+    /// The versions of the migrations applied so far (none on a new database).
+    pub async fn applied_versions(&self) -> anyhow::Result<Vec<i64>> {
+        let exists = match self.backend {
+            Backend::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+            }
+            Backend::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables
+                 WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
+            }
         };
+        let tables: i64 = sqlx::query_scalar(exists)
+            .fetch_one(&self.read)
+            .await
+            .context("looking for the migrations table")?;
+        if tables == 0 {
+            return Ok(Vec::new());
+        }
+        sqlx::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE success = TRUE ORDER BY version",
+        )
+        .fetch_all(&self.read)
+        .await
+        .context("reading applied migrations")
+    }
+
+    /// The migrations this build would apply: (version, description), oldest first.
+    pub async fn pending_migrations(&self) -> anyhow::Result<Vec<(i64, String)>> {
+        let applied = self.applied_versions().await?;
+        Ok(self
+            .migrator()
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .map(|m| (m.version, m.description.to_string()))
+            .collect())
+    }
+
+    /// Refuses a database that a newer build migrated: this build does not know its tables.
+    pub async fn refuse_newer(&self) -> anyhow::Result<()> {
+        let newest = self
+            .applied_versions()
+            .await?
+            .into_iter()
+            .max()
+            .unwrap_or(0);
+        let known = self.latest_known();
+        if newest > known {
+            anyhow::bail!(
+                "the database was migrated by a newer build (migration {newest}; this build knows \
+                 up to {known}): run that build or a newer one, or restore a backup made before \
+                 the upgrade"
+            );
+        }
+        Ok(())
+    }
+
+    /// Applies pending migrations for this backend; refuses a database a newer build migrated.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        self.refuse_newer().await?;
+        let migrator = self.migrator();
         // sqlx locks PostgreSQL while migrating, but not SQLite: processes starting together
         // on a new file would race to create the same tables. A lock file serialises them.
         let _lock = match &self.sqlite_path {
@@ -220,11 +301,7 @@ impl Db {
 
     /// Whether every migration this build knows has been applied.
     pub async fn migrations_applied(&self) -> anyhow::Result<bool> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATOR,
-            Backend::Postgres => &POSTGRES_MIGRATOR,
-        };
-        let latest = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+        let latest = self.latest_known();
         let applied: Option<i64> =
             sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
                 .fetch_one(&self.read)

@@ -10,17 +10,9 @@ use serde_json::Value;
 
 use crate::helpers::{TestDatabase, assert_error, http_client, minimal_body, seed_body, spawn_app};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_openrails-checkout");
-
 /// The binary with a clean environment: only the database it is told about.
 fn binary(database_url: &str) -> Command {
-    let mut command = Command::new(BINARY);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("OPENRAILS_") {
-            command.env_remove(name);
-        }
-    }
-    crate::helpers::pass_test_encryption_key(&mut command);
+    let mut command = crate::helpers::clean_binary();
     command
         .env("DATABASE_URL", database_url)
         .env("NO_COLOR", "1")

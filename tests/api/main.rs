@@ -24,6 +24,7 @@ mod webhook_support;
 
 mod agent;
 mod auth;
+mod backups;
 mod branding_logos;
 mod checkout_callbacks;
 mod checkout_expiry;

@@ -1,6 +1,6 @@
 //! The real binary's `webhooks add|list|remove|test|replay`, against the test's database.
 
-use std::process::{Command, ExitStatus};
+use std::process::ExitStatus;
 use std::time::Duration;
 
 use openrails_checkout::domain::time::{iso_seconds, now_ms};
@@ -11,8 +11,6 @@ use crate::webhook_support::{
     register_receiver,
 };
 
-const BINARY: &str = env!("CARGO_BIN_EXE_openrails-checkout");
-
 struct CliOutput {
     status: ExitStatus,
     stdout: String,
@@ -21,13 +19,7 @@ struct CliOutput {
 
 /// Runs `openrails-checkout <args>` on `database_url` with no other OPENRAILS_ setting.
 async fn run_cli(database_url: &str, args: &[&str]) -> CliOutput {
-    let mut command = Command::new(BINARY);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("OPENRAILS_") {
-            command.env_remove(name);
-        }
-    }
-    crate::helpers::pass_test_encryption_key(&mut command);
+    let mut command = crate::helpers::clean_binary();
     command
         .env("DATABASE_URL", database_url)
         .env("NO_COLOR", "1")

@@ -188,6 +188,19 @@ pub fn test_encryption_keys() -> EncryptionKeys {
     EncryptionKeys::parse(key.as_deref(), None).expect("TEST_ENCRYPTION_KEY is a valid key")
 }
 
+/// The server's binary with none of this process's `OPENRAILS_` settings (and the suite's
+/// encryption key, if any): what each test that runs the binary starts from.
+pub fn clean_binary() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_openrails-checkout"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("OPENRAILS_") {
+            command.env_remove(name);
+        }
+    }
+    pass_test_encryption_key(&mut command);
+    command
+}
+
 /// Gives the binary the suite's `TEST_ENCRYPTION_KEY`, if any.
 pub fn pass_test_encryption_key(command: &mut std::process::Command) {
     if let Ok(key) = std::env::var("TEST_ENCRYPTION_KEY") {

@@ -3,10 +3,8 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-
-const BINARY: &str = env!("CARGO_BIN_EXE_openrails-checkout");
 
 /// `openrails-checkout serve` on `database_url`, its output in `log`; killed when dropped.
 pub struct Served {
@@ -20,13 +18,7 @@ impl Served {
     pub fn start(database_url: &str, log: &Path, env: &[(&str, &str)]) -> Served {
         let out = File::create(log).unwrap();
         let err = out.try_clone().unwrap();
-        let mut command = Command::new(BINARY);
-        for (name, _) in std::env::vars() {
-            if name.starts_with("OPENRAILS_") {
-                command.env_remove(name);
-            }
-        }
-        crate::helpers::pass_test_encryption_key(&mut command);
+        let mut command = crate::helpers::clean_binary();
         command
             .arg("serve")
             .env("DATABASE_URL", database_url)
