@@ -78,6 +78,14 @@ fn lock_file(path: &str) -> anyhow::Result<std::fs::File> {
     Ok(file)
 }
 
+/// Connection options without sqlx's own slow-statement warnings: they print a statement's
+/// whole text (a batch insert's thousands of placeholders), and each request's time is in
+/// its own log line already.
+fn quiet(options: AnyConnectOptions) -> AnyConnectOptions {
+    use sqlx::ConnectOptions;
+    options.log_slow_statements(log::LevelFilter::Off, Duration::from_secs(1))
+}
+
 /// A write transaction, as [`Db::begin`] starts it.
 pub type Tx = Transaction<'static, Any>;
 
@@ -114,7 +122,7 @@ impl Db {
         if url.starts_with("sqlite:") {
             Self::connect_sqlite(url, max_connections).await
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options = AnyConnectOptions::from_str(url).context("parsing DATABASE_URL")?;
+            let options = quiet(AnyConnectOptions::from_str(url).context("parsing DATABASE_URL")?);
             let pool = AnyPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(acquire_timeout)
@@ -152,7 +160,7 @@ impl Db {
         } else {
             format!("{url}?mode=rwc")
         };
-        let options = AnyConnectOptions::from_str(&full).context("parsing DATABASE_URL")?;
+        let options = quiet(AnyConnectOptions::from_str(&full).context("parsing DATABASE_URL")?);
         // WAL with synchronous=FULL: a commit is fsynced to the WAL before it is acknowledged,
         // so it survives a crash of the process, of the machine, a power loss or the disk
         // turning read-only (NORMAL would lose the commits since the last checkpoint). Group
