@@ -155,6 +155,11 @@ pub struct Settings {
     /// the database across instances; after that its card forms refuse until the hour has
     /// passed.
     pub card_attempts_per_address_per_hour: i64,
+    /// Addresses of the reverse proxies in front of the server: a request that comes from one
+    /// of them is counted by the client address it names in `X-Forwarded-For` (the nearest one
+    /// that is not itself a proxy). Requests from any other address are counted by their
+    /// connection's address, whatever their headers say.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// `/readyz` answers 503 when a webhook delivery that is due has waited longer than this.
     pub ready_webhook_backlog_seconds: i64,
     /// `/readyz` answers 503 when every call to a provider has failed for this long.
@@ -203,6 +208,10 @@ impl Default for Settings {
             api_rate_burst: 200,
             card_attempts_per_session: 3,
             card_attempts_per_address_per_hour: 20,
+            trusted_proxies: vec![
+                std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::Ipv6Addr::LOCALHOST.into(),
+            ],
             ready_webhook_backlog_seconds: 300,
             ready_provider_failing_seconds: 300,
         }
@@ -267,6 +276,7 @@ env_overrides! {
     "OPENRAILS_API_RATE_BURST" => api_rate_burst,
     "OPENRAILS_CARD_ATTEMPTS_PER_SESSION" => card_attempts_per_session,
     "OPENRAILS_CARD_ATTEMPTS_PER_ADDRESS_PER_HOUR" => card_attempts_per_address_per_hour,
+    "OPENRAILS_TRUSTED_PROXIES" => trusted_proxies,
     "OPENRAILS_READY_WEBHOOK_BACKLOG_SECONDS" => ready_webhook_backlog_seconds,
     "OPENRAILS_READY_PROVIDER_FAILING_SECONDS" => ready_provider_failing_seconds,
 }
@@ -277,6 +287,22 @@ trait FromEnv: Sized {
 }
 
 /// Text settings take the value as it is.
+/// Addresses are comma-separated; blanks around each are ignored, and an empty value is an
+/// empty list.
+impl FromEnv for Vec<std::net::IpAddr> {
+    fn from_env(name: &str, value: &str) -> anyhow::Result<Vec<std::net::IpAddr>> {
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|a| {
+                a.parse()
+                    .map_err(|_| anyhow::anyhow!("{name} holds {a:?}, which is not an IP address"))
+            })
+            .collect()
+    }
+}
+
 impl FromEnv for String {
     fn from_env(_: &str, value: &str) -> anyhow::Result<String> {
         Ok(value.to_owned())

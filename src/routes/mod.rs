@@ -96,11 +96,34 @@ where
         .route(web::post().to(submit))
 }
 
-/// The client's address, as the card-testing and sign-in limits count it: the connection's
-/// (a proxy's headers are not trusted).
-pub fn client_address(req: &actix_web::HttpRequest) -> String {
-    req.peer_addr()
-        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
+/// The client's address, as the card-testing and sign-in limits count it: the connection's,
+/// or, when the connection comes from one of `trusted_proxies`, the nearest address in
+/// `X-Forwarded-For` that is not a trusted proxy itself.
+pub fn client_address(
+    req: &actix_web::HttpRequest,
+    trusted_proxies: &[std::net::IpAddr],
+) -> String {
+    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+        return "unknown".to_owned();
+    };
+    let trusted = |ip: &std::net::IpAddr| trusted_proxies.contains(ip);
+    if !trusted(&peer) {
+        return peer.to_string();
+    }
+    let forwarded: Vec<std::net::IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    forwarded
+        .iter()
+        .rev()
+        .find(|ip| !trusted(ip))
+        .or(forwarded.first())
+        .unwrap_or(&peer)
+        .to_string()
 }
 
 /// Registers every route.

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::checkout_retry::pay_on;
 use crate::checkout_support::{Buyer, CARD_DECLINED, CARD_PAYS, checkout_body, create_checkout};
-use crate::helpers::{TestApp, assert_error, spawn_app_with};
+use crate::helpers::{TestApp, assert_error, spawn_app, spawn_app_with};
 
 fn header(response: &reqwest::Response, name: &str) -> String {
     response
@@ -190,4 +190,89 @@ async fn an_address_with_too_many_declined_cards_this_hour_is_refused_until_it_p
         .assert_see_other(buyer.post_form(&action, &borrowed).await)
         .await;
     assert_eq!(app.stored_status(&id).await, "paid");
+}
+
+/// Creates a session, chooses the card and posts `number` from a client the proxy names as
+/// `forwarded_for`; the card form's answer.
+async fn card_from(
+    app: &TestApp,
+    forwarded_for: &str,
+    number: &str,
+) -> crate::checkout_support::Page {
+    let id = create_checkout(app, &checkout_body(116.0, None)).await;
+    let buyer = Buyer::new(app, &id);
+    let form = buyer.choose("card-bridge-a").await;
+    let (action, token) = form.form_ending("/card").unwrap();
+    let response = buyer
+        .post_form_with(
+            &action,
+            &[
+                ("token", token.as_str()),
+                ("number", number),
+                ("expiry", "12/40"),
+                ("cvc", "123"),
+                ("name", "Ada Buyer"),
+            ],
+            &[
+                ("Origin", app.address.as_str()),
+                ("X-Forwarded-For", forwarded_for),
+            ],
+        )
+        .await;
+    crate::checkout_support::Page::read(response).await
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_buyer_is_counted_by_their_own_address() {
+    let app = spawn_app_with(|s| s.card_attempts_per_address_per_hour = 2).await;
+    for _ in 0..2 {
+        card_from(&app, "203.0.113.7", CARD_DECLINED).await;
+    }
+    let stored = "SELECT COUNT(*) FROM card_declines WHERE address = '203.0.113.7'";
+    assert_eq!(
+        app.scalar(stored).await,
+        2,
+        "counted by the address the proxy names"
+    );
+    // Another buyer behind the same proxy pays; the first is refused.
+    let other = card_from(&app, "198.51.100.9, 127.0.0.1", CARD_PAYS).await;
+    assert_ne!(other.status, 429, "{}", other.html);
+    let again = card_from(&app, "203.0.113.7", CARD_PAYS).await;
+    assert_eq!(again.status, 429, "{}", again.html);
+}
+
+#[tokio::test]
+async fn a_client_that_is_not_a_trusted_proxy_cannot_choose_its_address() {
+    let app = spawn_app_with(|s| {
+        s.card_attempts_per_address_per_hour = 2;
+        s.trusted_proxies = Vec::new();
+    })
+    .await;
+    card_from(&app, "203.0.113.7", CARD_DECLINED).await;
+    card_from(&app, "203.0.113.8", CARD_DECLINED).await;
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM card_declines WHERE address = '127.0.0.1'")
+            .await,
+        2,
+        "the header is ignored: counted by the connection"
+    );
+    let refused = card_from(&app, "198.51.100.9", CARD_PAYS).await;
+    assert_eq!(refused.status, 429, "{}", refused.html);
+}
+
+#[tokio::test]
+async fn a_card_that_fails_its_confirmation_step_counts_for_the_address_too() {
+    let app = spawn_app().await;
+    let id = create_checkout(&app, &checkout_body(116.0, None)).await;
+    let buyer = Buyer::new(&app, &id);
+    buyer
+        .card_checkout(crate::checkout_support::CARD_CHALLENGE)
+        .await;
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM card_declines").await, 0);
+    buyer.press("deny").await;
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM card_declines WHERE address = '127.0.0.1'")
+            .await,
+        1
+    );
 }

@@ -123,7 +123,7 @@ pub async fn login_submit(
         &state.db,
         email,
         password,
-        &crate::routes::client_address(&req),
+        &crate::routes::client_address(&req, &state.settings.trusted_proxies),
     )
     .await;
     answer_sign_in(&state, &t, next, email, signed)
@@ -230,7 +230,7 @@ pub async fn code_submit(
         &state.db,
         &user,
         field(&fields, "code"),
-        &crate::routes::client_address(&req),
+        &crate::routes::client_address(&req, &state.settings.trusted_proxies),
     )
     .await
     {

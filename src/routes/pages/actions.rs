@@ -205,7 +205,7 @@ pub async fn card_submit(
     };
     // Card testing: an address with too many declined cards this hour gets the form back,
     // and the card goes nowhere.
-    let address = crate::routes::client_address(&req);
+    let address = crate::routes::client_address(&req, &state.settings.trusted_proxies);
     let since = now_ms() - 3_600_000;
     match declined_from_address(&state.db.read, &address, since).await {
         Ok(declined) if declined >= state.settings.card_attempts_per_address_per_hour => {
@@ -348,7 +348,24 @@ pub async fn challenge_submit(
         "deny" => Simulation::DenyChallenge,
         _ => return see_checkout(&post.ctx, &post.view.session.id),
     };
-    simulate_step(&state, &post, simulation).await
+    let response = simulate_step(&state, &post, simulation).await;
+    // A card that failed its confirmation step counts as declined from this address too.
+    if let Some(payment) = &post.payment {
+        let address = crate::routes::client_address(&req, &state.settings.trusted_proxies);
+        let noted = async {
+            if was_declined(&state.db.write, &payment.id).await? {
+                record_decline(&state.db.write, &payment.id, &address, now_ms()).await?;
+            }
+            anyhow::Ok(())
+        };
+        if let Err(e) = noted.await {
+            tracing::warn!(
+                error.cause = format!("{e:#}"),
+                "noting a declined card failed"
+            );
+        }
+    }
+    response
 }
 
 /// `POST /checkout/{id}/simulate`: the sandbox's buttons for wallet and bank transfers.
