@@ -5,10 +5,11 @@
 use super::Lifecycle;
 use crate::db::session_writer::Inserted;
 use crate::db::sessions::{NewSession, SessionRow, get_session_by_idempotency_key};
-use crate::domain::payment_route::pick;
+use crate::domain::payment_route::{PaymentRoute, pick};
 use crate::domain::session_request::CreateSession;
 use crate::domain::time::now_ms;
 use crate::domain::{Environment, MerchantId, RouteKind, SessionId};
+use crate::providers::Providers;
 
 /// What became of a request to create a session.
 #[derive(Debug)]
@@ -25,6 +26,29 @@ pub enum Creation {
     RouteUnavailable(RouteKind),
 }
 
+/// The route a new session in `environment` gets for its preferred kind (`None` without one),
+/// or why no session can be made: no route with a provider is offered there at all
+/// (`NoRouteConfigured`), or none of that kind (`RouteUnavailable`).
+pub fn session_route<'r>(
+    routes: &'r [PaymentRoute],
+    providers: &Providers,
+    preferred: Option<RouteKind>,
+    environment: Environment,
+) -> Result<Option<&'r PaymentRoute>, Creation> {
+    let payable = routes
+        .iter()
+        .any(|r| r.offered_in(environment) && providers.get(&r.integration).is_some());
+    if !payable {
+        return Err(Creation::NoRouteConfigured);
+    }
+    match preferred {
+        Some(kind) => pick(routes, kind, environment)
+            .map(Some)
+            .ok_or(Creation::RouteUnavailable(kind)),
+        None => Ok(None),
+    }
+}
+
 /// Creates the session `input` asks for, for `merchant_id` in `environment`.
 #[tracing::instrument(skip_all, fields(merchant.id = %merchant_id, environment = %environment))]
 pub async fn create_session(
@@ -33,19 +57,14 @@ pub async fn create_session(
     environment: Environment,
     input: CreateSession,
 ) -> anyhow::Result<Creation> {
-    let routes = &lc.settings.routes;
-    let payable = routes
-        .iter()
-        .any(|r| r.offered_in(environment) && lc.providers.get(&r.integration).is_some());
-    if !payable {
-        return Ok(Creation::NoRouteConfigured);
-    }
-    let route = match input.preferred_route {
-        Some(kind) => match pick(routes, kind, environment) {
-            Some(route) => Some(route),
-            None => return Ok(Creation::RouteUnavailable(kind)),
-        },
-        None => None,
+    let route = match session_route(
+        &lc.settings.routes,
+        lc.providers,
+        input.preferred_route,
+        environment,
+    ) {
+        Ok(route) => route,
+        Err(refused) => return Ok(refused),
     };
     let now = now_ms();
     let fingerprint = input.fingerprint(environment);

@@ -28,9 +28,10 @@ use crate::domain::Environment;
 use crate::domain::event::{EventKind, PayloadParts, payload};
 use crate::domain::input::Fields;
 use crate::domain::metadata::Metadata;
-use crate::domain::payment_route::{PaymentRoute, pick};
+use crate::domain::payment_route::PaymentRoute;
 use crate::domain::time::now_ms;
 use crate::error::{ApiError, ErrorEnvelope};
+use crate::lifecycle::create::{Creation, session_route};
 use crate::state::AppState;
 
 /// One action: its name, the MCP tool that stands for it, and what it needs.
@@ -496,15 +497,17 @@ async fn dry_run(
 ) -> Result<Value, ApiError> {
     let body = read_json_object(req, payload, state.settings.max_body_bytes).await?;
     let (input, environment) = parse_for_key(state, owner, body)?;
-    if offered(state, environment).next().is_none() {
-        return Err(no_route_configured(environment));
-    }
-    let route = match input.preferred_route {
-        Some(kind) => Some(
-            pick(&state.settings.routes, kind, environment)
-                .ok_or_else(|| route_unavailable(kind, environment))?,
-        ),
-        None => offered(state, environment).next(),
+    // The same choice a session create makes; without a preferred kind, the route the page
+    // lists first.
+    let route = match session_route(
+        &state.settings.routes,
+        &state.providers,
+        input.preferred_route,
+        environment,
+    ) {
+        Ok(route) => route.or_else(|| offered(state, environment).next()),
+        Err(Creation::RouteUnavailable(kind)) => return Err(route_unavailable(kind, environment)),
+        Err(_) => return Err(no_route_configured(environment)),
     };
     checkout_result(
         state,
