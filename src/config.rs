@@ -29,7 +29,7 @@ pub struct BrandingDefaults {
     /// Path of a PNG, JPEG, WebP or SVG file (at most 64 KiB; an SVG must be a plain drawing).
     pub logo_path: Option<String>,
     pub note: Option<String>,
-    /// `en`, `es` or `pt-BR`
+    /// A catalog's code: `en`, `es`, `pt-BR`, `fr`, `de`, `it`, `nl`, `pl`, `ja`, `zh-CN`, `ko` or `ar`
     pub default_language: Option<String>,
 }
 
@@ -528,6 +528,17 @@ impl Settings {
             for rate in [route.buyer_fee_rate, route.gateway_fee_rate] {
                 if !(0.0..0.5).contains(&rate) {
                     bail!("route {}: fee rates must be between 0 and 0.5", route.id);
+                }
+            }
+            if let Some(template) = &route.explorer_tx_url {
+                let parsed = url::Url::parse(&template.replace("{tx}", "0x0"));
+                let fits = template.contains("{tx}")
+                    && parsed.is_ok_and(|u| matches!(u.scheme(), "https" | "http"));
+                if !fits {
+                    bail!(
+                        "route {}: explorer_tx_url must be an http(s) URL with {{tx}} where the transaction hash goes, e.g. \"https://basescan.org/tx/{{tx}}\"",
+                        route.id
+                    );
                 }
             }
         }

@@ -18,6 +18,15 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("en", include_str!("../locales/en.toml")),
     ("es", include_str!("../locales/es.toml")),
     ("pt-BR", include_str!("../locales/pt-BR.toml")),
+    ("fr", include_str!("../locales/fr.toml")),
+    ("de", include_str!("../locales/de.toml")),
+    ("it", include_str!("../locales/it.toml")),
+    ("nl", include_str!("../locales/nl.toml")),
+    ("pl", include_str!("../locales/pl.toml")),
+    ("ja", include_str!("../locales/ja.toml")),
+    ("zh-CN", include_str!("../locales/zh-CN.toml")),
+    ("ko", include_str!("../locales/ko.toml")),
+    ("ar", include_str!("../locales/ar.toml")),
 ];
 
 /// The texts of one language.
@@ -27,6 +36,7 @@ pub struct Catalog {
     pub code: &'static str,
     texts: BTreeMap<String, String>,
     months: Vec<String>,
+    rtl: bool,
 }
 
 impl Catalog {
@@ -43,10 +53,16 @@ impl Catalog {
         if months.len() != 12 {
             bail!("the {code} catalog must list 12 months in meta.months");
         }
+        let rtl = match texts.get("meta.direction").map(String::as_str) {
+            Some("rtl") => true,
+            Some("ltr") => false,
+            _ => bail!("the {code} catalog must give meta.direction as ltr or rtl"),
+        };
         Ok(Catalog {
             code,
             texts,
             months,
+            rtl,
         })
     }
 
@@ -74,7 +90,14 @@ impl Catalog {
             .replace(&format!("{{{}}}", b.0), b.1)
     }
 
-    /// Dollars written the language's way: `$1,116.50`, `1.116,50 US$`, `US$ 1.116,50`.
+    /// `rtl` for a language written right to left (`<html dir>`), else `ltr`.
+    pub fn dir(&self) -> &'static str {
+        if self.rtl { "rtl" } else { "ltr" }
+    }
+
+    /// Dollars written the language's way: `$1,116.50`, `1.116,50 US$`, `US$ 1.116,50`. In a
+    /// right-to-left language the amount is a left-to-right isolate, so its digits and sign
+    /// keep their order inside a sentence.
     pub fn money(&self, cents: i64) -> String {
         let dollars = (cents / 100).to_string();
         let thousands = self.get("meta.thousands_separator").into_owned();
@@ -90,7 +113,12 @@ impl Catalog {
             self.get("meta.decimal_separator"),
             cents % 100
         );
-        self.with("meta.money_format", "amount", &amount)
+        let written = self.with("meta.money_format", "amount", &amount);
+        if self.rtl {
+            format!("\u{2066}{written}\u{2069}")
+        } else {
+            written
+        }
     }
 
     /// A UTC date and time written the language's way.
@@ -249,6 +277,7 @@ impl Catalogs {
                     code: "en",
                     texts: BTreeMap::new(),
                     months: Vec::new(),
+                    rtl: false,
                 })
             })
     }
@@ -262,7 +291,12 @@ mod tests {
     fn every_catalog_has_every_key() {
         let catalogs = Catalogs::built_in().expect("catalogs load");
         assert_eq!(catalogs.missing_keys(), Vec::<(&str, String)>::new());
-        assert_eq!(catalogs.codes(), ["en", "es", "pt-BR"]);
+        assert_eq!(
+            catalogs.codes(),
+            [
+                "en", "es", "pt-BR", "fr", "de", "it", "nl", "pl", "ja", "zh-CN", "ko", "ar"
+            ]
+        );
     }
 
     #[test]
@@ -285,6 +319,43 @@ mod tests {
         assert_eq!(pt.money(111_650), "US$ 1.116,50");
         assert_eq!(en.date(1_779_900_000_000), "27 May 2026, 16:40 UTC");
         assert_eq!(es.date(1_779_900_000_000), "27 de mayo de 2026, 16:40 UTC");
+        // Each language's own grouping, decimal mark and currency position (CLDR's).
+        let each = |code: &str| c.find(code).expect(code);
+        assert_eq!(each("fr").money(111_650), "1\u{202F}116,50\u{A0}$US");
+        assert_eq!(each("de").money(111_650), "1.116,50\u{A0}$");
+        assert_eq!(each("it").money(111_650), "1.116,50\u{A0}USD");
+        assert_eq!(each("nl").money(111_650), "US$\u{A0}1.116,50");
+        assert_eq!(each("pl").money(111_650), "1\u{A0}116,50\u{A0}USD");
+        assert_eq!(each("ja").money(111_650), "$1,116.50");
+        assert_eq!(each("zh-CN").money(111_650), "US$1,116.50");
+        assert_eq!(each("ko").money(111_650), "US$1,116.50");
+        // Right to left: the amount is a left-to-right isolate.
+        assert_eq!(
+            each("ar").money(111_650),
+            "\u{2066}1,116.50\u{A0}US$\u{2069}"
+        );
+        assert_eq!(each("ar").dir(), "rtl");
+        assert_eq!(each("en").dir(), "ltr");
+        assert_eq!(
+            each("de").date(1_779_900_000_000),
+            "27. Mai 2026, 16:40 UTC"
+        );
+        assert_eq!(
+            each("ja").date(1_779_900_000_000),
+            "2026年5月27日 16:40 UTC"
+        );
+        assert_eq!(
+            each("ko").date(1_779_900_000_000),
+            "2026년 5월 27일 16:40 UTC"
+        );
+        assert_eq!(
+            each("pl").date(1_779_900_000_000),
+            "27 maja 2026 o 16:40 UTC"
+        );
+        assert_eq!(
+            each("ar").date(1_779_900_000_000),
+            "27 مايو 2026، 16:40 UTC"
+        );
         assert_eq!(
             en.open_for(23 * 3_600_000 + 59 * 60_000),
             "This checkout stays open for about 23 hours."
@@ -308,7 +379,7 @@ mod tests {
         let c = Catalogs::built_in().expect("catalogs load");
         assert_eq!(c.negotiate(Some("es"), Some("pt-BR"), None).code, "es");
         assert_eq!(
-            c.negotiate(Some("xx"), Some("fr;q=0.9, pt;q=0.8, en;q=0.5"), None)
+            c.negotiate(Some("xx"), Some("sv;q=0.9, pt;q=0.8, en;q=0.5"), None)
                 .code,
             "pt-BR"
         );
@@ -318,9 +389,14 @@ mod tests {
             "es"
         );
         assert_eq!(
-            c.negotiate(None, Some("fr, de"), Some("pt-BR")).code,
+            c.negotiate(None, Some("sv, fi"), Some("pt-BR")).code,
             "pt-BR"
         );
+        assert_eq!(
+            c.negotiate(None, Some("fr-CA, de"), Some("pt-BR")).code,
+            "fr"
+        );
+        assert_eq!(c.negotiate(None, Some("zh-Hans-CN"), None).code, "zh-CN");
         assert_eq!(c.negotiate(None, None, None).code, "en");
     }
 }

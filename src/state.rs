@@ -52,6 +52,8 @@ pub struct AppState {
     pub catalogs: Catalogs,
     /// Signs the checkout pages' form tokens; shared by all instances.
     pub form_secret: Vec<u8>,
+    /// Derives receipt links; shared by all instances, so every one serves every receipt.
+    pub receipt_secret: Vec<u8>,
     /// The HTTP clients that deliver webhooks.
     pub webhook_clients: WebhookClients,
     /// Wakes this instance's webhook worker when an event is recorded.
@@ -72,6 +74,8 @@ pub struct SharedSecrets {
     pub forms: Vec<u8>,
     /// Signs the sandbox provider's callbacks.
     pub sandbox_callbacks: Vec<u8>,
+    /// Derives each paid payment's receipt link.
+    pub receipts: Vec<u8>,
 }
 
 impl SharedSecrets {
@@ -80,6 +84,7 @@ impl SharedSecrets {
         Ok(SharedSecrets {
             forms: shared_secret(db, "forms").await?,
             sandbox_callbacks: shared_secret(db, "sandbox_callbacks").await?,
+            receipts: shared_secret(db, "receipts").await?,
         })
     }
 
@@ -89,6 +94,7 @@ impl SharedSecrets {
         Ok(SharedSecrets {
             forms: random()?,
             sandbox_callbacks: random()?,
+            receipts: random()?,
         })
     }
 }
@@ -143,6 +149,7 @@ impl AppState {
             providers,
             catalogs: Catalogs::load(&settings.locales_dir)?,
             form_secret: secrets.forms,
+            receipt_secret: secrets.receipts,
             webhook_clients: WebhookClients::new(
                 Duration::from_secs(settings.webhook_timeout_seconds),
                 EndpointRules::from_settings(&settings),

@@ -81,8 +81,8 @@ const browser = await launch();
 try {
   await merchant.register(server);
   mkdirSync(OUT, { recursive: true });
-  // The dashboard's shots (scripts/dashboard-gallery.js) stay.
-  for (const f of readdirSync(OUT)) if (f.endsWith('.png') && !f.startsWith('dashboard-')) rmSync(path.join(OUT, f));
+  // The dashboard's shots (scripts/dashboard-gallery.js) and the Arabic ones (tests/languages.test.js) stay.
+  for (const f of readdirSync(OUT)) if (f.endsWith('.png') && !f.startsWith('dashboard-') && !f.startsWith('ar-')) rmSync(path.join(OUT, f));
   for (const set of ['plain', 'branded']) {
     if (set === 'branded') await server.api('PUT', '/api/gateway/branding', BRANDING);
     for (const [stem, title, , go] of SHOTS) {
@@ -112,6 +112,7 @@ try {
   const readmePath = path.join(OUT, 'README.md');
   const before = existsSync(readmePath) ? readFileSync(readmePath, 'utf8') : '';
   const dashboard = /<!-- dashboard:start -->[\s\S]*<!-- dashboard:end -->\n?/.exec(before)?.[0];
+  const rtl = /<!-- rtl:start -->[\s\S]*<!-- rtl:end -->\n?/.exec(before)?.[0];
   writeFileSync(
     readmePath,
     `# What the buyer sees
@@ -131,7 +132,7 @@ npm --prefix e2e run screenshots
 | State | 320 px | 390 px | 1280 px |
 |---|---|---|---|
 ${rows.join('\n')}
-${dashboard ? `\n${dashboard}` : ''}`,
+${dashboard ? `\n${dashboard}` : ''}${rtl ? `\n${rtl}` : ''}`,
   );
   console.log(`wrote ${SHOTS.length * SIZES.length * 2} screenshots and README.md to ${path.relative(ROOT, OUT)}/`);
 } finally {

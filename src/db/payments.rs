@@ -82,6 +82,9 @@ pub struct PaymentRow {
     pub refund_reserved_cents: i64,
     /// What its refunds that succeeded gave back to the buyer, in cents.
     pub refunded_cents: i64,
+    /// The catalog code of the language the buyer paid in; its receipt and e-mails speak it.
+    /// `None` for payments made before it was recorded.
+    pub language: Option<String>,
 }
 
 /// The columns of `payments` in [`PaymentRow`]'s order, for selecting and inserting rows.
@@ -90,7 +93,7 @@ pub const COLUMNS: &str = "id, session_id, merchant_id, environment, customer_id
     merchant_net_cents, total_cents, currency, status, ledger_status, provider_state, \
     provider_ref, provider_data, card_brand, card_last4, tx_hash, failure_code, \
     failure_message, provider_deadline, next_poll_at, created_at, updated_at, \
-    refund_reserved_cents, refunded_cents";
+    refund_reserved_cents, refunded_cents, language";
 
 impl PaymentRow {
     /// A new payment of `session` through `route`: its `attempt`-th, `pending`, nothing heard
@@ -139,6 +142,7 @@ impl PaymentRow {
             updated_at: now,
             refund_reserved_cents: 0,
             refunded_cents: 0,
+            language: None,
         }
     }
 
@@ -190,6 +194,7 @@ pub async fn insert_payment<'e, E: Executor<'e, Database = Any>>(
     .bind(p.updated_at)
     .bind(p.refund_reserved_cents)
     .bind(p.refunded_cents)
+    .bind(&p.language)
     .execute(executor)
     .await
     .context("inserting a payment")?;

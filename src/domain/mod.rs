@@ -22,6 +22,7 @@ pub mod onchain;
 pub mod payment;
 pub mod payment_route;
 pub mod product;
+pub mod receipt;
 pub mod refund;
 pub mod sandbox;
 pub mod session;

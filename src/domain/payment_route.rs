@@ -62,6 +62,10 @@ pub struct PaymentRoute {
     /// The `stripe` integration's settings (`stripe = { … }`), for its routes only.
     #[serde(default)]
     pub stripe: Option<StripeRoute>,
+    /// A block explorer's page of a transaction, `{tx}` standing for its hash
+    /// (`https://basescan.org/tx/{tx}`): receipts of payments settled on chain link to it.
+    #[serde(default)]
+    pub explorer_tx_url: Option<String>,
 }
 
 /// The sandbox provider's id: the integration of the default routes.
@@ -399,6 +403,7 @@ pub fn default_routes() -> Vec<PaymentRoute> {
             environments: sandbox_only(),
             onchain: None,
             stripe: None,
+            explorer_tx_url: None,
         };
     let card = route(
         "card-bridge-a",
@@ -433,6 +438,15 @@ pub fn default_routes() -> Vec<PaymentRoute> {
             &[
                 ("es", "Tarjeta de crédito", "al instante"),
                 ("pt-BR", "Cartão de crédito", "na hora"),
+                ("fr", "Carte bancaire", "immédiat"),
+                ("de", "Kreditkarte", "sofort"),
+                ("it", "Carta di credito", "immediato"),
+                ("nl", "Creditcard", "direct"),
+                ("pl", "Karta kredytowa", "natychmiast"),
+                ("ja", "クレジットカード", "即時"),
+                ("zh-CN", "信用卡", "即时"),
+                ("ko", "신용카드", "즉시"),
+                ("ar", "بطاقة ائتمان", "فوري"),
             ],
         ),
         translated(
@@ -440,6 +454,15 @@ pub fn default_routes() -> Vec<PaymentRoute> {
             &[
                 ("es", "Billetera USDC", "alrededor de 1 minuto"),
                 ("pt-BR", "Carteira USDC", "cerca de 1 minuto"),
+                ("fr", "Portefeuille USDC", "environ 1 minute"),
+                ("de", "USDC-Wallet", "etwa 1 Minute"),
+                ("it", "Wallet USDC", "circa 1 minuto"),
+                ("nl", "USDC-wallet", "ongeveer 1 minuut"),
+                ("pl", "Portfel USDC", "około 1 minuty"),
+                ("ja", "USDCウォレット", "約1分"),
+                ("zh-CN", "USDC 钱包", "约 1 分钟"),
+                ("ko", "USDC 지갑", "약 1분"),
+                ("ar", "محفظة USDC", "حوالي دقيقة واحدة"),
             ],
         ),
         PaymentRoute {
@@ -450,6 +473,15 @@ pub fn default_routes() -> Vec<PaymentRoute> {
                 &[
                     ("es", "Transferencia bancaria", "1–2 días hábiles"),
                     ("pt-BR", "Transferência bancária", "1–2 dias úteis"),
+                    ("fr", "Virement bancaire", "1 à 2 jours ouvrés"),
+                    ("de", "Banküberweisung", "1–2 Werktage"),
+                    ("it", "Bonifico bancario", "1–2 giorni lavorativi"),
+                    ("nl", "Bankoverschrijving", "1–2 werkdagen"),
+                    ("pl", "Przelew bankowy", "1–2 dni robocze"),
+                    ("ja", "銀行振込", "1〜2営業日"),
+                    ("zh-CN", "银行转账", "1–2 个工作日"),
+                    ("ko", "계좌 이체", "영업일 기준 1~2일"),
+                    ("ar", "تحويل بنكي", "1–2 يوم عمل"),
                 ],
             )
         },

@@ -32,11 +32,13 @@ pub enum Started {
 /// hand-off, in the same transaction: however the process dies afterwards, reconciliation
 /// drives the hand-off (a payment left waiting for a buyer who has nothing left to submit
 /// would be stuck until the session expired). A card payment waits for the buyer's card.
+/// `language` is the page's: the payment keeps it for its receipt and e-mails.
 #[tracing::instrument(skip_all, fields(session.id = %session_id, route = %route.id))]
 pub async fn start_payment(
     lc: Lifecycle<'_>,
     session_id: &SessionId,
     route: &PaymentRoute,
+    language: &str,
 ) -> anyhow::Result<Started> {
     let now = now_ms();
     let Some(session) = get_session_by_id(&lc.db.write, session_id).await? else {
@@ -65,15 +67,18 @@ pub async fn start_payment(
             Some(lc.redrive_at(deadline, now)),
         )
     };
-    let payment = PaymentRow::pending(
-        &session,
-        route,
-        attempt,
-        provider_state,
-        provider_deadline,
-        next_poll_at,
-        now,
-    );
+    let payment = PaymentRow {
+        language: Some(language.to_owned()),
+        ..PaymentRow::pending(
+            &session,
+            route,
+            attempt,
+            provider_state,
+            provider_deadline,
+            next_poll_at,
+            now,
+        )
+    };
     let invoice = InvoiceRow::open(&session, &payment, now);
     let mut tx = lc.db.begin().await?;
     let previous_id = previous.as_ref().map(|p| &p.id);

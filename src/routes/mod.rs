@@ -153,6 +153,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(form_resource(Form::Leave, pages::leave_submit))
             .default_service(web::to(not_found)),
     );
+    // A paid payment's receipt, by its unguessable link.
+    cfg.service(
+        web::resource("/receipts/{id}")
+            .route(web::get().to(pages::receipt_page))
+            .route(web::head().to(pages::receipt_page)),
+    );
     // The sandbox's hosted payment page (integration `sandbox_redirect`).
     cfg.service(
         web::resource("/sandbox/pay/{payment}")

@@ -158,7 +158,7 @@ async fn a_crash_before_a_wallet_hand_off_reached_the_provider_is_driven_again()
         .unwrap()
         .clone();
     let session_id = SessionId::from_trusted(id.clone());
-    start_payment(app.state.lifecycle(), &session_id, &route)
+    start_payment(app.state.lifecycle(), &session_id, &route, "en")
         .await
         .unwrap();
     let payment = payment_of(&app, &id).await;

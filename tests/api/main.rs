@@ -54,6 +54,7 @@ mod openapi;
 mod operations;
 mod protocol_errors;
 mod readiness;
+mod receipts;
 mod refunds;
 mod sandbox_redirect;
 mod sessions;

@@ -106,7 +106,9 @@ async fn the_document_states_this_server_s_maximum_amount_routes_and_languages()
     assert!(routes.contains(&"card-bridge-a") && routes.contains(&"card-live"));
     assert_eq!(
         schemas["LanguageCode"]["enum"],
-        json!(["en", "es", "pt-BR"])
+        json!([
+            "en", "es", "pt-BR", "fr", "de", "it", "nl", "pl", "ja", "zh-CN", "ko", "ar"
+        ])
     );
 }
 

@@ -155,7 +155,13 @@ async fn the_preview_gallery_is_served_in_development_and_absent_in_production()
     );
     let entry = app.get_anonymous("/preview/card.es.branded").await;
     assert_eq!(entry.status().as_u16(), 200);
-    assert!(entry.text().await.unwrap().contains("<html lang=\"es\">"));
+    assert!(
+        entry
+            .text()
+            .await
+            .unwrap()
+            .contains("<html lang=\"es\" dir=\"ltr\">")
+    );
     assert_eq!(
         app.get_anonymous("/preview/assets/brand.css")
             .await

@@ -61,6 +61,9 @@ pub struct Payment {
     /// Present when reading one payment: its refunds, oldest first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refunds: Option<Vec<Refund>>,
+    /// Extension: the buyer's receipt page, a permanent link that needs no key (`null` until
+    /// the payment is paid).
+    pub receipt_url: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -83,7 +86,15 @@ impl Payment {
             merchant_net: row.merchant_net_cents,
             total: row.total_cents,
         };
+        let receipt_url = (row.status == crate::domain::PaymentStatus::Paid).then(|| {
+            format!(
+                "{}{}",
+                state.public_url,
+                crate::domain::receipt::path(&state.receipt_secret, row.id.as_str())
+            )
+        });
         Payment {
+            receipt_url,
             id: row.id.into_string(),
             object: "payment",
             amount: cents_to_json(row.amount_cents),

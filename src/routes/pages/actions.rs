@@ -122,7 +122,7 @@ pub async fn start_submit(
             lifecycle::leave_provider(state.lifecycle(), payment).await?;
         }
         if let Started::New(payment) =
-            lifecycle::start_payment(state.lifecycle(), &session.id, route).await?
+            lifecycle::start_payment(state.lifecycle(), &session.id, route, post.ctx.t.code).await?
         {
             // Wallet and bank transfers go to the provider at once (they were created claimed
             // for it), to get their instructions, and so do payments on a provider's own page;
@@ -238,7 +238,9 @@ pub async fn card_submit(
             let Some(route) = route else {
                 return anyhow::Ok(());
             };
-            match lifecycle::start_payment(state.lifecycle(), &session.id, route).await? {
+            match lifecycle::start_payment(state.lifecycle(), &session.id, route, post.ctx.t.code)
+                .await?
+            {
                 Started::New(payment) => *payment,
                 // Another tab paid or started meanwhile, or the session closed.
                 Started::Existing(_) | Started::Closed => return Ok(()),

@@ -10,6 +10,7 @@ pub mod form;
 mod links;
 pub mod preview;
 pub mod qr;
+mod receipt;
 mod sandbox_page;
 pub mod step;
 mod steps;
@@ -32,6 +33,7 @@ pub use actions::{
 pub use checkout::{
     card_page_get, checkout_page, checkout_status, routes_page, to_checkout_page, to_provider_page,
 };
+pub use receipt::{receipt_page, render_receipt};
 pub use sandbox_page::{sandbox_page, sandbox_page_submit};
 
 use crate::state::AppState;
@@ -87,6 +89,8 @@ pub struct Ctx {
     brand: Option<BrandView>,
     /// A page of the preview gallery: it shows pages, so it never navigates away by itself.
     pub preview: bool,
+    /// Query parameters the language links keep (a receipt's `token=…`).
+    keep_query: Option<String>,
 }
 
 /// Branding with the URLs its stylesheet and logo are served at.
@@ -121,6 +125,7 @@ impl Ctx {
             path: req.path().to_owned(),
             brand: None,
             preview: false,
+            keep_query: None,
         }
     }
 
@@ -130,8 +135,19 @@ impl Ctx {
         req: &HttpRequest,
         view: &crate::db::sessions::SessionView,
     ) -> Ctx {
+        Self::for_session_in(state, req, view, None)
+    }
+
+    /// For a session's pages, preferring `language` (the one the buyer paid in) to the
+    /// merchant's default when the request names none the catalogs have.
+    pub fn for_session_in(
+        state: &AppState,
+        req: &HttpRequest,
+        view: &crate::db::sessions::SessionView,
+        language: Option<&str>,
+    ) -> Ctx {
         let brand = brand::Brand::resolve(state, &view.branding);
-        let mut ctx = Ctx::new(state, req, brand.default_language.as_deref());
+        let mut ctx = Ctx::new(state, req, language.or(brand.default_language.as_deref()));
         let merchant_id = &view.session.merchant_id;
         ctx.brand = Some(BrandView {
             css_href: brand.css_href(merchant_id.as_str()),
@@ -149,7 +165,14 @@ impl Ctx {
             path: path.to_owned(),
             brand,
             preview: true,
+            keep_query: None,
         }
+    }
+
+    /// Keeps `query` (`token=…`) in the language links.
+    pub fn keeping_query(mut self, query: String) -> Ctx {
+        self.keep_query = Some(query);
+        self
     }
 
     /// `path`, keeping the buyer's explicit language choice.
@@ -183,7 +206,10 @@ impl Ctx {
             .map(|c| LanguageLink {
                 code: c.code,
                 name: c.get("meta.language_name").into_owned(),
-                href: format!("{}?lang={}", self.path, c.code),
+                href: match &self.keep_query {
+                    Some(kept) => format!("{}?{kept}&lang={}", self.path, c.code),
+                    None => format!("{}?lang={}", self.path, c.code),
+                },
                 current: c.code == self.t.code,
             })
             .collect();
@@ -287,7 +313,7 @@ pub fn message(
     )
 }
 
-const PRODUCT_NAME: &str = "Open Rails Checkout";
+pub(crate) const PRODUCT_NAME: &str = "Open Rails Checkout";
 
 /// The 404 page, in the checkout layout.
 pub fn not_found_page(state: &AppState, ctx: &Ctx) -> HttpResponse {

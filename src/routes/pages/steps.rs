@@ -648,6 +648,8 @@ pub struct ResultPage {
     pub customer_email: Option<String>,
     /// What refunds gave back, when they did.
     pub refunded: Option<String>,
+    /// The receipt's link, once paid.
+    pub receipt_href: Option<String>,
 }
 
 /// How a result page ends the buyer's visit.
@@ -711,6 +713,9 @@ fn result(page: &StepPage<'_>, outcome: Outcome) -> HttpResponse {
             refunded: payment
                 .filter(|p| p.refunded_cents > 0)
                 .map(|p| ctx.money(p.refunded_cents)),
+            receipt_href: payment
+                .filter(|_| paid)
+                .map(|p| crate::domain::receipt::path(&page.state.receipt_secret, p.id.as_str())),
         },
     )
 }
@@ -733,7 +738,7 @@ fn expired(page: &StepPage<'_>) -> HttpResponse {
 }
 
 /// How the buyer paid, in words: "Visa ending 4242", a transaction hash, a bank reference.
-fn payment_method(ctx: &Ctx, p: &PaymentRow) -> Option<String> {
+pub(super) fn payment_method(ctx: &Ctx, p: &PaymentRow) -> Option<String> {
     if let (Some(brand), Some(last4)) = (&p.card_brand, &p.card_last4) {
         return Some(ctx.t.with2(
             "result.card_method",

@@ -208,7 +208,40 @@ fn payment(
         updated_at: 0,
         refund_reserved_cents: 0,
         refunded_cents: 0,
+        language: None,
     }
+}
+
+/// The refunds of the receipt's fixture: one that went back, one in progress.
+pub fn refunds(payment: &PaymentRow) -> Vec<crate::db::refunds::RefundRow> {
+    let refund = |id: &str, cents: i64, status| crate::db::refunds::RefundRow {
+        id: crate::domain::ids::RefundId::from_trusted(id.into()),
+        merchant_id: payment.merchant_id.clone(),
+        environment: payment.environment,
+        payment_id: payment.id.clone(),
+        session_id: payment.session_id.clone(),
+        provider: payment.provider.clone(),
+        amount_cents: cents,
+        covers_cents: cents,
+        currency: "USD".into(),
+        status,
+        reason: Some(crate::domain::refund::RefundReason::RequestedByCustomer),
+        note: None,
+        metadata: "{}".into(),
+        idempotency_key: None,
+        request_hash: None,
+        provider_ref: None,
+        failure_code: None,
+        failure_message: None,
+        next_poll_at: None,
+        created_at: 1_780_000_000_000,
+        updated_at: 1_780_000_000_000,
+    };
+    vec![refund(
+        "re_preview",
+        2_000,
+        crate::domain::refund::RefundStatus::Succeeded,
+    )]
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use askama::Template;
 
 use super::step::{Step, Transfer};
 use super::steps::{CardErrors, CardValues, FieldError, Shown, render_step};
-use super::{BrandView, Ctx, message, not_found_page, render};
+use super::{BrandView, Ctx, message, not_found_page, render, render_receipt};
 use crate::config::Mode;
 use crate::i18n::Catalog;
 use crate::routes::dashboard;
@@ -37,6 +37,8 @@ pub enum Shows {
     CrossSite,
     /// Something went wrong on our side.
     Error,
+    /// A paid payment's receipt, partly refunded.
+    Receipt,
     /// A page of the merchant's dashboard (one of [`dashboard::gallery::PAGES`]).
     Dashboard,
 }
@@ -128,6 +130,11 @@ pub const STATES: &[State] = &[
         "Form from another site (403)",
     ),
     state("error", Shows::Error, "Something went wrong (500)"),
+    state(
+        "receipt",
+        Shows::Receipt,
+        "Receipt of a paid payment, partly refunded (/receipts/{id})",
+    ),
 ];
 
 /// One page of the gallery.
@@ -253,6 +260,18 @@ fn render_state(state: &AppState, ctx: &Ctx, page_state: &State) -> HttpResponse
             merchant,
             "error",
         ),
+        Shows::Receipt => {
+            let (view, payment) = fixtures::for_step(Step::Paid);
+            let Some(payment) = payment else {
+                return not_found_page(state, ctx);
+            };
+            let refunds = fixtures::refunds(&payment);
+            let payment = crate::db::payments::PaymentRow {
+                refunded_cents: refunds.iter().map(|r| r.amount_cents).sum(),
+                ..payment
+            };
+            render_receipt(state, ctx, &view, &payment, &refunds, 1_779_900_000_000)
+        }
         Shows::Dashboard => not_found_page(state, ctx),
     }
 }
@@ -396,7 +415,7 @@ mod tests {
         let all = entries(&state);
         assert_eq!(
             all.len(),
-            STATES.len() * 3 * 2 + dashboard::gallery::PAGES.len() * 3
+            STATES.len() * 12 * 2 + dashboard::gallery::PAGES.len() * 12
         );
         for entry in &all {
             let t = state.catalogs.find(entry.language).expect("catalog");
@@ -418,7 +437,11 @@ mod tests {
                 entry.slug
             );
             assert!(
-                html.contains(&format!("<html lang=\"{}\">", entry.language)),
+                html.contains(&format!(
+                    "<html lang=\"{}\" dir=\"{}\">",
+                    entry.language,
+                    if entry.language == "ar" { "rtl" } else { "ltr" }
+                )),
                 "{}",
                 entry.slug
             );
