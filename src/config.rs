@@ -164,6 +164,51 @@ pub struct Settings {
     pub ready_webhook_backlog_seconds: i64,
     /// `/readyz` answers 503 when every call to a provider has failed for this long.
     pub ready_provider_failing_seconds: i64,
+    /// Receipt e-mails to buyers, when a payment is paid and when a refund succeeds; `false`
+    /// sends none (a session may also ask for none with `sendReceipt: false`).
+    pub send_receipts: bool,
+    /// An address that gets a copy of every receipt e-mail (the shop's own); empty for none.
+    pub receipt_copy_to: String,
+    /// The SMTP server receipt e-mails go through: `smtp://user@host:587` (STARTTLS, required),
+    /// `smtps://user@host:465`, or `smtp://127.0.0.1:25?tls=none` for a relay on this machine.
+    /// Empty (the default): e-mails are kept in the outbox and shown, never sent. The password
+    /// goes in `OPENRAILS_SMTP_PASSWORD` (or in the URL).
+    pub smtp_url: SmtpUrl,
+    /// The sender of receipt e-mails, e.g. `Nimbus Studio <receipts@nimbus.example>`; needed
+    /// with `smtp_url`.
+    pub smtp_from: String,
+    /// Send the sandbox's receipt e-mails too (to try delivery); otherwise they are kept.
+    pub smtp_send_sandbox: bool,
+    /// How long one SMTP exchange may take.
+    pub smtp_timeout_seconds: u64,
+    /// The wait before a failed e-mail's second try; each later wait is four times longer, at
+    /// most six hours.
+    pub email_retry_base_seconds: i64,
+    /// Tries before an e-mail is given up (a permanent refusal, 5xx, gives up at once).
+    pub email_max_attempts: i64,
+    /// How often the e-mail worker looks for e-mails to send.
+    pub email_poll_interval_ms: u64,
+}
+
+/// `smtp_url`, which may hold a password: `Debug` does not show it.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct SmtpUrl(pub String);
+
+impl std::fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "SmtpUrl(none)"
+        } else {
+            "SmtpUrl(…)"
+        })
+    }
+}
+
+impl FromEnv for SmtpUrl {
+    fn from_env(_: &str, value: &str) -> anyhow::Result<SmtpUrl> {
+        Ok(SmtpUrl(value.trim().to_owned()))
+    }
 }
 
 impl Default for Settings {
@@ -214,6 +259,15 @@ impl Default for Settings {
             ],
             ready_webhook_backlog_seconds: 300,
             ready_provider_failing_seconds: 300,
+            send_receipts: true,
+            receipt_copy_to: String::new(),
+            smtp_url: SmtpUrl::default(),
+            smtp_from: String::new(),
+            smtp_send_sandbox: false,
+            smtp_timeout_seconds: 30,
+            email_retry_base_seconds: 60,
+            email_max_attempts: 8,
+            email_poll_interval_ms: 1_000,
         }
     }
 }
@@ -279,6 +333,15 @@ env_overrides! {
     "OPENRAILS_TRUSTED_PROXIES" => trusted_proxies,
     "OPENRAILS_READY_WEBHOOK_BACKLOG_SECONDS" => ready_webhook_backlog_seconds,
     "OPENRAILS_READY_PROVIDER_FAILING_SECONDS" => ready_provider_failing_seconds,
+    "OPENRAILS_SEND_RECEIPTS" => send_receipts,
+    "OPENRAILS_RECEIPT_COPY_TO" => receipt_copy_to,
+    "OPENRAILS_SMTP_URL" => smtp_url,
+    "OPENRAILS_SMTP_FROM" => smtp_from,
+    "OPENRAILS_SMTP_SEND_SANDBOX" => smtp_send_sandbox,
+    "OPENRAILS_SMTP_TIMEOUT_SECONDS" => smtp_timeout_seconds,
+    "OPENRAILS_EMAIL_RETRY_BASE_SECONDS" => email_retry_base_seconds,
+    "OPENRAILS_EMAIL_MAX_ATTEMPTS" => email_max_attempts,
+    "OPENRAILS_EMAIL_POLL_INTERVAL_MS" => email_poll_interval_ms,
 }
 
 /// A setting's value from an environment variable's text.
@@ -542,6 +605,22 @@ impl Settings {
                 }
             }
         }
+        if !self.receipt_copy_to.is_empty()
+            && crate::domain::Email::parse(&self.receipt_copy_to).is_err()
+        {
+            bail!("receipt_copy_to must be an e-mail address");
+        }
+        if self.smtp_target()?.is_some() {
+            if self.smtp_from.is_empty() {
+                bail!(
+                    "smtp_url needs smtp_from: the sender of receipt e-mails, e.g. \"Shop <receipts@shop.example>\""
+                );
+            }
+            crate::domain::smtp::check_sender(&self.smtp_from)?;
+        }
+        if self.email_max_attempts < 1 || self.email_retry_base_seconds < 1 {
+            bail!("email_max_attempts and email_retry_base_seconds must be at least 1");
+        }
         let public_url_ok = self.public_url.is_empty()
             || self.public_url.starts_with("http://")
             || self.public_url.starts_with("https://");
@@ -549,6 +628,19 @@ impl Settings {
             bail!("public_url must start with http:// or https://");
         }
         Ok(())
+    }
+
+    /// The SMTP server of `smtp_url`, its password from `OPENRAILS_SMTP_PASSWORD` when the URL
+    /// has none; `None` without `smtp_url`.
+    pub fn smtp_target(&self) -> anyhow::Result<Option<crate::domain::smtp::SmtpTarget>> {
+        if self.smtp_url.0.is_empty() {
+            return Ok(None);
+        }
+        crate::domain::smtp::SmtpTarget::parse(
+            &self.smtp_url.0,
+            self.secret_env.var("OPENRAILS_SMTP_PASSWORD"),
+        )
+        .map(Some)
     }
 
     /// The routes of the `onchain` integration, each with its checked settings (what
@@ -689,6 +781,9 @@ mod tests {
                 "DATABASE_URL",
                 "OPENRAILS_LOCALES_DIR",
                 "OPENRAILS_STATIC_DIR",
+                "OPENRAILS_RECEIPT_COPY_TO",
+                "OPENRAILS_SMTP_URL",
+                "OPENRAILS_SMTP_FROM",
             ]
             .contains(name);
             match bad {
@@ -696,6 +791,30 @@ mod tests {
                 Ok(()) => assert!(is_text, "{name} took a value that is not one"),
             }
         }
+    }
+
+    #[test]
+    fn the_smtp_password_is_never_shown() {
+        let mut s = Settings {
+            smtp_url: SmtpUrl("smtp://shop:hunter2-secret@127.0.0.1:2525?tls=none".into()),
+            ..Settings::default()
+        };
+        assert!(!format!("{s:?}").contains("hunter2"));
+        let missing_from = s.validate().unwrap_err().to_string();
+        assert!(missing_from.contains("smtp_from"), "{missing_from}");
+        assert!(!missing_from.contains("hunter2"), "{missing_from}");
+        s.smtp_from = "not an address".into();
+        let bad_from = s.validate().unwrap_err().to_string();
+        assert!(!bad_from.contains("hunter2"), "{bad_from}");
+        s.smtp_from = "Shop <receipts@shop.example>".into();
+        assert!(s.validate().is_ok());
+        s.smtp_url = SmtpUrl("smtp://shop:hunter2-secret@mail.example?tls=none".into());
+        let clear = s.validate().unwrap_err().to_string();
+        assert!(
+            clear.contains("only for a relay on this machine"),
+            "{clear}"
+        );
+        assert!(!clear.contains("hunter2"), "{clear}");
     }
 
     #[test]

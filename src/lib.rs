@@ -6,6 +6,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod domain;
+pub mod emails;
 pub mod error;
 pub mod http1;
 pub mod i18n;

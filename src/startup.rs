@@ -86,6 +86,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let sweeper = tokio::spawn(run_expiry_sweeper(self.state.clone()));
         let reconciler = tokio::spawn(run_reconciler(self.state.clone()));
+        let mailer = tokio::spawn(crate::routes::pages::run_email_worker(self.state.clone()));
         let scanners: Vec<_> = (0..self.state.scanners.len())
             .map(|i| tokio::spawn(run_scanner(self.state.clone(), i)))
             .collect();
@@ -95,6 +96,8 @@ impl Application {
         tracing::info!("HTTP server stopped; finishing webhook deliveries in hand");
         sweeper.abort();
         reconciler.abort();
+        // An e-mail cut off mid-send keeps its lease until it runs out, then is sent again.
+        mailer.abort();
         for scanner in &scanners {
             scanner.abort();
         }

@@ -66,6 +66,8 @@ pub struct AppState {
     pub instance_id: String,
     /// How fast each API key may call this instance.
     pub api_limiter: KeyLimiter,
+    /// The SMTP server receipt e-mails go through; `None` keeps them unsent.
+    pub mailer: Option<Arc<crate::emails::smtp::Mailer>>,
 }
 
 /// The secrets every instance of one installation shares (through the database).
@@ -141,7 +143,16 @@ impl AppState {
             )?));
         }
         let scanners = scanners(&settings)?;
+        let mailer = match settings.smtp_target()? {
+            Some(target) => Some(Arc::new(crate::emails::smtp::Mailer::new(
+                &target,
+                &settings.smtp_from,
+                Duration::from_secs(settings.smtp_timeout_seconds),
+            )?)),
+            None => None,
+        };
         Ok(AppState {
+            mailer,
             scanners,
             instance_id: format!("instance_{}", random_token(16)?),
             session_writer: SessionWriter::start(db.clone()),

@@ -128,3 +128,20 @@ test('the paid page and the receipt speak each of the twelve languages, with not
     }
   }
 });
+
+test('a receipt prints on one A4 page and on one Letter page, without the language list and footer', async (t) => {
+  const context = await newContext(h.browser, 'desktop');
+  t.after(() => context.close());
+  const page = await context.newPage();
+  for (const lang of ['en', 'de', 'ar']) {
+    await page.goto(`${h.server.url}/preview/receipt.${lang}.branded`);
+    await page.emulateMedia({ media: 'print' });
+    assert.equal(await page.$eval('.footer', (el) => getComputedStyle(el).display), 'none', 'the language list and footer are not printed');
+    // page.pdf() prints with the emulated media: print, as a browser's print menu does.
+    for (const format of ['A4', 'Letter']) {
+      const pdf = (await page.pdf({ format })).toString('latin1');
+      const pages = (pdf.match(/\/Type\s*\/Page[^s]/g) ?? []).length;
+      assert.equal(pages, 1, `${lang} on ${format}: ${pages} pages`);
+    }
+  }
+});

@@ -47,9 +47,9 @@ test('the gallery covers every state in every language, plain and branded, and t
   for (const state of Object.keys(PRIMARY_OF)) {
     assert.ok(parsed.some((p) => p.state === state), `state ${state}`);
   }
-  // The checkout's states plain and branded; the dashboard's pages plain only.
+  // The checkout's states plain and branded; the dashboard's pages and the e-mails plain only.
   const states = new Set(parsed.map((p) => p.state));
-  const dashboard = [...states].filter((s) => s.startsWith('dashboard-'));
+  const dashboard = [...states].filter((s) => s.startsWith('dashboard-') || s.startsWith('email-'));
   for (const page of ['dashboard-home', 'dashboard-payment', 'dashboard-branding']) {
     assert.ok(dashboard.includes(page), `dashboard page ${page}`);
   }

@@ -17,6 +17,7 @@ mod codec;
 pub mod copy;
 pub mod customers;
 pub mod dashboard;
+pub mod emails;
 pub mod events;
 pub mod installation;
 pub mod invoices;

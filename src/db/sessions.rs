@@ -58,6 +58,11 @@ pub struct SessionRow {
     /// the paid page, or the failed one after the buyer gave up. A link the buyer follows from
     /// another page leaves no trace here.
     pub sent_back_at: Option<i64>,
+    /// `buyer`: receipt e-mails go to the buyer; `off`: none (`send_receipts = false`, or the
+    /// session asked for none).
+    pub receipts: String,
+    /// Where a copy of each receipt e-mail goes (`receipt_copy_to` when it was created).
+    pub receipt_copy_to: Option<String>,
 }
 
 /// A session to create: everything but its customer, whom the session writer finds or creates
@@ -98,6 +103,10 @@ pub struct NewSession {
     pub expires_at: i64,
     /// When it is created (Unix milliseconds); also its first `updated_at`.
     pub created_at: i64,
+    /// `buyer` or `off`: see [`SessionRow::receipts`].
+    pub receipts: String,
+    /// See [`SessionRow::receipt_copy_to`].
+    pub receipt_copy_to: Option<String>,
 }
 
 impl NewSession {
@@ -126,6 +135,8 @@ impl NewSession {
             updated_at: self.created_at,
             opened_at: None,
             sent_back_at: None,
+            receipts: self.receipts,
+            receipt_copy_to: self.receipt_copy_to,
         }
     }
 }
@@ -133,7 +144,7 @@ impl NewSession {
 const COLUMNS: &str = "id, merchant_id, environment, customer_id, customer_email, product, \
     amount_cents, currency, status, preferred_route, route_id, redirect_url, metadata, \
     client_reference_id, idempotency_key, request_hash, payment_id, expires_at, created_at, \
-    updated_at, opened_at, sent_back_at";
+    updated_at, opened_at, sent_back_at, receipts, receipt_copy_to";
 
 /// Inserts many sessions in one statement, skipping those whose idempotency key is taken.
 /// Returns the ids actually inserted. Rows should come sorted by idempotency key so that
@@ -174,7 +185,9 @@ pub async fn insert_sessions<'e, E: Executor<'e, Database = Any>>(
             .bind(row.created_at)
             .bind(row.updated_at)
             .bind(row.opened_at)
-            .bind(row.sent_back_at);
+            .bind(row.sent_back_at)
+            .bind(&row.receipts)
+            .bind(&row.receipt_copy_to);
     }
     query
         .fetch_all(executor)

@@ -78,6 +78,10 @@ impl FieldType for Vec<String> {
     const EXPECTED: &'static str = "a list of strings";
 }
 
+impl FieldType for bool {
+    const EXPECTED: &'static str = "true or false";
+}
+
 /// Reads an object's fields one by one and collects every problem, so that each kind of
 /// problem reads the same whichever body has it: an unknown field, a missing one, one of the
 /// wrong JSON type, one whose value a parser refused.

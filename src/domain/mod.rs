@@ -27,6 +27,7 @@ pub mod refund;
 pub mod sandbox;
 pub mod session;
 pub mod session_request;
+pub mod smtp;
 pub mod stripe;
 pub mod suggest;
 pub mod svg;

@@ -28,6 +28,8 @@ pub struct CreateSession {
     pub environment: Option<Environment>,
     /// How long the buyer has to pay; `None` for the configured default.
     pub expires_in_seconds: Option<i64>,
+    /// `Some(false)`: no receipt e-mail to the buyer; `None` or `true`: as configured.
+    pub send_receipt: Option<bool>,
 }
 
 impl CreateSession {
@@ -44,6 +46,7 @@ impl CreateSession {
             "clientReferenceId": self.client_reference_id,
             "environment": environment.as_str(),
             "expiresInSeconds": self.expires_in_seconds,
+            "sendReceipt": self.send_receipt,
         });
         let digest = Sha256::digest(canonical.to_string().as_bytes());
         digest.iter().map(|b| format!("{b:02x}")).collect()

@@ -89,6 +89,13 @@ pub async fn create_session(
         request_hash: Some(fingerprint.clone()),
         expires_at: now + expires_in * 1000,
         created_at: now,
+        receipts: if lc.settings.send_receipts && input.send_receipt != Some(false) {
+            "buyer"
+        } else {
+            "off"
+        }
+        .to_owned(),
+        receipt_copy_to: Some(lc.settings.receipt_copy_to.clone()).filter(|a| !a.is_empty()),
     };
     if let Inserted::Created(row) = lc.sessions.insert(session).await? {
         tracing::info!(session.id = %row.id, "session created");

@@ -6,17 +6,20 @@
 use anyhow::Context;
 use tokio::sync::Notify;
 
+use crate::db::emails::queue_for_event;
 use crate::db::events::{EventRow, events_since, insert_event};
 use crate::db::webhook_deliveries::{fan_out_event, requeue_deliveries};
 use crate::db::{Db, Tx};
 use crate::domain::time::now_ms;
 use crate::domain::{Environment, MerchantId};
 
-/// Writes an event and queues its webhook deliveries, in the caller's transaction. An event
-/// written before (the same step run twice) is left alone: its id is derived from the step.
+/// Writes an event and queues its webhook deliveries and the receipt e-mails it owes, in the
+/// caller's transaction. An event written before (the same step run twice) is left alone: its
+/// id is derived from the step.
 pub async fn record_event(tx: &mut Tx, event: &EventRow) -> anyhow::Result<()> {
     if insert_event(&mut **tx, event).await? {
         fan_out_event(&mut **tx, event).await?;
+        queue_for_event(tx, event).await?;
     }
     Ok(())
 }

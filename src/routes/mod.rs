@@ -45,6 +45,7 @@ api_routes! {
     "/api/gateway/payments" => { GET: api::payments::list_payments_handler },
     "/api/gateway/payments/{id}" => { GET: api::payments::get_payment_handler },
     "/api/gateway/payments/{id}/refunds" => { POST: api::refunds::create_refund_handler },
+    "/api/gateway/payments/{id}/emails" => { GET: api::emails::list_payment_emails_handler },
     "/api/gateway/refunds" => { GET: api::refunds::list_refunds_handler },
     "/api/gateway/refunds/{id}" => { GET: api::refunds::get_refund_handler },
     "/api/gateway/refunds/{id}/confirm" => { POST: api::refunds::confirm_refund_handler },

@@ -1,5 +1,5 @@
 //! The layer rule of docs/ARCHITECTURE.md, checked: a module imports only layers to its left
-//! (`domain`, `crypto` → `config`, `db` → `providers`, `webhooks` → `lifecycle` → `state` →
+//! (`domain`, `crypto` → `config`, `db` → `providers`, `webhooks`, `emails` → `lifecycle` → `state` →
 //! `routes` and the HTTP edge → `startup` → `cli`), and the leaves (`metrics`, `i18n`,
 //! `assets`) only the first layer. Read from the source: every `crate::…` path outside comments.
 
@@ -11,7 +11,7 @@ fn layer(module: &str) -> Option<u8> {
     Some(match module {
         "domain" | "crypto" => 0,
         "config" | "db" => 1,
-        "providers" | "webhooks" => 2,
+        "providers" | "webhooks" | "emails" => 2,
         "lifecycle" | "bootstrap" => 3,
         "state" => 4,
         // The HTTP edge, whose parts use each other.

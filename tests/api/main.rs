@@ -15,6 +15,8 @@ mod dashboard_support;
 mod helpers;
 #[path = "support/served.rs"]
 mod served;
+#[path = "support/smtp.rs"]
+mod smtp_support;
 #[path = "support/stripe.rs"]
 mod stripe_support;
 #[path = "support/webhooks.rs"]
@@ -54,6 +56,7 @@ mod openapi;
 mod operations;
 mod protocol_errors;
 mod readiness;
+mod receipt_emails;
 mod receipts;
 mod refunds;
 mod sandbox_redirect;

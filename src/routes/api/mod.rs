@@ -4,6 +4,7 @@ pub mod agent;
 pub mod body;
 pub mod branding;
 pub mod customers;
+pub mod emails;
 pub mod events;
 pub mod health;
 pub mod invoices;

@@ -8,8 +8,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    agent, branding, customers, events, health, invoices, metrics, payments, provider_callbacks,
-    refunds, schemas, sessions, webhook_endpoints,
+    agent, branding, customers, emails, events, health, invoices, metrics, payments,
+    provider_callbacks, refunds, schemas, sessions, webhook_endpoints,
 };
 use crate::state::AppState;
 
@@ -27,6 +27,7 @@ use crate::state::AppState;
         customers::get_customer_handler,
         payments::list_payments_handler,
         payments::get_payment_handler,
+        emails::list_payment_emails_handler,
         refunds::create_refund_handler,
         refunds::list_refunds_handler,
         refunds::get_refund_handler,

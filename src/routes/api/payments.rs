@@ -178,6 +178,24 @@ pub async fn list_payments_handler(
     })))
 }
 
+/// The key's payment `id` (`pay_…`, or its session's `chk_…`); 404 for anything else.
+pub async fn payment_of_key(
+    state: &AppState,
+    auth: &Authenticated,
+    id: &str,
+) -> Result<PaymentRow, ApiError> {
+    let owner = &auth.0;
+    let not_found = || ApiError::not_found("payment", id);
+    if !(id.starts_with("pay_") || id.starts_with(SessionId::PREFIX))
+        || id.chars().any(char::is_control)
+    {
+        return Err(not_found());
+    }
+    get_payment(&state.db.read, &owner.merchant_id, owner.environment, id)
+        .await?
+        .ok_or_else(not_found)
+}
+
 /// Retrieve a payment by its `pay_…` id or by its session's `chk_…` id.
 #[utoipa::path(
     get,
@@ -196,16 +214,7 @@ pub async fn get_payment_handler(
     auth: Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let owner = &auth.0;
-    let not_found = || ApiError::not_found("payment", &id);
-    if !(id.starts_with("pay_") || id.starts_with(SessionId::PREFIX))
-        || id.chars().any(char::is_control)
-    {
-        return Err(not_found());
-    }
-    let row = get_payment(&state.db.read, &owner.merchant_id, owner.environment, &id)
-        .await?
-        .ok_or_else(not_found)?;
+    let row = payment_of_key(&state, &auth, &id).await?;
     let session = get_session_by_id(&state.db.read, &row.session_id).await?;
     let refunds = refunds_of_payment(&state.db.read, &row.id).await?;
     let mut payment = Payment::from_row(row, &state);

@@ -83,6 +83,9 @@ pub struct CreateSessionRequest {
     /// Extension: 300 to 604800, default 86400.
     #[schema(minimum = 300, maximum = 604800)]
     expires_in_seconds: Option<i64>,
+    /// Extension: `false` sends the buyer no receipt e-mail for this session; left out or
+    /// `true`, receipts follow the server's `send_receipts` (on by default).
+    send_receipt: Option<bool>,
 }
 
 /// Metadata: at most 10 pairs, keys 1 to 40 characters without control characters, values

@@ -270,6 +270,77 @@ struct RefundLine {
     transfer: Option<String>,
 }
 
+/// A receipt e-mail of the payment, with its tries.
+struct EmailLine {
+    /// Receipt, refund or the shop's copy, in words.
+    kind: String,
+    to: String,
+    /// `pending`, `sent`, `kept` or `failed`, for the class.
+    status: String,
+    /// Where it stands, in words.
+    status_text: String,
+    /// One line per try: when, the server's answer or what went wrong.
+    attempts: Vec<String>,
+    subject: String,
+    /// The plain-text part.
+    text: String,
+}
+
+impl EmailLine {
+    async fn of(
+        state: &AppState,
+        t: &Catalog,
+        email: crate::db::emails::EmailRow,
+        attempts: Vec<crate::db::emails::EmailAttemptRow>,
+    ) -> anyhow::Result<EmailLine> {
+        let composed = crate::routes::pages::compose(state, &email).await?;
+        let (subject, text) = composed.map_or_else(Default::default, |c| (c.subject, c.text));
+        Ok(EmailLine {
+            kind: email_kind_text(t, &email.kind),
+            status_text: email_status_text(t, &email.status, email.attempts),
+            attempts: attempts
+                .iter()
+                .map(|a| {
+                    let answer = match (&a.reply_code, &a.error) {
+                        (_, Some(error)) => error.clone(),
+                        (Some(code), None) => code.to_string(),
+                        (None, None) => String::new(),
+                    };
+                    format!(
+                        "#{} · {} · {} ms · {answer}",
+                        a.attempt,
+                        t.date(a.started_at),
+                        a.duration_ms
+                    )
+                })
+                .collect(),
+            to: email.recipient,
+            status: email.status,
+            subject,
+            text,
+        })
+    }
+}
+
+fn email_kind_text(t: &Catalog, kind: &str) -> String {
+    t.get(match kind {
+        "refund" => "dashboard.email_kind_refund",
+        "receipt_copy" | "refund_copy" => "dashboard.email_kind_copy",
+        _ => "dashboard.email_kind_receipt",
+    })
+    .into_owned()
+}
+
+fn email_status_text(t: &Catalog, status: &str, attempts: i64) -> String {
+    let n = attempts.to_string();
+    match status {
+        "sent" => t.get("dashboard.email_sent").into_owned(),
+        "kept" => t.get("dashboard.email_kept").into_owned(),
+        "failed" => t.with("dashboard.email_failed", "n", &n),
+        _ => t.with("dashboard.email_pending", "n", &(attempts + 1).to_string()),
+    }
+}
+
 /// One payment.
 #[derive(Template)]
 #[template(path = "dashboard/payment.html")]
@@ -293,6 +364,8 @@ struct DetailPage {
     metadata: Vec<(String, String)>,
     timeline: Vec<Moment>,
     refunds: Vec<RefundLine>,
+    /// Its receipt e-mails, oldest first.
+    emails: Vec<EmailLine>,
     /// The refund form's token, when the viewer may refund and the payment can be.
     refund_token: Option<String>,
     reasons: Vec<&'static str>,
@@ -515,6 +588,22 @@ async fn detail_page(
                 .map(|x| format!("{} → {} · {}", x.amount(), x.to.checksummed(), x.uri())),
         })
         .collect();
+    let mut emails = Vec::new();
+    for (email, attempts) in crate::db::emails::emails_of_payment(&state.db, p.id.as_str()).await? {
+        let kind = email_kind_text(t, &email.kind);
+        timeline.push(Moment {
+            at: email.created_at,
+            when: String::new(),
+            what: t.get("dashboard.tl_email").into_owned(),
+            detail: format!(
+                "{kind} → {} · {}",
+                email.recipient,
+                email_status_text(t, &email.status, email.attempts)
+            ),
+            redeliver: None,
+        });
+        emails.push(EmailLine::of(state, t, email, attempts).await?);
+    }
     timeline.sort_by_key(|m| m.at);
     for m in &mut timeline {
         m.when = t.date(m.at);
@@ -550,6 +639,7 @@ async fn detail_page(
             .collect(),
         timeline,
         refunds,
+        emails,
         notice,
     })
 }
@@ -1037,6 +1127,15 @@ pub(super) fn sample_detail(state: &AppState, t: &Arc<Catalog>) -> HttpResponse 
                 ("plan".into(), "annual".into()),
                 ("seats".into(), "3".into()),
             ],
+            emails: vec![EmailLine {
+                kind: text("email_kind_receipt"),
+                to: "ada@example.com".into(),
+                status: "kept".into(),
+                status_text: text("email_kept"),
+                attempts: Vec::new(),
+                subject: t.with("email.receipt_subject", "merchant", "Demo Store"),
+                text: t.with("email.paid_intro", "merchant", "Demo Store"),
+            }],
             timeline: sorted(vec![
                 moment(600_000, text("tl_session_created"), &id("chk", 0), false),
                 moment(590_000, text("tl_page_opened"), "", false),

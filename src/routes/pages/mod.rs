@@ -11,6 +11,7 @@ mod links;
 pub mod preview;
 pub mod qr;
 mod receipt;
+mod receipt_mail;
 mod sandbox_page;
 pub mod step;
 mod steps;
@@ -33,7 +34,8 @@ pub use actions::{
 pub use checkout::{
     card_page_get, checkout_page, checkout_status, routes_page, to_checkout_page, to_provider_page,
 };
-pub use receipt::{receipt_page, render_receipt};
+pub use receipt::{Line, receipt_lines, receipt_page, render_receipt};
+pub use receipt_mail::{compose, run as run_email_worker, send_due_once};
 pub use sandbox_page::{sandbox_page, sandbox_page_submit};
 
 use crate::state::AppState;

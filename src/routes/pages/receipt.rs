@@ -158,7 +158,7 @@ pub fn render_receipt(
 }
 
 /// The receipt's lines, in the order a buyer reads them.
-fn receipt_lines(
+pub fn receipt_lines(
     state: &AppState,
     ctx: &Ctx,
     payment: &PaymentRow,

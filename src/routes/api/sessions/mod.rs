@@ -67,6 +67,9 @@ pub struct CheckoutSession {
     pub created: String,
     /// `pay_…` once the buyer starts paying.
     pub payment_id: Option<String>,
+    /// Extension: whether the buyer gets receipt e-mails (`sendReceipt: false` at creation, or
+    /// the server's `send_receipts = false`, turn them off).
+    pub send_receipt: bool,
 }
 
 /// A route as shown on sessions, payments and webhooks.
@@ -127,6 +130,7 @@ impl CheckoutSession {
             expires_at: iso_seconds(row.expires_at),
             created: iso_seconds(row.created_at),
             payment_id: row.payment_id.map(PaymentId::into_string),
+            send_receipt: row.receipts == "buyer",
         }
     }
 }

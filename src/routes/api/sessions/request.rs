@@ -19,6 +19,7 @@ pub const FIELDS: &[&str] = &[
     "clientReferenceId",
     "environment",
     "expiresInSeconds",
+    "sendReceipt",
 ];
 
 pub const MIN_EXPIRES_IN: i64 = 300;
@@ -72,6 +73,8 @@ pub fn parse_create_session(
             },
         );
 
+    let send_receipt = f.optional::<bool>("sendReceipt");
+
     let issues = f.finish();
     if !issues.is_empty() {
         let suggestion = issues.first().map(|i| suggestion_for(&i.field));
@@ -89,6 +92,7 @@ pub fn parse_create_session(
             client_reference_id,
             environment,
             expires_in_seconds,
+            send_receipt,
         }),
         _ => Err(ApiError::validation(
             vec![FieldIssue::new("body", "is invalid")],
@@ -162,6 +166,7 @@ fn suggestion_for(field: &str) -> String {
         "clientReferenceId" => "Send clientReferenceId as a string of at most 200 characters.".into(),
         "environment" => "Send environment as sandbox or production, or leave it out to use the API key's.".into(),
         "expiresInSeconds" => "Send expiresInSeconds as a whole number from 300 to 604800.".into(),
+        "sendReceipt" => "Send sendReceipt as true or false, or leave it out to follow the server's send_receipts.".into(),
         other => match closest(other, FIELDS) {
             Some(hit) => format!("Rename {other} to {hit}."),
             None => format!("Remove {other}; the fields are {}.", FIELDS.join(", ")),

@@ -130,6 +130,8 @@ fn session(status: SessionStatus) -> SessionView {
             updated_at: now,
             opened_at: Some(now),
             sent_back_at: None,
+            receipts: "buyer".into(),
+            receipt_copy_to: None,
         },
         merchant_name: "Demo Store".into(),
         branding: MerchantBranding::default(),

@@ -39,6 +39,9 @@ pub enum Shows {
     Error,
     /// A paid payment's receipt, partly refunded.
     Receipt,
+    /// A receipt e-mail (`refund`: the refund e-mail), its HTML part or (`text`) its plain
+    /// text.
+    Email { refund: bool, text: bool },
     /// A page of the merchant's dashboard (one of [`dashboard::gallery::PAGES`]).
     Dashboard,
 }
@@ -135,6 +138,38 @@ pub const STATES: &[State] = &[
         Shows::Receipt,
         "Receipt of a paid payment, partly refunded (/receipts/{id})",
     ),
+    state(
+        "email-receipt",
+        Shows::Email {
+            refund: false,
+            text: false,
+        },
+        "Receipt e-mail, HTML part (templates/email/receipt.html)",
+    ),
+    state(
+        "email-receipt-text",
+        Shows::Email {
+            refund: false,
+            text: true,
+        },
+        "Receipt e-mail, plain-text part (templates/email/receipt.txt)",
+    ),
+    state(
+        "email-refund",
+        Shows::Email {
+            refund: true,
+            text: false,
+        },
+        "Refund e-mail, HTML part",
+    ),
+    state(
+        "email-refund-text",
+        Shows::Email {
+            refund: true,
+            text: true,
+        },
+        "Refund e-mail, plain-text part",
+    ),
 ];
 
 /// One page of the gallery.
@@ -158,9 +193,9 @@ pub fn entries(state: &AppState) -> Vec<Entry> {
     let mut all = Vec::new();
     for page_state in all_states() {
         for language in state.catalogs.codes() {
-            // The dashboard wears no merchant's branding.
+            // The dashboard and e-mails wear no merchant's page branding.
             let brandings: &[bool] = match page_state.shows {
-                Shows::Dashboard => &[false],
+                Shows::Dashboard | Shows::Email { .. } => &[false],
                 _ => &[false, true],
             };
             for &branded in brandings {
@@ -272,6 +307,7 @@ fn render_state(state: &AppState, ctx: &Ctx, page_state: &State) -> HttpResponse
             };
             render_receipt(state, ctx, &view, &payment, &refunds, 1_779_900_000_000)
         }
+        Shows::Email { refund, text } => email_sample(&ctx.t, refund, text),
         Shows::Dashboard => not_found_page(state, ctx),
     }
 }
@@ -347,7 +383,12 @@ pub async fn gallery_entry(state: web::Data<AppState>, slug: web::Path<String>) 
         return HttpResponse::NotFound().finish();
     };
     let mut response = render_entry(&state, &entry, t);
-    if entry.state.shows != Shows::Dashboard {
+    if let Shows::Email { .. } = entry.state.shows {
+        // Mail programs drop stylesheets: the HTML part's styles are inline.
+        response
+            .headers_mut()
+            .insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(EMAIL_CSP));
+    } else if entry.state.shows != Shows::Dashboard {
         // The dashboard's branding sample frames the branded checkout.
         response.headers_mut().insert(
             CONTENT_SECURITY_POLICY,
@@ -355,6 +396,35 @@ pub async fn gallery_entry(state: web::Data<AppState>, slug: web::Path<String>) 
         );
     }
     response
+}
+
+/// The e-mail samples' policy: their inline styles, nothing else.
+pub const EMAIL_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// A sample e-mail in `t`'s language: its HTML part as sent, or its plain-text part shown in
+/// a bare page.
+fn email_sample(t: &Arc<Catalog>, refund: bool, text: bool) -> HttpResponse {
+    let mail = crate::emails::sample(t.clone(), refund);
+    let rendered = match mail.render() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error.cause = %e, "rendering a sample e-mail failed");
+            return HttpResponse::InternalServerError().finish();
+        }
+    };
+    let html = if text {
+        crate::emails::TextPage {
+            mail: &mail,
+            text: &rendered.text,
+        }
+        .render()
+        .unwrap_or_default()
+    } else {
+        rendered.html
+    };
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html)
 }
 
 /// The gallery index's own table styles (kept out of the buyers' stylesheet).
@@ -415,7 +485,7 @@ mod tests {
         let all = entries(&state);
         assert_eq!(
             all.len(),
-            STATES.len() * 12 * 2 + dashboard::gallery::PAGES.len() * 12
+            (STATES.len() - 4) * 12 * 2 + (dashboard::gallery::PAGES.len() + 4) * 12
         );
         for entry in &all {
             let t = state.catalogs.find(entry.language).expect("catalog");
