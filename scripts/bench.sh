@@ -10,6 +10,8 @@
 #    that first view: the HTML with the CSS and script it links, and any other host it names;
 # 3. durability: the session load again, the server killed with SIGKILL in the middle,
 #    restarted, and every session the server acknowledged (HTTP 200) looked for in the database.
+# Each load is measured beside GET /healthz in the same run (the server's emptiest answer): the
+# ratio to it is the figure to compare, since it cancels most of a shared machine's noise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -62,12 +64,21 @@ count_sessions() {
   fi
 }
 
+rate() { awk '/Requests\/sec/ {print $2}' "$1"; }
+healthz() {
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$PORT/healthz" >"$WORK/healthz.txt"
+  echo "GET /healthz in the same run: $(rate "$WORK/healthz.txt") req/s"
+}
+ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$1" "$2"; }
+
 start_server
 export OPENRAILS_KEY
 OPENRAILS_KEY=$(grep -o 'sk_test_[a-z0-9]*' "$WORK/server.out" | head -n 1)
 echo "== $BACKEND: POST /api/gateway/sessions, $CONNECTIONS connections, ${DURATION}s, $(nproc) cores"
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s scripts/wrk/create_session.lua \
   "http://127.0.0.1:$PORT" | tee "$WORK/throughput.txt" | grep -E 'Requests/sec|Latency |Non-2xx|Socket errors|acknowledged|p50_ms|requests in'
+healthz
+echo "sessions / healthz: $(ratio "$(rate "$WORK/throughput.txt")" "$(rate "$WORK/healthz.txt")")"
 
 echo "== $BACKEND: GET /checkout/{id}, $CONNECTIONS connections, ${DURATION}s"
 SESSION=$(curl -sf "http://127.0.0.1:$PORT/api/gateway/sessions" -H "Authorization: Bearer $OPENRAILS_KEY" \
@@ -75,7 +86,9 @@ SESSION=$(curl -sf "http://127.0.0.1:$PORT/api/gateway/sessions" -H "Authorizati
   -d '{"product":"Creator plan","amount":116,"customer":"buyer@example.com","preferredRoute":"card"}' |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:$PORT/checkout/$SESSION" |
-  grep -E 'Requests/sec|Latency |Non-2xx|Socket errors| 50%| 99%|requests in'
+  tee "$WORK/pages.txt" | grep -E 'Requests/sec|Latency |Non-2xx|Socket errors| 50%| 99%|requests in'
+healthz
+echo "pages / healthz: $(ratio "$(rate "$WORK/pages.txt")" "$(rate "$WORK/healthz.txt")")"
 
 echo "== first view of the checkout page"
 curl -sf "http://127.0.0.1:$PORT/checkout/$SESSION" -o "$WORK/page.html"

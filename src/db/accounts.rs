@@ -302,18 +302,24 @@ pub async fn use_form_token<'e, E: Executor<'e, Database = Any>>(
     Ok(done.rows_affected() == 1)
 }
 
+/// What the sweep deletes: spent form tokens and ended sign-ins, each through its
+/// `expires_at` index.
+pub const SWEEP_FORM_USES: &str = "DELETE FROM dashboard_form_uses WHERE expires_at < $1";
+/// See [`SWEEP_FORM_USES`].
+pub const SWEEP_SIGN_INS: &str = "DELETE FROM dashboard_sessions WHERE expires_at < $1";
+
 /// Forgets spent form tokens and sessions that ended before `now_ms` (they cannot be used
 /// again anyway).
 pub async fn sweep_expired<'e, E: Executor<'e, Database = Any> + Copy>(
     executor: E,
     now_ms: i64,
 ) -> anyhow::Result<()> {
-    sqlx::query("DELETE FROM dashboard_form_uses WHERE expires_at < $1")
+    sqlx::query(SWEEP_FORM_USES)
         .bind(now_ms)
         .execute(executor)
         .await
         .context("forgetting spent form tokens")?;
-    sqlx::query("DELETE FROM dashboard_sessions WHERE expires_at < $1")
+    sqlx::query(SWEEP_SIGN_INS)
         .bind(now_ms)
         .execute(executor)
         .await

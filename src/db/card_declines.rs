@@ -82,12 +82,15 @@ pub async fn declined_from_address<'e, E: Executor<'e, Database = Any>>(
     .context("counting an address's declined cards")
 }
 
+/// What [`forget_declines`] runs, through `card_declines_age`.
+pub const FORGET_DECLINES: &str = "DELETE FROM card_declines WHERE declined_at < $1";
+
 /// Removes what is older than `before_ms` (no limit looks back that far).
 pub async fn forget_declines<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     before_ms: i64,
 ) -> anyhow::Result<u64> {
-    let done = sqlx::query("DELETE FROM card_declines WHERE declined_at < $1")
+    let done = sqlx::query(FORGET_DECLINES)
         .bind(before_ms)
         .execute(executor)
         .await

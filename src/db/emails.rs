@@ -183,6 +183,13 @@ pub async fn queue_for_event(tx: &mut super::Tx, event: &EventRow) -> anyhow::Re
     Ok(queued)
 }
 
+/// The e-mail worker's choice of e-mails to send (`claim_due`), read through `emails_due`.
+pub const DUE_EMAILS: &str = "SELECT id FROM emails
+             WHERE status = 'pending' AND next_attempt_at <= $3
+               AND (locked_until IS NULL OR locked_until < $3)
+             ORDER BY next_attempt_at
+             LIMIT $4";
+
 /// Claims up to `batch` due e-mails for `worker` until `now_ms + lease_ms`, counting the
 /// attempt; returns them.
 pub async fn claim_due(
@@ -192,19 +199,13 @@ pub async fn claim_due(
     lease_ms: i64,
     batch: i64,
 ) -> anyhow::Result<Vec<EmailRow>> {
-    let ids: Vec<String> = sqlx::query_scalar(
+    let ids: Vec<String> = sqlx::query_scalar(&format!(
         "UPDATE emails
          SET locked_until = $1, locked_by = $2, attempts = attempts + 1, updated_at = $3
-         WHERE id IN (
-             SELECT id FROM emails
-             WHERE status = 'pending' AND next_attempt_at <= $3
-               AND (locked_until IS NULL OR locked_until < $3)
-             ORDER BY next_attempt_at
-             LIMIT $4
-         )
+         WHERE id IN ({DUE_EMAILS})
          AND status = 'pending' AND (locked_until IS NULL OR locked_until < $3)
-         RETURNING id",
-    )
+         RETURNING id"
+    ))
     .bind(now_ms + lease_ms)
     .bind(worker)
     .bind(now_ms)

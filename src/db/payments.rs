@@ -402,6 +402,11 @@ pub async fn finish_payment_from<'e, E: Executor<'e, Database = Any>>(
     .context("finishing a payment")
 }
 
+/// Reconciliation's choice of payments to ask their provider about (`claim_payments_to_poll`).
+pub const PAYMENTS_TO_POLL: &str = "SELECT id FROM payments
+                      WHERE provider_state IN ('in_flight', 'challenge', 'redirected') AND next_poll_at <= $2
+                      ORDER BY next_poll_at LIMIT $3";
+
 /// Claims up to `batch` payments at a provider (in flight, or waiting on a challenge) that
 /// are due for a poll, pushing their next poll
 /// `lease_ms` ahead so another instance does not poll them at the same time.
@@ -413,9 +418,7 @@ pub async fn claim_payments_to_poll<'e, E: Executor<'e, Database = Any>>(
 ) -> anyhow::Result<Vec<PaymentRow>> {
     sqlx::query_as(&format!(
         "UPDATE payments SET next_poll_at = $1
-         WHERE id IN (SELECT id FROM payments
-                      WHERE provider_state IN ('in_flight', 'challenge', 'redirected') AND next_poll_at <= $2
-                      ORDER BY next_poll_at LIMIT $3)
+         WHERE id IN ({PAYMENTS_TO_POLL})
            AND provider_state IN ('in_flight', 'challenge', 'redirected') AND next_poll_at <= $2
          RETURNING {COLUMNS}"
     ))

@@ -330,6 +330,11 @@ pub async fn finish_refund(
     Ok(Some((refund, payment)))
 }
 
+/// Reconciliation's choice of refunds to ask their provider about (`claim_refunds_to_poll`).
+pub const REFUNDS_TO_POLL: &str = "SELECT id FROM refunds
+                      WHERE status = 'pending' AND next_poll_at <= $2
+                      ORDER BY next_poll_at LIMIT $3";
+
 /// Claims up to `batch` pending refunds whose provider is due to be asked again, leasing each
 /// for `lease_ms` so that one instance asks at a time.
 pub async fn claim_refunds_to_poll<'e, E: Executor<'e, Database = Any>>(
@@ -340,9 +345,7 @@ pub async fn claim_refunds_to_poll<'e, E: Executor<'e, Database = Any>>(
 ) -> anyhow::Result<Vec<RefundRow>> {
     sqlx::query_as(&format!(
         "UPDATE refunds SET next_poll_at = $1
-         WHERE id IN (SELECT id FROM refunds
-                      WHERE status = 'pending' AND next_poll_at <= $2
-                      ORDER BY next_poll_at LIMIT $3)
+         WHERE id IN ({REFUNDS_TO_POLL})
            AND status = 'pending' AND next_poll_at <= $2
          RETURNING {COLUMNS}"
     ))

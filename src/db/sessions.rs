@@ -375,6 +375,12 @@ pub async fn expire_session<'e, E: Executor<'e, Database = Any>>(
     .context("expiring a session")
 }
 
+/// The sweeper's choice of sessions to expire (`expire_due_sessions`), an index range of
+/// `checkout_sessions_expiry`; `tests/api/query_plans.rs` checks that it stays one.
+pub const DUE_SESSIONS: &str = "SELECT id FROM checkout_sessions
+             WHERE status = 'routed' AND expires_at <= $1
+             ORDER BY expires_at LIMIT $2";
+
 /// Expires up to `batch` sessions whose deadline has passed and that nobody started paying.
 /// Guarded by the status, so several instances sweeping at once never expire one twice.
 pub async fn expire_due_sessions<'e, E: Executor<'e, Database = Any>>(
@@ -384,10 +390,7 @@ pub async fn expire_due_sessions<'e, E: Executor<'e, Database = Any>>(
 ) -> anyhow::Result<Vec<SessionRow>> {
     sqlx::query_as(&format!(
         "UPDATE checkout_sessions SET status = 'expired', updated_at = $1
-         WHERE status = 'routed' AND id IN (
-             SELECT id FROM checkout_sessions
-             WHERE status = 'routed' AND expires_at <= $1
-             ORDER BY expires_at LIMIT $2)
+         WHERE status = 'routed' AND id IN ({DUE_SESSIONS})
          RETURNING {COLUMNS}"
     ))
     .bind(now_ms)
@@ -478,22 +481,24 @@ pub async fn abandon_session<'e, E: Executor<'e, Database = Any>>(
     .context("closing a session the buyer left")
 }
 
+/// The sweeper's choice of pending sessions to close (`due_pending_sessions`).
+pub const DUE_PENDING_SESSIONS: &str =
+    "SELECT s.id FROM checkout_sessions s JOIN payments p ON p.id = s.payment_id
+         WHERE s.status = 'pending' AND s.expires_at <= $1 AND p.provider_state = 'awaiting_buyer'
+         ORDER BY s.expires_at LIMIT $2";
+
 /// Pending sessions past their deadline whose payment never reached a provider.
 pub async fn due_pending_sessions<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     now_ms: i64,
     batch: i64,
 ) -> anyhow::Result<Vec<SessionId>> {
-    sqlx::query_scalar(
-        "SELECT s.id FROM checkout_sessions s JOIN payments p ON p.id = s.payment_id
-         WHERE s.status = 'pending' AND s.expires_at <= $1 AND p.provider_state = 'awaiting_buyer'
-         ORDER BY s.expires_at LIMIT $2",
-    )
-    .bind(now_ms)
-    .bind(batch)
-    .fetch_all(executor)
-    .await
-    .context("finding pending sessions to expire")
+    sqlx::query_scalar(DUE_PENDING_SESSIONS)
+        .bind(now_ms)
+        .bind(batch)
+        .fetch_all(executor)
+        .await
+        .context("finding pending sessions to expire")
 }
 
 /// `pending` → `expired` for a session whose payment is still waiting for the buyer.

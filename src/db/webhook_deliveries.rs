@@ -109,19 +109,9 @@ fn is_deadlock(e: &sqlx::Error) -> bool {
         .is_some_and(|code| code == "40P01" || code == "40001")
 }
 
-async fn claim_ids(
-    db: &super::Db,
-    worker: &str,
-    now_ms: i64,
-    lease_ms: i64,
-    batch: i64,
-    per_endpoint: i64,
-) -> Result<Vec<DeliveryId>, sqlx::Error> {
-    sqlx::query_scalar(
-        "UPDATE webhook_deliveries
-         SET locked_until = $1, locked_by = $2, attempts = attempts + 1, updated_at = $3
-         WHERE id IN (
-             SELECT id FROM (
+/// The worker's choice of deliveries to send (`claim_due_deliveries`): due ones, oldest first,
+/// at most `$5` in flight per endpoint; read through `webhook_deliveries_due`.
+pub const DUE_DELIVERIES: &str = "SELECT id FROM (
                  SELECT d.id, d.next_attempt_at,
                         ROW_NUMBER() OVER (PARTITION BY d.endpoint_id
                                            ORDER BY d.next_attempt_at, d.id) AS place,
@@ -134,17 +124,34 @@ async fn claim_ids(
                    AND (d.locked_until IS NULL OR d.locked_until <= $3)
              ) due
              WHERE due.place + due.busy <= $5
-             ORDER BY due.next_attempt_at LIMIT $4)
-           AND status = 'pending' AND (locked_until IS NULL OR locked_until <= $3)
-         RETURNING id",
-    )
-    .bind(now_ms + lease_ms)
-    .bind(worker)
-    .bind(now_ms)
-    .bind(batch)
-    .bind(per_endpoint)
-    .fetch_all(&db.write)
-    .await
+             ORDER BY due.next_attempt_at LIMIT $4";
+
+async fn claim_ids(
+    db: &super::Db,
+    worker: &str,
+    now_ms: i64,
+    lease_ms: i64,
+    batch: i64,
+    per_endpoint: i64,
+) -> Result<Vec<DeliveryId>, sqlx::Error> {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        format!(
+            "UPDATE webhook_deliveries
+             SET locked_until = $1, locked_by = $2, attempts = attempts + 1, updated_at = $3
+             WHERE id IN ({DUE_DELIVERIES})
+               AND status = 'pending' AND (locked_until IS NULL OR locked_until <= $3)
+             RETURNING id"
+        )
+    });
+    sqlx::query_scalar(sql)
+        .bind(now_ms + lease_ms)
+        .bind(worker)
+        .bind(now_ms)
+        .bind(batch)
+        .bind(per_endpoint)
+        .fetch_all(&db.write)
+        .await
 }
 
 /// The claimed deliveries with everything needed to send them.

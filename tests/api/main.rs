@@ -55,6 +55,7 @@ mod onchain_xpub;
 mod openapi;
 mod operations;
 mod protocol_errors;
+mod query_plans;
 mod readiness;
 mod receipt_emails;
 mod receipts;
