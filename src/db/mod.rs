@@ -24,6 +24,7 @@ pub mod invoices;
 pub mod merchants;
 pub mod metrics;
 pub mod onchain;
+mod page_read;
 pub mod payments;
 pub mod refunds;
 pub mod sandbox_ledger;
@@ -206,6 +207,11 @@ impl Db {
             backend: Backend::Sqlite,
             sqlite_path: Some(path.to_owned()),
         })
+    }
+
+    /// The SQLite database file, when the database is one.
+    pub fn sqlite_file(&self) -> Option<&str> {
+        self.sqlite_path.as_deref()
     }
 
     /// Pools that never connect unless used: for work that must not touch a database (the

@@ -289,14 +289,23 @@ pub struct SessionView {
     pub cards_closed: bool,
 }
 
-/// A session by id with what its pages show of its merchant: see [`SessionView`].
-pub async fn get_session_view<'e, E: Executor<'e, Database = Any>>(
-    executor: E,
+/// A session by id with what its pages show of its merchant: see [`SessionView`]. On SQLite
+/// it is read on the caller's thread (`page_read`), on PostgreSQL through the pool.
+pub async fn read_session_view(
+    db: &super::Db,
     id: &SessionId,
 ) -> anyhow::Result<Option<SessionView>> {
-    // The hottest query of all (every page view): its text is built once.
+    match db.sqlite_file() {
+        Some(path) => super::page_read::session_view(path, session_view_sql(), id),
+        None => get_session_view(&db.read, id).await,
+    }
+}
+
+/// The query of [`get_session_view`]: the hottest of all (every page view), its text built
+/// once.
+fn session_view_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let sql = SQL.get_or_init(|| {
+    SQL.get_or_init(|| {
         let prefixed = |columns: &str, table: &str| {
             columns
                 .split(',')
@@ -310,8 +319,15 @@ pub async fn get_session_view<'e, E: Executor<'e, Database = Any>>(
             prefixed(COLUMNS, "s"),
             prefixed(super::merchants::BRANDING_COLUMNS, "m"),
         )
-    });
-    sqlx::query_as(sql)
+    })
+}
+
+/// A session by id with what its pages show of its merchant: see [`SessionView`].
+pub async fn get_session_view<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: &SessionId,
+) -> anyhow::Result<Option<SessionView>> {
+    sqlx::query_as(session_view_sql())
         .bind(id)
         .fetch_optional(executor)
         .await

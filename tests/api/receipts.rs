@@ -272,3 +272,35 @@ async fn a_route_with_an_explorer_that_is_not_a_url_stops_the_start() {
     settings.routes[1].explorer_tx_url = Some("https://basescan.org/tx/{tx}".into());
     settings.validate().unwrap();
 }
+
+#[tokio::test]
+async fn a_session_paid_through_one_instance_is_shown_paid_by_another_at_once() {
+    // The page reads SQLite on the request's own thread (db::page_read): never a stale copy.
+    let app = spawn_app().await;
+    let mut settings = (*app.state.settings).clone();
+    settings.bind = "127.0.0.1:0".into();
+    let second = openrails_checkout::startup::Application::build_with_db(
+        settings,
+        openrails_checkout::db::Db::connect(&app.database_url, 4)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let other = format!("http://127.0.0.1:{}", second.port());
+    tokio::spawn(second.run_until_stopped());
+    for _ in 0..3 {
+        let session = app
+            .create_session(&json!({"product": "Plan", "amount": 10,
+                "customer": "f@example.com", "preferredRoute": "card"}))
+            .await;
+        let id = session["id"].as_str().unwrap();
+        let on_other = Buyer::at(&other, id);
+        assert!(on_other.open().await.html.contains("name=\"route\""));
+
+        Buyer::new(&app, id).card_checkout(CARD_PAYS).await;
+
+        let page = on_other.open().await;
+        assert!(page.html.contains("Payment received"), "{}", page.html);
+    }
+}

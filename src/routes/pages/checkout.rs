@@ -12,7 +12,9 @@ use super::steps::{Shown, render_step, to_provider};
 use super::{Ctx, error_page, not_found_page};
 use crate::db::card_declines::declined_in_session;
 use crate::db::payments::{PaymentRow, Redirect, get_payment_by_session, note_redirect};
-use crate::db::sessions::{SessionRow, SessionView, get_session_view, mark_opened, mark_sent_back};
+use crate::db::sessions::{
+    SessionRow, SessionView, mark_opened, mark_sent_back, read_session_view,
+};
 use crate::db::webhook_deliveries::event_delivery_state;
 use crate::domain::PaymentId;
 use crate::domain::event::EventKind;
@@ -239,7 +241,7 @@ pub(super) async fn load(
     let Some(session_id) = SessionId::parse(id) else {
         return Ok(None);
     };
-    let Some(view) = get_session_view(&state.db.read, &session_id).await? else {
+    let Some(view) = read_session_view(&state.db, &session_id).await? else {
         return Ok(None);
     };
     let payment = match &view.session.payment_id {
