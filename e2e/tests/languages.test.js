@@ -120,7 +120,9 @@ test('the paid page and the receipt speak each of the twelve languages, with not
   await waitForState(page, 'paid');
   const receipt = await page.$eval('a[href^="/receipts/"]', (a) => a.href);
   for (const lang of LANGUAGES) {
-    for (const url of [`${s.checkoutUrl}?lang=${lang}`, `${receipt}&lang=${lang}`]) {
+    const inLang = new URL(receipt);
+    inLang.searchParams.set('lang', lang);
+    for (const url of [`${s.checkoutUrl}?lang=${lang}`, inLang.href]) {
       await page.goto(url);
       const html = await page.evaluate(() => ({ lang: document.documentElement.lang, dir: document.documentElement.dir }));
       assert.deepEqual(html, { lang, dir: lang === 'ar' ? 'rtl' : 'ltr' }, url);

@@ -31,9 +31,15 @@ pub fn verify(secret: &[u8], payment_id: &str, token: &str) -> bool {
     tag.len() == TOKEN_BYTES && mac(secret, payment_id).verify_truncated_left(&tag).is_ok()
 }
 
-/// The receipt's path, token included: `/receipts/pay_…?token=…`.
-pub fn path(secret: &[u8], payment_id: &str) -> String {
-    format!("/receipts/{payment_id}?token={}", token(secret, payment_id))
+/// The receipt's path, token included: `/receipts/pay_…?token=…`, and `&lang=…` when the
+/// language the buyer paid in is known, so the link opens in it whatever the browser asks for
+/// (the e-mail that carries it speaks that language too).
+pub fn path(secret: &[u8], payment_id: &str, language: Option<&str>) -> String {
+    let token = token(secret, payment_id);
+    match language {
+        Some(code) => format!("/receipts/{payment_id}?token={token}&lang={code}"),
+        None => format!("/receipts/{payment_id}?token={token}"),
+    }
 }
 
 /// The name of a block explorer, for "View on …": the host of its transaction URL template
@@ -63,7 +69,14 @@ mod tests {
         assert!(!verify(secret, "pay_1", &t[..21]));
         assert!(!verify(secret, "pay_1", "not base64!"));
         assert!(!verify(secret, "pay_1", ""));
-        assert_eq!(path(secret, "pay_1"), format!("/receipts/pay_1?token={t}"));
+        assert_eq!(
+            path(secret, "pay_1", None),
+            format!("/receipts/pay_1?token={t}")
+        );
+        assert_eq!(
+            path(secret, "pay_1", Some("pt-BR")),
+            format!("/receipts/pay_1?token={t}&lang=pt-BR")
+        );
     }
 
     #[test]

@@ -90,7 +90,11 @@ impl Payment {
             format!(
                 "{}{}",
                 state.public_url,
-                crate::domain::receipt::path(&state.receipt_secret, row.id.as_str())
+                crate::domain::receipt::path(
+                    &state.receipt_secret,
+                    row.id.as_str(),
+                    row.language.as_deref(),
+                )
             )
         });
         Payment {

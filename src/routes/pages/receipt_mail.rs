@@ -64,7 +64,11 @@ pub async fn compose(state: &AppState, email: &EmailRow) -> anyhow::Result<Optio
     let receipt_url = format!(
         "{}{}",
         state.public_url,
-        receipt::path(&state.receipt_secret, payment.id.as_str())
+        receipt::path(
+            &state.receipt_secret,
+            payment.id.as_str(),
+            payment.language.as_deref()
+        )
     );
     let (subject_key, intro, note) = match (kind.is_refund(), &refund) {
         (true, Some(r)) => (

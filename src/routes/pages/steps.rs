@@ -713,9 +713,13 @@ fn result(page: &StepPage<'_>, outcome: Outcome) -> HttpResponse {
             refunded: payment
                 .filter(|p| p.refunded_cents > 0)
                 .map(|p| ctx.money(p.refunded_cents)),
-            receipt_href: payment
-                .filter(|_| paid)
-                .map(|p| crate::domain::receipt::path(&page.state.receipt_secret, p.id.as_str())),
+            receipt_href: payment.filter(|_| paid).map(|p| {
+                crate::domain::receipt::path(
+                    &page.state.receipt_secret,
+                    p.id.as_str(),
+                    p.language.as_deref(),
+                )
+            }),
         },
     )
 }
