@@ -40,17 +40,7 @@ async fn paid(app: &TestApp, language: &str, extra: Value) -> String {
         .extend(extra.as_object().unwrap().clone());
     let session = app.create_session(&body).await;
     let id = session["id"].as_str().unwrap().to_owned();
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("accept-language", language.parse().unwrap());
-    let buyer = Buyer {
-        client: reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .default_headers(headers)
-            .build()
-            .unwrap(),
-        ..Buyer::new(app, &id)
-    };
+    let buyer = Buyer::speaking(app, &id, language);
     buyer.card_checkout(CARD_PAYS).await;
     id
 }

@@ -2,32 +2,11 @@
 //! the merchant's branding; the result page and the API's payment link to it; a wrong token,
 //! an unknown payment and an unpaid one are all the same 404.
 
-use std::time::Duration;
-
 use serde_json::json;
 
 use crate::checkout_support::{Buyer, CARD_PAYS, Page, WALLET_ROUTE, api_payment, unescape};
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 use crate::refunds::refund_ok;
-
-/// A buyer whose browser asks for `language`.
-fn buyer_speaking(app: &TestApp, id: &str, language: &str) -> Buyer {
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        "accept-language",
-        reqwest::header::HeaderValue::from_str(language).unwrap(),
-    );
-    Buyer {
-        client: reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .default_headers(headers)
-            .build()
-            .unwrap(),
-        ..Buyer::new(app, id)
-    }
-}
 
 async fn get(app: &TestApp, path: &str) -> Page {
     let response = crate::helpers::http_client()
@@ -53,7 +32,7 @@ async fn a_paid_payment_has_a_receipt_in_the_language_the_buyer_paid_in() {
             "customer": "ana@example.com", "preferredRoute": "card"}))
         .await;
     let id = session["id"].as_str().unwrap();
-    let buyer = buyer_speaking(&app, id, "pt-BR,pt;q=0.9");
+    let buyer = Buyer::speaking(&app, id, "pt-BR,pt;q=0.9");
 
     let result = buyer.card_checkout(CARD_PAYS).await;
 

@@ -47,13 +47,15 @@ pub async fn create_checkout(app: &TestApp, body: &Value) -> String {
 
 /// A client that behaves like a browser tab for our purposes: redirects are followed by hand.
 pub fn browser() -> reqwest::Client {
+    browser_builder().build().unwrap()
+}
+
+fn browser_builder() -> reqwest::ClientBuilder {
     openrails_checkout::crypto::install_crypto_provider();
     reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
 }
 
 /// Undoes the HTML escaping of an attribute or text.
@@ -215,6 +217,16 @@ pub struct Buyer {
 impl Buyer {
     pub fn new(app: &TestApp, id: &str) -> Buyer {
         Buyer::at(&app.address, id)
+    }
+
+    /// A buyer whose browser asks for `language` (`Accept-Language`).
+    pub fn speaking(app: &TestApp, id: &str, language: &str) -> Buyer {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("accept-language", language.parse().unwrap());
+        Buyer {
+            client: browser_builder().default_headers(headers).build().unwrap(),
+            ..Buyer::new(app, id)
+        }
     }
 
     /// A buyer of the server at `address` (e.g. the real binary in a process of its own).
