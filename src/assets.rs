@@ -90,6 +90,8 @@ pub fn compact(content_type: &str, source: &[u8]) -> Vec<u8> {
 pub struct Asset {
     pub content_type: &'static str,
     pub version: String,
+    /// `/static/<name>?v=<version>`, what pages link to.
+    pub href: String,
     pub bytes: Bytes,
 }
 
@@ -104,13 +106,18 @@ enum Stamp {
 /// The static assets with their versions, re-read from disk only when a file changes.
 pub struct StaticAssets {
     dir: PathBuf,
+    /// Whether `dir` existed at start: then it is the only source, else the built-in copies
+    /// are (looked for once, not on every page).
+    on_disk: bool,
     cache: Mutex<HashMap<&'static str, (Stamp, Arc<Asset>)>>,
 }
 
 impl StaticAssets {
     pub fn new(static_dir: &str) -> StaticAssets {
+        let dir = PathBuf::from(static_dir);
         let assets = StaticAssets {
-            dir: PathBuf::from(static_dir),
+            on_disk: dir.is_dir(),
+            dir,
             cache: Mutex::new(HashMap::new()),
         };
         for (name, _, _) in EMBEDDED {
@@ -129,7 +136,7 @@ impl StaticAssets {
     /// `static_dir` (when that folder exists, it is the only source).
     pub fn current(&self, name: &str) -> Option<Arc<Asset>> {
         let (name, content_type, built_in) = *EMBEDDED.iter().find(|(n, _, _)| *n == name)?;
-        let stamp = if self.dir.is_dir() {
+        let stamp = if self.on_disk {
             let meta = std::fs::metadata(self.dir.join(name)).ok()?;
             Stamp::Disk(meta.modified().ok(), meta.len())
         } else {
@@ -147,9 +154,11 @@ impl StaticAssets {
         };
         let bytes = Bytes::from(compact(content_type, &source));
         let digest = sha2::Sha256::digest(&bytes);
+        let version = const_hex::encode(&digest[..5]);
         let asset = Arc::new(Asset {
             content_type,
-            version: digest.iter().take(5).map(|b| format!("{b:02x}")).collect(),
+            href: format!("/static/{name}?v={version}"),
+            version,
             bytes,
         });
         cache.insert(name, (stamp, asset.clone()));
@@ -159,7 +168,7 @@ impl StaticAssets {
     /// `/static/<name>?v=<version>`: the URL pages link to, changed by every edit.
     pub fn href(&self, name: &str) -> String {
         match self.current(name) {
-            Some(asset) => format!("/static/{name}?v={}", asset.version),
+            Some(asset) => asset.href.clone(),
             None => format!("/static/{name}"),
         }
     }

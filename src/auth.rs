@@ -10,7 +10,7 @@ use base64::Engine;
 use futures_util::future::LocalBoxFuture;
 use std::time::Instant;
 
-use crate::db::api_keys::{KeyOwner, find_key_owner};
+use crate::db::api_keys::{KeyOwner, key_owner};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::state::AppState;
@@ -36,7 +36,7 @@ impl FromRequest for Authenticated {
             let state = state.ok_or_else(|| {
                 ApiError::internal(anyhow::anyhow!("application state is not configured"))
             })?;
-            match find_key_owner(&state.db.read, &secret).await? {
+            match key_owner(&state.db, &secret).await? {
                 Some(owner) => {
                     tracing::Span::current().record("merchant.id", owner.merchant_id.as_str());
                     let verdict = state

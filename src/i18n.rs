@@ -6,7 +6,7 @@
 //! merchant's default, then English.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -34,18 +34,31 @@ const BUILT_IN: &[(&str, &str)] = &[
 pub struct Catalog {
     /// The BCP 47 code, as in `<html lang>`.
     pub code: &'static str,
-    texts: BTreeMap<String, String>,
+    /// Looked up on every text of every page: hashed, not searched.
+    texts: HashMap<String, String>,
     months: Vec<String>,
     rtl: bool,
+    /// Money's parts, split once from the `meta.` texts (money is written many times a page).
+    money: MoneyFormat,
+}
+
+/// How a language writes an amount: `{before}1{thousands}116{decimal}50{after}`.
+#[derive(Debug, Default)]
+struct MoneyFormat {
+    thousands: String,
+    decimal: String,
+    before: String,
+    after: String,
 }
 
 impl Catalog {
     fn parse(code: &'static str, source: &str) -> anyhow::Result<Catalog> {
         let table: toml::Table =
             toml::from_str(source).with_context(|| format!("in the {code} catalog"))?;
-        let mut texts = BTreeMap::new();
-        flatten("", &toml::Value::Table(table), &mut texts)
+        let mut flat = BTreeMap::new();
+        flatten("", &toml::Value::Table(table), &mut flat)
             .with_context(|| format!("in the {code} catalog"))?;
+        let texts: HashMap<String, String> = flat.into_iter().collect();
         let months: Vec<String> = texts
             .get("meta.months")
             .map(|m| m.split(',').map(|s| s.trim().to_owned()).collect())
@@ -58,12 +71,35 @@ impl Catalog {
             Some("ltr") => false,
             _ => bail!("the {code} catalog must give meta.direction as ltr or rtl"),
         };
+        let text = |key: &str| texts.get(key).cloned().unwrap_or_default();
+        let format = text("meta.money_format");
+        let Some((before, after)) = format.split_once("{amount}") else {
+            bail!("the {code} catalog's meta.money_format must contain {{amount}}");
+        };
+        let money = MoneyFormat {
+            thousands: text("meta.thousands_separator"),
+            decimal: text("meta.decimal_separator"),
+            before: before.to_owned(),
+            after: after.to_owned(),
+        };
         Ok(Catalog {
             code,
             texts,
             months,
             rtl,
+            money,
         })
+    }
+
+    /// A catalog with no texts (every text shows as missing).
+    fn empty(code: &'static str) -> Catalog {
+        Catalog {
+            code,
+            texts: HashMap::new(),
+            months: Vec::new(),
+            rtl: false,
+            money: MoneyFormat::default(),
+        }
     }
 
     /// The text for `key`; `⟦key⟧`, visibly wrong, when the catalog lacks it (loading refuses
@@ -99,26 +135,31 @@ impl Catalog {
     /// right-to-left language the amount is a left-to-right isolate, so its digits and sign
     /// keep their order inside a sentence.
     pub fn money(&self, cents: i64) -> String {
-        let dollars = (cents / 100).to_string();
-        let thousands = self.get("meta.thousands_separator").into_owned();
-        let mut grouped = String::new();
+        let format = &self.money;
+        let dollars = (cents.unsigned_abs() / 100).to_string();
+        let mut written = String::with_capacity(32);
+        if self.rtl {
+            written.push('\u{2066}');
+        }
+        if cents < 0 {
+            written.push('-');
+        }
+        written.push_str(&format.before);
         for (i, ch) in dollars.chars().enumerate() {
             if i > 0 && (dollars.len() - i).is_multiple_of(3) {
-                grouped.push_str(&thousands);
+                written.push_str(&format.thousands);
             }
-            grouped.push(ch);
+            written.push(ch);
         }
-        let amount = format!(
-            "{grouped}{}{:02}",
-            self.get("meta.decimal_separator"),
-            cents % 100
-        );
-        let written = self.with("meta.money_format", "amount", &amount);
+        written.push_str(&format.decimal);
+        let rest = cents.unsigned_abs() % 100;
+        written.push(char::from(b'0' + (rest / 10) as u8));
+        written.push(char::from(b'0' + (rest % 10) as u8));
+        written.push_str(&format.after);
         if self.rtl {
-            format!("\u{2066}{written}\u{2069}")
-        } else {
-            written
+            written.push('\u{2069}');
         }
+        written
     }
 
     /// A UTC date and time written the language's way.
@@ -186,6 +227,8 @@ fn flatten(
 pub struct Catalogs {
     all: Vec<Arc<Catalog>>,
     codes: Vec<&'static str>,
+    /// (code, name in its own language) of each, for the pages' language links.
+    names: Arc<[(&'static str, String)]>,
 }
 
 impl Catalogs {
@@ -204,7 +247,11 @@ impl Catalogs {
             all.push(Arc::new(Catalog::parse(code, &source)?));
         }
         let codes = all.iter().map(|c| c.code).collect();
-        let catalogs = Catalogs { all, codes };
+        let names = all
+            .iter()
+            .map(|c| (c.code, c.get("meta.language_name").into_owned()))
+            .collect();
+        let catalogs = Catalogs { all, codes, names };
         if let Some((code, key)) = catalogs.missing_keys().first() {
             bail!("the {code} catalog lacks {key}, which another catalog has");
         }
@@ -233,6 +280,11 @@ impl Catalogs {
 
     pub fn codes(&self) -> Vec<&'static str> {
         self.codes.clone()
+    }
+
+    /// (code, name in its own language) of every language, in the catalogs' order.
+    pub fn names(&self) -> Arc<[(&'static str, String)]> {
+        self.names.clone()
     }
 
     /// The catalog for a code such as `es`, `pt-BR`, `pt`, `en-GB`.
@@ -272,14 +324,7 @@ impl Catalogs {
         default
             .and_then(|d| self.find(d))
             .or_else(|| self.all.first().cloned())
-            .unwrap_or_else(|| {
-                Arc::new(Catalog {
-                    code: "en",
-                    texts: BTreeMap::new(),
-                    months: Vec::new(),
-                    rtl: false,
-                })
-            })
+            .unwrap_or_else(|| Arc::new(Catalog::empty("en")))
     }
 }
 

@@ -48,7 +48,7 @@ impl Key {
             .chain_update(b"openrails-checkout encryption key id\0")
             .chain_update(bytes)
             .finalize();
-        let id = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+        let id = const_hex::encode(&digest[..4]);
         Ok(Key { id, bytes })
     }
 

@@ -49,7 +49,7 @@ pub fn key_prefix(environment: Environment) -> &'static str {
 /// Hex SHA-256 of the whole key.
 pub fn hash_key(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    const_hex::encode(digest)
 }
 
 /// Creates a key and returns it with its secret, which is never readable again.
@@ -97,19 +97,29 @@ pub async fn find_key_owner<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     secret: &str,
 ) -> anyhow::Result<Option<KeyOwner>> {
-    let row: Option<(ApiKeyId, MerchantId, Environment)> = sqlx::query_as(
-        "SELECT id, merchant_id, environment FROM api_keys
-         WHERE key_hash = $1 AND revoked_at IS NULL",
-    )
-    .bind(hash_key(secret))
-    .fetch_optional(executor)
-    .await
-    .context("looking up an API key")?;
+    let row: Option<(ApiKeyId, MerchantId, Environment)> = sqlx::query_as(KEY_OWNER)
+        .bind(hash_key(secret))
+        .fetch_optional(executor)
+        .await
+        .context("looking up an API key")?;
     Ok(row.map(|(key_id, merchant_id, environment)| KeyOwner {
         key_id,
         merchant_id,
         environment,
     }))
+}
+
+/// The query of [`find_key_owner`].
+const KEY_OWNER: &str = "SELECT id, merchant_id, environment FROM api_keys
+     WHERE key_hash = $1 AND revoked_at IS NULL";
+
+/// [`find_key_owner`] for every merchant request: on SQLite on the caller's thread
+/// (`hot_read`), on PostgreSQL through the read pool.
+pub async fn key_owner(db: &super::Db, secret: &str) -> anyhow::Result<Option<KeyOwner>> {
+    match db.sqlite_file() {
+        Some(path) => super::hot_read::key_owner(path, KEY_OWNER, &hash_key(secret)),
+        None => find_key_owner(&db.read, secret).await,
+    }
 }
 
 /// Every key, newest first.

@@ -404,11 +404,7 @@ async fn checksum(
             hasher.update(b"\n");
         }
     }
-    let sum = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sum = const_hex::encode(hasher.finalize());
     Ok((rows, sum))
 }
 

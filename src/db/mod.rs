@@ -19,12 +19,12 @@ pub mod customers;
 pub mod dashboard;
 pub mod emails;
 pub mod events;
+mod hot_read;
 pub mod installation;
 pub mod invoices;
 pub mod merchants;
 pub mod metrics;
 pub mod onchain;
-mod page_read;
 pub mod payments;
 pub mod refunds;
 pub mod sandbox_ledger;
@@ -365,7 +365,8 @@ impl Db {
 /// connections, out of disk, read-only, failing I/O) rather than that the request was wrong or
 /// the code has a bug: such requests are answered `503` with `Retry-After`.
 pub fn is_unavailable(err: &anyhow::Error) -> bool {
-    err.chain()
+    let through_sqlx = err
+        .chain()
         .filter_map(|cause| cause.downcast_ref::<sqlx::Error>())
         .any(|e| match e {
             sqlx::Error::PoolTimedOut
@@ -375,7 +376,18 @@ pub fn is_unavailable(err: &anyhow::Error) -> bool {
             | sqlx::Error::WorkerCrashed => true,
             sqlx::Error::Database(db) => db.code().is_some_and(|code| unavailable_code(&code)),
             _ => false,
-        })
+        });
+    // The hot paths' own SQLite connections (`hot_read`, the session writer).
+    let direct = err
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<rusqlite::Error>())
+        .any(|e| match e {
+            rusqlite::Error::SqliteFailure(failure, _) => {
+                unavailable_code(&failure.extended_code.to_string())
+            }
+            _ => false,
+        });
+    through_sqlx || direct
 }
 
 /// PostgreSQL SQLSTATEs (always five characters) and SQLite result codes (decimal, at most
@@ -485,5 +497,23 @@ mod tests {
         ] {
             assert!(!super::unavailable_code(code), "{code}");
         }
+    }
+
+    #[test]
+    fn a_full_disk_met_by_the_hot_paths_own_connections_is_unavailable_too() {
+        let failure = |code: i32| {
+            anyhow::Error::new(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                None,
+            ))
+            .context("committing new sessions")
+        };
+        assert!(super::is_unavailable(&failure(rusqlite::ffi::SQLITE_FULL)));
+        assert!(super::is_unavailable(&failure(
+            rusqlite::ffi::SQLITE_IOERR_WRITE
+        )));
+        assert!(!super::is_unavailable(&failure(
+            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+        )));
     }
 }

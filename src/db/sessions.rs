@@ -141,7 +141,8 @@ impl NewSession {
     }
 }
 
-const COLUMNS: &str = "id, merchant_id, environment, customer_id, customer_email, product, \
+/// Every column of `checkout_sessions`, in the order rows are written and read.
+pub(super) const COLUMNS: &str = "id, merchant_id, environment, customer_id, customer_email, product, \
     amount_cents, currency, status, preferred_route, route_id, redirect_url, metadata, \
     client_reference_id, idempotency_key, request_hash, payment_id, expires_at, created_at, \
     updated_at, opened_at, sent_back_at, receipts, receipt_copy_to";
@@ -290,13 +291,13 @@ pub struct SessionView {
 }
 
 /// A session by id with what its pages show of its merchant: see [`SessionView`]. On SQLite
-/// it is read on the caller's thread (`page_read`), on PostgreSQL through the pool.
+/// it is read on the caller's thread (`hot_read`), on PostgreSQL through the pool.
 pub async fn read_session_view(
     db: &super::Db,
     id: &SessionId,
 ) -> anyhow::Result<Option<SessionView>> {
     match db.sqlite_file() {
-        Some(path) => super::page_read::session_view(path, session_view_sql(), id),
+        Some(path) => super::hot_read::session_view(path, session_view_sql(), id),
         None => get_session_view(&db.read, id).await,
     }
 }

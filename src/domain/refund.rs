@@ -52,10 +52,7 @@ pub fn fingerprint(
         "note": note,
         "metadata": metadata.to_json(),
     });
-    Sha256::digest(canonical.to_string().as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const_hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
 
 /// How much a new refund gives back and how much of the product amount it takes up.

@@ -49,6 +49,6 @@ impl CreateSession {
             "sendReceipt": self.send_receipt,
         });
         let digest = Sha256::digest(canonical.to_string().as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        const_hex::encode(digest)
     }
 }

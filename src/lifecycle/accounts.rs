@@ -31,10 +31,7 @@ pub const SETUP_LINK_MS: i64 = 24 * 3600 * 1000;
 
 /// SHA-256 of a secret token, hex: what is stored instead of it.
 pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const_hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// Why a user could not be added.

@@ -273,10 +273,7 @@ impl SandboxProvider {
 fn fake_tx_hash() -> anyhow::Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("random generator failed: {e}"))?;
-    Ok(format!(
-        "0x{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    ))
+    Ok(const_hex::encode_prefixed(bytes))
 }
 
 impl Provider for SandboxProvider {

@@ -280,7 +280,7 @@ async fn a_route_with_an_explorer_that_is_not_a_url_stops_the_start() {
 
 #[tokio::test]
 async fn a_session_paid_through_one_instance_is_shown_paid_by_another_at_once() {
-    // The page reads SQLite on the request's own thread (db::page_read): never a stale copy.
+    // The page reads SQLite on the request's own thread (db::hot_read): never a stale copy.
     let app = spawn_app().await;
     let mut settings = (*app.state.settings).clone();
     settings.bind = "127.0.0.1:0".into();

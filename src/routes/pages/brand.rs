@@ -58,7 +58,7 @@ impl Brand {
                 defaults.logo_path.as_deref().unwrap_or_default()
             );
             let digest = Sha256::digest(fingerprint.as_bytes());
-            digest.iter().take(5).map(|b| format!("{b:02x}")).collect()
+            const_hex::encode(&digest[..5])
         } else {
             String::new()
         };

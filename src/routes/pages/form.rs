@@ -38,12 +38,11 @@ fn mac(secret: &[u8], session_id: &str, step: &str, issued_at: i64) -> Hmac<Sha2
 
 /// A token for `step` of `session_id`.
 pub fn issue_token(secret: &[u8], session_id: &str, step: &str, now_seconds: i64) -> String {
-    let tag: String = mac(secret, session_id, step, now_seconds)
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let tag = const_hex::encode(
+        mac(secret, session_id, step, now_seconds)
+            .finalize()
+            .into_bytes(),
+    );
     format!("{now_seconds}.{tag}")
 }
 

@@ -71,14 +71,22 @@ pub struct Layout {
     /// merchant knows of the payment, or the buyer chose to go back); the page links it too.
     pub redirect_now: Option<String>,
     /// The language switcher.
-    pub languages: Vec<LanguageLink>,
+    pub languages: LanguageLinks,
 }
 
-pub struct LanguageLink {
-    pub code: &'static str,
-    pub name: String,
-    pub href: String,
-    pub current: bool,
+/// The language switcher: a link per language, `{href_prefix}{code}`, but for the current one.
+pub struct LanguageLinks {
+    /// (code, name in its own language), shared by every page.
+    pub names: Arc<[(&'static str, String)]>,
+    /// The page's own address up to `lang=`, other query parameters kept.
+    pub href_prefix: String,
+    pub current: &'static str,
+}
+
+impl LanguageLinks {
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
 }
 
 /// What a page needs to know about the request: its language, and whether the buyer chose it
@@ -200,21 +208,14 @@ impl Ctx {
     }
 
     pub fn layout(&self, state: &AppState, title: &str, merchant_name: &str) -> Layout {
-        let languages = state
-            .catalogs
-            .codes()
-            .into_iter()
-            .filter_map(|code| state.catalogs.find(code))
-            .map(|c| LanguageLink {
-                code: c.code,
-                name: c.get("meta.language_name").into_owned(),
-                href: match &self.keep_query {
-                    Some(kept) => format!("{}?{kept}&lang={}", self.path, c.code),
-                    None => format!("{}?lang={}", self.path, c.code),
-                },
-                current: c.code == self.t.code,
-            })
-            .collect();
+        let languages = LanguageLinks {
+            names: state.catalogs.names(),
+            href_prefix: match &self.keep_query {
+                Some(kept) => format!("{}?{kept}&lang=", self.path),
+                None => format!("{}?lang=", self.path),
+            },
+            current: self.t.code,
+        };
         let brand = self.brand.as_ref();
         Layout {
             t: self.t.clone(),

@@ -1,10 +1,11 @@
-//! The checkout page's read on SQLite, done on the request's own thread. Through sqlx, every
-//! query is handed to its connection's thread and the answer handed back: two context switches
-//! per page, which profiles showed to be most of a page's cost. This read is one indexed
-//! lookup of tens of microseconds, so it runs where the request runs, on a read-only
-//! connection kept per thread. It caches nothing: outside a statement the connection holds no
-//! read transaction, so in WAL mode each read sees every commit made before it, by any
-//! connection of any instance.
+//! The hottest reads on SQLite, done on the request's own thread: the checkout page's session
+//! and the API key of every merchant request. Through sqlx, every query is handed to its
+//! connection's thread and the answer handed back: two context switches per request, which
+//! profiles showed to be most of a page's cost. Each of these reads is one indexed lookup of
+//! tens of microseconds, so it runs where the request runs, on a read-only connection kept per
+//! thread. It caches nothing: outside a statement the connection holds no read transaction, so
+//! in WAL mode each read sees every commit made before it, by any connection of any instance
+//! (a key revoked by another instance is refused at once).
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -12,10 +13,11 @@ use std::time::Duration;
 use anyhow::Context;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 
+use super::api_keys::KeyOwner;
 use super::sessions::{SessionRow, SessionView};
 use crate::domain::branding::MerchantBranding;
 use crate::domain::{
-    CustomerId, Environment, MerchantId, PaymentId, RouteKind, SessionId, SessionStatus,
+    ApiKeyId, CustomerId, Environment, MerchantId, PaymentId, RouteKind, SessionId, SessionStatus,
 };
 
 thread_local! {
@@ -58,6 +60,36 @@ pub fn session_view(path: &str, sql: &str, id: &SessionId) -> anyhow::Result<Opt
             .optional()
             .context("reading a session for its page")?;
         view.transpose()
+    })
+}
+
+/// Who the unrevoked API key with this hash (`hash_key`) stands for (`sql`: the query of
+/// [`super::api_keys::find_key_owner`]).
+pub fn key_owner(path: &str, sql: &str, key_hash: &str) -> anyhow::Result<Option<KeyOwner>> {
+    with_reader(path, |connection| {
+        let mut statement = connection
+            .prepare_cached(sql)
+            .context("preparing the API key's read")?;
+        let owner = statement
+            .query_row([key_hash], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })
+            .optional()
+            .context("looking up an API key")?;
+        owner
+            .map(|(key_id, merchant_id, environment)| {
+                Ok(KeyOwner {
+                    key_id: ApiKeyId::from_trusted(key_id),
+                    merchant_id: MerchantId::from_trusted(merchant_id),
+                    environment: Environment::parse(&environment)
+                        .with_context(|| format!("{environment:?} is not an environment"))?,
+                })
+            })
+            .transpose()
     })
 }
 
