@@ -191,6 +191,11 @@ impl Catalog {
         self.with(key, "n", &n.to_string())
     }
 
+    /// Whether the catalog has a text for `key`.
+    pub fn has(&self, key: &str) -> bool {
+        self.texts.contains_key(key)
+    }
+
     /// Every key, for completeness checks.
     pub fn keys(&self) -> BTreeSet<&str> {
         self.texts.keys().map(String::as_str).collect()

@@ -1,5 +1,5 @@
 //! The hottest reads on SQLite, done on the request's own thread: the checkout page's session
-//! and the API key of every merchant request. Through sqlx, every query is handed to its
+//! and its latest payment, and the API key of every merchant request. Through sqlx, every query is handed to its
 //! connection's thread and the answer handed back: two context switches per request, which
 //! profiles showed to be most of a page's cost. Each of these reads is one indexed lookup of
 //! tens of microseconds, so it runs where the request runs, on a read-only connection kept per
@@ -14,10 +14,12 @@ use anyhow::Context;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 
 use super::api_keys::KeyOwner;
+use super::payments::PaymentRow;
 use super::sessions::{SessionRow, SessionView};
 use crate::domain::branding::MerchantBranding;
 use crate::domain::{
-    ApiKeyId, CustomerId, Environment, MerchantId, PaymentId, RouteKind, SessionId, SessionStatus,
+    ApiKeyId, CustomerId, Environment, InvoiceId, LedgerStatus, MerchantId, PaymentId,
+    PaymentStatus, ProviderState, RouteKind, SessionId, SessionStatus,
 };
 
 thread_local! {
@@ -48,48 +50,96 @@ fn with_reader<T>(
     })
 }
 
-/// The session `id` with its merchant's name and branding (`sql`: the query of
-/// [`super::sessions::get_session_view`], its columns in that order).
-pub fn session_view(path: &str, sql: &str, id: &SessionId) -> anyhow::Result<Option<SessionView>> {
+/// The one row `sql` finds for `key`, decoded, read on this thread's connection; `what` names
+/// it in errors.
+fn read_one<T>(
+    path: &str,
+    sql: &str,
+    key: &str,
+    what: &str,
+    decode: fn(&Row<'_>) -> anyhow::Result<T>,
+) -> anyhow::Result<Option<T>> {
     with_reader(path, |connection| {
         let mut statement = connection
             .prepare_cached(sql)
-            .context("preparing the page's read")?;
-        let view = statement
-            .query_row([id.as_str()], |row| Ok(decode(row)))
+            .with_context(|| format!("preparing the read of {what}"))?;
+        let found = statement
+            .query_row([key], |row| Ok(decode(row)))
             .optional()
-            .context("reading a session for its page")?;
-        view.transpose()
+            .with_context(|| format!("reading {what}"))?;
+        found.transpose()
+    })
+}
+
+/// The session `id` with its merchant's name and branding (`sql`: the query of
+/// [`super::sessions::get_session_view`], its columns in that order).
+pub fn session_view(path: &str, sql: &str, id: &SessionId) -> anyhow::Result<Option<SessionView>> {
+    read_one(path, sql, id.as_str(), "a session for its page", decode)
+}
+
+/// The session's latest payment (`sql`: the query of
+/// [`super::payments::get_payment_by_session`], its columns in `payments::COLUMNS` order).
+pub fn latest_payment(
+    path: &str,
+    sql: &str,
+    session: &SessionId,
+) -> anyhow::Result<Option<PaymentRow>> {
+    read_one(
+        path,
+        sql,
+        session.as_str(),
+        "a session's payment",
+        decode_payment,
+    )
+}
+
+fn decode_payment(row: &Row<'_>) -> anyhow::Result<PaymentRow> {
+    Ok(PaymentRow {
+        id: PaymentId::from_trusted(row.get(0)?),
+        session_id: SessionId::from_trusted(row.get(1)?),
+        merchant_id: MerchantId::from_trusted(row.get(2)?),
+        environment: text_enum(row, 3, Environment::parse)?,
+        customer_id: CustomerId::from_trusted(row.get(4)?),
+        attempt: row.get(5)?,
+        invoice_id: InvoiceId::from_trusted(row.get(6)?),
+        route_id: row.get(7)?,
+        route_kind: text_enum(row, 8, RouteKind::parse)?,
+        provider: row.get(9)?,
+        amount_cents: row.get(10)?,
+        buyer_fee_cents: row.get(11)?,
+        gateway_fee_cents: row.get(12)?,
+        merchant_net_cents: row.get(13)?,
+        total_cents: row.get(14)?,
+        currency: row.get(15)?,
+        status: text_enum(row, 16, PaymentStatus::parse)?,
+        ledger_status: text_enum(row, 17, LedgerStatus::parse)?,
+        provider_state: text_enum(row, 18, ProviderState::parse)?,
+        provider_ref: row.get(19)?,
+        provider_data: row.get(20)?,
+        card_brand: row.get(21)?,
+        card_last4: row.get(22)?,
+        tx_hash: row.get(23)?,
+        failure_code: row.get(24)?,
+        failure_message: row.get(25)?,
+        provider_deadline: row.get(26)?,
+        next_poll_at: row.get(27)?,
+        created_at: row.get(28)?,
+        updated_at: row.get(29)?,
+        refund_reserved_cents: row.get(30)?,
+        refunded_cents: row.get(31)?,
+        language: row.get(32)?,
     })
 }
 
 /// Who the unrevoked API key with this hash (`hash_key`) stands for (`sql`: the query of
 /// [`super::api_keys::find_key_owner`]).
 pub fn key_owner(path: &str, sql: &str, key_hash: &str) -> anyhow::Result<Option<KeyOwner>> {
-    with_reader(path, |connection| {
-        let mut statement = connection
-            .prepare_cached(sql)
-            .context("preparing the API key's read")?;
-        let owner = statement
-            .query_row([key_hash], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                ))
-            })
-            .optional()
-            .context("looking up an API key")?;
-        owner
-            .map(|(key_id, merchant_id, environment)| {
-                Ok(KeyOwner {
-                    key_id: ApiKeyId::from_trusted(key_id),
-                    merchant_id: MerchantId::from_trusted(merchant_id),
-                    environment: Environment::parse(&environment)
-                        .with_context(|| format!("{environment:?} is not an environment"))?,
-                })
-            })
-            .transpose()
+    read_one(path, sql, key_hash, "an API key", |row| {
+        Ok(KeyOwner {
+            key_id: ApiKeyId::from_trusted(row.get(0)?),
+            merchant_id: MerchantId::from_trusted(row.get(1)?),
+            environment: text_enum(row, 2, Environment::parse)?,
+        })
     })
 }
 

@@ -206,13 +206,33 @@ pub async fn get_payment_by_session<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     session_id: &SessionId,
 ) -> anyhow::Result<Option<PaymentRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM payments WHERE session_id = $1 ORDER BY attempt DESC LIMIT 1"
-    ))
-    .bind(session_id)
-    .fetch_optional(executor)
-    .await
-    .context("reading a session's payment")
+    sqlx::query_as(latest_payment_sql())
+        .bind(session_id)
+        .fetch_optional(executor)
+        .await
+        .context("reading a session's payment")
+}
+
+/// [`get_payment_by_session`] for the checkout pages: on SQLite on the caller's thread
+/// (`hot_read`), on PostgreSQL through the read pool.
+pub async fn read_payment_by_session(
+    db: &super::Db,
+    session_id: &SessionId,
+) -> anyhow::Result<Option<PaymentRow>> {
+    match db.sqlite_file() {
+        Some(path) => super::hot_read::latest_payment(path, latest_payment_sql(), session_id),
+        None => get_payment_by_session(&db.read, session_id).await,
+    }
+}
+
+/// The query of [`get_payment_by_session`], its text built once.
+fn latest_payment_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "SELECT {COLUMNS} FROM payments WHERE session_id = $1 ORDER BY attempt DESC LIMIT 1"
+        )
+    })
 }
 
 /// A payment by id alone (provider callbacks name it).

@@ -11,7 +11,7 @@ use super::step::{Step, effective_status, page_state_key};
 use super::steps::{Shown, render_step, to_provider};
 use super::{Ctx, error_page, not_found_page};
 use crate::db::card_declines::declined_in_session;
-use crate::db::payments::{PaymentRow, Redirect, get_payment_by_session, note_redirect};
+use crate::db::payments::{PaymentRow, Redirect, note_redirect, read_payment_by_session};
 use crate::db::sessions::{
     SessionRow, SessionView, mark_opened, mark_sent_back, read_session_view,
 };
@@ -245,7 +245,7 @@ pub(super) async fn load(
         return Ok(None);
     };
     let payment = match &view.session.payment_id {
-        Some(_) => get_payment_by_session(&state.db.read, &view.session.id).await?,
+        Some(_) => read_payment_by_session(&state.db, &view.session.id).await?,
         None => None,
     };
     let mut view = view;

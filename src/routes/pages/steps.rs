@@ -775,7 +775,7 @@ fn failure_reason(ctx: &Ctx, payment: Option<&PaymentRow>) -> String {
         return ctx.t.get("result.failed_generic").into_owned();
     };
     let key = format!("failure.{}", p.failure_code.as_deref().unwrap_or("unknown"));
-    match ctx.t.keys().contains(key.as_str()) {
+    match ctx.t.has(&key) {
         true => ctx.t.get(&key).into_owned(),
         false => p
             .failure_message
